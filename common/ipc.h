@@ -1,0 +1,87 @@
+/* IPC between the supervisor and its children: length-prefixed frames over a Unix socketpair.
+ *
+ * A frame is a 4-byte big-endian body length followed by the body, one JSON object with a string "type"
+ * (catalogue in docs/ipc.md). The decoder is pure (testable without sockets); the channel drives it on a
+ * libuv loop. A frame over IPC_FRAME_MAX, a body that is not a JSON object with a type, or a closed peer
+ * ends the channel through on_close with a reason: the supervisor then restarts that child. */
+#ifndef HTIC_IPC_H
+#define HTIC_IPC_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/buf.h"
+
+/* Control messages are small; bulky artifacts travel as paths into the run directory. 1 MiB leaves room for
+ * a metrics report of a large fleet while bounding what a confused peer can make us buffer. */
+#define IPC_FRAME_MAX (1u << 20)
+#define IPC_HEADER_LEN 4
+
+enum ipc_error {
+    IPC_OK = 0,
+    IPC_ERR_OVERSIZED = -1,   /* declared length above IPC_FRAME_MAX */
+    IPC_ERR_MALFORMED = -2,   /* body is not a JSON object with a string "type" */
+    IPC_ERR_EMPTY = -3,       /* zero-length body */
+};
+const char *ipc_error_str(int code);
+
+/* Incremental decoder: feed bytes as they arrive; complete frames are handed to on_frame in order. */
+typedef void (*ipc_frame_cb)(void *data, struct json_object *msg, const char *type);
+
+struct ipc_decoder {
+    struct buf pending;       /* bytes not yet forming a whole frame; owned */
+    struct json_tokener *tok; /* owned */
+    uint64_t frames;          /* decoded so far */
+};
+
+void ipc_decoder_init(struct ipc_decoder *d);
+/* Returns IPC_OK or an ipc_error; after an error the decoder must be reset or freed. on_frame borrows msg
+ * (it is put after the callback returns; json_object_get it to keep it). */
+int ipc_decoder_feed(struct ipc_decoder *d, const char *data, size_t len, ipc_frame_cb on_frame, void *cbdata);
+void ipc_decoder_free(struct ipc_decoder *d);
+
+/* Encodes msg into out (header + body). Returns IPC_OK or IPC_ERR_OVERSIZED. */
+int ipc_frame_encode(struct json_object *msg, struct buf *out);
+
+/* A channel owns one end of a socketpair on a loop. */
+struct ipc_channel;
+typedef void (*ipc_message_cb)(struct ipc_channel *ch, struct json_object *msg, const char *type);
+/* Called once when the channel ends (peer closed, read error, bad frame); reason is for the log. The
+ * channel is closed by then; call ipc_channel_close to free it. */
+typedef void (*ipc_close_cb)(struct ipc_channel *ch, const char *reason);
+
+struct ipc_channel {
+    uv_pipe_t pipe;
+    struct ipc_decoder dec;
+    ipc_message_cb on_message;
+    ipc_close_cb on_close;
+    void *data;               /* the owner's */
+    size_t queued_bytes;      /* written but not yet flushed to the kernel */
+    uint64_t sent, received;
+    int reading;
+    int ended;                /* on_close was called */
+    int closing;
+    void (*free_cb)(struct ipc_channel *ch);
+};
+
+/* Takes ownership of fd. Returns 0 or a libuv error. */
+int ipc_channel_init(struct ipc_channel *ch, uv_loop_t *loop, int fd, ipc_message_cb on_message,
+                     ipc_close_cb on_close, void *data);
+int ipc_channel_start(struct ipc_channel *ch);
+/* Queues msg (not consumed: the caller keeps its reference). Control messages are never dropped: if the
+ * peer reads slowly they wait in the queue. Returns 0, or negative if the channel ended or msg is too big. */
+int ipc_channel_send(struct ipc_channel *ch, struct json_object *msg);
+/* Best-effort send for periodic reports: skipped (returns 1) when more than limit bytes are waiting. */
+int ipc_channel_send_lossy(struct ipc_channel *ch, struct json_object *msg, size_t limit);
+/* Closes the pipe and frees the channel's buffers; free_cb (may be NULL) is called with ch when done,
+ * after which the caller may free the memory holding ch. */
+void ipc_channel_close(struct ipc_channel *ch, void (*free_cb)(struct ipc_channel *ch));
+
+/* Message helpers: a new object {"type": type}; the caller owns it. */
+struct json_object *ipc_msg_new(const char *type);
+const char *ipc_msg_str(struct json_object *msg, const char *key);   /* NULL if absent or not a string */
+int64_t ipc_msg_int(struct json_object *msg, const char *key, int64_t dflt);
+
+#endif

@@ -1,0 +1,199 @@
+/* Structured logging (see log.h). Each line is built in one buffer and written with a single write(2), so
+ * lines from several processes sharing stderr do not interleave mid-line. */
+#include "common/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A line longer than this is cut and marked; no event needs more, and a bound keeps one write atomic-ish. */
+#define LOG_LINE_MAX 8192
+#define LOG_MAX_PAIRS 32
+
+static char log_role_name[32] = "main";
+static enum log_format log_fmt = LOG_FORMAT_LOGFMT;
+static enum log_level log_min = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *role, enum log_format format, enum log_level min_level)
+{
+    snprintf(log_role_name, sizeof(log_role_name), "%s", role ? role : "main");
+    log_fmt = format;
+    log_min = min_level;
+}
+
+void log_set_level(enum log_level min_level) { log_min = min_level; }
+void log_set_format(enum log_format format) { log_fmt = format; }
+enum log_level log_get_level(void) { return log_min; }
+const char *log_role(void) { return log_role_name; }
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    if (strcasecmp(s, "warning") == 0) {
+        *out = LOG_LEVEL_WARN;
+        return 0;
+    }
+    return -1;
+}
+
+int log_format_parse(const char *s, enum log_format *out)
+{
+    if (strcmp(s, "logfmt") == 0) *out = LOG_FORMAT_LOGFMT;
+    else if (strcmp(s, "json") == 0) *out = LOG_FORMAT_JSON;
+    else return -1;
+    return 0;
+}
+
+struct line {
+    char buf[LOG_LINE_MAX];
+    size_t len;
+    int truncated;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+    /* keep room for the truncation mark and the newline */
+    size_t room = sizeof(l->buf) - 16 - l->len;
+    if (n > room) {
+        n = room;
+        l->truncated = 1;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
+
+static int needs_quotes(const char *v)
+{
+    if (*v == '\0') return 1;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f) return 1;
+    return 0;
+}
+
+/* Escapes for both logfmt and JSON: quotes, backslashes and control characters. */
+static void put_escaped(struct line *l, const char *v)
+{
+    char tmp[8];
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        switch (*p) {
+        case '"': puts_(l, "\\\""); break;
+        case '\\': puts_(l, "\\\\"); break;
+        case '\n': puts_(l, "\\n"); break;
+        case '\r': puts_(l, "\\r"); break;
+        case '\t': puts_(l, "\\t"); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
+                puts_(l, tmp);
+            } else {
+                put(l, (const char *)p, 1);
+            }
+        }
+    }
+}
+
+static void put_pair(struct line *l, const char *k, const char *v)
+{
+    if (log_fmt == LOG_FORMAT_JSON) {
+        puts_(l, ",\"");
+        put_escaped(l, k);
+        puts_(l, "\":\"");
+        put_escaped(l, v);
+        puts_(l, "\"");
+        return;
+    }
+    puts_(l, " ");
+    puts_(l, k);
+    puts_(l, "=");
+    if (needs_quotes(v)) {
+        puts_(l, "\"");
+        put_escaped(l, v);
+        puts_(l, "\"");
+    } else {
+        puts_(l, v);
+    }
+}
+
+static void format_time(char *out, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+void log_write_pairs(enum log_level level, const char *msg, const char *const *pairs, int n)
+{
+    if (level < log_min) return;
+    struct line l = {.len = 0};
+    char ts[40], pid[16];
+    format_time(ts, sizeof(ts));
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    if (log_fmt == LOG_FORMAT_JSON) {
+        puts_(&l, "{\"time\":\"");
+        puts_(&l, ts);
+        puts_(&l, "\"");
+        put_pair(&l, "level", level_names[level]);
+    } else {
+        puts_(&l, "time=");
+        puts_(&l, ts);
+        puts_(&l, " level=");
+        puts_(&l, level_names[level]);
+    }
+    put_pair(&l, "role", log_role_name);
+    put_pair(&l, "pid", pid);
+    put_pair(&l, "msg", msg);
+    for (int i = 0; i < n; i++)
+        put_pair(&l, pairs[2 * i], pairs[2 * i + 1] ? pairs[2 * i + 1] : "");
+    if (l.truncated) {
+        memcpy(l.buf + l.len, "...", 3);
+        l.len += 3;
+    }
+    if (log_fmt == LOG_FORMAT_JSON) l.buf[l.len++] = '}';
+    l.buf[l.len++] = '\n';
+    ssize_t off = 0;
+    while (off < (ssize_t)l.len) {
+        ssize_t w = write(STDERR_FILENO, l.buf + off, l.len - (size_t)off);
+        if (w <= 0) break;
+        off += w;
+    }
+}
+
+void log_writev(enum log_level level, const char *msg, va_list ap)
+{
+    const char *pairs[2 * LOG_MAX_PAIRS];
+    int n = 0;
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (!k) break;
+        const char *v = va_arg(ap, const char *);
+        if (n < LOG_MAX_PAIRS) {
+            pairs[2 * n] = k;
+            pairs[2 * n + 1] = v;
+            n++;
+        }
+        if (!v) break;
+    }
+    log_write_pairs(level, msg, pairs, n);
+}
+
+void log_write(enum log_level level, const char *msg, ...)
+{
+    va_list ap;
+    va_start(ap, msg);
+    log_writev(level, msg, ap);
+    va_end(ap);
+}

@@ -1,0 +1,220 @@
+/* IPC framing: partial reads at every split, several frames per read, oversized and malformed frames,
+ * and a channel round trip over a real socketpair on a libuv loop. */
+#include "tests/unit/unit.h"
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+
+struct seen {
+    int n;
+    char types[16][32];
+};
+
+static void on_frame(void *data, struct json_object *msg, const char *type)
+{
+    (void)msg;
+    struct seen *s = data;
+    if (s->n < 16) snprintf(s->types[s->n], sizeof(s->types[0]), "%s", type);
+    s->n++;
+}
+
+static void encode3(struct buf *b)
+{
+    const char *types[] = {"hello", "heartbeat", "shutdown"};
+    for (int i = 0; i < 3; i++) {
+        struct json_object *m = ipc_msg_new(types[i]);
+        json_object_object_add(m, "n", json_object_new_int(i));
+        ck_assert_int_eq(ipc_frame_encode(m, b), IPC_OK);
+        json_object_put(m);
+    }
+}
+
+START_TEST(test_ipc_decoder_handles_every_split)
+{
+    struct buf b;
+    buf_init(&b);
+    encode3(&b);
+    for (size_t cut1 = 0; cut1 <= b.len; cut1++) {
+        for (size_t cut2 = cut1; cut2 <= b.len; cut2 += 3) {
+            struct ipc_decoder d;
+            struct seen s = {0};
+            ipc_decoder_init(&d);
+            ck_assert_int_eq(ipc_decoder_feed(&d, b.data, cut1, on_frame, &s), IPC_OK);
+            ck_assert_int_eq(ipc_decoder_feed(&d, b.data + cut1, cut2 - cut1, on_frame, &s), IPC_OK);
+            ck_assert_int_eq(ipc_decoder_feed(&d, b.data + cut2, b.len - cut2, on_frame, &s), IPC_OK);
+            ck_assert_int_eq(s.n, 3);
+            ck_assert_str_eq(s.types[0], "hello");
+            ck_assert_str_eq(s.types[2], "shutdown");
+            ipc_decoder_free(&d);
+        }
+    }
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_ipc_decoder_byte_by_byte)
+{
+    struct buf b;
+    buf_init(&b);
+    encode3(&b);
+    struct ipc_decoder d;
+    struct seen s = {0};
+    ipc_decoder_init(&d);
+    for (size_t i = 0; i < b.len; i++) ck_assert_int_eq(ipc_decoder_feed(&d, b.data + i, 1, on_frame, &s), 0);
+    ck_assert_int_eq(s.n, 3);
+    ipc_decoder_free(&d);
+    buf_free(&b);
+}
+END_TEST
+
+static int feed_raw(const void *data, size_t len)
+{
+    struct ipc_decoder d;
+    struct seen s = {0};
+    ipc_decoder_init(&d);
+    int rc = ipc_decoder_feed(&d, data, len, on_frame, &s);
+    ipc_decoder_free(&d);
+    return rc;
+}
+
+START_TEST(test_ipc_decoder_refuses_oversized_frame)
+{
+    unsigned char hdr[4] = {0x7f, 0xff, 0xff, 0xff};
+    ck_assert_int_eq(feed_raw(hdr, 4), IPC_ERR_OVERSIZED);
+    /* just over the limit, announced in a header split across two reads */
+    uint32_t n = IPC_FRAME_MAX + 1;
+    unsigned char h2[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                           (unsigned char)n};
+    struct ipc_decoder d;
+    struct seen s = {0};
+    ipc_decoder_init(&d);
+    ck_assert_int_eq(ipc_decoder_feed(&d, (char *)h2, 2, on_frame, &s), IPC_OK);
+    ck_assert_int_eq(ipc_decoder_feed(&d, (char *)h2 + 2, 2, on_frame, &s), IPC_ERR_OVERSIZED);
+    ipc_decoder_free(&d);
+}
+END_TEST
+
+static int feed_body(const char *body)
+{
+    struct buf b;
+    buf_init(&b);
+    uint32_t n = (uint32_t)strlen(body);
+    unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                            (unsigned char)n};
+    buf_append(&b, hdr, 4);
+    buf_append(&b, body, n);
+    int rc = feed_raw(b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
+START_TEST(test_ipc_decoder_refuses_garbage)
+{
+    ck_assert_int_eq(feed_body("not json"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("[1,2]"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"no\":\"type\"}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":3}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":\"a\"} trailing"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":\"a\""), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body(""), IPC_ERR_EMPTY);
+    ck_assert_int_eq(feed_body("{\"type\":\"ok\"}"), IPC_OK);
+}
+END_TEST
+
+/* Channel round trip: A sends N messages (more than the socket buffer holds), B counts them. */
+struct pair {
+    struct ipc_channel a, b;
+    int received;
+    int last_n;
+    int in_order;
+    int closed_b;
+};
+
+static void on_b_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    struct pair *p = ch->data;
+    int n = (int)ipc_msg_int(msg, "n", -1);
+    if (n != p->last_n + 1) p->in_order = 0;
+    p->last_n = n;
+    p->received++;
+    if (p->received == 2000) {
+        ipc_channel_close(&p->a, NULL);
+    }
+    (void)type;
+}
+
+static void on_b_close(struct ipc_channel *ch, const char *reason)
+{
+    struct pair *p = ch->data;
+    p->closed_b = 1;
+    ipc_channel_close(&p->b, NULL);
+    (void)reason;
+}
+
+START_TEST(test_ipc_channel_delivers_in_order_under_backpressure)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct pair p = {.last_n = -1, .in_order = 1};
+    ck_assert_int_eq(ipc_channel_init(&p.a, &loop, fds[0], NULL, NULL, &p), 0);
+    ck_assert_int_eq(ipc_channel_init(&p.b, &loop, fds[1], on_b_message, on_b_close, &p), 0);
+    ck_assert_int_eq(ipc_channel_start(&p.b), 0);
+    char pad[2048];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = 0;
+    for (int i = 0; i < 2000; i++) {
+        struct json_object *m = ipc_msg_new("event");
+        json_object_object_add(m, "n", json_object_new_int(i));
+        json_object_object_add(m, "pad", json_object_new_string(pad));
+        ck_assert_int_eq(ipc_channel_send(&p.a, m), 0);
+        json_object_put(m);
+    }
+    ck_assert_int_gt((int)p.a.queued_bytes, 0);
+    /* a lossy report is skipped while the queue is long */
+    struct json_object *r = ipc_msg_new("metrics");
+    ck_assert_int_eq(ipc_channel_send_lossy(&p.a, r, 1024), 1);
+    json_object_put(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(p.received, 2000);
+    ck_assert_int_eq(p.in_order, 1);
+    ck_assert_int_eq(p.closed_b, 1);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+START_TEST(test_ipc_channel_ends_on_garbage_from_peer)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct pair p = {.last_n = -1, .in_order = 1};
+    ck_assert_int_eq(ipc_channel_init(&p.b, &loop, fds[1], on_b_message, on_b_close, &p), 0);
+    ck_assert_int_eq(ipc_channel_start(&p.b), 0);
+    const char junk[] = "\x00\x00\x00\x05hello";
+    ck_assert_int_eq(write(fds[0], junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(p.closed_b, 1);
+    ck_assert_int_eq(p.received, 0);
+    close(fds[0]);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+Suite *suite_under_test(void)
+{
+    Suite *s = suite_create("ipc");
+    TCase *tc = tcase_create("ipc");
+    tcase_add_test(tc, test_ipc_decoder_handles_every_split);
+    tcase_add_test(tc, test_ipc_decoder_byte_by_byte);
+    tcase_add_test(tc, test_ipc_decoder_refuses_oversized_frame);
+    tcase_add_test(tc, test_ipc_decoder_refuses_garbage);
+    tcase_add_test(tc, test_ipc_channel_delivers_in_order_under_backpressure);
+    tcase_add_test(tc, test_ipc_channel_ends_on_garbage_from_peer);
+    suite_add_tcase(s, tc);
+    return s;
+}
