@@ -56,7 +56,10 @@ int worker_child_setup(const struct worker_args *a, char **argv)
     snprintf(title, sizeof(title), "htic-%s", a->role);
     prctl(PR_SET_NAME, title, 0, 0, 0);
     (void)argv;
-    signal(SIGINT, SIG_IGN);   /* a terminal's Ctrl-C goes to the supervisor, which orders the shutdown */
+    /* Our own process group: a signal sent to the supervisor's group (a terminal's Ctrl-C, `timeout`)
+     * reaches the supervisor only, which then stops the children in order (deployer first). */
+    setpgid(0, 0);
+    signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
@@ -182,4 +185,23 @@ void worker_stop(struct worker *w)
     /* Let queued messages (a last event, the lease release report) reach the supervisor: closing a pipe
      * with writes pending cancels them, so shut down the write side first. */
     ipc_channel_close(&w->ch, NULL);
+}
+
+int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shutdown_cb on_shutdown,
+                int (*on_start)(struct worker *w), void *data)
+{
+    struct worker_args a;
+    if (worker_args_parse(argc, argv, &a) < 0) return 2;
+    log_init(a.role, LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
+    if (worker_child_setup(&a, argv) < 0) return 1;
+    uv_loop_t *loop = uv_default_loop();
+    struct worker w;
+    if (worker_init(&w, loop, &a, on_message, on_shutdown, data) || worker_start(&w) ||
+        (on_start && on_start(&w))) {
+        log_error("role failed to start");
+        return 1;
+    }
+    int status = worker_run(&w);
+    uv_loop_close(loop);
+    return status;
 }

@@ -67,6 +67,11 @@ int worker_event(struct worker *w, const char *name, ...);
 /* Closes the worker's handles; the role closes its own. Safe to call twice. */
 void worker_stop(struct worker *w);
 
+/* The whole life of a simple role: parse, set up, init, start, run the loop. on_start (may be NULL) runs
+ * after worker_start, to start the role's own handles; it returns 0 or fails the start. */
+int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shutdown_cb on_shutdown,
+                int (*on_start)(struct worker *w), void *data);
+
 /* Entry points of the roles, dispatched by supervisor/main.c. Each returns the process exit status. */
 int elector_main(int argc, char **argv);
 int deployer_main(int argc, char **argv);
