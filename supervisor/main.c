@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/config/config.h"
+
 static int usage(FILE *f)
 {
     fprintf(f,
@@ -25,5 +27,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "validate-config") == 0) return config_cli_validate(argc - 1, argv + 1);
     return usage(stderr);
 }
