@@ -8,6 +8,8 @@
 #include "common/worker.h"
 #include "supervisor/supervisor.h"
 
+#include "common/config/config.h"
+
 static int usage(FILE *f)
 {
     fprintf(f,
@@ -64,5 +66,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "validate-config") == 0) return config_cli_validate(argc - 1, argv + 1);
     return usage(stderr);
 }
