@@ -49,8 +49,9 @@ static int cmd_run(int argc, char **argv)
     if (!config) return usage(stderr);
     log_init("supervisor", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
     struct supervisor_opts opts;
-    if (supervisor_opts_load(config, &opts) < 0) return 1;
-    return supervisor_run(&opts);
+    struct config *cfg;
+    if (supervisor_opts_load(config, &opts, &cfg) < 0) return 1;
+    return supervisor_run(&opts, cfg);
 }
 
 int main(int argc, char **argv)

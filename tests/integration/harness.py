@@ -106,6 +106,35 @@ class Proc:
         self.stop()
 
 
+def config(tmp, election=False, http_port=None, extra="", leader_election_extra=""):
+    """Writes a valid controller config into tmp and returns its path."""
+    port = http_port if http_port is not None else free_port()
+    return write(os.path.join(tmp, "config.yaml"), f"""
+controller:
+  leader_election:
+    enabled: {"true" if election else "false"}
+{leader_election_extra}
+  http:
+    address: 127.0.0.1
+    port: {port}
+  run_dir: {tmp}/run
+  shutdown_timeout: 20s
+haproxy:
+  endpoints:
+    - name: local
+      master_socket: {tmp}/haproxy-master.sock
+haproxy_config:
+  template: |
+    global
+      maxconn 100
+{extra}""")
+
+
+def open_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)

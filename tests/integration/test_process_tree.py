@@ -12,22 +12,8 @@ import harness as h
 WORKERS = ["discovery", "reconciler", "renderer", "validator", "executor"]
 
 
-def config(tmp, election=False, extra=""):
-    return h.write(os.path.join(tmp, "config.yaml"), f"""
-controller:
-  leader_election:
-    enabled: {"true" if election else "false"}
-  http:
-    address: 127.0.0.1
-    port: {h.free_port()}
-  run_dir: {tmp}/run
-{extra}""")
-
-
 def start(tmp, env=None):
-    e = {"HTIC_ELECTION": "disabled"}
-    e.update(env or {})
-    return h.Proc([h.HTIC_BIN, "run", "--config", config(tmp)], tmp, env=e, name="supervisor")
+    return h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp)], tmp, env=env, name="supervisor")
 
 
 def all_up(p):
