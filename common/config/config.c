@@ -67,7 +67,8 @@ static int load(const char *text, size_t len, const char *name, struct config **
         return -1;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {
+    if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                  root->data.scalar.length == 0)) {
         err_list_add(errs, name, "", 0, 0, "the config is empty: expected a mapping with at least haproxy_config");
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);

@@ -958,7 +958,7 @@ static void md_struct(struct buf *b, const struct cfg_schema *s, const char *pre
         buf_puts(b, " | ");
         if (f->flags & CFG_F_REQUIRED) buf_puts(b, "**required**");
         else if (f->def_doc) md_escape(b, f->def_doc);
-        else if (f->def) buf_printf(b, "`%s`", f->def);
+        else if (f->def) buf_printf(b, *f->def ? "`%s`" : "`\"\"`", f->def);
         else if (f->type == CFG_MAP || f->type == CFG_LIST || f->type == CFG_STRINGS) buf_puts(b, "empty");
         else if (f->type == CFG_SECTION) buf_puts(b, "");
         else buf_puts(b, "unset");
