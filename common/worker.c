@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "common/config/config.h"
 #include "common/log.h"
 
 int worker_args_parse(int argc, char **argv, struct worker_args *out)
@@ -194,14 +195,31 @@ int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shut
     if (worker_args_parse(argc, argv, &a) < 0) return 2;
     log_init(a.role, LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
     if (worker_child_setup(&a, argv) < 0) return 1;
+    /* The supervisor validated this file before starting us; a failure now means it changed under us. */
+    struct config *cfg = NULL;
+    if (a.config_path) {
+        struct err_list errs;
+        err_list_init(&errs);
+        int bad = config_load_file(a.config_path, &cfg, &errs);
+        err_list_free(&errs);
+        if (bad < 0) {
+            log_error("config no longer valid, exiting", "config", a.config_path);
+            return 1;
+        }
+        log_set_level(cfg->controller.logging.level);
+        log_set_format(cfg->controller.logging.format);
+    }
     uv_loop_t *loop = uv_default_loop();
     struct worker w;
-    if (worker_init(&w, loop, &a, on_message, on_shutdown, data) || worker_start(&w) ||
-        (on_start && on_start(&w))) {
+    int rc = worker_init(&w, loop, &a, on_message, on_shutdown, data);
+    w.cfg = cfg;
+    if (rc || worker_start(&w) || (on_start && on_start(&w))) {
         log_error("role failed to start");
+        config_free(cfg);
         return 1;
     }
     int status = worker_run(&w);
     uv_loop_close(loop);
+    config_free(cfg);
     return status;
 }

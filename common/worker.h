@@ -14,6 +14,8 @@
 
 #include "common/ipc.h"
 
+struct config;
+
 /* Heartbeats go out this often; the supervisor judges a child hung after several are missed. */
 #define WORKER_HEARTBEAT_MS 1000
 /* Periodic reports (metrics) are skipped rather than queued past this many unsent bytes. */
@@ -46,6 +48,7 @@ struct worker {
     worker_message_cb on_message;    /* every message except shutdown; may be NULL */
     worker_shutdown_cb on_shutdown;  /* NULL: worker_stop at once */
     void *data;                      /* the role's */
+    const struct config *cfg;        /* loaded by worker_main, owned by it; NULL elsewhere */
     uint64_t heartbeats;
     int shutting_down;
     int stopped;

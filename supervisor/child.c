@@ -25,7 +25,8 @@ void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *
     c->ops = ops;
     c->data = data;
     c->restartable = restartable;
-    c->backoff_ms = CHILD_BACKOFF_FIRST_MS;
+    c->backoff_ms = c->backoff_first_ms = CHILD_BACKOFF_FIRST_MS;
+    c->backoff_max_ms = CHILD_BACKOFF_MAX_MS;
     uv_timer_init(loop, &c->restart_timer);
     c->restart_timer.data = c;
 }
@@ -98,7 +99,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int term_signal)
         log_info("child exited", "child", c->role, "child_pid", pid, "how", how);
         if (c->state != CHILD_DEAD) c->state = CHILD_IDLE;
     } else {
-        if (now - c->started_ms > CHILD_STABLE_MS) c->backoff_ms = CHILD_BACKOFF_FIRST_MS;
+        if (now - c->started_ms > CHILD_STABLE_MS) c->backoff_ms = c->backoff_first_ms;
         char delay[32], restarts[32];
         if (record_crash(c, now)) {
             log_error("child is crash looping, giving up", "child", c->role, "child_pid", pid, "how", how);
@@ -112,7 +113,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int term_signal)
             c->state = CHILD_BACKOFF;
             uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
             c->backoff_ms *= 2;
-            if (c->backoff_ms > CHILD_BACKOFF_MAX_MS) c->backoff_ms = CHILD_BACKOFF_MAX_MS;
+            if (c->backoff_ms > c->backoff_max_ms) c->backoff_ms = c->backoff_max_ms;
         }
     }
     c->stop_requested = 0;

@@ -58,7 +58,9 @@ struct child {
     int64_t started_ms;         /* monotonic */
     int64_t last_heartbeat_ms;
     uint64_t restarts;
-    int64_t backoff_ms;
+    int64_t backoff_ms;         /* the next restart's delay */
+    int64_t backoff_first_ms;   /* CHILD_BACKOFF_FIRST_MS unless a test sets it */
+    int64_t backoff_max_ms;
     int64_t crash_ms[CHILD_CRASH_LOOP_MAX + 1];  /* recent crash times, ring */
     unsigned crash_count;
     uv_timer_t restart_timer;

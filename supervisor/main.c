@@ -8,6 +8,8 @@
 #include "common/worker.h"
 #include "supervisor/supervisor.h"
 
+#include "common/config/config.h"
+
 static int usage(FILE *f)
 {
     fprintf(f,
@@ -47,8 +49,9 @@ static int cmd_run(int argc, char **argv)
     if (!config) return usage(stderr);
     log_init("supervisor", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
     struct supervisor_opts opts;
-    if (supervisor_opts_load(config, &opts) < 0) return 1;
-    return supervisor_run(&opts);
+    struct config *cfg;
+    if (supervisor_opts_load(config, &opts, &cfg) < 0) return 1;
+    return supervisor_run(&opts, cfg);
 }
 
 int main(int argc, char **argv)
@@ -64,5 +67,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "validate-config") == 0) return config_cli_validate(argc - 1, argv + 1);
     return usage(stderr);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/config/config.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
@@ -134,6 +135,7 @@ static void close_everything(struct supervisor *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     leadership_close(s);
+    http_api_close(s);
     for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
 }
 
@@ -242,15 +244,17 @@ static int find_exe(char *out, size_t n)
     return 0;
 }
 
-int supervisor_run(const struct supervisor_opts *opts)
+int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
 {
     struct supervisor *s = calloc(1, sizeof(*s));
     if (!s) return 1;
     s->loop = uv_default_loop();
     s->opts = *opts;
+    s->cfg = cfg;
     s->started_ms = clock_mono_ms();
     if (find_exe(s->exe, sizeof(s->exe)) < 0) {
         log_error("cannot find our own executable", "error", strerror(errno));
+        config_free(cfg);
         free(s);
         return 1;
     }
@@ -270,6 +274,17 @@ int supervisor_run(const struct supervisor_opts *opts)
     s->monitor_timer.data = s->stage_timer.data = s->bound_timer.data = s;
     s->watchdog_interval_ms = sd_watchdog_interval_ms();
     uv_timer_start(&s->monitor_timer, on_monitor_timer, MONITOR_PERIOD_MS, MONITOR_PERIOD_MS);
+    if (http_api_start(s) < 0) {
+        /* nothing is running yet: close what was opened and refuse to start */
+        s->exit_status = 1;
+        s->stage = STOPPED;
+        close_everything(s);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(s->loop);
+        config_free(cfg);
+        free(s);
+        return 1;
+    }
 
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
@@ -283,6 +298,7 @@ int supervisor_run(const struct supervisor_opts *opts)
     int status = s->exit_status;
     int rc = uv_loop_close(s->loop);
     if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
+    config_free(s->cfg);
     free(s);
     return status;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/http/http_server.h"
 #include "supervisor/child.h"
 
 enum role_id { ROLE_ELECTOR, ROLE_DISCOVERY, ROLE_RECONCILER, ROLE_RENDERER, ROLE_VALIDATOR, ROLE_EXECUTOR,
@@ -19,8 +20,9 @@ struct supervisor_opts {
     char config_path[PATH_MAX];
     int election_enabled;
     char identity[256];
+    char lease_name[256];
     char http_address[64];
-    int http_port;                  /* 0: pick a free port (tests); -1: no HTTP server */
+    int http_port;                  /* 0: pick a free port (tests) */
     char run_dir[PATH_MAX];
     int64_t shutdown_timeout_ms;    /* total bound of the ordered shutdown */
     int64_t renew_deadline_ms;      /* for /healthz: a leader that has not renewed for this long is unhealthy */
@@ -47,6 +49,8 @@ struct supervisor {
     char exe[PATH_MAX];
     struct child children[ROLE_COUNT];
     struct leadership lead;
+    struct config *cfg;             /* owned: the config this process started with */
+    struct http_server http;
 
     uv_signal_t sigterm, sigint;
     uv_timer_t monitor_timer;       /* hung children, watchdog */
@@ -63,8 +67,11 @@ struct supervisor {
 };
 
 /* options.c */
-int supervisor_opts_load(const char *config_path, struct supervisor_opts *o);
-int supervisor_run(const struct supervisor_opts *opts);
+struct config;
+/* Loads the config file; on problems prints them all and returns -1. *cfg is the supervisor's (freed by
+ * supervisor_run). */
+int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg);
+int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
 
 /* leadership.c: the deployer lives and dies with leadership. */
 void leadership_init(struct supervisor *s);
@@ -76,6 +83,14 @@ void leadership_on_deployer_exit(struct supervisor *s);
 void leadership_on_deployer_hello(struct supervisor *s);
 double leadership_time_as_leader(const struct supervisor *s);
 void leadership_close(struct supervisor *s);
+
+/* http_api.c: /healthz, /readyz, /metrics, /debug/vars. */
+int http_api_start(struct supervisor *s);
+void http_api_close(struct supervisor *s);
+
+/* metrics.c: the supervisor's own figures in Prometheus text format. */
+void supervisor_metrics_write(struct supervisor *s, struct buf *b);
+void supervisor_metrics_serve(struct supervisor *s, struct http_request *req);
 
 /* commentator.c: one human-readable log line per event a child reports. */
 void commentator_on_event(const char *role, struct json_object *msg);
