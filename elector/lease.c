@@ -45,6 +45,11 @@ int lease_config_warnings(const struct lease_config *cfg, char out[][ERR_MSG_MAX
                  "leaseDurationSeconds (%" PRId64 ") is below 2 x retryPeriod (%" PRId64
                  "ms): followers may see the lease expire between renewals",
                  cfg->lease_duration_ms / 1000, cfg->retry_period_ms);
+    if (n < max && cfg->lease_duration_ms < 3000)
+        snprintf(out[n++], ERR_MSG_MAX,
+                 "leaseDuration (%" PRId64 "ms) is under 3s: followers compare renewTime at whole seconds, so "
+                 "renewals within one second look like no change to them",
+                 cfg->lease_duration_ms);
     return n;
 }
 
