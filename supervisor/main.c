@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/template/template_cli.h"
+
 static int usage(FILE *f)
 {
     fprintf(f,
@@ -21,6 +23,7 @@ int main(int argc, char **argv)
         printf("haproxy-template-ic %s\n", HTIC_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "render") == 0) return template_cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;
