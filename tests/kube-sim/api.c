@@ -310,8 +310,67 @@ static void send_group_list(struct http_request *req)
     buf_free(&b);
 }
 
+/* A minimal OpenAPI v3: enough for kubectl apply's default (strict) validation to trust the server and send
+ * fieldValidation=Strict; no schemas. */
+static void send_openapi_index(struct http_request *req)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"paths\":{\"api/v1\":{\"serverRelativeURL\":\"/openapi/v3/api/v1?hash=1\"}");
+    for (size_t i = 0; i < sim_nresources; i++) {
+        const struct sim_resource *r = &sim_resources[i];
+        int seen = !r->group[0];
+        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(sim_resources[j].group, r->group) == 0;
+        if (seen) continue;
+        buf_printf(&b, ",\"apis/%s/%s\":{\"serverRelativeURL\":\"/openapi/v3/apis/%s/%s?hash=1\"}", r->group,
+                   r->version, r->group, r->version);
+    }
+    buf_puts(&b, "}}");
+    sim_send_json(req, 200, buf_cstr(&b), b.len);
+    buf_free(&b);
+}
+
+static void send_openapi_gv(struct http_request *req, const char *group, const char *version)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "{\"openapi\":\"3.0.0\",\"info\":{\"title\":\"Kubernetes\",\"version\":\"v1.32.4\"},\"paths\":{");
+    int first = 1;
+    for (size_t i = 0; i < sim_nresources; i++) {
+        const struct sim_resource *r = &sim_resources[i];
+        if (strcmp(r->group, group) || strcmp(r->version, version)) continue;
+        char path[300];
+        if (r->group[0])
+            snprintf(path, sizeof(path), "/apis/%s/%s/%s%s/{name}", r->group, r->version,
+                     r->namespaced ? "namespaces/{namespace}/" : "", r->plural);
+        else
+            snprintf(path, sizeof(path), "/api/%s/%s%s/{name}", r->version, r->namespaced ? "namespaces/{namespace}/" : "",
+                     r->plural);
+        buf_printf(&b,
+                   "%s\"%s\":{\"patch\":{\"x-kubernetes-action\":\"patch\",\"x-kubernetes-group-version-kind\":"
+                   "{\"group\":\"%s\",\"version\":\"%s\",\"kind\":\"%s\"},\"parameters\":[{\"name\":"
+                   "\"fieldValidation\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}}],"
+                   "\"requestBody\":{\"content\":{\"application/json-patch+json\":{\"schema\":{\"type\":\"object\"}},"
+                   "\"application/merge-patch+json\":{\"schema\":{\"type\":\"object\"}}},\"required\":true},"
+                   "\"responses\":{\"200\":{\"description\":\"OK\"}}}}",
+                   first ? "" : ",", path, r->group, r->version, r->kind);
+        first = 0;
+    }
+    buf_puts(&b, "}}");
+    if (first) send_not_found_path(req);
+    else sim_send_json(req, 200, buf_cstr(&b), b.len);
+    buf_free(&b);
+}
+
 static int discovery(struct sim *sim, struct http_request *req, char **seg, int nseg)
 {
+    if (nseg >= 2 && strcmp(seg[0], "openapi") == 0 && strcmp(seg[1], "v3") == 0) {
+        if (nseg == 2) send_openapi_index(req);
+        else if (nseg == 4 && strcmp(seg[2], "api") == 0) send_openapi_gv(req, "", seg[3]);
+        else if (nseg == 5 && strcmp(seg[2], "apis") == 0) send_openapi_gv(req, seg[3], seg[4]);
+        else send_not_found_path(req);
+        return 1;
+    }
     const char *p = req->path;
     if (strcmp(p, "/version") == 0) {
         static const char v[] = "{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.4\",\"gitCommit\":"
