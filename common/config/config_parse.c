@@ -98,11 +98,17 @@ static void mark_add(struct cfg_parse *pc, const char *path, const yaml_node_t *
 
 static void perr_at(struct cfg_parse *pc, const char *path, int line, int col, const char *fmt, va_list ap)
 {
+    struct cfg_mark *m = mark_find(pc, path);
+    if (m) m->failed = 1;
+    if (++pc->nerrors > CONFIG_MAX_ERRORS) {
+        if (pc->nerrors == CONFIG_MAX_ERRORS + 1)
+            err_list_add(pc->errs, pc->file, "", 0, 0, "more than %d problems; the rest are not listed",
+                         CONFIG_MAX_ERRORS);
+        return;
+    }
     char msg[ERR_MSG_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     err_list_add(pc->errs, pc->file, path, line, col, "%s", msg);
-    struct cfg_mark *m = mark_find(pc, path);
-    if (m) m->failed = 1;
 }
 
 /* An error about the node at path (node may be NULL when the key is absent). */
@@ -809,9 +815,9 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
         } else if (f->type == CFG_REFUSED && given[i]) {
             perr(pc, sub, given[i], "%s", f->doc);
         } else if (f->flags & CFG_F_REQUIRED) {
+            mark_add(pc, sub, given[i] ? given[i] : node); /* so rules using this key know it failed */
             if (given[i]) perr(pc, sub, given[i], "required key has no value");
             else perr(pc, sub, node, "required key is missing");
-            if (given[i]) mark_add(pc, sub, given[i]);
         } else {
             apply_default(pc, f, p, sub, depth);
         }
