@@ -48,6 +48,8 @@ struct fake_server {
     struct fake_resp script[FAKE_MAX_SCRIPT];
     int nscript;
     int active;      /* connection threads running */
+    pthread_t conn_thr[256]; /* joined by fake_stop */
+    int nthr;
     volatile int stop;
 };
 
@@ -173,7 +175,7 @@ static void *fake_accept_main(void *arg)
         s->active++;
         pthread_mutex_unlock(&s->mu);
         pthread_t t;
-        if (pthread_create(&t, NULL, fake_conn_main, fc) != 0) {
+        if (s->nthr >= 256 || pthread_create(&t, NULL, fake_conn_main, fc) != 0) {
             close(cfd);
             free(fc);
             pthread_mutex_lock(&s->mu);
@@ -181,7 +183,7 @@ static void *fake_accept_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             continue;
         }
-        pthread_detach(t);
+        s->conn_thr[s->nthr++] = t;
     }
     return NULL;
 }
@@ -207,13 +209,7 @@ static void fake_stop(struct fake_server *s)
 {
     s->stop = 1;
     pthread_join(s->accept_thr, NULL);
-    for (int i = 0; i < 500; i++) { /* connection threads notice stop within ~20 ms */
-        pthread_mutex_lock(&s->mu);
-        int a = s->active;
-        pthread_mutex_unlock(&s->mu);
-        if (!a) break;
-        fake_sleep_ms(10);
-    }
+    for (int i = 0; i < s->nthr; i++) pthread_join(s->conn_thr[i], NULL); /* they notice stop within ~20 ms */
     close(s->fd);
     for (int i = 0; i < s->nscript; i++)
         for (int j = 0; j < s->script[i].npieces; j++) free(s->script[i].pieces[j]);
