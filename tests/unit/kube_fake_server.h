@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 
+#define FAKE_FN static __attribute__((unused))
 #define FAKE_MAX_REQS 64
 #define FAKE_MAX_SCRIPT 32
 #define FAKE_MAX_PIECES 64
@@ -58,14 +59,14 @@ struct fake_conn {
     int fd;
 };
 
-static void fake_sleep_ms(int ms)
+FAKE_FN void fake_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
 /* Waits up to ms for fd to become readable (or closed); returns 1 if so, 0 on timeout or stop. */
-static int fake_wait_readable(struct fake_server *s, int fd, int ms)
+FAKE_FN int fake_wait_readable(struct fake_server *s, int fd, int ms)
 {
     while (ms > 0 && !s->stop) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -76,7 +77,7 @@ static int fake_wait_readable(struct fake_server *s, int fd, int ms)
     return 0;
 }
 
-static void fake_write_all(int fd, const char *p, size_t n)
+FAKE_FN void fake_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -87,7 +88,7 @@ static void fake_write_all(int fd, const char *p, size_t n)
     }
 }
 
-static void *fake_conn_main(void *arg)
+FAKE_FN void *fake_conn_main(void *arg)
 {
     struct fake_conn *fc = arg;
     struct fake_server *s = fc->s;
@@ -158,7 +159,7 @@ out:
     return NULL;
 }
 
-static void *fake_accept_main(void *arg)
+FAKE_FN void *fake_accept_main(void *arg)
 {
     struct fake_server *s = arg;
     while (!s->stop) {
@@ -188,7 +189,7 @@ static void *fake_accept_main(void *arg)
     return NULL;
 }
 
-static void fake_init(struct fake_server *s)
+FAKE_FN void fake_init(struct fake_server *s)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
@@ -203,9 +204,9 @@ static void fake_init(struct fake_server *s)
 }
 
 /* Starts serving; add the script before (or hold mu while adding). */
-static void fake_start(struct fake_server *s) { pthread_create(&s->accept_thr, NULL, fake_accept_main, s); }
+FAKE_FN void fake_start(struct fake_server *s) { pthread_create(&s->accept_thr, NULL, fake_accept_main, s); }
 
-static void fake_stop(struct fake_server *s)
+FAKE_FN void fake_stop(struct fake_server *s)
 {
     s->stop = 1;
     pthread_join(s->accept_thr, NULL);
@@ -216,7 +217,7 @@ static void fake_stop(struct fake_server *s)
     pthread_mutex_destroy(&s->mu);
 }
 
-static int fake_nreq(struct fake_server *s)
+FAKE_FN int fake_nreq(struct fake_server *s)
 {
     pthread_mutex_lock(&s->mu);
     int n = s->nreq;
@@ -224,7 +225,7 @@ static int fake_nreq(struct fake_server *s)
     return n;
 }
 
-static struct fake_resp *fake_add(struct fake_server *s)
+FAKE_FN struct fake_resp *fake_add(struct fake_server *s)
 {
     pthread_mutex_lock(&s->mu);
     struct fake_resp *r = &s->script[s->nscript++];
@@ -233,7 +234,7 @@ static struct fake_resp *fake_add(struct fake_server *s)
     return r;
 }
 
-static void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
+FAKE_FN void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
 {
     char *p = malloc(n + 1);
     memcpy(p, bytes, n);
@@ -242,7 +243,7 @@ static void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
 }
 
 /* A complete response with Content-Length; extra_headers is "" or "Name: value\r\n..." */
-static struct fake_resp *fake_reply(struct fake_server *s, int status, const char *extra_headers, const char *body)
+FAKE_FN struct fake_resp *fake_reply(struct fake_server *s, int status, const char *extra_headers, const char *body)
 {
     struct fake_resp *r = fake_add(s);
     struct buf b;
@@ -256,7 +257,7 @@ static struct fake_resp *fake_reply(struct fake_server *s, int status, const cha
 
 /* A chunked 200 stream of text, cut every `every` bytes into chunks written separately; ends the stream
  * (terminating chunk) unless keep_open. */
-static struct fake_resp *fake_stream(struct fake_server *s, const char *text, size_t every, int keep_open)
+FAKE_FN struct fake_resp *fake_stream(struct fake_server *s, const char *text, size_t every, int keep_open)
 {
     struct fake_resp *r = fake_add(s);
     static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
