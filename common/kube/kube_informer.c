@@ -113,8 +113,7 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
     for (size_t i = 0; i < n; i++) {
         struct json_object *it = json_object_array_get_idx(res->items, i);
         buf_reset(&key);
-        if (kube_object_key(it, &key) < 0) continue;
-        project(inf, it);
+        if (kube_object_key(it, &key) < 0) continue; /* already projected page by page */
         json_object_object_add(fresh, key.data, json_object_get(it));
     }
     buf_free(&key);
@@ -144,9 +143,11 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
     start_watch(inf);
 }
 
+static void on_list_item(void *data, struct json_object *item) { project(data, item); }
+
 static void start_list(struct kube_informer *inf)
 {
-    struct kube_list_opts lo = {.res = inf->o.res, .limit = inf->o.page_size};
+    struct kube_list_opts lo = {.res = inf->o.res, .limit = inf->o.page_size, .on_item = on_list_item};
     if (inf->stats.lists++) inf->stats.relists++;
     if (kube_list_start(inf->c, &lo, on_list_done, inf, &inf->list) < 0) {
         struct kube_response r;

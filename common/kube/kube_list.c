@@ -10,6 +10,7 @@ struct kube_list {
     struct kube_call *call;      /* the page in flight */
     char *base;                  /* path with selectors, owned */
     int limit, timeout_ms;
+    void (*on_item)(void *data, struct json_object *item);
     char *cont;                  /* continue token of the next page, owned */
     struct kube_list_result res;
     kube_list_done_cb done;
@@ -84,7 +85,9 @@ static void on_page_done(void *data, struct kube_response *r)
     size_t n = json_object_is_type(items, json_type_array) ? json_object_array_length(items) : 0;
     for (size_t i = 0; i < n; i++) {
         struct json_object *it = json_object_array_get_idx(items, i);
-        if (json_object_is_type(it, json_type_object)) json_object_array_add(l->res.items, json_object_get(it));
+        if (!json_object_is_type(it, json_type_object)) continue;
+        if (l->on_item) l->on_item(l->data, it);
+        json_object_array_add(l->res.items, json_object_get(it));
     }
     l->res.pages++;
     const char *cont = NULL;
@@ -115,6 +118,7 @@ int kube_list_start(struct kube_client *c, const struct kube_list_opts *o, kube_
     l->c = c;
     l->limit = o->limit == 0 ? KUBE_LIST_PAGE_DEFAULT : o->limit;
     l->timeout_ms = o->timeout_ms;
+    l->on_item = o->on_item;
     l->done = done;
     l->data = data;
     l->res.items = json_object_new_array();

@@ -18,6 +18,9 @@ struct kube_list_opts {
     struct kube_resource res;   /* collection and selectors */
     int limit;                  /* page size; 0: KUBE_LIST_PAGE_DEFAULT; < 0: no paging */
     int timeout_ms;             /* per page; 0: client default */
+    /* Optional: called for every item as its page arrives, before it is kept (an informer projects here, so
+     * the unprojected objects of earlier pages are not all held at once). */
+    void (*on_item)(void *data, struct json_object *item);
 };
 
 struct kube_list_result {

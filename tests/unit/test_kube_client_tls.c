@@ -59,7 +59,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     for (int i = 0; i < 2; i++) /* the server's CA, and an unrelated one */
         sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=kube-test "
-           "-addext subjectAltName=IP:127.0.0.1 -keyout '%s/key%d.pem' -out '%s/cert%d.pem' 2>/dev/null",
+           "-addext subjectAltName=IP:127.0.0.1,DNS:api.kube.test -keyout '%s/key%d.pem' -out '%s/cert%d.pem' 2>/dev/null",
            dir, i, dir, i);
     uv_loop_init(&loop);
     fake_init(&srv);
@@ -96,17 +96,17 @@ static void teardown(void)
     sh("rm -rf '%s'", dir);
 }
 
-static struct kube_config *load(int ca_index)
+static struct kube_config *load_sni(int ca_index, const char *sni)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/kubeconfig", dir);
     FILE *f = fopen(path, "w");
     fprintf(f,
             "current-context: t\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:%d\n"
-            "    certificate-authority: cert%d.pem\n"
+            "    certificate-authority: cert%d.pem\n%s%s%s"
             "contexts:\n- name: t\n  context: {cluster: c, user: u}\n"
             "users:\n- name: u\n  user: {tokenFile: token}\n",
-            tls_port, ca_index);
+            tls_port, ca_index, sni ? "    tls-server-name: " : "", sni ? sni : "", sni ? "\n" : "");
     fclose(f);
     sh("printf 'tok-1\\n' > '%s/token'", dir);
     struct kube_config_opts o = {.kubeconfig = path};
@@ -115,6 +115,37 @@ static struct kube_config *load(int ca_index)
     ck_assert_msg(kube_config_load(&o, &c, &e) == 0, "%s", e.msg);
     return c;
 }
+
+static struct kube_config *load(int ca_index) { return load_sni(ca_index, NULL); }
+
+START_TEST(test_kube_client_tls_server_name_override)
+{
+    fake_reply(&srv, 200, "", "{\"kind\":\"Lease\"}");
+    fake_start(&srv);
+    struct kube_config *cfg = load_sni(0, "api.kube.test");
+    char want[64];
+    snprintf(want, sizeof(want), "https://api.kube.test:%d", tls_port);
+    ck_assert_str_eq(cfg->server, want);
+    struct kube_client *cli;
+    ck_assert_int_eq(kube_client_new(&loop, cfg, NULL, &cli, NULL), 0);
+    struct kube_response r;
+    ck_assert_int_eq(kube_request_sync(cli, "GET", "/a", NULL, 5000, &r), 0);
+    kube_response_free(&r);
+    kube_client_close(cli);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    kube_config_free(cfg);
+    /* a name the certificate does not carry fails verification */
+    cfg = load_sni(0, "other.kube.test");
+    ck_assert_int_eq(kube_client_new(&loop, cfg, NULL, &cli, NULL), 0);
+    ck_assert_int_eq(kube_request_sync(cli, "GET", "/a", NULL, 5000, &r), -1);
+    ck_assert_int_eq(r.err, KUBE_ERR_TRANSPORT);
+    kube_response_free(&r);
+    kube_client_close(cli);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    kube_config_free(cfg);
+    ck_assert_int_eq(fake_nreq(&srv), 1);
+}
+END_TEST
 
 START_TEST(test_kube_client_tls_token_reread_after_401)
 {
@@ -170,6 +201,7 @@ Suite *suite_under_test(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_kube_client_tls_token_reread_after_401);
     tcase_add_test(tc, test_kube_client_tls_unknown_ca_fails);
+    tcase_add_test(tc, test_kube_client_tls_server_name_override);
     suite_add_tcase(s, tc);
     return s;
 }
