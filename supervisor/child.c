@@ -141,13 +141,29 @@ static void on_restart_timer(uv_timer_t *t)
     if (c->state == CHILD_BACKOFF) child_spawn(c);
 }
 
+/* A spawn that failed (no fork, no fds, the executable briefly missing) is tried again with the same backoff
+ * as a crash: a child that is neither running nor scheduled would be gone for good. */
+static void retry_spawn_later(struct child *c)
+{
+    if (!c->restartable) return;
+    char delay[32];
+    snprintf(delay, sizeof(delay), "%lld", (long long)c->backoff_ms);
+    log_warn("child not started, trying again", "child", c->role, "retry_in_ms", delay);
+    c->state = CHILD_BACKOFF;
+    uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > c->backoff_max_ms) c->backoff_ms = c->backoff_max_ms;
+}
+
 int child_spawn(struct child *c)
 {
     if (c->state == CHILD_RUNNING || c->state == CHILD_DEAD || c->disabled) return 0;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        int rc = -errno;
         log_error("socketpair failed", "child", c->role, "error", strerror(errno));
-        return -errno;
+        retry_spawn_later(c);
+        return rc;
     }
     char parent[16], fdstr[8];
     snprintf(parent, sizeof(parent), "%d", (int)getpid());
@@ -188,6 +204,7 @@ int child_spawn(struct child *c)
     if (!proc) {
         close(sv[0]);
         close(sv[1]);
+        retry_spawn_later(c);
         return UV_ENOMEM;
     }
     proc->data = c;
@@ -198,6 +215,7 @@ int child_spawn(struct child *c)
         log_error("cannot start child", "child", c->role, "error", uv_strerror(rc));
         /* uv_spawn failures still need the handle closed */
         uv_close((uv_handle_t *)proc, on_proc_closed);
+        retry_spawn_later(c);
         return rc;
     }
     c->proc = proc;

@@ -195,6 +195,41 @@ START_TEST(test_child_kill_never_signals_a_reaped_pid)
 }
 END_TEST
 
+static void on_give_up_timer(uv_timer_t *t)
+{
+    struct child *c = t->data;
+    child_disable(c);
+    child_close(c);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* A spawn that fails (fork refused, executable missing for a moment) is retried with backoff; it must not
+ * leave the child neither running nor scheduled for good. */
+START_TEST(test_child_failed_spawn_is_retried_with_backoff)
+{
+    log_init("test", LOG_FORMAT_LOGFMT, LOG_LEVEL_ERROR);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct record r = {0};
+    struct child c;
+    child_init(&c, &loop, "missing", "/nonexistent/htic-test-child", NULL, &ops, &r, 1);
+    c.backoff_ms = c.backoff_first_ms = 1;
+    c.backoff_max_ms = 4;
+    ck_assert_int_ne(child_spawn(&c), 0);
+    ck_assert_int_eq(c.state, CHILD_BACKOFF);
+    ck_assert(uv_is_active((uv_handle_t *)&c.restart_timer));
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &c;
+    uv_timer_start(&t, on_give_up_timer, 100, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(c.backoff_ms, 4); /* retried, each time later, up to the cap */
+    ck_assert_int_eq(r.exits, 0);      /* no process, no exit to report */
+    ck_assert_int_eq(child_running(&c), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("child");
@@ -203,6 +238,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_child_kill_is_expected_and_reports_the_signal);
     tcase_add_test(tc, test_child_disabled_is_never_restarted);
     tcase_add_test(tc, test_child_kill_never_signals_a_reaped_pid);
+    tcase_add_test(tc, test_child_failed_spawn_is_retried_with_backoff);
     suite_add_tcase(s, tc);
     return s;
 }
