@@ -161,7 +161,11 @@ static void put_pair(struct line *l, const char *k, const char *v)
         return;
     }
     puts_(l, " ");
-    puts_(l, k);
+    /* a logfmt key has no quoting: anything that would end it or the line becomes '_' */
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++) {
+        char c = (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p >= 0x7f) ? '_' : (char)*p;
+        put(l, &c, 1);
+    }
     puts_(l, "=");
     if (needs_quotes(v)) {
         open_quote(l);

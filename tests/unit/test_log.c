@@ -157,6 +157,24 @@ START_TEST(test_log_cut_logfmt_value_keeps_its_quotes_closed)
 }
 END_TEST
 
+/* Keys are data too (the commentator logs the fields a child reports): a key must not break the line. */
+static void emit_odd_key(void)
+{
+    log_init("supervisor", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
+    const char *pairs[] = {"a b\nlevel=error msg=\"forged\"", "v"};
+    log_write_pairs(LOG_LEVEL_INFO, "event", pairs, 1);
+}
+
+START_TEST(test_log_logfmt_key_cannot_break_the_line)
+{
+    char out[4096];
+    capture(emit_odd_key, out, sizeof(out));
+    ck_assert_int_eq((int)(strchr(out, '\n') - out), (int)strlen(out) - 1); /* exactly one line */
+    ck_assert_ptr_null(strstr(out, "level=error"));
+    ck_assert_ptr_nonnull(strstr(out, " a_b_level_error_msg__forged_=v"));
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("log");
@@ -166,6 +184,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_log_long_value_is_cut_not_overflowed);
     tcase_add_test(tc, test_log_cut_json_line_stays_valid_json);
     tcase_add_test(tc, test_log_cut_logfmt_value_keeps_its_quotes_closed);
+    tcase_add_test(tc, test_log_logfmt_key_cannot_break_the_line);
     suite_add_tcase(s, tc);
     return s;
 }
