@@ -16,7 +16,11 @@ import harness as h
 def start(tmp):
     port = h.free_port()
     p = h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp, http_port=port)], tmp, name="supervisor")
-    h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+    try:
+        h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+    except BaseException:
+        p.stop()  # the caller's `with p` has not started yet: a supervisor left here would run on for good
+        raise
     return p, f"http://127.0.0.1:{port}", port
 
 
