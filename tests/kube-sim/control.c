@@ -83,6 +83,7 @@ void sim_pending_close_all(struct sim *sim)
 static int client_matches(const char *pattern, const struct http_request *req)
 {
     if (!pattern[0]) return 1;
+    if (strncmp(pattern, "port:", 5) == 0) return atoi(pattern + 5) == req->peer_port; /* source port */
     const char *c = sim_client_id(req);
     const char *ua = http_request_header(req, "User-Agent");
     return strstr(c, pattern) != NULL || (ua && strstr(ua, pattern) != NULL);
@@ -250,7 +251,10 @@ void sim_control_on_request(struct http_request *req, void *data)
     } else if (!strcmp(p, "/bookmarks")) {
         struct json_object *v;
         if (json_object_object_get_ex(b, "interval_ms", &v) && json_object_get_int64(v) > 0)
+        {
             sim->bookmark_ms = (uint64_t)json_object_get_int64(v);
+            sim_watch_bookmarks_changed(sim);
+        }
     } else if (!strcmp(p, "/tokens")) {
         struct json_object *arr;
         if (json_object_object_get_ex(b, "tokens", &arr) && json_object_is_type(arr, json_type_array)) {

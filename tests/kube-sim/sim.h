@@ -230,6 +230,8 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
 void sim_watch_broadcast(struct sim *sim, const struct sim_event *ev);
 void sim_watch_drop_all(struct sim *sim, int clean);
 void sim_watch_close_all(struct sim *sim);
+/* Restarts the bookmark timers of open watches with sim->bookmark_ms. */
+void sim_watch_bookmarks_changed(struct sim *sim);
 
 /* patch.c */
 struct json_object *sim_merge_patch(struct json_object *target, struct json_object *patch, int strategic);

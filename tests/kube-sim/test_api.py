@@ -253,8 +253,8 @@ def check_watch(sim):
     assert types == ["MODIFIED", "DELETED"], types
     w.close()
     # bookmarks
-    sim.bookmarks(200)
     w = sim.watch(LEASES + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + del_rv)
+    sim.bookmarks(200)  # applies to open watches too
     ev = w.next_event()
     assert ev["type"] == "BOOKMARK" and ev["object"]["metadata"]["resourceVersion"] and \
         ev["object"]["kind"] == "Lease", ev
@@ -357,6 +357,18 @@ def check_faults(sim):
         raise AssertionError("refused client got an answer")
     except (ConnectionError, OSError, Exception) as e:  # RemoteDisconnected is a ConnectionError
         assert not isinstance(e, AssertionError), e
+    sim.reset_faults()
+    # refuse by source port
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    sim.faults(refuse_client="port:%d" % s.getsockname()[1])
+    s.settimeout(5)
+    s.connect(("127.0.0.1", sim.port))
+    s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(100) == b"", "refused port got an answer"
+    s.close()
+    st, _, _ = sim.request("GET", "/api")
+    assert st == 200
     sim.reset_faults()
     # clock offset shows in creationTimestamp
     sim.faults(clock_offset_ms=-86400 * 1000 * 365)
@@ -507,7 +519,7 @@ def main():
                 check_selectors_and_paging, sim)
         tap.run("watch: events in order, resume, DELETED rv, bookmarks, timeout, ERROR 410, initial events, "
                 "selector transitions, legacy path", check_watch, sim)
-        tap.run("faults: 429/503/500 with Retry-After, latency, hang and refuse one client, clock offset, drop watches",
+        tap.run("faults: 429/503/500 with Retry-After, latency, hang and refuse one client (header, UA, port), clock offset, drop watches",
                 check_faults, sim)
         tap.run("audit log records client, verb, object and resourceVersion", check_audit, sim)
         tap.run("405, 406, 415, bad JSON, generateName, deletecollection, namespace deletion", check_http_misc, sim)

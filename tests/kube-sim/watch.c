@@ -290,3 +290,9 @@ void sim_watch_drop_all(struct sim *sim, int clean)
 }
 
 void sim_watch_close_all(struct sim *sim) { sim_watch_drop_all(sim, 1); }
+
+void sim_watch_bookmarks_changed(struct sim *sim)
+{
+    for (struct sim_watch *w = sim->watches; w; w = w->next)
+        if (w->bookmarks && w->req) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
+}
