@@ -85,7 +85,7 @@ static void send_status_ex(struct http_request *req, int code, const char *reaso
         if (retry_after > 0) json_object_object_add(details, "retryAfterSeconds", json_object_new_int(retry_after));
         json_object_object_add(st, "details", details);
     }
-    json_object_object_add(st, "code", json_object_new_int(code));
+    if (code >= 300) json_object_object_add(st, "code", json_object_new_int(code)); /* kube's Success has none */
     size_t len;
     const char *s = json_object_to_json_string_length(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
                                                       &len);
