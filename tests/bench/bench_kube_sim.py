@@ -76,7 +76,8 @@ def hold_objects(args):
               "namespace+label-selected list (%d items): %.3f s" % (n, t4 - t3, t6 - t5, len(sel["items"]), t7 - t6))
         assert n == args.objects, n
     finally:
-        sim.stop()
+        rc = sim.stop()
+        print("kube-sim exit code: %s" % rc)
         os.unlink(seed)
         os.rmdir(d)
 
@@ -136,6 +137,7 @@ def fan_out(args):
                  sum(w.bytes for w in ws) / 1e6))
         assert all(c >= args.events for c in got), got
         print("kube-sim peak RSS during fan-out: %.1f MiB" % (status_kb(sim.proc.pid, "VmHWM") / 1024))
+        print("kube-sim exit code: %s" % sim.stop())
 
 
 def main():
