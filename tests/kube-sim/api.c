@@ -15,6 +15,7 @@
 #define MAX_LIST_LIMIT 100000 /* larger limits are served as this many per page */
 
 static const char *g_user = "system:anonymous"; /* user of the request being handled (synchronous) */
+static char g_warning[512]; /* Warning header text for the response being built, "" for none */
 
 /* ---- time, ids ---- */
 
@@ -64,12 +65,24 @@ void sim_uuid(char *out)
 
 void sim_send_json(struct http_request *req, int code, const char *body, size_t len)
 {
-    char audit[40];
+    char audit[40], warn[600];
     sim_uuid(audit);
+    size_t o = (size_t)snprintf(warn, sizeof(warn), "299 - \"");
+    for (const char *p = g_warning; *p && o + 4 < sizeof(warn); p++) {
+        if (*p == '"' || *p == '\\') warn[o++] = '\\';
+        warn[o++] = *p;
+    }
+    warn[o++] = '"';
+    warn[o] = '\0';
     const char *h[] = {"Content-Type", "application/json", "Cache-Control", "no-cache, private", "Audit-Id", audit,
-                       NULL};
+                       g_warning[0] ? "Warning" : NULL, warn, NULL};
     http_respond(req, code, h, body, len);
+    g_warning[0] = '\0';
 }
+
+/* -1 when answered (Strict and an unknown field). */
+static int unknown_fields(struct http_request *req, const struct sim_resource *r, struct json_object *o,
+                          const char *name);
 
 static void send_status_ex(struct http_request *req, int code, const char *reason, const char *message,
                            struct json_object *details, int retry_after)
@@ -738,6 +751,7 @@ static void do_create(struct sim *sim, struct http_request *req, const struct ta
         nm[n + 5] = '\0';
         json_object_object_add(meta, "name", json_object_new_string(nm));
     }
+    if (unknown_fields(req, r, o, mget(meta, "name") ? mget(meta, "name") : "") < 0) return;
     struct sim_invalid inv;
     if (sim_validate_object(r, o, &inv) < 0) {
         send_invalid(req, r, mget(meta, "name") ? mget(meta, "name") : "", &inv);
@@ -769,6 +783,20 @@ static void do_create(struct sim *sim, struct http_request *req, const struct ta
     sim_resource_api_version(r, av, sizeof(av));
     touch_managed_fields(req, meta, "Update", av);
     commit_and_respond(sim, req, r, o, NULL, verb, code);
+}
+
+static int unknown_fields(struct http_request *req, const struct sim_resource *r, struct json_object *o,
+                          const char *name)
+{
+    char mode[32];
+    if (qget(req->query, "fieldValidation", mode, sizeof(mode)) != 1) mode[0] = '\0';
+    struct sim_invalid inv;
+    g_warning[0] = '\0';
+    if (sim_check_unknown_fields(r, o, mode, g_warning, sizeof(g_warning), &inv) < 0) {
+        send_invalid(req, r, name, &inv);
+        return -1;
+    }
+    return 0;
 }
 
 static void handle_create(struct sim *sim, struct http_request *req, const struct target *t)
@@ -831,6 +859,11 @@ static void update_existing(struct sim *sim, struct http_request *req, const str
         else json_object_object_del(meta, "managedFields");
     }
     json_object_object_add(meta, "resourceVersion", json_object_new_string(mget(ometa, "resourceVersion")));
+    if (unknown_fields(req, r, o, t->name) < 0) {
+        json_object_put(o);
+        json_object_put(old);
+        return;
+    }
     struct sim_invalid inv;
     if (sim_validate_object(r, o, &inv) < 0) {
         send_invalid(req, r, t->name, &inv);

@@ -248,6 +248,10 @@ struct sim_invalid {
 };
 int sim_validate_name(const char *name, int label_only);
 int sim_validate_object(const struct sim_resource *r, struct json_object *o, struct sim_invalid *inv);
+/* Unknown fields by fieldValidation mode ("Strict": 400; "Warn"/"": dropped with a warning text; "Ignore":
+ * dropped). Only where the schema is known (Leases). */
+int sim_check_unknown_fields(const struct sim_resource *r, struct json_object *o, const char *mode, char *warning,
+                             size_t wn, struct sim_invalid *inv);
 
 /* control.c */
 void sim_control_on_request(struct http_request *req, void *data);

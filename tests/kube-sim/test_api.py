@@ -91,6 +91,16 @@ def check_lease_rules(sim):
     assert st == 400, e
     st, _, e = sim.request("POST", LEASES, lease("Bad_Name"))
     assert st == 422 and e["details"]["causes"][0]["field"] == "metadata.name", e
+    # unknown fields: Strict refuses, the default drops them with a Warning header
+    b = lease("unk")
+    b["spec"]["holder"] = "typo"
+    st, _, e = sim.request("POST", LEASES + "?fieldValidation=Strict", b)
+    assert st == 400 and 'strict decoding error: unknown field "spec.holder"' in e["message"], e
+    st, h, o = sim.request("POST", LEASES, b)
+    assert st == 201 and "holder" not in o["spec"], (st, o)
+    assert h.get("warning") == r'299 - "unknown field \"spec.holder\""', h.get("warning")
+    st, h, o = sim.request("GET", LEASES + "/unk")
+    assert "warning" not in h, h
     # create on update (no uid) -> 201; uid precondition on a deleted lease -> 409
     st, _, o = sim.request("PUT", LEASES + "/cou", lease("cou"))
     assert st == 201, o
@@ -504,13 +514,45 @@ def check_bad_seed(tap):
         sim.stop()
 
 
+def check_garbage(sim):
+    """Bounded pseudo-random requests (fixed seed): every one gets an HTTP answer, the server survives."""
+    import random
+    rnd = random.Random(20261126)
+    paths = [LEASES, LEASES + "/g", CMS, CMS + "/g", "/api/v1/namespaces/g", "/api/v1/namespaces/default/pods/g/status",
+             "/apis/networking.k8s.io/v1/ingresses", "/api/v1/watch/namespaces/default/configmaps",
+             "/apis/coordination.k8s.io/v1/leases", "/api/v1/namespaces/%zz/configmaps", "/apis//v1", "/api/v1/" + "x/" * 20]
+    queries = ["", "?limit=-1", "?limit=abc", "?continue=eyJydiI6IjEifQ", "?continue=" + "A" * 3000,
+               "?labelSelector=" + "(" * 50, "?labelSelector=a%20in%20(b,c", "?fieldSelector=metadata.name%3D%5C",
+               "?resourceVersion=-5", "?resourceVersion=18446744073709551615&resourceVersionMatch=Exact",
+               "?watch=1&timeoutSeconds=0", "?watch=1&resourceVersion=abc", "?fieldValidation=Bogus", "?dryRun=All"]
+    bodies = [None, "", "null", "[]", "{", '{"metadata":"x"}', '{"metadata":{"name":5}}',
+              '{"metadata":{"name":"g","labels":{"a":1}},"spec":[]}', '{"metadata":{"name":"g"},"spec":{"renewTime":7}}',
+              '{"metadata":{"name":"g"},"data":{"a":{"b":1}}}', '[{"op":"move","from":"/x","path":"/y"}]',
+              '[{"op":"add","path":"/metadata/labels/a~1b","value":"v"}]', '{"a":' * 100 + "1" + "}" * 100,
+              bytes(rnd.getrandbits(8) for _ in range(200))]
+    types = ["application/json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+             "application/json-patch+json", "text/plain"]
+    for _ in range(300):
+        method = rnd.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        path = rnd.choice(paths) + rnd.choice(queries)
+        body = rnd.choice(bodies)
+        try:
+            st, _, _ = sim.request(method, path, body=body, headers={"Content-Type": rnd.choice(types)},
+                                  timeout=0.3 if "watch" in path and method == "GET" else 5)
+        except (socket.timeout, TimeoutError):
+            st = 200  # a watch that stays open is a valid answer
+        assert 200 <= st < 600, (method, path, body, st)
+    st, _, _ = sim.request("GET", "/healthz")
+    assert st == 200
+
+
 def main():
     tap = Tap()
     with KubeSim() as sim:
         tap.run("discovery: version 1.32, groups, resources, namespaces, 404 Status", check_discovery, sim)
         tap.run("create/get/update: AlreadyExists, NotFound, 422 without resourceVersion, 409 stale, no-op PUT",
                 check_create_get_conflicts, sim)
-        tap.run("lease rules: MicroTime six digits, UTC normalised, 422 duration, create-on-update, UID precondition",
+        tap.run("lease rules: MicroTime six digits, UTC normalised, 422 duration, unknown fields, create-on-update, UID precondition",
                 check_lease_rules, sim)
         tap.run("patch: merge, strategic (directives ignored, named lists merged), json patch, 415", check_patch, sim)
         tap.run("ingress generation bumps on spec change; status only through /status", check_generation_and_status,
@@ -523,6 +565,7 @@ def main():
                 check_faults, sim)
         tap.run("audit log records client, verb, object and resourceVersion", check_audit, sim)
         tap.run("405, 406, 415, bad JSON, generateName, deletecollection, namespace deletion", check_http_misc, sim)
+        tap.run("300 pseudo-random malformed requests all answered, server survives", check_garbage, sim)
         tap.eq(sim.stop(), 0, "simulator stops cleanly on SIGTERM")
     check_seed_and_tls_auth(tap)
     check_bad_seed(tap)

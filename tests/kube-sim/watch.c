@@ -249,7 +249,8 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
     http_stream_start(req, 200, h);
 
     uint64_t timeout_s = SIM_DEFAULT_WATCH_TIMEOUT_S;
-    if (http_query_get(req->query, "timeoutSeconds", to, sizeof(to)) == 1 && to[0]) timeout_s = strtoull(to, NULL, 10);
+    if (http_query_get(req->query, "timeoutSeconds", to, sizeof(to)) == 1 && to[0] && strtoll(to, NULL, 10) > 0)
+        timeout_s = strtoull(to, NULL, 10); /* 0 or junk: the server's default, as kube */
     uv_timer_start(&w->timeout, on_watch_timeout, timeout_s * 1000, 0);
     if (bookmarks) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
 
