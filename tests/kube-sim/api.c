@@ -1217,9 +1217,7 @@ static int parse_selectors(struct http_request *req, const struct sim_resource *
         return -1;
     }
     if (sim_label_selector_parse(ls, labels, err, sizeof(err)) < 0) {
-        char msg[800];
-        snprintf(msg, sizeof(msg), "unable to parse requirement: %s", err);
-        send_bad_request(req, err);
+        send_bad_request(req, err); /* "unable to parse requirement: ..." */
         return -1;
     }
     if (sim_field_selector_parse(fs, r, fields, err, sizeof(err)) < 0) {
@@ -1365,7 +1363,6 @@ static void handle_list(struct sim *sim, struct http_request *req, const struct 
     sim_resource_api_version(r, av, sizeof(av));
     buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"", r->list_kind,
                av, (unsigned long long)lo.rv);
-    size_t mark = b.len; /* metadata continues here once paging is known */
     struct buf body;
     buf_init(&body);
     buf_puts(&body, "},\"items\":[");
@@ -1379,7 +1376,6 @@ static void handle_list(struct sim *sim, struct http_request *req, const struct 
         count++;
     }
     buf_puts(&body, "]}");
-    (void)mark;
     if (i < n) {
         /* more remain: continue at the next matching key */
         size_t remaining = 0;
