@@ -785,9 +785,28 @@ static void do_create(struct sim *sim, struct http_request *req, const struct ta
     commit_and_respond(sim, req, r, o, NULL, verb, code);
 }
 
+/* Go decodes a JSON null into a nil field, which is then omitted: drop null members of objects. */
+static void strip_nulls(struct json_object *o)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) strip_nulls(json_object_array_get_idx(o, i));
+        return;
+    }
+    if (!json_object_is_type(o, json_type_object)) return;
+    char *nulls[64];
+    int n = 0;
+    json_object_object_foreach(o, k, v)
+    {
+        if (!v && n < 64) nulls[n++] = k;
+        else strip_nulls(v);
+    }
+    for (int i = 0; i < n; i++) json_object_object_del(o, nulls[i]);
+}
+
 static int unknown_fields(struct http_request *req, const struct sim_resource *r, struct json_object *o,
                           const char *name)
 {
+    strip_nulls(o);
     char mode[32];
     if (qget(req->query, "fieldValidation", mode, sizeof(mode)) != 1) mode[0] = '\0';
     struct sim_invalid inv;

@@ -91,6 +91,9 @@ def check_lease_rules(sim):
     assert st == 400, e
     st, _, e = sim.request("POST", LEASES, lease("Bad_Name"))
     assert st == 422 and e["details"]["causes"][0]["field"] == "metadata.name", e
+    # null means unset and is omitted
+    st, _, o = sim.request("POST", LEASES, lease("nul", renewTime=None, acquireTime=None))
+    assert st == 201 and "renewTime" not in o["spec"] and "acquireTime" not in o["spec"], o
     # unknown fields: Strict refuses, the default drops them with a Warning header
     b = lease("unk")
     b["spec"]["holder"] = "typo"
