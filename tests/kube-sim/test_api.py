@@ -501,8 +501,24 @@ items:
             text = open(sim.kubeconfig).read()
             assert "certificate-authority: " in text and "token: tok-admin" in text and "https://" in text, text
         tap.run("kubeconfig written with CA and token", kubeconfig_has_ca_and_token)
+        import shutil
+        import tempfile
+        keep = tempfile.mkdtemp(prefix="kube-sim-certs-")
+        for f in ("ca.crt", "server.crt", "server.key"):
+            shutil.copy(os.path.join(sim.dir, f), keep)
         rc = sim.stop()
         tap.eq(rc, 0, "https simulator stops cleanly on SIGTERM")
+    try:
+        args = ["--tls-cert", os.path.join(keep, "server.crt"), "--tls-key", os.path.join(keep, "server.key"),
+                "--tls-ca", os.path.join(keep, "ca.crt")]
+        with KubeSim(extra_args=args) as sim2:
+            def given_files():
+                assert sim2.url.startswith("https://") and sim2.ca_file == os.path.join(keep, "ca.crt"), sim2.info
+                st, _, v = sim2.request("GET", "/version")
+                assert st == 200 and v["minor"] == "32", v
+            tap.run("https from certificate files given on the command line", given_files)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
 
 
 def check_bad_seed(tap):
