@@ -155,7 +155,8 @@ int sim_faults_apply(struct sim *sim, struct http_request *req)
         send_injected_error(sim, req);
         return 1;
     }
-    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0) {
+    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0 &&
+        verb_matches(f->latency_verb, req)) {
         add_pending(sim, req, f->latency_ms, 0);
         return 1;
     }
@@ -184,6 +185,7 @@ static void set_faults(struct sim *sim, struct json_object *b)
     struct json_object *v;
     if (json_object_object_get_ex(b, "latency_ms", &v)) f->latency_ms = (uint64_t)json_object_get_int64(v);
     if (has(b, "latency_path")) snprintf(f->latency_path, sizeof(f->latency_path), "%s", jstr(b, "latency_path", ""));
+    if (has(b, "latency_verb")) snprintf(f->latency_verb, sizeof(f->latency_verb), "%s", jstr(b, "latency_verb", ""));
     if (json_object_object_get_ex(b, "errors", &v) && json_object_is_type(v, json_type_object)) {
         struct json_object *x;
         f->errors_left = json_object_object_get_ex(v, "count", &x) ? json_object_get_int(x) : 1;

@@ -143,6 +143,7 @@ int sim_field_selector_match(const struct sim_selector *sel, const struct sim_ob
 struct sim_faults {
     uint64_t latency_ms;
     char latency_path[256];   /* prefix; "" = every API request */
+    char latency_verb[16];    /* "" = any; HTTP method or kube verb (get, list, watch, update, ...) */
     int errors_left;
     int error_code;           /* 500, 503, 429, 504 */
     int retry_after;          /* seconds, 0 = no header */

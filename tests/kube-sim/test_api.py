@@ -353,7 +353,11 @@ def check_faults(sim):
     t0 = time.monotonic()
     st, _, _ = sim.request("GET", LEASES)
     assert st == 200 and time.monotonic() - t0 >= 0.28
-    sim.faults(latency_ms=0)
+    sim.faults(latency_ms=300, latency_verb="update")
+    t0 = time.monotonic()
+    st, _, _ = sim.request("GET", LEASES)
+    assert st == 200 and time.monotonic() - t0 < 0.25  # only updates are slowed
+    sim.faults(latency_ms=0, latency_verb="")
     # hang one client, others proceed
     sim.faults(hang_client="stuck-elector")
     try:
