@@ -248,6 +248,9 @@ void sim_control_on_request(struct http_request *req, void *data)
         struct json_object *v;
         int clean = json_object_object_get_ex(b, "clean", &v) && json_object_get_boolean(v);
         sim_watch_drop_all(sim, clean);
+    } else if (!strcmp(p, "/watches/pause")) {
+        struct json_object *v;
+        sim_watch_set_paused(sim, !json_object_object_get_ex(b, "paused", &v) || json_object_get_boolean(v));
     } else if (!strcmp(p, "/compact")) {
         sim_store_compact(&sim->store);
     } else if (!strcmp(p, "/bookmarks")) {

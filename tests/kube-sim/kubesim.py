@@ -186,6 +186,10 @@ class KubeSim:
     def drop_watches(self, clean=False):
         return self.control("/watches/drop", {"clean": clean})
 
+    def pause_watches(self, paused=True):
+        """Paused watches receive nothing; resuming replays what they missed (or ERROR 410 if compacted)."""
+        return self.control("/watches/pause", {"paused": paused})
+
     def compact(self):
         return self.control("/compact")
 

@@ -204,6 +204,7 @@ struct sim {
     void *tls;                  /* struct sim_tls, owned */
     char ca_file[1024];
     uint64_t bookmark_ms;
+    int watches_paused;
     unsigned long requests, writes;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -233,6 +234,8 @@ void sim_watch_drop_all(struct sim *sim, int clean);
 void sim_watch_close_all(struct sim *sim);
 /* Restarts the bookmark timers of open watches with sim->bookmark_ms. */
 void sim_watch_bookmarks_changed(struct sim *sim);
+/* Paused watches get no events (history keeps them); resuming replays what they missed, or 410. */
+void sim_watch_set_paused(struct sim *sim, int paused);
 
 /* patch.c */
 struct json_object *sim_merge_patch(struct json_object *target, struct json_object *patch, int strategic);

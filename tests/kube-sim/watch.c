@@ -17,7 +17,7 @@ struct sim_watch {
     char ns[SIM_MAX_NAME + 1];
     struct sim_selector labels, fields;
     int bookmarks;
-    uint64_t min_rv;             /* events with rv <= min_rv are not sent (future start) */
+    uint64_t min_rv;             /* events with rv <= min_rv are not sent (start point, or delivered) */
     uv_timer_t timeout;
     uv_timer_t bookmark;
     int handles_open;
@@ -106,7 +106,9 @@ static int matches(const struct sim_watch *w, const struct sim_obj *o)
 
 static void deliver(struct sim_watch *w, const struct sim_event *ev)
 {
-    if (!w->req || ev->obj->res != w->r || ev->rv <= w->min_rv) return;
+    if (!w->req || ev->rv <= w->min_rv || w->sim->watches_paused) return;
+    w->min_rv = ev->rv; /* delivered (or filtered): a resume after a pause starts after it */
+    if (ev->obj->res != w->r) return;
     int now = matches(w, ev->obj), before = matches(w, ev->prev);
     switch (ev->type) {
     case SIM_ADDED:
@@ -296,4 +298,24 @@ void sim_watch_bookmarks_changed(struct sim *sim)
 {
     for (struct sim_watch *w = sim->watches; w; w = w->next)
         if (w->bookmarks && w->req) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
+}
+
+void sim_watch_set_paused(struct sim *sim, int paused)
+{
+    int was = sim->watches_paused;
+    sim->watches_paused = paused;
+    if (!was || paused) return;
+    /* catch every open watch up from where it stopped; one that fell out of the history gets 410 */
+    struct sim_watch *next;
+    for (struct sim_watch *w = sim->watches; w; w = next) {
+        next = w->next;
+        if (!w->req) continue;
+        if (w->min_rv < sim->store.hist_floor) {
+            send_expired(w, w->min_rv, sim->store.hist_floor + 1);
+            http_stream_end(w->req);
+            watch_release(w);
+            continue;
+        }
+        sim_store_history_after(&sim->store, w->min_rv, on_history_event, w);
+    }
 }
