@@ -259,6 +259,24 @@ START_TEST(test_http_pipelined_requests_answered_in_order)
 }
 END_TEST
 
+START_TEST(test_http_pipelined_batches_back_to_back)
+{
+    /* a batch answered entirely from one read must leave the connection ready for the next batch */
+    start();
+    int fd = connect_client();
+    for (int round = 0; round < 3; round++) {
+        reset_rbuf();
+        send_str(fd, "GET /hello?x=a HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /hello?x=b HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /hello?x=c HTTP/1.1\r\nHost: t\r\n\r\n");
+        ck_assert_msg(read_until(fd, "HTTP/1.1 200", 3), "round %d", round);
+        ck_assert(read_until(fd, "x=c", 1));
+    }
+    close(fd);
+    stop();
+}
+END_TEST
+
 START_TEST(test_http_chunked_request_body_is_decoded)
 {
     start();
@@ -571,6 +589,7 @@ Suite *suite_under_test(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_http_keep_alive_serves_two_requests_on_one_connection);
     tcase_add_test(tc, test_http_pipelined_requests_answered_in_order);
+    tcase_add_test(tc, test_http_pipelined_batches_back_to_back);
     tcase_add_test(tc, test_http_chunked_request_body_is_decoded);
     tcase_add_test(tc, test_http_expect_continue_gets_interim_response);
     tcase_add_test(tc, test_http_chunked_stream_delivers_every_chunk_then_terminator);
