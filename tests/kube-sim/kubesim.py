@@ -80,12 +80,17 @@ class KubeSim:
             cmd += ["--bookmark-interval", str(self.bookmark_ms)]
         cmd += self.extra_args
         self.log = open(self.log_path, "w")
+        if not os.access(cmd[0], os.X_OK):
+            self.stop()
+            raise RuntimeError("kube-sim binary not found at %s (build first, or set KUBE_SIM_BIN)" % cmd[0])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.log.flush()
-                raise RuntimeError("kube-sim exited with %s: %s" % (self.proc.returncode, self.read_log()))
+                msg = "kube-sim exited with %s: %s" % (self.proc.returncode, self.read_log())
+                self.stop()
+                raise RuntimeError(msg)
             if os.path.exists(self.port_file):
                 with open(self.port_file) as f:
                     self.info = json.load(f)
@@ -121,6 +126,7 @@ class KubeSim:
             rc = self.proc.returncode
         if getattr(self, "log", None):
             self.log.close()
+            self.log = None
         if self.dir and not os.environ.get("KUBE_SIM_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         self.proc = None
