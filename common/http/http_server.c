@@ -129,6 +129,11 @@ void http_request_on_abort(struct http_request *req, http_on_abort_fn fn, void *
 
 void http_request_close_after(struct http_request *req) { req->close_after = 1; }
 
+void *http_request_filter_state(const struct http_request *req)
+{
+    return req->conn ? req->conn->filter_state : NULL;
+}
+
 size_t http_request_pending_write(const struct http_request *req)
 {
     return req->conn ? req->conn->pending_write : 0;

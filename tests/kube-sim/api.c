@@ -441,7 +441,12 @@ static int discovery(struct sim *sim, struct http_request *req, char **seg, int 
 
 static int authenticate(struct sim *sim, struct http_request *req)
 {
+    static char cert_user[128];
     g_user = "system:anonymous";
+    if (sim->tls && sim_tls_peer_user(http_request_filter_state(req), cert_user, sizeof(cert_user)) == 0) {
+        g_user = cert_user; /* a verified client certificate authenticates as its CN */
+        return 0;
+    }
     if (!sim->opt.auth) return 0;
     const char *h = http_request_header(req, "Authorization");
     if (h && strncasecmp(h, "bearer ", 7) == 0) {

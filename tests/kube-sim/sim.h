@@ -270,6 +270,8 @@ const struct http_filter *sim_tls_filter(struct sim *sim);
 void sim_tls_free(struct sim *sim);
 /* CA certificate PEM (for kubeconfig certificate-authority-data), owned by the tls state */
 const char *sim_tls_ca_pem(struct sim *sim);
+/* The CN of a verified client certificate on this TLS connection: 0 and out filled, or -1. */
+int sim_tls_peer_user(void *conn_state, char *out, size_t n);
 
 /* seed.c */
 int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen);

@@ -533,6 +533,17 @@ items:
             text = open(sim.kubeconfig).read()
             assert "certificate-authority: " in text and "token: tok-admin" in text and "https://" in text, text
         tap.run("kubeconfig written with CA and token", kubeconfig_has_ca_and_token)
+
+        def client_certificate():
+            sim.set_tokens([{"token": "tok-admin", "user": "admin"}])
+            st, _, o = sim.request("POST", LEASES, lease("by-cert"), client_cert=True,
+                                   headers={"X-Sim-Client": "cert-client"})
+            assert st == 201, o
+            e = [x for x in sim.audit_entries() if x["name"] == "by-cert"][0]
+            assert e["user"] == "cert-user", e
+            st, _, _ = sim.request("GET", LEASES)
+            assert st == 401  # no certificate, no token
+        tap.run("a client certificate signed by the generated CA authenticates as its CN", client_certificate)
         import shutil
         import tempfile
         keep = tempfile.mkdtemp(prefix="kube-sim-certs-")
