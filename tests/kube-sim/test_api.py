@@ -273,6 +273,13 @@ def check_watch(sim):
         ev["object"]["kind"] == "Lease", ev
     w.close()
     sim.bookmarks(60000)
+    # with bookmarks, one arrives about 2 s before the timeout ends the stream
+    t0 = time.monotonic()
+    w = sim.watch(LEASES + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=" + del_rv)
+    ev = w.next_event()
+    assert ev["type"] == "BOOKMARK" and 2.5 < time.monotonic() - t0 < 4.5, (ev, time.monotonic() - t0)
+    assert w.next_event() is None and time.monotonic() - t0 < 7
+    w.close()
     # timeoutSeconds ends the stream cleanly
     t0 = time.monotonic()
     w = sim.watch(LEASES + "?watch=1&timeoutSeconds=1&resourceVersion=" + del_rv)

@@ -21,6 +21,7 @@ struct sim_watch {
     uv_timer_t timeout;
     uv_timer_t bookmark;
     int handles_open;
+    int final_bookmark_pending;  /* the timeout timer first fires for the bookmark before the end */
 };
 
 static void on_watch_handle_closed(uv_handle_t *h)
@@ -47,16 +48,27 @@ static void watch_release(struct sim_watch *w)
     uv_close((uv_handle_t *)&w->bookmark, on_watch_handle_closed);
 }
 
+static void send_bookmark(struct sim_watch *w, uint64_t rv, int initial_end);
+
 static void on_watch_abort(struct http_request *req, void *data)
 {
     (void)req;
     watch_release(data);
 }
 
+/* Bookmark shortly before the end, as kube-apiserver does, so clients resume from a fresh revision. */
+#define SIM_BOOKMARK_BEFORE_END_MS 2000
+
 static void on_watch_timeout(uv_timer_t *t)
 {
     struct sim_watch *w = t->data;
     if (!w->req) return;
+    if (w->final_bookmark_pending) {
+        w->final_bookmark_pending = 0;
+        send_bookmark(w, w->sim->store.rv, 0);
+        uv_timer_start(&w->timeout, on_watch_timeout, SIM_BOOKMARK_BEFORE_END_MS, 0);
+        return;
+    }
     http_stream_end(w->req);
     watch_release(w);
 }
@@ -253,7 +265,12 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
     uint64_t timeout_s = SIM_DEFAULT_WATCH_TIMEOUT_S;
     if (http_query_get(req->query, "timeoutSeconds", to, sizeof(to)) == 1 && to[0] && strtoll(to, NULL, 10) > 0)
         timeout_s = strtoull(to, NULL, 10); /* 0 or junk: the server's default, as kube */
-    uv_timer_start(&w->timeout, on_watch_timeout, timeout_s * 1000, 0);
+    uint64_t timeout_ms = timeout_s * 1000;
+    if (bookmarks && timeout_ms > 2 * SIM_BOOKMARK_BEFORE_END_MS) {
+        w->final_bookmark_pending = 1;
+        timeout_ms -= SIM_BOOKMARK_BEFORE_END_MS;
+    }
+    uv_timer_start(&w->timeout, on_watch_timeout, timeout_ms, 0);
     if (bookmarks) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
 
     int initial = sie_on || (!has_sie && rv == 0);
