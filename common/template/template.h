@@ -80,10 +80,22 @@ int tmpl_call_error(struct tmpl_call *c, const char *fmt, ...) __attribute__((fo
 /* String view of a value passed to a native (NULL if it is not a string). */
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len);
 
+/* Immutable data for templates: JSON converted once into compact, contiguous engine values (LIST/DICT kinds),
+ * much faster to render over than json-c objects when the data is large. Templates cannot modify it. The
+ * values stay valid until tmpl_data_free. */
+struct tmpl_data;
+struct tmpl_data *tmpl_data_new(void);
+int tmpl_data_from_json(struct tmpl_data *d, json_object *j, struct tmpl_value *out, struct err *e);
+void tmpl_data_free(struct tmpl_data *d);
+/* Looks up a string key in a DICT, JDICT or tmpl_data dict value: 1 found, 0 not. */
+int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out);
+
 struct tmpl_options {
     int trim_blocks;     /* default 1 */
     int lstrip_blocks;   /* default 1 */
     int strict;          /* StrictUndefined: using an undefined value is an error; default 0 */
+    size_t max_output;   /* bytes per render, 0 = TMPL_OUTPUT_MAX */
+    long long max_steps; /* evaluation steps per render, 0 = TMPL_STEPS_MAX */
 };
 
 /* Loader rooted at a directory (dir != NULL) or an empty in-memory map (dir == NULL, see tmpl_env_add). */

@@ -1727,6 +1727,19 @@ F(strip) { return strip_common(r, n, v, a, 0, out); }
 
 /* ---- Python %-formatting ---- */
 
+#define FORMAT_WIDTH_MAX 100000  /* field width/precision in %-formatting and str.format: far above any use */
+
+static int read_num(const char *fmt, size_t flen, size_t *i, int64_t *out)
+{
+    int64_t v = 0;
+    while (*i < flen && isdigit((unsigned char)fmt[*i])) {
+        if (v <= FORMAT_WIDTH_MAX) v = v * 10 + (fmt[*i] - '0');
+        (*i)++;
+    }
+    *out = v;
+    return v > FORMAT_WIDTH_MAX ? -1 : 0;
+}
+
 int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
                       size_t nargs, const tv *mapping, struct buf *out)
 {
@@ -1747,14 +1760,20 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             have = 1;
             i = (size_t)(e - fmt) + 1;
         }
-        char spec[32];
-        size_t k = 0;
-        spec[k++] = '%';
-        while (i < flen && strchr("-+ #0", fmt[i]) && k < 8) spec[k++] = fmt[i++];
-        while (i < flen && isdigit((unsigned char)fmt[i]) && k < 16) spec[k++] = fmt[i++];
+        char flags[8];
+        size_t nf = 0;
+        int left = 0;
+        while (i < flen && strchr("-+ #0", fmt[i]) && fmt[i]) {
+            if (fmt[i] == '-') left = 1;
+            if (nf < sizeof(flags) - 1 && !memchr(flags, fmt[i], nf)) flags[nf++] = fmt[i];
+            i++;
+        }
+        flags[nf] = '\0';
+        int64_t width = 0, prec = -1;
+        if (read_num(fmt, flen, &i, &width) < 0) return rerr(r, n, "format width too large");
         if (i < flen && fmt[i] == '.') {
-            spec[k++] = fmt[i++];
-            while (i < flen && isdigit((unsigned char)fmt[i]) && k < 24) spec[k++] = fmt[i++];
+            i++;
+            if (read_num(fmt, flen, &i, &prec) < 0) return rerr(r, n, "format precision too large");
         }
         if (i >= flen) return rerr(r, n, "incomplete format");
         char conv = fmt[i];
@@ -1766,7 +1785,7 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             if (ai >= nargs) return rerr(r, n, "not enough arguments for format string");
             arg = args[ai++];
         }
-        spec[k] = '\0';
+        char spec[24];
         switch (conv) {
         case 's':
         case 'r': {
@@ -1780,17 +1799,14 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             } else {
                 v_repr(&arg, &t);
             }
-            spec[k++] = '.';
-            spec[k++] = '*';
-            spec[k++] = 's';
-            spec[k] = '\0';
-            /* width counts bytes here; fine for ASCII */
-            buf_printf(out, "%s", "");
-            {
-                char f2[40];
-                snprintf(f2, sizeof(f2), "%s", spec);
-                buf_printf(out, f2, (int)t.len, buf_cstr(&t));
-            }
+            size_t len = t.len;
+            if (prec >= 0) len = utf8_offset(buf_cstr(&t), t.len, (size_t)prec);
+            int64_t cps = (int64_t)utf8_len(buf_cstr(&t), len), pad = width > cps ? width - cps : 0;
+            if (!left)
+                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
+            buf_append(out, buf_cstr(&t), len);
+            if (left)
+                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
             buf_free(&t);
             break;
         }
@@ -1803,11 +1819,8 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             if (arg.kind == TMPL_FLOAT) x = (int64_t)arg.u.f;
             else if (arg.kind == TMPL_INT || arg.kind == TMPL_BOOL) x = arg.u.i;
             else return rerr(r, n, "%%%c format: a number is required, not %s", conv, kind_name(&arg));
-            spec[k++] = 'l';
-            spec[k++] = 'l';
-            spec[k++] = conv == 'i' ? 'd' : conv;
-            spec[k] = '\0';
-            buf_printf(out, spec, (long long)x);
+            snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
+            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 1 : prec), (long long)x);
             break;
         }
         case 'f':
@@ -1817,9 +1830,8 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
         case 'g':
         case 'G': {
             if (!v_is_num(&arg)) return rerr(r, n, "must be real number, not %s", kind_name(&arg));
-            spec[k++] = conv;
-            spec[k] = '\0';
-            buf_printf(out, spec, v_num(&arg));
+            snprintf(spec, sizeof(spec), "%%%s*.*%c", flags, conv);
+            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 6 : prec), v_num(&arg));
             break;
         }
         case 'c': {
@@ -1831,6 +1843,7 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
         default:
             return rerr(r, n, "unsupported format character '%c'", conv);
         }
+        if (out->len > r->outmax) return rerr(r, n, "formatted string too large");
     }
     if (ai < nargs && !mapping) return rerr(r, n, "not all arguments converted during string formatting");
     return 0;

@@ -59,16 +59,20 @@ enum nkind {
     N_FROMIMPORT, N_FILTERBLOCK, N_WITH, N_BREAK, N_CONTINUE,
 };
 enum { NF_IGNORE_MISSING = 1, NF_WITH_CONTEXT = 2, NF_NEGATE = 4, NF_USES_CALLER = 8, NF_USES_VARARGS = 16,
-       NF_USES_KWARGS = 32 };
+       NF_USES_KWARGS = 32, NF_MAYBE_METHOD = 64 };
 
 struct tmpl_call;
 struct node;
+#define ARGS_INLINE 4
 struct args {
     tv *pos;
     uint32_t npos;
     const char **kwn;
     tv *kwv;
     uint32_t nkw;
+    tv pos_buf[ARGS_INLINE];  /* small calls keep their arguments here, not in the arena */
+    const char *kwn_buf[ARGS_INLINE];
+    tv kwv_buf[ARGS_INLINE];
 };
 typedef int (*filter_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, tv *out);
 typedef int (*test_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, int *res);
@@ -94,10 +98,11 @@ struct node {
     struct node *star, *dstar;  /* *args, **kwargs in calls */
     filter_fn ffn;
     test_fn tfn;
+    uint32_t hash;       /* GETATTR: v_hash of the name */
 };
 
 /* ---- values ---- */
-enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16 };
+enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_FROZEN = 32 };
 struct tlist {
     uint32_t len, cap;
     tv *it;
@@ -186,7 +191,7 @@ struct tmpl_call {
     struct err *e;
     int failed;
     int depth;
-    long long steps;
+    long long steps, max_steps;
     int brk;            /* 1 break, 2 continue pending */
     size_t outmax;
     tv blockval;
@@ -233,6 +238,7 @@ tv v_dict(struct tmpl_call *r);
 int list_push(struct tmpl_call *r, tv *list, tv item);
 int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val);
 int dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
+int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out);  /* DICT only, h = v_hash(key) */
 int dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
 int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
 size_t v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
@@ -268,6 +274,7 @@ int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
 
 /* methods (tmpl_methods.c) */
 int method_exists(const tv *self, const char *name);
+int method_name_known(const char *name);   /* a method of some type has this name */
 int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
 
 /* filter helpers shared with methods */

@@ -22,12 +22,31 @@ static const char *const loop_methods[] = {"changed", "cycle", NULL};
 static int in_list(const char *const *l, const char *name)
 {
     for (; *l; l++)
-        if (!strcmp(*l, name)) return 1;
+        if ((*l)[0] == name[0] && !strcmp(*l, name)) return 1;
     return 0;
+}
+
+/* first letters of every method name above: a cheap reject for attribute lookups like `.metadata` */
+static int maybe_method(const char *name)
+{
+    switch (name[0]) {
+    case 'a': case 'c': case 'e': case 'f': case 'g': case 'i': case 'j': case 'k': case 'l': case 'p':
+    case 'r': case 's': case 't': case 'u': case 'v': case 'z':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int method_name_known(const char *name)
+{
+    return in_list(str_methods, name) || in_list(dict_methods, name) || in_list(list_methods, name) ||
+           in_list(loop_methods, name);
 }
 
 int method_exists(const tv *self, const char *name)
 {
+    if (!maybe_method(name)) return 0;
     switch (self->kind) {
     case TMPL_STR: return in_list(str_methods, name);
     case TMPL_DICT:
@@ -562,7 +581,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
 
 static int readonly(struct tmpl_call *r, const struct node *n, const tv *self, const char *m)
 {
-    if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT)
+    if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT || (self->flags & VF_FROZEN))
         return rerr(r, n, "%s(): values from the render context are read-only; copy first (e.g. |list or dict(x))", m);
     return 0;
 }

@@ -342,6 +342,9 @@ static struct node *parse_postfix(struct parser *P, struct node *n)
                 if (!g) return NULL;
                 g->s = a->s;
                 g->slen = a->len;
+                if (method_name_known(a->s)) g->flags |= NF_MAYBE_METHOD;
+                tv key = v_strn(a->s, a->len);
+                g->hash = v_hash(&key);
             } else if (a->type == T_INT) {
                 g = mk(P, N_GETITEM, a);
                 if (!g) return NULL;

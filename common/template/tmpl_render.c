@@ -576,7 +576,7 @@ static int arith(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b
 
 static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
 {
-    memset(a, 0, sizeof(*a));
+    a->npos = a->nkw = 0;
     uint32_t extra = 0;
     tv star = {0}, dstar = {0};
     tv *sitems = NULL;
@@ -585,8 +585,8 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
         if (eval(r, c->star, &star) < 0 || v_iter(r, c->star, &star, &sitems, &sn) < 0) return -1;
         extra = (uint32_t)sn;
     }
-    a->pos = arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv));
-    if (!a->pos) return rerr(r, c, "out of memory");
+    if (c->n + extra <= ARGS_INLINE) a->pos = a->pos_buf;
+    else if (!(a->pos = arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv)))) return rerr(r, c, "out of memory");
     for (uint32_t i = 0; i < c->n; i++)
         if (eval(r, c->list[i], &a->pos[i]) < 0) return -1;
     for (size_t i = 0; i < sn; i++) a->pos[c->n + i] = sitems[i];
@@ -598,9 +598,14 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
         if (!v_is_map(&dstar)) return rerr(r, c->dstar, "argument after ** must be a mapping, not %s", kind_name(&dstar));
         dn = map_entries(r, &dstar, &dk, &dv);
     }
-    a->kwn = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
-    a->kwv = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
-    if (!a->kwn || !a->kwv) return rerr(r, c, "out of memory");
+    if (c->nn + dn <= ARGS_INLINE) {
+        a->kwn = a->kwn_buf;
+        a->kwv = a->kwv_buf;
+    } else {
+        a->kwn = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
+        a->kwv = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
+        if (!a->kwn || !a->kwv) return rerr(r, c, "out of memory");
+    }
     for (uint32_t i = 0; i < c->nn; i++) {
         a->kwn[i] = c->names[i];
         if (eval(r, c->list2[i], &a->kwv[i]) < 0) return -1;
@@ -838,7 +843,7 @@ static int truthy(struct tmpl_call *r, const struct node *n, const tv *v, int *r
 
 int eval(struct tmpl_call *r, const struct node *n, tv *out)
 {
-    if (++r->steps > TMPL_STEPS_MAX) return rerr(r, n, "render aborted after %lld evaluation steps", TMPL_STEPS_MAX);
+    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_CONST:
         *out = n->lit;
@@ -874,6 +879,17 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
     case N_GETATTR: {
         tv obj;
         if (eval(r, n->a, &obj) < 0) return -1;
+        if (!(n->flags & NF_MAYBE_METHOD)) {  /* fast paths: plain data */
+            tv key = v_strn(n->s, n->slen);
+            if (obj.kind == TMPL_DICT && obj.flags == VF_FROZEN) {
+                if (!dict_get_h(&obj, &key, n->hash, out)) *out = v_undef_attr(&obj, n->s);
+                return 0;
+            }
+            if (obj.kind == TMPL_JDICT) {
+                if (!dict_get(&obj, &key, out)) *out = v_undef_attr(&obj, n->s);
+                return 0;
+            }
+        }
         return getattr_v(r, n, &obj, n->s, out);
     }
     case N_GETITEM: {
@@ -1166,7 +1182,7 @@ static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t,
 
 static int exec_stmt(struct tmpl_call *r, const struct node *n)
 {
-    if (++r->steps > TMPL_STEPS_MAX) return rerr(r, n, "render aborted after %lld evaluation steps", TMPL_STEPS_MAX);
+    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_DATA:
         buf_append(r->out, n->s, n->slen);

@@ -179,10 +179,26 @@ int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val)
     return 0;
 }
 
+/* json-c's own lookup compares every probed key with strcmp; small objects (the common case: metadata,
+ * spec...) are faster to scan in insertion order comparing lengths first. */
+#define JDICT_SCAN_MAX 12
+
 int dict_get(const tv *dict, const tv *key, tv *out)
 {
     if (dict->kind == TMPL_JDICT) {
         if (key->kind != TMPL_STR) return 0;
+        struct lh_table *t = json_object_get_object(dict->u.j);
+        if (!t) return 0;
+        if (t->count <= JDICT_SCAN_MAX) {
+            for (struct lh_entry *e = t->head; e; e = e->next) {
+                const char *k = (const char *)lh_entry_k(e);
+                if (k[0] == key->u.s[0] && memcmp(k, key->u.s, key->len) == 0 && k[key->len] == '\0') {
+                    *out = v_from_json((json_object *)lh_entry_v(e));
+                    return 1;
+                }
+            }
+            return 0;
+        }
         char tmp[256];
         const char *k = key->u.s;
         if (k[key->len] != '\0' || strlen(k) != key->len) {
@@ -199,6 +215,15 @@ int dict_get(const tv *dict, const tv *key, tv *out)
     if (dict->kind != TMPL_DICT) return 0;
     const struct tdict *d = dict->u.p;
     int64_t i = dict_find(d, key, v_hash(key));
+    if (i < 0) return 0;
+    *out = d->e[i].v;
+    return 1;
+}
+
+int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out)
+{
+    const struct tdict *d = dict->u.p;
+    int64_t i = dict_find(d, key, h);
     if (i < 0) return 0;
     *out = d->e[i].v;
     return 1;
