@@ -1819,8 +1819,13 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             if (arg.kind == TMPL_FLOAT) x = (int64_t)arg.u.f;
             else if (arg.kind == TMPL_INT || arg.kind == TMPL_BOOL) x = arg.u.i;
             else return rerr(r, n, "%%%c format: a number is required, not %s", conv, kind_name(&arg));
-            snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
-            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 1 : prec), (long long)x);
+            if (prec < 0) {
+                snprintf(spec, sizeof(spec), "%%%s*ll%c", flags, conv == 'i' ? 'd' : conv);
+                buf_printf(out, spec, (int)width, (long long)x);
+            } else {
+                snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
+                buf_printf(out, spec, (int)width, (int)prec, (long long)x);
+            }
             break;
         }
         case 'f':
