@@ -231,12 +231,35 @@ static void on_pipe_closed(uv_handle_t *h)
     if (ch->free_cb) ch->free_cb(ch);
 }
 
+static void on_flushed(uv_shutdown_t *req, int status)
+{
+    struct ipc_channel *ch = req->data;
+    (void)status;
+    free(req);
+    uv_close((uv_handle_t *)&ch->pipe, on_pipe_closed);
+}
+
 void ipc_channel_close(struct ipc_channel *ch, void (*free_cb)(struct ipc_channel *ch))
 {
     if (ch->closing) return;
     ch->closing = 1;
-    ch->ended = 1;
     ch->free_cb = free_cb;
+    if (ch->reading) uv_read_stop((uv_stream_t *)&ch->pipe);
+    ch->reading = 0;
+    /* Queued writes are flushed before the pipe closes (a last event or a lease-release report must
+     * arrive); uv_shutdown completes once every pending write has been handed to the kernel. */
+    if (ch->queued_bytes > 0 && !ch->ended) {
+        uv_shutdown_t *req = malloc(sizeof(*req));
+        if (req) {
+            req->data = ch;
+            if (uv_shutdown(req, (uv_stream_t *)&ch->pipe, on_flushed) == 0) {
+                ch->ended = 1;
+                return;
+            }
+            free(req);
+        }
+    }
+    ch->ended = 1;
     uv_close((uv_handle_t *)&ch->pipe, on_pipe_closed);
 }
 

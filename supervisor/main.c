@@ -2,6 +2,13 @@
  * children the supervisor starts, the --role NAME entry of each process. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/worker.h"
+#include "supervisor/supervisor.h"
+
+#include "common/config/config.h"
 
 #include "common/template/template_cli.h"
 
@@ -16,9 +23,44 @@ static int usage(FILE *f)
     return 2;
 }
 
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+} roles[] = {
+    {"elector", elector_main},       {"discovery", discovery_main}, {"reconciler", reconciler_main},
+    {"renderer", renderer_main},     {"validator", validator_main}, {"executor", executor_main},
+    {"deployer", deployer_main},
+};
+
+static int role_dispatch(int argc, char **argv)
+{
+    if (argc < 3) return usage(stderr);
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(argv[2], roles[i].name) == 0) return roles[i].main(argc, argv);
+    fprintf(stderr, "haproxy-template-ic: unknown role %s\n", argv[2]);
+    return 2;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *config = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
+        else return usage(stderr);
+    }
+    if (!config) return usage(stderr);
+    log_init("supervisor", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
+    struct supervisor_opts opts;
+    struct config *cfg;
+    if (supervisor_opts_load(config, &opts, &cfg) < 0) return 1;
+    return supervisor_run(&opts, cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
+    if (strcmp(argv[1], "--role") == 0) return role_dispatch(argc, argv);
+    if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("haproxy-template-ic %s\n", HTIC_VERSION);
         return 0;
@@ -28,5 +70,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "validate-config") == 0) return config_cli_validate(argc - 1, argv + 1);
     return usage(stderr);
 }

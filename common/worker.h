@@ -1,0 +1,87 @@
+/* The runtime every child role shares: its IPC channel to the supervisor, heartbeats, and shutdown.
+ *
+ * A role's main parses its arguments with worker_args_parse, calls worker_child_setup (death signal, parent
+ * check, process title), then worker_init/worker_start on its loop and runs the loop. The supervisor's
+ * "shutdown" message (or SIGTERM sent to the child directly) calls the role's on_shutdown, which finishes
+ * what it must and calls worker_stop; the loop then runs out and the role returns its exit status.
+ * Not for: the supervisor's side of the channel (supervisor/child.c). */
+#ifndef HTIC_WORKER_H
+#define HTIC_WORKER_H
+
+#include <json-c/json.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/ipc.h"
+
+struct config;
+
+/* Heartbeats go out this often; the supervisor judges a child hung after several are missed. */
+#define WORKER_HEARTBEAT_MS 1000
+/* Periodic reports (metrics) are skipped rather than queued past this many unsent bytes. */
+#define WORKER_LOSSY_LIMIT (256u * 1024u)
+
+struct worker_args {
+    const char *role;         /* --role NAME */
+    int ipc_fd;               /* --ipc-fd N: this child's end of the socketpair */
+    pid_t parent;             /* --parent PID: the supervisor that started us */
+    const char *config_path;  /* --config FILE */
+    const char *extra;        /* --arg VALUE: role-specific (the deployer's term, for example) */
+};
+
+/* Parses the child command line written by the supervisor. Returns 0, or -1 with a message on stderr. */
+int worker_args_parse(int argc, char **argv, struct worker_args *out);
+/* PR_SET_PDEATHSIG(SIGKILL), then checks the parent is still the one that started us (it may have died
+ * before the death signal was armed), names the process, ignores SIGINT and SIGPIPE. Returns 0 or -1. */
+int worker_child_setup(const struct worker_args *a, char **argv);
+
+struct worker;
+typedef void (*worker_message_cb)(struct worker *w, struct json_object *msg, const char *type);
+typedef void (*worker_shutdown_cb)(struct worker *w, const char *why);
+
+struct worker {
+    uv_loop_t *loop;
+    struct ipc_channel ch;
+    uv_timer_t heartbeat_timer;
+    uv_signal_t sigterm;
+    const char *role;
+    worker_message_cb on_message;    /* every message except shutdown; may be NULL */
+    worker_shutdown_cb on_shutdown;  /* NULL: worker_stop at once */
+    void *data;                      /* the role's */
+    const struct config *cfg;        /* loaded by worker_main, owned by it; NULL elsewhere */
+    uint64_t heartbeats;
+    int shutting_down;
+    int stopped;
+    int exit_status;                 /* returned by worker_run; set by the role if it fails */
+};
+
+int worker_init(struct worker *w, uv_loop_t *loop, const struct worker_args *a, worker_message_cb on_message,
+                worker_shutdown_cb on_shutdown, void *data);
+/* Sends hello, starts heartbeats and reading. */
+int worker_start(struct worker *w);
+/* Runs the loop until worker_stop and every handle closed; returns exit_status. */
+int worker_run(struct worker *w);
+/* Queues a message to the supervisor (control: never dropped). msg is not consumed. */
+int worker_send(struct worker *w, struct json_object *msg);
+/* Queues a periodic report; skipped while the channel is backed up. msg is not consumed. */
+int worker_report(struct worker *w, struct json_object *msg);
+/* Sends {"type":"event","event":name, "fields":{k:v,...}}; the variadic part is key, value, ..., NULL. */
+int worker_event(struct worker *w, const char *name, ...);
+/* Closes the worker's handles; the role closes its own. Safe to call twice. */
+void worker_stop(struct worker *w);
+
+/* The whole life of a simple role: parse, set up, init, start, run the loop. on_start (may be NULL) runs
+ * after worker_start, to start the role's own handles; it returns 0 or fails the start. */
+int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shutdown_cb on_shutdown,
+                int (*on_start)(struct worker *w), void *data);
+
+/* Entry points of the roles, dispatched by supervisor/main.c. Each returns the process exit status. */
+int elector_main(int argc, char **argv);
+int deployer_main(int argc, char **argv);
+int discovery_main(int argc, char **argv);
+int reconciler_main(int argc, char **argv);
+int renderer_main(int argc, char **argv);
+int validator_main(int argc, char **argv);
+int executor_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,118 @@
+/* Lease JSON to lease_object and back (see lease_json.h). */
+#include "elector/lease_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int get_string(struct json_object *parent, const char *key, char *out, size_t n, const char *where, struct err *e)
+{
+    struct json_object *v;
+    out[0] = '\0';
+    if (!json_object_object_get_ex(parent, key, &v) || v == NULL) return 0; /* absent or null: "" */
+    if (!json_object_is_type(v, json_type_string))
+        return err_set(e, "%s.%s: expected a string", where, key);
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len >= n) return err_set(e, "%s.%s: longer than %zu characters", where, key, n - 1);
+    memcpy(out, s, len + 1);
+    return 0;
+}
+
+static int get_int32(struct json_object *parent, const char *key, int32_t *out, const char *where,
+                     struct err *e)
+{
+    struct json_object *v;
+    *out = 0;
+    if (!json_object_object_get_ex(parent, key, &v) || v == NULL) return 0;
+    if (!json_object_is_type(v, json_type_int)) return err_set(e, "%s.%s: expected an integer", where, key);
+    int64_t x = json_object_get_int64(v);
+    if (x < INT32_MIN || x > INT32_MAX) return err_set(e, "%s.%s: out of int32 range", where, key);
+    *out = (int32_t)x;
+    return 0;
+}
+
+static int get_time(struct json_object *parent, const char *key, struct lease_time *out, const char *where,
+                    struct err *e)
+{
+    struct json_object *v;
+    memset(out, 0, sizeof(*out));
+    if (!json_object_object_get_ex(parent, key, &v) || v == NULL) return 0;
+    if (!json_object_is_type(v, json_type_string)) return err_set(e, "%s.%s: expected a time string", where, key);
+    if (lease_microtime_parse(json_object_get_string(v), out) < 0)
+        return err_set(e, "%s.%s: not an RFC3339 time: %.64s", where, key, json_object_get_string(v));
+    return 0;
+}
+
+int lease_json_parse(struct json_object *obj, struct lease_object *out, struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (!obj || !json_object_is_type(obj, json_type_object)) return err_set(e, "lease: not a JSON object");
+    struct json_object *meta, *spec;
+    if (!json_object_object_get_ex(obj, "metadata", &meta) || !json_object_is_type(meta, json_type_object))
+        return err_set(e, "lease: no metadata");
+    if (get_string(meta, "resourceVersion", out->resource_version, sizeof(out->resource_version), "metadata", e) ||
+        get_string(meta, "uid", out->uid, sizeof(out->uid), "metadata", e))
+        return -1;
+    if (!json_object_object_get_ex(obj, "spec", &spec) || spec == NULL) return 0; /* all zero values */
+    if (!json_object_is_type(spec, json_type_object)) return err_set(e, "lease.spec: not an object");
+    struct lease_record *r = &out->rec;
+    if (get_string(spec, "holderIdentity", r->holder, sizeof(r->holder), "spec", e) ||
+        get_int32(spec, "leaseDurationSeconds", &r->duration_s, "spec", e) ||
+        get_time(spec, "acquireTime", &r->acquire, "spec", e) || get_time(spec, "renewTime", &r->renew, "spec", e) ||
+        get_int32(spec, "leaseTransitions", &r->transitions, "spec", e) ||
+        get_string(spec, "strategy", r->strategy, sizeof(r->strategy), "spec", e) ||
+        get_string(spec, "preferredHolder", r->preferred_holder, sizeof(r->preferred_holder), "spec", e))
+        return -1;
+    return 0;
+}
+
+static struct json_object *time_json(const struct lease_time *t)
+{
+    if (!t->set) return NULL; /* serialises as null */
+    char s[LEASE_MICROTIME_LEN];
+    lease_microtime_format(t, s, sizeof(s));
+    return json_object_new_string(s);
+}
+
+struct json_object *lease_json_spec(const struct lease_record *rec)
+{
+    struct json_object *spec = json_object_new_object();
+    json_object_object_add(spec, "holderIdentity", json_object_new_string(rec->holder));
+    json_object_object_add(spec, "leaseDurationSeconds", json_object_new_int(rec->duration_s));
+    json_object_object_add(spec, "acquireTime", time_json(&rec->acquire));
+    json_object_object_add(spec, "renewTime", time_json(&rec->renew));
+    json_object_object_add(spec, "leaseTransitions", json_object_new_int(rec->transitions));
+    return spec;
+}
+
+struct json_object *lease_json_for_create(const char *ns, const char *name, const struct lease_record *rec)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "apiVersion", json_object_new_string("coordination.k8s.io/v1"));
+    json_object_object_add(o, "kind", json_object_new_string("Lease"));
+    struct json_object *meta = json_object_new_object();
+    json_object_object_add(meta, "name", json_object_new_string(name));
+    json_object_object_add(meta, "namespace", json_object_new_string(ns));
+    json_object_object_add(o, "metadata", meta);
+    json_object_object_add(o, "spec", lease_json_spec(rec));
+    return o;
+}
+
+struct json_object *lease_json_for_update(struct json_object *cached, const struct lease_record *rec,
+                                          const char *rv)
+{
+    struct json_object *meta, *copy = NULL;
+    if (!cached || !json_object_is_type(cached, json_type_object) ||
+        !json_object_object_get_ex(cached, "metadata", &meta) || !json_object_is_type(meta, json_type_object))
+        return NULL;
+    if (json_object_deep_copy(cached, &copy, NULL) != 0) return NULL;
+    json_object_object_get_ex(copy, "metadata", &meta);
+    json_object_object_del(meta, "managedFields");
+    json_object_object_add(meta, "resourceVersion", json_object_new_string(rv ? rv : ""));
+    json_object_object_add(copy, "spec", lease_json_spec(rec));
+    if (!json_object_object_get_ex(copy, "apiVersion", NULL))
+        json_object_object_add(copy, "apiVersion", json_object_new_string("coordination.k8s.io/v1"));
+    if (!json_object_object_get_ex(copy, "kind", NULL))
+        json_object_object_add(copy, "kind", json_object_new_string("Lease"));
+    return copy;
+}

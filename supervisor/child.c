@@ -1,0 +1,253 @@
+/* Child process management for the supervisor (see child.h). */
+#include "supervisor/child.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+static void on_restart_timer(uv_timer_t *t);
+
+void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *exe, const char *config_path,
+                const struct child_ops *ops, void *data, int restartable)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->role, sizeof(c->role), "%s", role);
+    c->loop = loop;
+    c->exe = exe;
+    c->config_path = config_path;
+    c->ops = ops;
+    c->data = data;
+    c->restartable = restartable;
+    c->backoff_ms = c->backoff_first_ms = CHILD_BACKOFF_FIRST_MS;
+    c->backoff_max_ms = CHILD_BACKOFF_MAX_MS;
+    uv_timer_init(loop, &c->restart_timer);
+    c->restart_timer.data = c;
+}
+
+static void on_channel_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    struct child *c = ch->data;
+    if (!c) return;
+    c->last_heartbeat_ms = clock_mono_ms(); /* any message proves the child's loop turns */
+    if (strcmp(type, "hello") == 0) c->hello = 1;
+    if (c->ops->on_message) c->ops->on_message(c, msg, type);
+}
+
+static void free_channel(struct ipc_channel *ch) { free(ch); }
+
+static void on_channel_closed(struct ipc_channel *ch, const char *reason)
+{
+    struct child *c = ch->data;
+    if (!c) return;
+    /* A bad frame or a closed pipe from a live child means it cannot be talked to: restart it. */
+    if (c->state == CHILD_RUNNING && c->pid > 0 && !c->stop_requested) {
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+        log_warn("child channel ended, killing child", "child", c->role, "child_pid", pid, "reason", reason);
+        kill(c->pid, SIGKILL);
+    }
+}
+
+static void drop_channel(struct child *c)
+{
+    if (!c->ch) return;
+    c->ch->data = NULL;
+    ipc_channel_close(c->ch, free_channel);
+    c->ch = NULL;
+}
+
+static void on_proc_closed(uv_handle_t *h) { free(h); }
+
+static void describe_exit(int64_t status, int sig, char *out, size_t n)
+{
+    if (sig) snprintf(out, n, "signal %d (%s)", sig, strsignal(sig));
+    else snprintf(out, n, "exit status %lld", (long long)status);
+}
+
+static int record_crash(struct child *c, int64_t now)
+{
+    c->crash_ms[c->crash_count % (CHILD_CRASH_LOOP_MAX + 1)] = now;
+    c->crash_count++;
+    if (c->crash_count <= CHILD_CRASH_LOOP_MAX) return 0;
+    /* the oldest of the last MAX+1 crashes still inside the window means a loop */
+    int64_t oldest = c->crash_ms[c->crash_count % (CHILD_CRASH_LOOP_MAX + 1)];
+    return now - oldest < CHILD_CRASH_LOOP_WINDOW_MS;
+}
+
+static void on_proc_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    struct child *c = p->data;
+    int expected = c->stop_requested;
+    char how[96], pid[16];
+    describe_exit(status, term_signal, how, sizeof(how));
+    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+    int64_t now = clock_mono_ms();
+    uv_close((uv_handle_t *)p, on_proc_closed);
+    c->proc = NULL;
+    drop_channel(c);
+    c->pid = 0;
+    c->hello = 0;
+
+    if (expected || c->disabled || c->state == CHILD_DEAD || !c->restartable) {
+        log_info("child exited", "child", c->role, "child_pid", pid, "how", how);
+        if (c->state != CHILD_DEAD) c->state = CHILD_IDLE;
+    } else {
+        if (now - c->started_ms > CHILD_STABLE_MS) c->backoff_ms = c->backoff_first_ms;
+        char delay[32], restarts[32];
+        if (record_crash(c, now)) {
+            log_error("child is crash looping, giving up", "child", c->role, "child_pid", pid, "how", how);
+            c->state = CHILD_DEAD;
+        } else {
+            c->restarts++;
+            snprintf(delay, sizeof(delay), "%lld", (long long)c->backoff_ms);
+            snprintf(restarts, sizeof(restarts), "%llu", (unsigned long long)c->restarts);
+            log_warn("child crashed, restarting", "child", c->role, "child_pid", pid, "how", how,
+                     "restart_in_ms", delay, "restarts", restarts);
+            c->state = CHILD_BACKOFF;
+            uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
+            c->backoff_ms *= 2;
+            if (c->backoff_ms > c->backoff_max_ms) c->backoff_ms = c->backoff_max_ms;
+        }
+    }
+    c->stop_requested = 0;
+    if (c->ops->on_exit) c->ops->on_exit(c, status, term_signal, expected);
+}
+
+static void on_restart_timer(uv_timer_t *t)
+{
+    struct child *c = t->data;
+    if (c->state == CHILD_BACKOFF) child_spawn(c);
+}
+
+int child_spawn(struct child *c)
+{
+    if (c->state == CHILD_RUNNING || c->state == CHILD_DEAD || c->disabled) return 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_error("socketpair failed", "child", c->role, "error", strerror(errno));
+        return -errno;
+    }
+    char parent[16], fdstr[8];
+    snprintf(parent, sizeof(parent), "%d", (int)getpid());
+    snprintf(fdstr, sizeof(fdstr), "3");
+    char *args[16];
+    int n = 0;
+    args[n++] = (char *)c->exe;
+    args[n++] = "--role";
+    args[n++] = c->role;
+    args[n++] = "--ipc-fd";
+    args[n++] = fdstr;
+    args[n++] = "--parent";
+    args[n++] = parent;
+    if (c->config_path) {
+        args[n++] = "--config";
+        args[n++] = (char *)c->config_path;
+    }
+    if (c->extra[0]) {
+        args[n++] = "--arg";
+        args[n++] = c->extra;
+    }
+    args[n] = NULL;
+
+    uv_stdio_container_t stdio[4] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO},
+        {.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
+        {.flags = UV_INHERIT_FD, .data.fd = sv[1]},
+    };
+    uv_process_options_t opts = {
+        .file = c->exe,
+        .args = args,
+        .exit_cb = on_proc_exit,
+        .stdio_count = 4,
+        .stdio = stdio,
+    };
+    uv_process_t *proc = calloc(1, sizeof(*proc));
+    if (!proc) {
+        close(sv[0]);
+        close(sv[1]);
+        return UV_ENOMEM;
+    }
+    proc->data = c;
+    int rc = uv_spawn(c->loop, proc, &opts);
+    close(sv[1]);
+    if (rc) {
+        close(sv[0]);
+        log_error("cannot start child", "child", c->role, "error", uv_strerror(rc));
+        /* uv_spawn failures still need the handle closed */
+        uv_close((uv_handle_t *)proc, on_proc_closed);
+        return rc;
+    }
+    c->proc = proc;
+    c->pid = proc->pid;
+    c->state = CHILD_RUNNING;
+    c->stop_requested = 0;
+    c->hello = 0;
+    c->started_ms = c->last_heartbeat_ms = clock_mono_ms();
+
+    c->ch = calloc(1, sizeof(*c->ch));
+    if (!c->ch || ipc_channel_init(c->ch, c->loop, sv[0], on_channel_message, on_channel_closed, c) ||
+        ipc_channel_start(c->ch)) {
+        log_error("cannot open child channel", "child", c->role);
+        if (!c->ch) close(sv[0]);
+        kill(c->pid, SIGKILL);
+        return -1;
+    }
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+    log_info("child started", "child", c->role, "child_pid", pid);
+    return 0;
+}
+
+int child_send(struct child *c, struct json_object *msg)
+{
+    if (c->state != CHILD_RUNNING || !c->ch) return -1;
+    return ipc_channel_send(c->ch, msg);
+}
+
+void child_request_stop(struct child *c)
+{
+    uv_timer_stop(&c->restart_timer);
+    if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
+    if (c->state != CHILD_RUNNING) return;
+    c->stop_requested = 1;
+    struct json_object *m = ipc_msg_new("shutdown");
+    if (child_send(c, m) < 0 && c->pid > 0) kill(c->pid, SIGTERM);
+    json_object_put(m);
+}
+
+void child_kill(struct child *c, const char *why)
+{
+    uv_timer_stop(&c->restart_timer);
+    if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
+    if (c->pid <= 0) return;
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+    log_warn("killing child", "child", c->role, "child_pid", pid, "why", why);
+    c->stop_requested = 1;
+    kill(c->pid, SIGKILL);
+}
+
+int child_running(const struct child *c) { return c->pid > 0; }
+
+int child_crash_looping(const struct child *c) { return c->state == CHILD_DEAD && c->crash_count > 0; }
+
+void child_disable(struct child *c)
+{
+    uv_timer_stop(&c->restart_timer);
+    c->disabled = 1;
+    if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
+}
+
+void child_close(struct child *c)
+{
+    drop_channel(c);
+    uv_close((uv_handle_t *)&c->restart_timer, NULL);
+}

@@ -1,0 +1,148 @@
+/* The supervisor's HTTP endpoints: /healthz (liveness; fails when a leader stopped renewing, as client-go's
+ * healthz adaptor does), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
+ * /debug/vars (JSON: children, leadership, effective config with secrets redacted). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/config/config.h"
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+/* client-go's healthz adaptor allows this much beyond renew_deadline before calling a leader unhealthy. */
+#define HEALTHZ_LEADER_GRACE_MS 20000
+
+static int leader_stale(const struct supervisor *s, int64_t now)
+{
+    const struct leadership *l = &s->lead;
+    if (!s->opts.election_enabled || !l->is_leader) return 0;
+    return now - l->last_renew_ms > s->opts.renew_deadline_ms + HEALTHZ_LEADER_GRACE_MS;
+}
+
+static void serve_healthz(struct supervisor *s, struct http_request *req)
+{
+    if (leader_stale(s, clock_mono_ms())) {
+        http_respond_text(req, 500, "text/plain; charset=utf-8",
+                          "unhealthy: leader has not renewed its lease within renew_deadline\n");
+        return;
+    }
+    http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");
+}
+
+static void serve_readyz(struct supervisor *s, struct http_request *req)
+{
+    if (s->stage != RUNNING) {
+        http_respond_text(req, 503, "text/plain; charset=utf-8", "shutting down\n");
+        return;
+    }
+    if (!s->ready_sent) {
+        http_respond_text(req, 503, "text/plain; charset=utf-8", "starting: not every child is up yet\n");
+        return;
+    }
+    http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");
+}
+
+static const char *state_name(enum child_state st)
+{
+    switch (st) {
+    case CHILD_IDLE: return "idle";
+    case CHILD_RUNNING: return "running";
+    case CHILD_BACKOFF: return "backoff";
+    case CHILD_DEAD: return "dead";
+    }
+    return "?";
+}
+
+static struct json_object *describe(struct supervisor *s)
+{
+    int64_t now = clock_mono_ms();
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_string(HTIC_VERSION));
+    json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+    json_object_object_add(o, "uptime_seconds", json_object_new_double((double)(now - s->started_ms) / 1000.0));
+    json_object_object_add(o, "ready", json_object_new_boolean(s->ready_sent && s->stage == RUNNING));
+    json_object_object_add(o, "restarts_total", json_object_new_int64((int64_t)s->restarts_total));
+
+    struct json_object *kids = json_object_new_object();
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        const struct child *c = &s->children[r];
+        struct json_object *k = json_object_new_object();
+        json_object_object_add(k, "state", json_object_new_string(state_name(c->state)));
+        json_object_object_add(k, "pid", json_object_new_int64(c->pid));
+        json_object_object_add(k, "restarts", json_object_new_int64((int64_t)c->restarts));
+        json_object_object_add(k, "last_heard_ms_ago",
+                               c->pid > 0 ? json_object_new_int64(now - c->last_heartbeat_ms) : NULL);
+        json_object_object_add(kids, c->role, k);
+    }
+    json_object_object_add(o, "children", kids);
+
+    const struct leadership *l = &s->lead;
+    struct json_object *le = json_object_new_object();
+    json_object_object_add(le, "enabled", json_object_new_boolean(s->opts.election_enabled));
+    json_object_object_add(le, "is_leader", json_object_new_boolean(l->is_leader));
+    json_object_object_add(le, "identity", json_object_new_string(s->opts.identity));
+    json_object_object_add(le, "lease_name", json_object_new_string(s->opts.lease_name));
+    json_object_object_add(le, "lease_holder", json_object_new_string(l->is_leader ? s->opts.identity
+                                                                                  : l->observed_leader));
+    json_object_object_add(le, "term", json_object_new_string(l->is_leader ? l->term : ""));
+    json_object_object_add(le, "time_as_leader", json_object_new_double(leadership_time_as_leader(s)));
+    json_object_object_add(le, "transitions", json_object_new_int64((int64_t)l->transitions));
+    json_object_object_add(le, "fence_left_ms",
+                           l->is_leader && l->fence_ms >= 0 ? json_object_new_int64(l->fence_ms - now) : NULL);
+    json_object_object_add(o, "leader_election", le);
+
+    struct json_object *cfg = NULL;
+    if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);
+    return o;
+}
+
+static void serve_debug_vars(struct supervisor *s, struct http_request *req)
+{
+    struct json_object *o = describe(s);
+    size_t n;
+    const char *body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PRETTY, &n);
+    const char *headers[] = {"Content-Type", "application/json", NULL};
+    http_respond(req, 200, headers, body, n);
+    json_object_put(o);
+}
+
+static void on_http_request(struct http_request *req, void *data)
+{
+    struct supervisor *s = data;
+    int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (!get) {
+        const char *headers[] = {"Allow", "GET, HEAD", "Content-Type", "text/plain; charset=utf-8", NULL};
+        const char *msg = "method not allowed\n";
+        http_respond(req, 405, headers, msg, strlen(msg));
+        return;
+    }
+    if (strcmp(req->path, "/healthz") == 0) serve_healthz(s, req);
+    else if (strcmp(req->path, "/readyz") == 0) serve_readyz(s, req);
+    else if (strcmp(req->path, "/metrics") == 0) supervisor_metrics_serve(s, req);
+    else if (strcmp(req->path, "/debug/vars") == 0) serve_debug_vars(s, req);
+    else http_respond_text(req, 404, "text/plain; charset=utf-8", "not found\n");
+}
+
+int http_api_start(struct supervisor *s)
+{
+    http_server_init(&s->http, s->loop, on_http_request, s);
+    /* These endpoints answer small GETs: anything larger is not for us. */
+    s->http.limits.max_body_bytes = 4096;
+    s->http.limits.max_header_bytes = 16 * 1024;
+    s->http.limits.max_connections = 64;
+    s->http.limits.request_timeout_ms = 5000;
+    int rc = http_server_listen(&s->http, s->opts.http_address, s->opts.http_port);
+    if (rc < 0) {
+        char port[16];
+        snprintf(port, sizeof(port), "%d", s->opts.http_port);
+        log_error("cannot listen for HTTP", "address", s->opts.http_address, "port", port, "error",
+                  uv_strerror(rc));
+        return -1;
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", http_server_port(&s->http));
+    log_info("serving HTTP", "address", s->opts.http_address, "port", port);
+    return 0;
+}
+
+void http_api_close(struct supervisor *s) { http_server_close(&s->http, NULL); }

@@ -1,0 +1,189 @@
+/* The deployer lives and dies with leadership (invariants 1, 2 and 7 of docs/architecture.md).
+ *
+ * The elector reports became_leader (term, fence), renewed (fence), lost_leadership (reason) and
+ * new_leader_observed. The supervisor spawns the deployer on became_leader, forwards each fence, and
+ * SIGKILLs it on loss, on an elector crash, or when the fence passes without an extension. Once the deployer
+ * is reaped the elector is told (deployer_stopped) and only then contends again. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+static void on_fence_timer(uv_timer_t *t);
+
+void leadership_init(struct supervisor *s)
+{
+    struct leadership *l = &s->lead;
+    memset(l, 0, sizeof(*l));
+    l->fence_ms = -1;
+    uv_timer_init(s->loop, &l->fence_timer);
+    l->fence_timer.data = s;
+}
+
+double leadership_time_as_leader(const struct supervisor *s)
+{
+    const struct leadership *l = &s->lead;
+    double t = l->time_as_leader_s;
+    if (l->is_leader) t += (double)(clock_mono_ms() - l->became_ms) / 1000.0;
+    return t;
+}
+
+static void send_fence(struct supervisor *s)
+{
+    struct json_object *m = ipc_msg_new("leadership");
+    json_object_object_add(m, "term", json_object_new_string(s->lead.term));
+    json_object_object_add(m, "fence_mono_ms", json_object_new_int64(s->lead.fence_ms));
+    child_send(&s->children[ROLE_DEPLOYER], m);
+    json_object_put(m);
+}
+
+static void arm_fence(struct supervisor *s)
+{
+    struct leadership *l = &s->lead;
+    uv_timer_stop(&l->fence_timer);
+    if (l->fence_ms < 0) return;
+    int64_t left = l->fence_ms - clock_mono_ms();
+    uv_timer_start(&l->fence_timer, on_fence_timer, (uint64_t)(left > 0 ? left : 0), 0);
+}
+
+static void start_deployer(struct supervisor *s)
+{
+    struct child *d = &s->children[ROLE_DEPLOYER];
+    if (child_running(d)) {
+        /* a deployer of an older term must not survive into a new one */
+        child_kill(d, "new term while a deployer still runs");
+        return; /* leadership_on_deployer_exit starts the new one */
+    }
+    snprintf(d->extra, sizeof(d->extra), "%s", s->lead.term);
+    d->state = CHILD_IDLE;
+    child_spawn(d); /* its fence follows its hello (leadership_on_deployer_hello) */
+}
+
+void leadership_on_deployer_hello(struct supervisor *s)
+{
+    if (s->lead.is_leader) send_fence(s);
+    else child_kill(&s->children[ROLE_DEPLOYER], "deployer started without leadership");
+}
+
+static void end_leadership(struct supervisor *s, const char *reason)
+{
+    struct leadership *l = &s->lead;
+    if (l->is_leader) {
+        l->time_as_leader_s += (double)(clock_mono_ms() - l->became_ms) / 1000.0;
+        l->is_leader = 0;
+        log_warn("leadership ended, stopping the deployer", "term", l->term, "reason", reason);
+    }
+    uv_timer_stop(&l->fence_timer);
+    l->fence_ms = -1;
+    struct child *d = &s->children[ROLE_DEPLOYER];
+    /* No grace here: a deployer that may no longer be the only one must stop writing now. */
+    if (child_running(d)) child_kill(d, reason);
+    else if (d->state == CHILD_BACKOFF) child_request_stop(d);
+    d->state = CHILD_IDLE;
+}
+
+static void tell_elector_deployer_stopped(struct supervisor *s)
+{
+    if (!s->lead.elector_waits) return;
+    if (child_running(&s->children[ROLE_DEPLOYER])) return;
+    s->lead.elector_waits = 0;
+    struct json_object *m = ipc_msg_new("deployer_stopped");
+    child_send(&s->children[ROLE_ELECTOR], m);
+    json_object_put(m);
+}
+
+void leadership_start(struct supervisor *s)
+{
+    if (s->opts.election_enabled) return;
+    struct leadership *l = &s->lead;
+    /* Disabled mode: this replica is the only one; the deployer runs for as long as we do. */
+    snprintf(l->term, sizeof(l->term), "disabled");
+    l->is_leader = 1;
+    l->became_ms = clock_mono_ms();
+    l->fence_ms = -1;
+    start_deployer(s);
+}
+
+void leadership_on_elector_message(struct supervisor *s, struct json_object *msg, const char *type)
+{
+    struct leadership *l = &s->lead;
+    if (s->stage != RUNNING) {
+        if (strcmp(type, "lost_leadership") == 0) end_leadership(s, "graceful_shutdown");
+        return;
+    }
+    if (strcmp(type, "became_leader") == 0) {
+        const char *term = ipc_msg_str(msg, "term");
+        snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
+        l->fence_ms = ipc_msg_int(msg, "fence_mono_ms", -1);
+        if (l->fence_ms <= clock_mono_ms()) {
+            log_warn("became_leader arrived with its fence already passed; not starting the deployer",
+                     "term", l->term);
+            return;
+        }
+        if (!l->is_leader) {
+            l->is_leader = 1;
+            l->became_ms = l->last_renew_ms = clock_mono_ms();
+            l->transitions++;
+            supervisor_metrics_became_leader(s);
+        }
+        arm_fence(s);
+        start_deployer(s);
+    } else if (strcmp(type, "renewed") == 0) {
+        if (!l->is_leader) return;
+        int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+        if (fence > l->fence_ms) {
+            l->fence_ms = fence;
+            l->last_renew_ms = clock_mono_ms();
+            arm_fence(s);
+            send_fence(s);
+        }
+    } else if (strcmp(type, "lost_leadership") == 0) {
+        const char *reason = ipc_msg_str(msg, "reason");
+        end_leadership(s, reason ? reason : "unknown");
+        l->elector_waits = 1;
+        tell_elector_deployer_stopped(s);
+    } else if (strcmp(type, "new_leader_observed") == 0) {
+        const char *id = ipc_msg_str(msg, "identity");
+        snprintf(l->observed_leader, sizeof(l->observed_leader), "%s", id ? id : "");
+    } else if (strcmp(type, "hello") == 0) {
+        /* a (re)started elector is never waiting on an old deployer: it must not have one */
+        l->elector_waits = 0;
+    }
+}
+
+static void on_fence_timer(uv_timer_t *t)
+{
+    struct supervisor *s = t->data;
+    if (!s->lead.is_leader) return;
+    log_error("fence passed without a renewal: killing the deployer", "term", s->lead.term);
+    end_leadership(s, "fence_expired");
+}
+
+void leadership_on_elector_exit(struct supervisor *s)
+{
+    /* Leadership is unknown without the elector: the deployer must not outlive it. */
+    if (s->opts.election_enabled && (s->lead.is_leader || child_running(&s->children[ROLE_DEPLOYER])))
+        end_leadership(s, "elector_crashed");
+}
+
+void leadership_on_deployer_exit(struct supervisor *s)
+{
+    struct leadership *l = &s->lead;
+    tell_elector_deployer_stopped(s);
+    /* Still leading (the deployer crashed, or an old term's deployer was replaced): run it again. The
+     * restart goes through child.c's backoff unless it was killed on purpose for a new term. */
+    if (s->stage == RUNNING && l->is_leader) {
+        struct child *d = &s->children[ROLE_DEPLOYER];
+        if (d->state == CHILD_IDLE) start_deployer(s);
+        else if (d->state == CHILD_BACKOFF) snprintf(d->extra, sizeof(d->extra), "%s", l->term);
+    }
+}
+
+void leadership_close(struct supervisor *s)
+{
+    uv_timer_stop(&s->lead.fence_timer);
+    uv_close((uv_handle_t *)&s->lead.fence_timer, NULL);
+}

@@ -1,0 +1,317 @@
+/* The supervisor's process tree: starts every child, restarts crashed ones, watches heartbeats, talks to
+ * systemd, and runs the ordered shutdown (deployer, then elector, then the other workers, each stage
+ * bounded, the whole bounded by shutdown_timeout). Leadership decisions live in leadership.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/config/config.h"
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+/* A child is healthy for the systemd watchdog if it sent something this recently. */
+#define HEARTBEAT_FRESH_MS (3 * 1000)
+#define MONITOR_PERIOD_MS 500
+
+static const char *const role_names[ROLE_COUNT] = {
+    "elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer",
+};
+
+const char *role_name(enum role_id r) { return role_names[r]; }
+
+static void next_stage(struct supervisor *s);
+
+static enum role_id child_role(const struct supervisor *s, const struct child *c)
+{
+    return (enum role_id)(c - s->children);
+}
+
+static int expected_child(const struct supervisor *s, enum role_id r)
+{
+    if (r == ROLE_ELECTOR) return s->opts.election_enabled;
+    if (r == ROLE_DEPLOYER) return 0; /* spawned by leadership.c */
+    return 1;
+}
+
+static void maybe_ready(struct supervisor *s)
+{
+    if (s->ready_sent || s->stage != RUNNING) return;
+    for (int r = 0; r < ROLE_COUNT; r++)
+        if (expected_child(s, (enum role_id)r) && !s->children[r].hello) return;
+    s->ready_sent = 1;
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - s->started_ms));
+    log_info("all children up", "startup_ms", ms);
+    sd_notify_send("READY=1\nSTATUS=all children up");
+}
+
+static void on_child_message(struct child *c, struct json_object *msg, const char *type)
+{
+    struct supervisor *s = c->data;
+    enum role_id r = child_role(s, c);
+    if (strcmp(type, "hello") == 0) {
+        if (r == ROLE_DEPLOYER) leadership_on_deployer_hello(s);
+        maybe_ready(s);
+    } else if (strcmp(type, "event") == 0) {
+        commentator_on_event(c->role, msg);
+    } else if (strcmp(type, "metrics") == 0) {
+        supervisor_metrics_on_report(s, c->role, msg);
+    } else if (strcmp(type, "heartbeat") == 0) {
+        /* bookkeeping is done in child.c */
+    } else if (strcmp(type, "log") == 0) {
+        /* children log to stderr themselves; nothing to do */
+    }
+    if (r == ROLE_ELECTOR) leadership_on_elector_message(s, msg, type);
+}
+
+static int all_stopped(struct supervisor *s, int from, int to)
+{
+    for (int r = from; r <= to; r++)
+        if (child_running(&s->children[r])) return 0;
+    return 1;
+}
+
+static void on_child_exit(struct child *c, int64_t status, int sig, int expected)
+{
+    struct supervisor *s = c->data;
+    enum role_id r = child_role(s, c);
+    if (!expected && c->state != CHILD_DEAD && s->stage == RUNNING) {
+        s->restarts_total++;
+        supervisor_metrics_child_restarted(s, c->role);
+    }
+    if (r == ROLE_ELECTOR) leadership_on_elector_exit(s);
+    if (r == ROLE_DEPLOYER) leadership_on_deployer_exit(s);
+
+    if (s->stage == RUNNING && child_crash_looping(c)) {
+        log_error("giving up: a child is crash looping", "child", c->role);
+        s->exit_status = 1;
+        kill(getpid(), SIGTERM);
+        return;
+    }
+    switch (s->stage) {
+    case STOPPING_DEPLOYER:
+        if (!child_running(&s->children[ROLE_DEPLOYER])) next_stage(s);
+        break;
+    case STOPPING_ELECTOR:
+        if (!child_running(&s->children[ROLE_ELECTOR])) next_stage(s);
+        break;
+    case STOPPING_WORKERS:
+        if (all_stopped(s, 0, ROLE_COUNT - 1)) next_stage(s);
+        break;
+    default:
+        break;
+    }
+    (void)status;
+    (void)sig;
+}
+
+static const struct child_ops child_ops = {
+    .on_message = on_child_message,
+    .on_exit = on_child_exit,
+};
+
+/* ---- shutdown ---- */
+
+static void on_stage_timer(uv_timer_t *t)
+{
+    struct supervisor *s = t->data;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        struct child *c = &s->children[r];
+        int in_stage = (s->stage == STOPPING_DEPLOYER && r == ROLE_DEPLOYER) ||
+                       (s->stage == STOPPING_ELECTOR && r == ROLE_ELECTOR) || s->stage == STOPPING_WORKERS;
+        if (in_stage && child_running(c)) child_kill(c, "shutdown stage bound passed");
+    }
+}
+
+static void close_everything(struct supervisor *s)
+{
+    uv_timer_stop(&s->monitor_timer);
+    uv_timer_stop(&s->stage_timer);
+    uv_timer_stop(&s->bound_timer);
+    uv_close((uv_handle_t *)&s->monitor_timer, NULL);
+    uv_close((uv_handle_t *)&s->stage_timer, NULL);
+    uv_close((uv_handle_t *)&s->bound_timer, NULL);
+    uv_signal_stop(&s->sigterm);
+    uv_signal_stop(&s->sigint);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    leadership_close(s);
+    http_api_close(s);
+    for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
+}
+
+static void next_stage(struct supervisor *s)
+{
+    int64_t per_stage = s->opts.shutdown_timeout_ms / 4;
+    uv_timer_stop(&s->stage_timer);
+    for (;;) {
+        s->stage++;
+        if (s->stage == STOPPING_ELECTOR) {
+            if (!child_running(&s->children[ROLE_ELECTOR])) continue;
+            log_info("shutdown: stopping the elector (releases the lease if held)");
+            child_request_stop(&s->children[ROLE_ELECTOR]);
+        } else if (s->stage == STOPPING_WORKERS) {
+            if (all_stopped(s, 0, ROLE_COUNT - 1)) continue;
+            log_info("shutdown: stopping the workers");
+            for (int r = 0; r < ROLE_COUNT; r++) child_request_stop(&s->children[r]);
+        } else if (s->stage == STOPPED) {
+            log_info("shutdown complete", "exit_status", s->exit_status ? "1" : "0");
+            close_everything(s);
+            return;
+        }
+        break;
+    }
+    uv_timer_start(&s->stage_timer, on_stage_timer, (uint64_t)per_stage, 0);
+}
+
+static void on_bound_timer(uv_timer_t *t)
+{
+    struct supervisor *s = t->data;
+    log_error("shutdown bound passed, killing what is left");
+    s->escalated = 1;
+    s->exit_status = 1;
+    for (int r = 0; r < ROLE_COUNT; r++) child_kill(&s->children[r], "shutdown bound passed");
+    /* reaping continues through on_child_exit; the last one closes everything */
+    s->stage = STOPPING_WORKERS;
+}
+
+static void begin_shutdown(struct supervisor *s, const char *why)
+{
+    if (s->stage != RUNNING) {
+        log_warn("second stop signal: killing every child now", "signal", why);
+        s->escalated = 1;
+        s->exit_status = 1;
+        s->stage = STOPPING_WORKERS;
+        for (int r = 0; r < ROLE_COUNT; r++) {
+            child_disable(&s->children[r]);
+            child_kill(&s->children[r], "second stop signal");
+        }
+        if (all_stopped(s, 0, ROLE_COUNT - 1)) next_stage(s);
+        return;
+    }
+    char bound[32];
+    snprintf(bound, sizeof(bound), "%lld", (long long)s->opts.shutdown_timeout_ms);
+    log_info("shutdown requested", "signal", why, "bound_ms", bound);
+    sd_notify_send("STOPPING=1");
+    for (int r = 0; r < ROLE_COUNT; r++) child_disable(&s->children[r]);
+    uv_timer_start(&s->bound_timer, on_bound_timer, (uint64_t)s->opts.shutdown_timeout_ms, 0);
+    s->stage = STOPPING_DEPLOYER;
+    if (child_running(&s->children[ROLE_DEPLOYER])) {
+        log_info("shutdown: stopping the deployer");
+        child_request_stop(&s->children[ROLE_DEPLOYER]);
+        uv_timer_start(&s->stage_timer, on_stage_timer, (uint64_t)(s->opts.shutdown_timeout_ms / 4), 0);
+    } else {
+        next_stage(s);
+    }
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    begin_shutdown(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- monitoring ---- */
+
+static void on_monitor_timer(uv_timer_t *t)
+{
+    struct supervisor *s = t->data;
+    int64_t now = clock_mono_ms();
+    int healthy = 1;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        struct child *c = &s->children[r];
+        if (!child_running(c)) {
+            if (expected_child(s, (enum role_id)r)) healthy = 0;
+            continue;
+        }
+        int64_t silent = now - c->last_heartbeat_ms;
+        if (silent > CHILD_HUNG_MS && s->stage == RUNNING) {
+            child_kill(c, "no heartbeat: hung");
+            healthy = 0;
+        } else if (silent > HEARTBEAT_FRESH_MS) {
+            healthy = 0;
+        }
+    }
+    if (s->watchdog_interval_ms && healthy && now - s->last_watchdog_ms >= s->watchdog_interval_ms / 2) {
+        sd_notify_send("WATCHDOG=1");
+        s->last_watchdog_ms = now;
+    }
+}
+
+static int find_exe(char *out, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", out, n - 1);
+    if (k <= 0) return -1;
+    out[k] = '\0';
+    return 0;
+}
+
+int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
+{
+    struct supervisor *s = calloc(1, sizeof(*s));
+    if (!s) return 1;
+    s->loop = uv_default_loop();
+    s->opts = *opts;
+    s->cfg = cfg;
+    s->started_ms = clock_mono_ms();
+    if (find_exe(s->exe, sizeof(s->exe)) < 0) {
+        log_error("cannot find our own executable", "error", strerror(errno));
+        config_free(cfg);
+        free(s);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (supervisor_metrics_init(s) < 0) {
+        log_error("cannot set up metrics");
+        config_free(cfg);
+        free(s);
+        return 1;
+    }
+    for (int r = 0; r < ROLE_COUNT; r++)
+        child_init(&s->children[r], s->loop, role_names[r], s->exe, s->opts.config_path, &child_ops, s, 1);
+    leadership_init(s);
+
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_signal_init(s->loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
+    uv_timer_init(s->loop, &s->monitor_timer);
+    uv_timer_init(s->loop, &s->stage_timer);
+    uv_timer_init(s->loop, &s->bound_timer);
+    s->monitor_timer.data = s->stage_timer.data = s->bound_timer.data = s;
+    s->watchdog_interval_ms = sd_watchdog_interval_ms();
+    uv_timer_start(&s->monitor_timer, on_monitor_timer, MONITOR_PERIOD_MS, MONITOR_PERIOD_MS);
+    if (http_api_start(s) < 0) {
+        /* nothing is running yet: close what was opened and refuse to start */
+        s->exit_status = 1;
+        s->stage = STOPPED;
+        close_everything(s);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(s->loop);
+        supervisor_metrics_close(s);
+        config_free(cfg);
+        free(s);
+        return 1;
+    }
+
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    log_info("supervisor starting", "version", HTIC_VERSION, "config", s->opts.config_path,
+             "leader_election", s->opts.election_enabled ? "enabled" : "disabled", "identity", s->opts.identity);
+    for (int r = 0; r < ROLE_COUNT; r++)
+        if (expected_child(s, (enum role_id)r)) child_spawn(&s->children[r]);
+    leadership_start(s);
+
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    int status = s->exit_status;
+    int rc = uv_loop_close(s->loop);
+    if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
+    supervisor_metrics_close(s);
+    config_free(s->cfg);
+    free(s);
+    return status;
+}

@@ -1,0 +1,114 @@
+/* The supervisor: PID 1 in the pod, the main PID under systemd. It starts the workers and the elector,
+ * runs the deployer only while this replica leads, restarts crashed children, serves HTTP, and orders the
+ * shutdown. This header is shared by the supervisor's own files only. */
+#ifndef HTIC_SUPERVISOR_H
+#define HTIC_SUPERVISOR_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/http/http_server.h"
+#include "supervisor/child.h"
+
+enum role_id { ROLE_ELECTOR, ROLE_DISCOVERY, ROLE_RECONCILER, ROLE_RENDERER, ROLE_VALIDATOR, ROLE_EXECUTOR,
+               ROLE_DEPLOYER, ROLE_COUNT };
+const char *role_name(enum role_id r);
+
+/* What the supervisor needs from the configuration, filled by supervisor_opts_from_config. */
+struct supervisor_opts {
+    char config_path[PATH_MAX];
+    int election_enabled;
+    char identity[256];
+    char lease_name[256];
+    char http_address[64];
+    int http_port;                  /* 0: pick a free port (tests) */
+    char run_dir[PATH_MAX];
+    int64_t shutdown_timeout_ms;    /* total bound of the ordered shutdown */
+    int64_t renew_deadline_ms;      /* for /healthz: a leader that has not renewed for this long is unhealthy */
+};
+
+enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WORKERS, STOPPED };
+
+struct leadership {
+    int is_leader;
+    char term[300];                 /* holder/leaseTransitions, as the elector reported it */
+    char observed_leader[256];      /* last holder the elector saw */
+    int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */
+    int64_t became_ms;              /* monotonic time leadership began */
+    int64_t last_renew_ms;          /* monotonic time of the last renewed report */
+    double time_as_leader_s;        /* finished terms only; the running one is added when read */
+    uint64_t transitions;
+    int elector_waits;              /* elector wants deployer_stopped once the deployer is reaped */
+    uv_timer_t fence_timer;
+};
+
+struct supervisor_metrics {
+    struct metrics_registry *reg;   /* owned */
+    struct metric_family *restarts, *up, *uptime, *is_leader, *transitions, *time_as_leader, *info;
+    double time_as_leader_reported; /* what the counter holds, so a scrape adds only the difference */
+    char info_holder[256];          /* lease_holder label of the info series now at 1 */
+};
+
+struct supervisor {
+    uv_loop_t *loop;
+    struct supervisor_opts opts;
+    char exe[PATH_MAX];
+    struct child children[ROLE_COUNT];
+    struct leadership lead;
+    struct config *cfg;             /* owned: the config this process started with */
+    struct http_server http;
+    struct supervisor_metrics metrics;
+
+    uv_signal_t sigterm, sigint;
+    uv_timer_t monitor_timer;       /* hung children, watchdog */
+    uv_timer_t stage_timer;         /* bound of the current shutdown stage */
+    uv_timer_t bound_timer;         /* total shutdown bound */
+    enum shutdown_stage stage;
+    int escalated;
+    int exit_status;
+    int ready_sent;
+    int64_t started_ms;
+    int64_t watchdog_interval_ms;   /* 0: no systemd watchdog */
+    int64_t last_watchdog_ms;
+    uint64_t restarts_total;
+};
+
+/* options.c */
+struct config;
+/* Loads the config file; on problems prints them all and returns -1. *cfg is the supervisor's (freed by
+ * supervisor_run). */
+int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg);
+int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
+
+/* leadership.c: the deployer lives and dies with leadership. */
+void leadership_init(struct supervisor *s);
+/* Disabled mode: starts the deployer for good. Enabled: waits for the elector. */
+void leadership_start(struct supervisor *s);
+void leadership_on_elector_message(struct supervisor *s, struct json_object *msg, const char *type);
+void leadership_on_elector_exit(struct supervisor *s);
+void leadership_on_deployer_exit(struct supervisor *s);
+void leadership_on_deployer_hello(struct supervisor *s);
+double leadership_time_as_leader(const struct supervisor *s);
+void leadership_close(struct supervisor *s);
+
+/* http_api.c: /healthz, /readyz, /metrics, /debug/vars. */
+int http_api_start(struct supervisor *s);
+void http_api_close(struct supervisor *s);
+
+/* metrics.c: the supervisor's registry, its own figures and the children's merged reports. */
+int supervisor_metrics_init(struct supervisor *s);
+void supervisor_metrics_close(struct supervisor *s);
+void supervisor_metrics_child_restarted(struct supervisor *s, const char *role);
+void supervisor_metrics_became_leader(struct supervisor *s);
+void supervisor_metrics_on_report(struct supervisor *s, const char *role, struct json_object *msg);
+void supervisor_metrics_serve(struct supervisor *s, struct http_request *req);
+
+/* commentator.c: one human-readable log line per event a child reports. */
+void commentator_on_event(const char *role, struct json_object *msg);
+
+/* sd_notify.c: the systemd notify protocol, if NOTIFY_SOCKET is set. */
+int sd_notify_send(const char *state);
+int64_t sd_watchdog_interval_ms(void);
+
+#endif

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The supervisor's HTTP endpoints against the real binary: health, readiness, Prometheus metrics parsed by
+the real prometheus_client parser, /debug/vars, and the refusals (404, 405, 400, oversized, slow)."""
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import harness as h
+
+
+def start(tmp):
+    port = h.free_port()
+    p = h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp, http_port=port)], tmp, name="supervisor")
+    h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+    return p, f"http://127.0.0.1:{port}", port
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+def test_healthz_and_readyz(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        assert get(base + "/healthz")[0] == 200
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+
+
+def test_metrics_parse_with_prometheus_client(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+        status, body, headers = get(base + "/metrics")
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers["Content-Type"]
+        fams = {f.name: f for f in text_string_to_metric_families(body)}
+        assert fams["haproxy_ic_leader_election_is_leader"].samples[0].value == 1  # disabled mode leads
+        restarts = {s.labels["role"]: s.value for s in fams["haproxy_ic_child_restarts"].samples
+                    if s.name.endswith("_total")}
+        assert restarts["renderer"] == 0, restarts
+        up = {s.labels["role"]: s.value for s in fams["haproxy_ic_child_up"].samples}
+        assert up["deployer"] == 1 and up["elector"] == 0, up
+        t1 = [s for s in fams["haproxy_ic_leader_election_time_as_leader_seconds"].samples][0].value
+        time.sleep(0.3)
+        body2 = get(base + "/metrics")[1]
+        fams2 = {f.name: f for f in text_string_to_metric_families(body2)}
+        t2 = fams2["haproxy_ic_leader_election_time_as_leader_seconds"].samples[0].value
+        assert t2 > t1, (t1, t2)  # grows while leading, not only after a loss
+
+
+def test_restart_counted_in_metrics(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        kids = h.wait_for(lambda: (lambda k: k if "validator" in k else None)(p.children()), what="validator")
+        os.kill(kids["validator"], 9)
+        def restarted():
+            fams = {f.name: f for f in text_string_to_metric_families(get(base + "/metrics")[1])}
+            return any(s.labels.get("role") == "validator" and s.value == 1
+                       for s in fams["haproxy_ic_child_restarts"].samples)
+        h.wait_for(restarted, what="restart counted")
+
+
+def test_debug_vars_json(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+        status, body, headers = get(base + "/debug/vars")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        v = json.loads(body)
+        le = v["leader_election"]
+        for key in ("enabled", "is_leader", "identity", "lease_name", "lease_holder", "term", "time_as_leader",
+                    "transitions"):
+            assert key in le, key
+        assert le["enabled"] is False and le["is_leader"] is True and le["term"] == "disabled"
+        assert v["children"]["deployer"]["state"] == "running"
+        assert v["config"]["controller"]["leader_election"]["enabled"] is False
+
+
+def raw(port, data, read_timeout=8):
+    s = socket.create_connection(("127.0.0.1", port), timeout=read_timeout)
+    try:
+        if data:
+            s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def test_refusals_404_405_400_431(tmp):
+    p, base, port = start(tmp)
+    with p:
+        assert get(base + "/nope")[0] == 404
+        req = urllib.request.Request(base + "/metrics", data=b"x", method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            raise AssertionError("POST accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 405
+        assert raw(port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
+        huge = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n"
+        out = raw(port, huge)
+        assert out.startswith(b"HTTP/1.1 431") or out == b"", out[:80]
+        assert get(base + "/healthz")[0] == 200  # still serving
+
+
+def test_slow_request_is_cut_off(tmp):
+    p, base, port = start(tmp)
+    with p:
+        t0 = time.monotonic()
+        out = raw(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n", read_timeout=15)  # never finishes
+        took = time.monotonic() - t0
+        assert took < 12, took
+        assert b"200 OK" not in out
+        assert get(base + "/healthz")[0] == 200
+
+
+if __name__ == "__main__":
+    h.run([
+        test_healthz_and_readyz,
+        test_metrics_parse_with_prometheus_client,
+        test_restart_counted_in_metrics,
+        test_debug_vars_json,
+        test_refusals_404_405_400_431,
+        test_slow_request_is_cut_off,
+    ])

@@ -1,0 +1,122 @@
+/* supervisor/child.c with real processes: a crashing child is restarted with growing backoff until the
+ * crash-loop cap trips; a stop that was asked for is not a crash; a killed child reports its signal. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor/child.h"
+#include "tests/unit/unit.h"
+
+struct record {
+    int exits;
+    int expected_exits;
+    int last_signal;
+    int64_t last_status;
+};
+
+static void on_exit_cb(struct child *c, int64_t status, int sig, int expected)
+{
+    struct record *r = c->data;
+    r->exits++;
+    r->expected_exits += expected;
+    r->last_signal = sig;
+    r->last_status = status;
+    if (c->state != CHILD_BACKOFF) child_close(c); /* nothing more will happen: let the loop end */
+}
+
+static const struct child_ops ops = {.on_exit = on_exit_cb};
+
+START_TEST(test_child_crash_loop_trips_the_cap)
+{
+    log_init("test", LOG_FORMAT_LOGFMT, LOG_LEVEL_ERROR);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct record r = {0};
+    struct child c;
+    child_init(&c, &loop, "crasher", "/bin/false", NULL, &ops, &r, 1);
+    c.backoff_ms = c.backoff_first_ms = 1;
+    c.backoff_max_ms = 4;
+    ck_assert_int_eq(child_spawn(&c), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r.exits, CHILD_CRASH_LOOP_MAX + 1);
+    ck_assert_int_eq(r.expected_exits, 0);
+    ck_assert_int_eq((int)r.last_status, 1);
+    ck_assert_int_eq(child_crash_looping(&c), 1);
+    ck_assert_int_eq((int)c.restarts, CHILD_CRASH_LOOP_MAX);
+    ck_assert_int_eq(c.backoff_ms, 4); /* doubled up to its cap */
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    struct child *c = t->data;
+    child_kill(c, "test");
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+START_TEST(test_child_kill_is_expected_and_reports_the_signal)
+{
+    log_init("test", LOG_FORMAT_LOGFMT, LOG_LEVEL_ERROR);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct record r = {0};
+    struct child c;
+    /* a script that ignores the role arguments and waits */
+    char dir[] = "/tmp/htic-test-child-XXXXXX", exe[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(exe, sizeof(exe), "%s/sleeper", dir);
+    FILE *f = fopen(exe, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\nexec sleep 30\n", f);
+    fclose(f);
+    chmod(exe, 0700);
+    child_init(&c, &loop, "sleeper", exe, NULL, &ops, &r, 1);
+    ck_assert_int_eq(child_spawn(&c), 0);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &c;
+    uv_timer_start(&t, on_kill_timer, 50, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r.exits, 1);
+    ck_assert_int_eq(r.expected_exits, 1);
+    ck_assert_int_eq(c.restarts, 0);
+    ck_assert_int_eq(r.last_signal, SIGKILL);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    unlink(exe);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_child_disabled_is_never_restarted)
+{
+    log_init("test", LOG_FORMAT_LOGFMT, LOG_LEVEL_ERROR);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct record r = {0};
+    struct child c;
+    child_init(&c, &loop, "crasher", "/bin/false", NULL, &ops, &r, 1);
+    ck_assert_int_eq(child_spawn(&c), 0);
+    child_disable(&c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r.exits, 1);
+    ck_assert_int_eq(child_spawn(&c), 0); /* refused silently */
+    ck_assert_int_eq(child_running(&c), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+Suite *suite_under_test(void)
+{
+    Suite *s = suite_create("child");
+    TCase *tc = tcase_create("child");
+    tcase_add_test(tc, test_child_crash_loop_trips_the_cap);
+    tcase_add_test(tc, test_child_kill_is_expected_and_reports_the_signal);
+    tcase_add_test(tc, test_child_disabled_is_never_restarted);
+    suite_add_tcase(s, tc);
+    return s;
+}

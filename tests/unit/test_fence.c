@@ -1,0 +1,71 @@
+/* The deployer's fence: nothing before the first term, nothing at or after the fence, extensions only
+ * forward within a term, a new term replaces the fence, and disabled mode has none. */
+#include "tests/unit/unit.h"
+#include "workers/deployer/fence.h"
+
+START_TEST(test_fence_refuses_before_first_leadership_message)
+{
+    struct fence f;
+    fence_init(&f);
+    ck_assert_int_eq(fence_allows(&f, 0), 0);
+    ck_assert_int_eq(fence_allows(&f, 1000000), 0);
+}
+END_TEST
+
+START_TEST(test_fence_allows_only_before_the_fence)
+{
+    struct fence f;
+    fence_init(&f);
+    fence_update(&f, "pod-a/1", 10000);
+    ck_assert_int_eq(fence_allows(&f, 9999), 1);
+    ck_assert_int_eq(fence_allows(&f, 10000), 0);
+    ck_assert_int_eq(fence_allows(&f, 20000), 0);
+    ck_assert_int_eq(fence_left_ms(&f, 9000), 1000);
+}
+END_TEST
+
+START_TEST(test_fence_never_moves_back_within_a_term)
+{
+    struct fence f;
+    fence_init(&f);
+    fence_update(&f, "pod-a/1", 10000);
+    fence_update(&f, "pod-a/1", 8000); /* a late, reordered renewal report */
+    ck_assert_int_eq(fence_allows(&f, 9000), 1);
+    fence_update(&f, "pod-a/1", 12000);
+    ck_assert_int_eq(fence_allows(&f, 11000), 1);
+}
+END_TEST
+
+START_TEST(test_fence_new_term_replaces_the_fence)
+{
+    struct fence f;
+    fence_init(&f);
+    fence_update(&f, "pod-a/1", 10000);
+    fence_update(&f, "pod-a/2", 5000);
+    ck_assert_str_eq(f.term, "pod-a/2");
+    ck_assert_int_eq(fence_allows(&f, 6000), 0);
+}
+END_TEST
+
+START_TEST(test_fence_disabled_mode_has_no_fence)
+{
+    struct fence f;
+    fence_init(&f);
+    fence_update(&f, "disabled", FENCE_NONE);
+    ck_assert_int_eq(fence_allows(&f, INT64_MAX - 1), 1);
+    ck_assert(fence_left_ms(&f, 0) == INT64_MAX);
+}
+END_TEST
+
+Suite *suite_under_test(void)
+{
+    Suite *s = suite_create("fence");
+    TCase *tc = tcase_create("fence");
+    tcase_add_test(tc, test_fence_refuses_before_first_leadership_message);
+    tcase_add_test(tc, test_fence_allows_only_before_the_fence);
+    tcase_add_test(tc, test_fence_never_moves_back_within_a_term);
+    tcase_add_test(tc, test_fence_new_term_replaces_the_fence);
+    tcase_add_test(tc, test_fence_disabled_mode_has_no_fence);
+    suite_add_tcase(s, tc);
+    return s;
+}

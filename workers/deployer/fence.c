@@ -1,0 +1,36 @@
+/* The deployer's fence check (see fence.h). */
+#include "workers/deployer/fence.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+void fence_init(struct fence *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->until_ms = 0;
+}
+
+void fence_update(struct fence *f, const char *term, int64_t until_ms)
+{
+    if (f->known && strcmp(f->term, term) == 0 && f->until_ms != FENCE_NONE && until_ms != FENCE_NONE &&
+        until_ms < f->until_ms)
+        return;
+    snprintf(f->term, sizeof(f->term), "%s", term);
+    f->until_ms = until_ms;
+    f->known = 1;
+}
+
+int fence_allows(const struct fence *f, int64_t now_ms)
+{
+    if (!f->known) return 0;
+    if (f->until_ms == FENCE_NONE) return 1;
+    return now_ms < f->until_ms;
+}
+
+int64_t fence_left_ms(const struct fence *f, int64_t now_ms)
+{
+    if (!f->known) return 0;
+    if (f->until_ms == FENCE_NONE) return INT64_MAX;
+    return f->until_ms - now_ms;
+}
