@@ -192,7 +192,9 @@ int dict_get(const tv *dict, const tv *key, tv *out)
         if (t->count <= JDICT_SCAN_MAX) {
             for (struct lh_entry *e = t->head; e; e = e->next) {
                 const char *k = (const char *)lh_entry_k(e);
-                if (k[0] == key->u.s[0] && memcmp(k, key->u.s, key->len) == 0 && k[key->len] == '\0') {
+                uint32_t i = 0;
+                while (i < key->len && k[i] == key->u.s[i] && k[i]) i++;  /* stops at k's end */
+                if (i == key->len && k[i] == '\0') {
                     *out = v_from_json((json_object *)lh_entry_v(e));
                     return 1;
                 }
