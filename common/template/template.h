@@ -87,6 +87,7 @@ struct tmpl_data;
 struct tmpl_data *tmpl_data_new(void);
 int tmpl_data_from_json(struct tmpl_data *d, json_object *j, struct tmpl_value *out, struct err *e);
 void tmpl_data_free(struct tmpl_data *d);
+size_t tmpl_data_size(const struct tmpl_data *d);   /* bytes reserved */
 /* Looks up a string key in a DICT, JDICT or tmpl_data dict value: 1 found, 0 not. */
 int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out);
 

@@ -100,6 +100,8 @@ int tmpl_data_from_json(struct tmpl_data *d, json_object *j, struct tmpl_value *
     return 0;
 }
 
+size_t tmpl_data_size(const struct tmpl_data *d) { return d ? d->ar.total : 0; }
+
 int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out)
 {
     return dict_get_str(dict, key, out);

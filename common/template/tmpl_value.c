@@ -131,19 +131,26 @@ static void dict_reindex(struct tdict *d, struct tmpl_call *r)
     d->icap = icap;
 }
 
+static inline int key_eq(const tv *k, const tv *key)
+{
+    if (key->kind == TMPL_STR)  /* the common case, without a call */
+        return k->kind == TMPL_STR && k->len == key->len && (k->u.s == key->u.s || !memcmp(k->u.s, key->u.s, key->len));
+    return v_eq(k, key);
+}
+
 static int64_t dict_find(const struct tdict *d, const tv *key, uint32_t h)
 {
     if (d->idx) {
         uint32_t p = h & (d->icap - 1);
         while (d->idx[p]) {
             const struct tdent *e = &d->e[d->idx[p] - 1];
-            if (e->h == h && v_eq(&e->k, key)) return d->idx[p] - 1;
+            if (e->h == h && key_eq(&e->k, key)) return d->idx[p] - 1;
             p = (p + 1) & (d->icap - 1);
         }
         return -1;
     }
     for (uint32_t i = 0; i < d->len; i++)
-        if (d->e[i].h == h && v_eq(&d->e[i].k, key)) return i;
+        if (d->e[i].h == h && key_eq(&d->e[i].k, key)) return i;
     return -1;
 }
 
