@@ -148,6 +148,7 @@ struct frame {
     struct fvar *v;
     uint32_t n, cap;
     int isolated;      /* module imported without context: no template context behind it */
+    int include;       /* top frame of an included template: `loop` of the includer is not visible */
 };
 
 /* ---- templates and environment ---- */

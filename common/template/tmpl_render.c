@@ -157,14 +157,16 @@ int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
 
 int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
 {
-    int isolated = 0;
+    int isolated = 0, hide_loop = 0;
     for (struct frame *f = r->frame; f; f = f->parent) {
         for (uint32_t i = f->n; i-- > 0;)
             if (f->v[i].name == name) {
+                if (hide_loop && !strcmp(name, "loop")) break;
                 *out = f->v[i].v;
                 return 1;
             }
         if (f->isolated) isolated = 1;
+        if (f->include) hide_loop = 1;
     }
     if (!isolated) {
         json_object *j;
@@ -1254,6 +1256,7 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         struct frame *f = frame_new(r, (n->flags & NF_WITH_CONTEXT) ? r->frame : NULL);
         if (!f) return rerr(r, n, "out of memory");
         f->isolated = !(n->flags & NF_WITH_CONTEXT);
+        f->include = 1;
         struct frame *saved = r->frame;
         r->frame = f;
         r->depth++;
