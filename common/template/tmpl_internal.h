@@ -176,6 +176,7 @@ struct tmpl_env {
     tv *gvals;
     size_t ng, gcap;
     struct arena rar;   /* render arena, reused */
+    const char *name_loop;  /* interned "loop" */
     int rendering;
 };
 const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n);

@@ -1077,7 +1077,12 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     struct frame *f = frame_new(r, saved);
     if (!f) return rerr(r, n, "out of memory");
     r->frame = f;
-    if (n->b) {  /* inline filter: `for x in xs if cond` */
+    if (n->b) {  /* inline filter: `for x in xs if cond` (into a copy: items may be immutable data) */
+        tv *kept = arena_alloc(r->ar, (cnt ? cnt : 1) * sizeof(tv));
+        if (!kept) {
+            r->frame = saved;
+            return rerr(r, n, "out of memory");
+        }
         size_t k = 0;
         for (size_t i = 0; i < cnt; i++) {
             f->n = 0;
@@ -1087,8 +1092,9 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
                 r->frame = saved;
                 return -1;
             }
-            if (t) items[k++] = items[i];
+            if (t) kept[k++] = items[i];
         }
+        items = kept;
         cnt = k;
     }
     struct tloop *loop = arena_alloc(r->ar, sizeof(*loop));
@@ -1102,7 +1108,11 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     tv lv = {0};
     lv.kind = TMPL_LOOP;
     lv.u.p = loop;
-    const char *loopname = tmpl_intern(r->env, "loop", 4);
+    if (!r->env->name_loop && !(r->env->name_loop = tmpl_intern(r->env, "loop", 4))) {
+        r->frame = saved;
+        return rerr(r, n, "out of memory");
+    }
+    const char *loopname = r->env->name_loop;
     int rc = 0;
     for (size_t i = 0; i < cnt; i++) {
         f->n = 0;

@@ -357,6 +357,11 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
         return 0;
     case TMPL_LIST: {
         struct tlist *l = v->u.p;
+        if (v->flags & VF_FROZEN) {  /* immutable: iterate in place */
+            *items = l->it;
+            *count = l->len;
+            return 0;
+        }
         *items = arena_alloc(r->ar, (l->len ? l->len : 1) * sizeof(tv));
         if (!*items) return rerr(r, n, "out of memory");
         if (l->len) memcpy(*items, l->it, l->len * sizeof(tv));
