@@ -487,6 +487,7 @@ F(float)
 {
     tv d = v_float(0.0);
     arg_get(a, 0, "default", &d);
+    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__float__ raises */
     if (v->kind == TMPL_FLOAT) *out = *v;
     else if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) *out = v_float((double)v->u.i);
     else if (v->kind == TMPL_STR) {
@@ -537,6 +538,7 @@ F(int)
     arg_get(a, 0, "default", &d);
     arg_get(a, 1, "base", &b);
     int64_t base = b.kind == TMPL_INT ? b.u.i : 10;
+    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__int__ raises */
     if (v->kind == TMPL_INT) *out = *v;
     else if (v->kind == TMPL_BOOL) *out = v_int(v->u.i);
     else if (v->kind == TMPL_FLOAT) {

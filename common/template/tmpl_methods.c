@@ -242,6 +242,8 @@ static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, c
         width = 0;
         while (i < sl && isdigit((unsigned char)spec[i]) && width < 100000) width = width * 10 + (spec[i++] - '0');
     }
+    char group = 0;
+    if (i < sl && (spec[i] == ',' || spec[i] == '_')) group = spec[i++];
     if (i < sl && spec[i] == '.') {
         i++;
         prec = 0;
@@ -301,6 +303,25 @@ static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, c
     } else {
         buf_free(&body);
         return rerr(r, n, "unsupported format code '%c'", type);
+    }
+    if (group) {  /* thousands separators in the integer digits */
+        const char *bs = buf_cstr(&body);
+        size_t st = (bs[0] == '-' || bs[0] == '+') ? 1 : 0, end = st;
+        while (end < body.len && isdigit((unsigned char)bs[end])) end++;
+        if (!numeric || end == st) {
+            buf_free(&body);
+            return rerr(r, n, "cannot specify '%c' with this format", group);
+        }
+        struct buf g;
+        buf_init(&g);
+        buf_append(&g, bs, st);
+        for (size_t k = st; k < end; k++) {
+            buf_putc(&g, bs[k]);
+            if (k + 1 < end && (end - k - 1) % 3 == 0) buf_putc(&g, group);
+        }
+        buf_append(&g, bs + end, body.len - end);
+        buf_free(&body);
+        body = g;
     }
     if (!align) align = numeric ? '>' : '<';
     if (zero && !align) align = '=';

@@ -341,7 +341,8 @@ int getitem_v(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *o
     if (key->kind == TMPL_STR) {
         const char *k = cstr_tmp(r, key);
         if (!k) return rerr(r, n, "out of memory");
-        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || method_exists(obj, k))
+        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || method_exists(obj, k) ||
+            (obj->kind == TMPL_LIST && (obj->flags & VF_GROUP)))
             return getattr_v(r, n, obj, k, out);
         *out = v_undef_attr(obj, k);
         return 0;
@@ -631,6 +632,8 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
     struct frame *f = frame_new(r, m->closure);
     if (!f) return rerr(r, n, "out of memory");
     uint32_t np = d->nn;
+    if (caller && m->name && !(d->flags & NF_USES_CALLER))
+        return rerr(r, n, "macro '%s' was invoked with a call block but does not use caller()", mname);
     if (a->npos > np && !(d->flags & NF_USES_VARARGS))
         return rerr(r, n, "macro '%s' takes not more than %u argument(s)", mname, np);
     tv kwargs = {0};
@@ -910,6 +913,7 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         } else {
             v = r->blockval;
         }
+        if (!n->ffn) return rerr(r, n, "no filter named '%s'", n->s);
         struct args a;
         if (eval_args(r, n, &a) < 0) return -1;
         if (v.kind == TMPL_UNDEF && r->strict && strcmp(n->s, "default") && strcmp(n->s, "d"))
