@@ -557,7 +557,7 @@ void v_repr(const tv *v, struct buf *b)
 {
     switch (v->kind) {
     case TMPL_STR: repr_str(v->u.s, v->len, b); return;
-    case TMPL_UNDEF: return;
+    case TMPL_UNDEF: buf_puts(b, "Undefined"); return;  /* repr() of Jinja's Undefined */
     case TMPL_LIST:
     case TMPL_JLIST: {
         int tuple = v->flags & VF_TUPLE;
