@@ -23,6 +23,8 @@
 #define TMPL_RANGE_MAX 1000000                   /* items range() may produce */
 #define TMPL_STEPS_MAX 500000000LL               /* evaluation steps per render: stops runaway nested loops */
 #define TMPL_SOURCE_MAX ((size_t)16 << 20)       /* bytes of one template source */
+#define TMPL_STACK_MAX ((size_t)2 << 20)         /* C stack a render may use (nesting x recursion); threads
+                                                    running renders need at least this plus their own use */
 
 struct tmpl_env;
 struct tmpl;

@@ -203,6 +203,7 @@ struct tmpl_call {
     int reported;       /* r->e holds the first error */
     struct frame *frame;
     struct buf *out;
+    const char *stack_base;  /* frame address at render start: stack use is bounded by TMPL_STACK_MAX */
 };
 enum { UF_NAME = 0, UF_ATTR = 1, UF_MSG = 2 };  /* UNDEF flags: how u.s explains the undefined value */
 tv v_undef_attr(const tv *parent, const char *name);

@@ -846,8 +846,15 @@ static int truthy(struct tmpl_call *r, const struct node *n, const tv *v, int *r
 
 /* ---- expressions ---- */
 
+static int stack_exhausted(const struct tmpl_call *r)
+{
+    const char *here = __builtin_frame_address(0);
+    return r->stack_base && (size_t)(r->stack_base > here ? r->stack_base - here : here - r->stack_base) > TMPL_STACK_MAX;
+}
+
 int eval(struct tmpl_call *r, const struct node *n, tv *out)
 {
+    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
     if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_CONST:
@@ -1198,6 +1205,7 @@ static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t,
 
 static int exec_stmt(struct tmpl_call *r, const struct node *n)
 {
+    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
     if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_DATA:
@@ -1363,6 +1371,7 @@ static int exec_body(struct tmpl_call *r, struct node **body, uint32_t n)
 
 int tmpl_render_root(struct tmpl_call *r, struct tmpl *t, struct buf *out)
 {
+    r->stack_base = __builtin_frame_address(0);
     r->frame = frame_new(r, NULL);
     if (!r->frame) return rerr(r, t->body, "out of memory");
     r->out = out;

@@ -265,6 +265,16 @@ START_TEST(test_template_bounds_recursion_range_and_size)
     add(env, "deep", deep);
     ck_assert_ptr_null(render(env, "deep", "{}", &e));
     ck_assert_ptr_nonnull(strstr(e.msg, "nested too deeply"));
+    /* deep expressions inside deep recursion: a clear error, never a stack overflow */
+    char rec[2048];
+    k = (size_t)snprintf(rec, sizeof(rec), "{%% macro f(n) %%}{%% if n > 0 %%}{{ ");
+    for (int i = 0; i < 60; i++) k += (size_t)snprintf(rec + k, sizeof(rec) - k, "('' ~ ");
+    k += (size_t)snprintf(rec + k, sizeof(rec) - k, "f(n - 1)");
+    for (int i = 0; i < 60; i++) rec[k++] = ')';
+    snprintf(rec + k, sizeof(rec) - k, " }}{%% endif %%}{%% endmacro %%}{{ f(250) }}");
+    add(env, "stack", rec);
+    ck_assert_ptr_null(render(env, "stack", "{}", &e));
+    ck_assert_msg(strstr(e.msg, "stack limit") || strstr(e.msg, "recursion depth"), "%s", e.msg);
     tmpl_env_free(env);
 }
 END_TEST
