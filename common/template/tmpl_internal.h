@@ -143,10 +143,12 @@ struct fvar {
     const char *name;  /* interned */
     tv v;
 };
+#define FRAME_INLINE 3
 struct frame {
     struct frame *parent;
-    struct fvar *v;
+    struct fvar *v;      /* inl until more than FRAME_INLINE names are set */
     uint32_t n, cap;
+    struct fvar inl[FRAME_INLINE];
     int isolated;      /* module imported without context: no template context behind it */
     int include;       /* top frame of an included template: `loop` of the includer is not visible */
 };

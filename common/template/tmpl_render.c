@@ -132,6 +132,8 @@ struct frame *frame_new(struct tmpl_call *r, struct frame *parent)
     struct frame *f = arena_alloc(r->ar, sizeof(*f));
     if (!f) return NULL;
     f->parent = parent;
+    f->v = f->inl;
+    f->cap = FRAME_INLINE;
     return f;
 }
 
