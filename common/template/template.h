@@ -77,6 +77,8 @@ struct tmpl_value tmpl_value_native(struct tmpl_native *n);
 struct tmpl_value tmpl_value_str(struct tmpl_call *c, const char *s, size_t n);
 struct tmpl_value tmpl_list_new(struct tmpl_call *c);
 int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_value item);
+struct tmpl_value tmpl_dict_new(struct tmpl_call *c);
+int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v);  /* key copied */
 /* Sets the render error message (the engine adds template, line and column); returns -1. */
 int tmpl_call_error(struct tmpl_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* String view of a value passed to a native (NULL if it is not a string). */

@@ -699,6 +699,15 @@ int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_val
     if (list->kind != TMPL_LIST) return -1;
     return list_push(c, list, item);
 }
+struct tmpl_value tmpl_dict_new(struct tmpl_call *c) { return v_dict(c); }
+int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v)
+{
+    if (dict->kind != TMPL_DICT || (dict->flags & VF_FROZEN)) return -1;
+    tv k = v_str_copy(c, key, strlen(key));
+    if (k.kind != TMPL_STR) return -1;
+    return dict_set(c, dict, k, v);
+}
+
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len)
 {
     if (v->kind != TMPL_STR) return NULL;

@@ -108,6 +108,13 @@ static int store_call(void *self, const char *name, const struct tmpl_value *arg
         *out = !strcmp(name, "GetSingle") ? tmpl_value_none() : list;
         return 0;
     }
+    if (!strcmp(name, "Stats")) {  /* a dict built by the native */
+        struct tmpl_value d = tmpl_dict_new(c);
+        tmpl_dict_set(c, &d, "count", tmpl_value_int((int64_t)json_object_array_length(s->items)));
+        tmpl_dict_set(c, &d, "kind", tmpl_value_str(c, "Ingress", 7));
+        *out = d;
+        return 0;
+    }
     return tmpl_call_error(c, "store has no method %s()", name);
 }
 
@@ -142,7 +149,8 @@ START_TEST(test_template_native_store_wrapper)
     add(env, "t",
         "{% for i in resources.ingresses.List() %}{{ i.metadata.name }}:{{ i.spec.port }} {% endfor %}|"
         "{{ resources.ingresses.Fetch('shop')|length }}|{{ resources.ingresses.GetSingle('blog', 'web').spec.port }}|"
-        "{{ resources.ingresses.GetSingle('x', 'y') is none }}|{{ resources.nope is defined }}");
+        "{{ resources.ingresses.GetSingle('x', 'y') is none }}|{{ resources.nope is defined }}|"
+        "{{ resources.ingresses.Stats() }}");
     struct tmpl *t;
     struct err e;
     ck_assert_int_eq(tmpl_compile(env, "t", &t, &e), 0);
@@ -151,8 +159,8 @@ START_TEST(test_template_native_store_wrapper)
     struct buf out;
     buf_init(&out);
     ck_assert_msg(tmpl_render_vars(t, NULL, names, vals, 1, &out, &e) == 0, "%s", e.msg);
-    ck_assert_str_eq(buf_cstr(&out), "web:80 api:8080 web:81 |2|81|True|False");
-    ck_assert_int_eq(store.calls, 4);
+    ck_assert_str_eq(buf_cstr(&out), "web:80 api:8080 web:81 |2|81|True|False|{'count': 3, 'kind': 'Ingress'}");
+    ck_assert_int_eq(store.calls, 5);
     buf_free(&out);
 
     /* an error raised by the native names the template line and column */
