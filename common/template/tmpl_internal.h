@@ -102,7 +102,8 @@ struct node {
 };
 
 /* ---- values ---- */
-enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_FROZEN = 32 };
+enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_FROZEN = 32, VF_VIEW_KEYS = 64, VF_VIEW_VALUES = 128,
+       VF_VIEW_ITEMS = 192 /* lists from dict.keys()/values()/items(): print as Python's views */ };
 struct tlist {
     uint32_t len, cap;
     tv *it;

@@ -619,6 +619,7 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
         tv *ks, *vs;
         size_t c = map_entries(r, d, &ks, &vs);
         *out = v_list(r, (uint32_t)c);
+        out->flags = m[0] == 'k' ? VF_VIEW_KEYS : m[0] == 'v' ? VF_VIEW_VALUES : VF_VIEW_ITEMS;
         for (size_t i = 0; i < c; i++) {
             if (m[0] == 'k') list_push(r, out, ks[i]);
             else if (m[0] == 'v') list_push(r, out, vs[i]);

@@ -617,7 +617,7 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
     }
     for (size_t i = 0; i < dn; i++) {
         if (dk[i].kind != TMPL_STR) return rerr(r, c->dstar, "keywords must be strings");
-        a->kwn[c->nn + i] = tmpl_intern(r->env, dk[i].u.s, dk[i].len);
+        a->kwn[c->nn + i] = arena_strndup(r->ar, dk[i].u.s, dk[i].len);  /* not interned: per render */
         if (!a->kwn[c->nn + i]) return rerr(r, c, "out of memory");
         a->kwv[c->nn + i] = dv[i];
     }

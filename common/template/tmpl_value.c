@@ -430,6 +430,8 @@ int v_eq(const tv *a, const tv *b)
         return a->len == b->len && (a->u.s == b->u.s || memcmp(a->u.s, b->u.s, a->len) == 0);
     if (v_is_seq(a) && v_is_seq(b)) {
         if ((a->flags & VF_TUPLE) != (b->flags & VF_TUPLE)) return 0;
+        if ((a->kind == TMPL_LIST ? a->flags & VF_VIEW_ITEMS : 0) != (b->kind == TMPL_LIST ? b->flags & VF_VIEW_ITEMS : 0))
+            return 0;  /* a dict view never equals a list */
         size_t n = v_len(a);
         if (n != v_len(b)) return 0;
         for (size_t i = 0; i < n; i++) {
@@ -561,6 +563,8 @@ void v_repr(const tv *v, struct buf *b)
     case TMPL_LIST:
     case TMPL_JLIST: {
         int tuple = v->flags & VF_TUPLE;
+        int view = v->kind == TMPL_LIST ? (v->flags & VF_VIEW_ITEMS) : 0;
+        if (view) buf_puts(b, view == VF_VIEW_KEYS ? "dict_keys(" : view == VF_VIEW_VALUES ? "dict_values(" : "dict_items(");
         size_t n = v_len(v);
         buf_putc(b, tuple ? '(' : '[');
         for (size_t i = 0; i < n; i++) {
@@ -570,6 +574,7 @@ void v_repr(const tv *v, struct buf *b)
         }
         if (tuple && n == 1) buf_putc(b, ',');
         buf_putc(b, tuple ? ')' : ']');
+        if (view) buf_putc(b, ')');
         return;
     }
     case TMPL_DICT:
