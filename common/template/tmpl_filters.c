@@ -1466,9 +1466,78 @@ F(b64decode)
 
 /* Python-flavoured regex -> POSIX ERE: \d \w \s (and negations) are translated; lazy quantifiers,
  * lookarounds and inline flags are refused with a clear error. */
+#define REGEX_PATTERN_MAX 1024  /* bytes of a pattern: HAProxy path/host patterns are far shorter */
+#define REGEX_REPEAT_MAX 255     /* {m,n} bounds: libc compiles big counted repeats very slowly */
+#define REGEX_GROUPS_MAX 32      /* nesting of ( ) */
+
+/* Refuses what makes libc's regcomp blow up and Python's re refuse or behave differently: stacked
+ * quantifiers ("multiple repeat" in Python), huge counted repeats, deep groups, back-references. */
+static int check_regex(struct tmpl_call *r, const struct node *n, const char *p, size_t len)
+{
+    if (len > REGEX_PATTERN_MAX) return rerr(r, n, "regex pattern longer than %d bytes", REGEX_PATTERN_MAX);
+    int inbr = 0, depth = 0, quantifiable = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9' && !inbr)
+                return rerr(r, n, "back-references are not supported in regex patterns");
+            i++;
+            quantifiable = 1;
+            continue;
+        }
+        if (inbr) {
+            if (c == ']') inbr = 0;
+            continue;
+        }
+        if (c == '[') {
+            inbr = 1;
+            if (i + 1 < len && p[i + 1] == '^') i++;
+            if (i + 1 < len && p[i + 1] == ']') i++;
+            quantifiable = 1;
+            continue;
+        }
+        if (c == '*' || c == '+' || c == '?' || (c == '{' && i + 1 < len && isdigit((unsigned char)p[i + 1]))) {
+            if (!quantifiable) {
+                if (c == '?' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
+                    return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
+                return rerr(r, n, "multiple repeat or nothing to repeat in regex pattern at position %zu", i);
+            }
+            if (c == '{') {
+                long m = 0;
+                size_t j = i + 1;
+                while (j < len && (isdigit((unsigned char)p[j]) || p[j] == ',')) {
+                    if (isdigit((unsigned char)p[j])) {
+                        m = m * 10 + (p[j] - '0');
+                        if (m > REGEX_REPEAT_MAX) return rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
+                    } else {
+                        m = 0;
+                    }
+                    j++;
+                }
+                if (j < len && p[j] == '}') i = j;
+            }
+            quantifiable = 0;
+            continue;
+        }
+        if (c == '(') {
+            if (++depth > REGEX_GROUPS_MAX) return rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
+            quantifiable = 0;
+            continue;
+        }
+        if (c == ')') {
+            if (depth > 0) depth--;
+            quantifiable = 1;
+            continue;
+        }
+        quantifiable = c != '|' && c != '^';
+    }
+    return 0;
+}
+
 static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
 {
     if (pat->kind != TMPL_STR) return rerr(r, n, "regex pattern must be a string");
+    if (check_regex(r, n, pat->u.s, pat->len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     int inbr = 0;
@@ -1516,6 +1585,23 @@ static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pa
         if (!inbr && (c == '?' || c == '*' || c == '+' || c == '}') && i + 1 < pat->len && pat->u.s[i + 1] == '?' && c != '?') {
             buf_free(&b);
             return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
+        }
+        if (!inbr && c == '{') {  /* Python takes a '{' that starts no {m}, {m,}, {m,n} literally */
+            size_t j = i + 1;
+            int digits = 0, comma = 0;
+            while (j < pat->len && (isdigit((unsigned char)pat->u.s[j]) || (pat->u.s[j] == ',' && !comma))) {
+                if (pat->u.s[j] == ',') comma = 1;
+                else digits++;
+                j++;
+            }
+            if (!(digits && j < pat->len && pat->u.s[j] == '}')) {
+                buf_puts(&b, "\\{");
+                continue;
+            }
+        }
+        if (!inbr && c == '}' && (i == 0 || !isdigit((unsigned char)pat->u.s[i - 1])) && (i == 0 || pat->u.s[i - 1] != ',')) {
+            buf_puts(&b, "\\}");
+            continue;
         }
         if (!inbr && c == '(' && i + 1 < pat->len && pat->u.s[i + 1] == '?') {
             buf_free(&b);
