@@ -50,6 +50,7 @@ void tmpl_env_free(struct tmpl_env *env)
         free(m->src);
         free(m);
     }
+    tmpl_regex_cache_free(env);
     free(env->itab);
     free(env->gnames);
     free(env->gvals);

@@ -1534,9 +1534,63 @@ static int check_regex(struct tmpl_call *r, const struct node *n, const char *p,
     return 0;
 }
 
-static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
+#define REGEX_CACHE_SIZE 64  /* distinct patterns kept compiled per env (templates use a handful) */
+
+struct rcache_entry {
+    char *pat;  /* NULL = free slot */
+    size_t len;
+    regex_t re;
+};
+
+void tmpl_regex_cache_free(struct tmpl_env *env)
+{
+    if (!env->rcache) return;
+    for (int i = 0; i < REGEX_CACHE_SIZE; i++)
+        if (env->rcache[i].pat) {
+            regfree(&env->rcache[i].re);
+            free(env->rcache[i].pat);
+        }
+    free(env->rcache);
+    env->rcache = NULL;
+}
+
+static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re);
+
+/* Compiled patterns are cached in the env: a pattern in a loop over 10k objects compiles once. The
+ * returned regex belongs to the cache; do not regfree it. */
+static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out)
 {
     if (pat->kind != TMPL_STR) return rerr(r, n, "regex pattern must be a string");
+    struct tmpl_env *env = r->env;
+    if (!env->rcache && !(env->rcache = calloc(REGEX_CACHE_SIZE, sizeof(struct rcache_entry))))
+        return rerr(r, n, "out of memory");
+    for (int i = 0; i < REGEX_CACHE_SIZE; i++) {
+        struct rcache_entry *c = &env->rcache[i];
+        if (c->pat && c->len == pat->len && !memcmp(c->pat, pat->u.s, pat->len)) {
+            *out = &c->re;
+            return 0;
+        }
+    }
+    struct rcache_entry *c = &env->rcache[env->rcache_next++ % REGEX_CACHE_SIZE];
+    if (c->pat) {
+        regfree(&c->re);
+        free(c->pat);
+        c->pat = NULL;
+    }
+    if (compile_regex_uncached(r, n, pat, &c->re) < 0) return -1;
+    if (!(c->pat = malloc(pat->len + 1))) {
+        regfree(&c->re);
+        return rerr(r, n, "out of memory");
+    }
+    memcpy(c->pat, pat->u.s, pat->len);
+    c->pat[pat->len] = '\0';
+    c->len = pat->len;
+    *out = &c->re;
+    return 0;
+}
+
+static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
+{
     if (check_regex(r, n, pat->u.s, pat->len) < 0) return -1;
     struct buf b;
     buf_init(&b);
@@ -1630,17 +1684,13 @@ F(regex_search)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    regex_t re;
+    regex_t *re;
     if (compile_regex(r, n, &pat, &re) < 0) return -1;
     const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) {
-        regfree(&re);
-        return rerr(r, n, "out of memory");
-    }
+    if (!cs) return rerr(r, n, "out of memory");
     regmatch_t m[1];
-    if (regexec(&re, cs, 1, m, 0) == 0) *out = v_strn(cs + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
+    if (regexec(re, cs, 1, m, 0) == 0) *out = v_strn(cs + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
     else *out = v_none();
-    regfree(&re);
     return 0;
 }
 
@@ -1652,20 +1702,17 @@ F(regex_replace)
     const char *s, *rs;
     size_t len, rl;
     if (str_of(r, n, v, &s, &len) < 0 || str_of(r, n, &rep, &rs, &rl) < 0) return -1;
-    regex_t re;
+    regex_t *re;
     if (compile_regex(r, n, &pat, &re) < 0) return -1;
     const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) {
-        regfree(&re);
-        return rerr(r, n, "out of memory");
-    }
+    if (!cs) return rerr(r, n, "out of memory");
     struct buf b;
     buf_init(&b);
     size_t pos = 0;
     regmatch_t m[10];
     int prev_empty_end = -1;
     while (pos <= len) {
-        if (regexec(&re, cs + pos, 10, m, pos ? REG_NOTBOL : 0) != 0) break;
+        if (regexec(re, cs + pos, 10, m, pos ? REG_NOTBOL : 0) != 0) break;
         size_t ms = pos + (size_t)m[0].rm_so, me = pos + (size_t)m[0].rm_eo;
         if (ms == me && (int)ms == prev_empty_end) {
             if (pos >= len) break;
@@ -1697,9 +1744,8 @@ F(regex_replace)
                     continue;
                 }
                 if (g >= 0) {
-                    if (g >= 10 || (size_t)g > re.re_nsub) {
+                    if (g >= 10 || (size_t)g > re->re_nsub) {
                         buf_free(&b);
-                        regfree(&re);
                         return rerr(r, n, "invalid group reference %d", g);
                     }
                     if (m[g].rm_so >= 0) buf_append(&b, cs + pos + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
@@ -1719,7 +1765,6 @@ F(regex_replace)
         if (b.len > r->outmax) break;
     }
     if (pos < len) buf_append(&b, cs + pos, len - pos);
-    regfree(&re);
     return ret_buf(r, n, &b, out);
 }
 

@@ -180,6 +180,8 @@ struct tmpl_env {
     size_t ng, gcap;
     struct arena rar;   /* render arena, reused */
     const char *name_loop;  /* interned "loop" */
+    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_filters.c) */
+    unsigned rcache_next;
     int rendering;
 };
 const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n);
@@ -282,6 +284,8 @@ int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
 int method_exists(const tv *self, const char *name);
 int method_name_known(const char *name);   /* a method of some type has this name */
 int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
+
+void tmpl_regex_cache_free(struct tmpl_env *env);
 
 /* filter helpers shared with methods */
 int arg_get(struct args *a, uint32_t pos, const char *name, tv *out);
