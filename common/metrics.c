@@ -1,6 +1,6 @@
 /* Metrics registry, Prometheus text writer and JSON report/merge (see metrics.h). Series are kept in
- * insertion order in a plain array per family and looked up linearly: the bounds in metrics.h keep that
- * cheap, and a scrape walks everything anyway. */
+ * insertion order in an array per family, with an open-addressing hash index over their label values so an
+ * update or a merged report costs O(1) per series even at the series bound. */
 #include "common/metrics.h"
 
 #include <json-c/json.h>
@@ -28,6 +28,8 @@ struct metric_family {
     size_t nbuckets;
     struct series *series;  /* owned */
     size_t nseries, capseries;
+    uint32_t *index;        /* owned: series position + 1 per slot, 0 = empty; NULL until the first series */
+    size_t index_cap;       /* a power of two, kept above twice nseries */
 };
 
 struct metrics_registry {
@@ -96,6 +98,7 @@ static void free_family(struct metric_family *f)
 {
     for (size_t i = 0; i < f->nseries; i++) free_series(f, &f->series[i]);
     free(f->series);
+    free(f->index);
     for (size_t i = 0; i < f->nlabels; i++) free(f->labels[i]);
     free(f->labels);
     free(f->buckets);
@@ -119,12 +122,51 @@ static struct metric_family *find_family(const struct metrics_registry *r, const
     return NULL;
 }
 
+static uint32_t hash_values(const struct metric_family *f, const char *const *values)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the values, each followed by a separator byte */
+    for (size_t k = 0; k < f->nlabels; k++) {
+        for (const unsigned char *p = (const unsigned char *)values[k]; *p; p++) h = (h ^ *p) * 16777619u;
+        h = (h ^ 0xffu) * 16777619u;
+    }
+    return h;
+}
+
+static int same_values(const struct metric_family *f, const struct series *s, const char *const *values)
+{
+    for (size_t k = 0; k < f->nlabels; k++)
+        if (strcmp(s->values[k], values[k])) return 0;
+    return 1;
+}
+
+static void index_insert(struct metric_family *f, size_t pos)
+{
+    size_t mask = f->index_cap - 1, i = hash_values(f, (const char *const *)f->series[pos].values) & mask;
+    while (f->index[i]) i = (i + 1) & mask;
+    f->index[i] = (uint32_t)pos + 1;
+}
+
+/* Rebuilds the index for at least `want` series; -1 when out of memory (the old index stays). */
+static int index_rebuild(struct metric_family *f, size_t want)
+{
+    size_t cap = 16;
+    while (cap < want * 2 + 2) cap *= 2;
+    uint32_t *idx = calloc(cap, sizeof(*idx));
+    if (!idx) return -1;
+    free(f->index);
+    f->index = idx;
+    f->index_cap = cap;
+    for (size_t i = 0; i < f->nseries; i++) index_insert(f, i);
+    return 0;
+}
+
 static struct series *find_series(struct metric_family *f, const char *const *values)
 {
-    for (size_t i = 0; i < f->nseries; i++) {
-        size_t k = 0;
-        while (k < f->nlabels && !strcmp(f->series[i].values[k], values[k])) k++;
-        if (k == f->nlabels) return &f->series[i];
+    if (!f->index) return NULL;
+    size_t mask = f->index_cap - 1, i = hash_values(f, values) & mask;
+    for (; f->index[i]; i = (i + 1) & mask) {
+        struct series *s = &f->series[f->index[i] - 1];
+        if (same_values(f, s, values)) return s;
     }
     return NULL;
 }
@@ -137,6 +179,7 @@ static struct series *get_series(struct metric_family *f, const char *const *val
     struct series *s = find_series(f, values);
     if (s) return s;
     if (f->nseries >= METRICS_MAX_SERIES) return NULL;
+    if ((f->nseries + 1) * 2 >= f->index_cap && index_rebuild(f, f->nseries + 1) < 0) return NULL;
     if (f->nseries == f->capseries) {
         size_t cap = f->capseries ? f->capseries * 2 : 4;
         struct series *n = realloc(f->series, cap * sizeof(*n));
@@ -154,7 +197,7 @@ static struct series *get_series(struct metric_family *f, const char *const *val
         free_series(f, s);
         return NULL;
     }
-    f->nseries++;
+    index_insert(f, f->nseries++);
     return s;
 }
 
@@ -342,7 +385,16 @@ void metrics_forget_role(struct metrics_registry *r, const char *role)
             if (!strcmp(f->series[j].values[k], role)) free_series(f, &f->series[j]);
             else f->series[out++] = f->series[j];
         }
-        f->nseries = out;
+        if (out != f->nseries) {
+            f->nseries = out;
+            if (index_rebuild(f, out) < 0) { /* cannot index: drop the rest rather than answer wrongly */
+                for (size_t j = 0; j < f->nseries; j++) free_series(f, &f->series[j]);
+                f->nseries = 0;
+                free(f->index);
+                f->index = NULL;
+                f->index_cap = 0;
+            }
+        }
     }
 }
 

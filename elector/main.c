@@ -1,8 +1,111 @@
-/* The elector role: holds or contends for the Lease and reports leadership to the supervisor.
- * Placeholder process shell until the elector lands (issue 4): it never claims leadership. */
+/* The elector role's process: reads controller.leader_election and controller.kubernetes from the config,
+ * opens its own Kubernetes client (never shared with bulk traffic), runs the elector, and wires it to the
+ * supervisor: messages out through the worker's channel, `deployer_stopped` and `shutdown` in. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config/config.h"
+#include "common/kube/kube_client.h"
+#include "common/kube/kube_config.h"
+#include "common/log.h"
 #include "common/worker.h"
+#include "elector/elector.h"
+#include "elector/lease_kube.h"
+
+struct elector_role {
+    struct worker *w;
+    struct kube_config *kcfg;    /* owned */
+    struct kube_client *client;  /* owned */
+    struct lease_kube *lk;       /* owned */
+    struct elector el;
+    int el_ready;
+    int stopping;
+};
+
+static struct elector_role role;
+
+static void sink_send(void *data, struct json_object *msg) { worker_send(data, msg); }
+static void sink_report(void *data, struct json_object *msg) { worker_report(data, msg); }
+
+static void on_elector_closed(struct elector *el)
+{
+    struct elector_role *r = el->data;
+    lease_kube_free(r->lk);
+    r->lk = NULL;
+    if (r->client) kube_client_close(r->client);
+    r->client = NULL;
+    worker_stop(r->w);
+}
+
+static void on_elector_stopped(struct elector *el) { elector_close(el, on_elector_closed); }
+
+static void on_message(struct worker *w, struct json_object *msg, const char *type)
+{
+    struct elector_role *r = w->data;
+    if (strcmp(type, "deployer_stopped") == 0 && r->el_ready) elector_on_deployer_stopped(&r->el);
+}
+
+static void on_shutdown(struct worker *w, const char *why)
+{
+    struct elector_role *r = w->data;
+    if (r->stopping) return;
+    r->stopping = 1;
+    if (!r->el_ready) {
+        if (r->client) kube_client_close(r->client);
+        r->client = NULL;
+        worker_stop(w);
+        return;
+    }
+    elector_shutdown(&r->el, on_elector_stopped);
+}
+
+static int on_start(struct worker *w)
+{
+    struct elector_role *r = w->data;
+    r->w = w;
+    if (!w->cfg) {
+        log_error("the elector needs --config");
+        return -1;
+    }
+    const struct config_leader_election *le = &w->cfg->controller.leader_election;
+    const struct config_kubernetes *k = &w->cfg->controller.kubernetes;
+    struct err e;
+    err_clear(&e);
+    struct kube_config_opts ko = {.mode = KUBE_CONFIG_AUTO,
+                                  .kubeconfig = k->kubeconfig && k->kubeconfig[0] ? k->kubeconfig : NULL,
+                                  .context = k->context && k->context[0] ? k->context : NULL};
+    if (kube_config_load(&ko, &r->kcfg, &e) < 0 || kube_client_new(w->loop, r->kcfg, NULL, &r->client, &e) < 0 ||
+        lease_kube_new(r->client, le->lease_namespace, le->lease_name, &r->lk, &e) < 0) {
+        log_error("cannot reach the Kubernetes API", "error", e.msg);
+        return -1;
+    }
+    struct elector_opts o = {
+        .lease = {.lease_duration_ms = le->lease_duration_ms, .renew_deadline_ms = le->renew_deadline_ms,
+                  .retry_period_ms = le->retry_period_ms, .identity = le->identity},
+        .ns = le->lease_namespace,
+        .name = le->lease_name,
+        .watch = getenv("HTIC_ELECTOR_NO_WATCH") == NULL, /* tests compare with client-go's plain polling */
+    };
+    struct elector_sink sink = {.send = sink_send, .report = sink_report, .data = w};
+    if (elector_init(&r->el, w->loop, &o, lease_kube_api(r->lk), sink, &e) < 0) {
+        log_error("leader election settings refused", "error", e.msg);
+        return -1;
+    }
+    r->el.data = r;
+    r->el_ready = 1;
+    log_info("leader election starting", "identity", le->identity, "namespace", le->lease_namespace, "lease",
+             le->lease_name, "server", r->kcfg->server);
+    return elector_start(&r->el);
+}
 
 int elector_main(int argc, char **argv)
 {
-    return worker_main(argc, argv, NULL, NULL, NULL, NULL);
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    memset(&role, 0, sizeof(role));
+    int status = worker_main(argc, argv, on_message, on_shutdown, on_start, &role);
+    kube_config_free(role.kcfg);
+    role.kcfg = NULL;
+    return status;
 }

@@ -24,11 +24,11 @@ def all_up(p):
 def test_every_role_runs_as_a_child_with_its_title(tmp):
     with start(tmp) as p:
         kids = h.wait_for(lambda: all_up(p), what="all roles")
+        h.wait_for(lambda: "all children up" in p.text(), what="every child said hello")
         for role, pid in kids.items():
             comm = open(f"/proc/{pid}/comm").read().strip()
             assert comm == f"htic-{role}", (role, comm)
         assert "elector" not in kids, "election disabled: no elector expected"
-        h.wait_for(lambda: "all children up" in p.text(), what="ready log line")
 
 
 def test_disabled_mode_deployer_acts_under_its_term(tmp):

@@ -246,6 +246,17 @@ START_TEST(test_report_merges_under_role_label)
     ck_assert_ptr_null(strstr(t, "renderer"));
     ck_assert_ptr_nonnull(strstr(t, "role=\"validator\""));
     free(t);
+    /* the index survives the removal: re-merging adds the role back once, the other role is updated in place */
+    ck_assert_int_eq(metrics_merge_json(sup, metrics, "renderer", &e), 0);
+    ck_assert_int_eq(metrics_merge_json(sup, metrics, "validator", &e), 0);
+    t = text_of(sup);
+    const char *once = strstr(t, "htic_renders_total{result=\"ok\",role=\"renderer\"} 5\n");
+    ck_assert_ptr_nonnull(once);
+    ck_assert_ptr_null(strstr(once + 1, "htic_renders_total{result=\"ok\",role=\"renderer\"}"));
+    const char *v = strstr(t, "htic_renders_total{result=\"ok\",role=\"validator\"} 5\n");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_ptr_null(strstr(v + 1, "htic_renders_total{result=\"ok\",role=\"validator\"}"));
+    free(t);
     json_object_put(parsed);
     free(wire);
     metrics_registry_free(child);
