@@ -315,7 +315,9 @@ static int start_attempt(struct kube_call *call)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L); /* client-go's dialer: 30 s keep-alive */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);

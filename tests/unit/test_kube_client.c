@@ -377,6 +377,23 @@ START_TEST(test_kube_client_watch_clean_end_http_error_stop_and_garbage)
 }
 END_TEST
 
+START_TEST(test_kube_client_watch_client_deadline)
+{
+    fake_stream(&srv, WATCH, 0, 1); /* events, then silence on an open connection */
+    fake_start(&srv);
+    struct kube_watch_cbs cbs = {on_watch_event, on_watch_done};
+    struct watch_seen s = {0};
+    uint64_t t0 = uv_now(&loop);
+    ck_assert_int_eq(kube_watch_start_timeout(cli, "/w", 400, &cbs, &s, NULL), 0);
+    run_watch(&s, 5000);
+    ck_assert_int_eq(s.done, 1);
+    ck_assert_int_eq(s.events, 4);
+    ck_assert_int_eq(s.r.err, KUBE_ERR_TIMEOUT);
+    ck_assert_uint_lt(uv_now(&loop) - t0, 2000);
+    kube_response_free(&s.r);
+}
+END_TEST
+
 START_TEST(test_kube_client_second_client_not_blocked)
 {
     fake_reply(&srv, 200, "", "{\"bulk\":true}")->hang_ms = 1500;
@@ -426,6 +443,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_cancel_and_close_in_flight);
     tcase_add_test(tc, test_kube_client_watch_split_stream_and_error_event);
     tcase_add_test(tc, test_kube_client_watch_clean_end_http_error_stop_and_garbage);
+    tcase_add_test(tc, test_kube_client_watch_client_deadline);
     tcase_add_test(tc, test_kube_client_second_client_not_blocked);
     tcase_add_test(tc, test_kube_client_sync_request);
     suite_add_tcase(s, tc);
