@@ -83,6 +83,20 @@ static int valid_label_name(const char *s)
     return 1;
 }
 
+/* The exposition format is UTF-8; a report from a child must not be able to break the scrape. */
+static int valid_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2)) return 0;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xc0) != 0x80) return 0;
+    }
+    return 1;
+}
+
 /* ---- registry ----------------------------------------------------------------------------------------- */
 
 struct metrics_registry *metrics_registry_new(void) { return calloc(1, sizeof(struct metrics_registry)); }
@@ -175,7 +189,7 @@ static struct series *get_series(struct metric_family *f, const char *const *val
 {
     if (!f) return NULL;
     for (size_t k = 0; k < f->nlabels; k++)
-        if (!values || !values[k] || strlen(values[k]) > METRICS_VALUE_MAX) return NULL;
+        if (!values || !values[k] || strlen(values[k]) > METRICS_VALUE_MAX || !valid_utf8(values[k])) return NULL;
     struct series *s = find_series(f, values);
     if (s) return s;
     if (f->nseries >= METRICS_MAX_SERIES) return NULL;
@@ -256,8 +270,8 @@ static struct metric_family *do_register(struct metrics_registry *r, enum metric
     } else {
         nbuckets = 0;
     }
-    if (help && strlen(help) > METRICS_HELP_MAX) {
-        err_set(e, "%s: help text longer than %d bytes", name, METRICS_HELP_MAX);
+    if (help && (strlen(help) > METRICS_HELP_MAX || !valid_utf8(help))) {
+        err_set(e, "%s: help text is not UTF-8 or longer than %d bytes", name, METRICS_HELP_MAX);
         return NULL;
     }
     struct metric_family *f = find_family(r, name);
@@ -588,7 +602,7 @@ static int merge_series(struct metric_family *f, const struct json_object *so, c
             return err_set(e, "%s: a series needs a numeric \"value\"", f->name);
         if (f->type == METRIC_COUNTER && !(v >= 0)) return err_set(e, "%s: a counter cannot be negative", f->name);
         struct series *s = get_series(f, values);
-        if (!s) return err_set(e, "%s: too many series (at most %d)", f->name, METRICS_MAX_SERIES);
+        if (!s) return err_set(e, "%s: label values not UTF-8, or too many series (at most %d)", f->name, METRICS_MAX_SERIES);
         s->value = v;
         return 0;
     }
@@ -608,7 +622,7 @@ static int merge_series(struct metric_family *f, const struct json_object *so, c
     if (!json_object_object_get_ex(so, "sum", &js) || get_number(js, &sum) < 0)
         return err_set(e, "%s: a histogram series needs a numeric \"sum\"", f->name);
     struct series *s = get_series(f, values);
-    if (!s) return err_set(e, "%s: too many series (at most %d)", f->name, METRICS_MAX_SERIES);
+    if (!s) return err_set(e, "%s: label values not UTF-8, or too many series (at most %d)", f->name, METRICS_MAX_SERIES);
     memcpy(s->counts, counts, f->nbuckets * sizeof(uint64_t));
     s->count = count;
     s->sum = sum;

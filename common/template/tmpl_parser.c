@@ -17,6 +17,7 @@ struct parser {
     struct node *macros[TMPL_PARSE_DEPTH_MAX];  /* macros being parsed (varargs/kwargs/caller use) */
     int nmacros;
     int failed;
+    struct token *open;  /* opening tag of the innermost statement being parsed */
 };
 
 struct vec {
@@ -762,6 +763,8 @@ static struct node *parse_statement(struct parser *P)
     const char *which;
     struct vec body = {0}, els = {0};
     if (enter(P) < 0) return NULL;
+    struct token *saved_open = P->open;
+    P->open = t;
     adv(P);
     if (!strcmp(w, "if")) {
         n = mk(P, N_IF, t);
@@ -1000,19 +1003,22 @@ static struct node *parse_statement(struct parser *P)
     } else {
         return perr(P, t, "encountered unknown tag '%s'", w);
     }
+    P->open = saved_open;
     P->depth--;
     return n;
 }
 
 static int parse_body(struct parser *P, const char *const *ends, const char **which, struct vec *body)
 {
-    struct token *start = cur(P);
+    struct token *start = P->open ? P->open : cur(P);
     for (;;) {
         struct token *t = cur(P);
         if (t->type == T_EOF) {
             if (ends && ends[0]) {
-                perr(P, start, "unexpected end of template: missing '{%% %s %%}'", ends[ends[1] ? 1 : 0]);
-                if (ends[1] && ends[2]) perr(P, start, "unexpected end of template: missing '{%% %s %%}'", ends[2]);
+                int k = 0;
+                while (ends[k + 1]) k++;
+                perr(P, start, "unexpected end of template: this '%s' block is never closed with '{%% %s %%}'",
+                     start->type == T_NAME ? start->s : "?", ends[k]);
                 return -1;
             }
             return 0;
@@ -1039,8 +1045,11 @@ static int parse_body(struct parser *P, const char *const *ends, const char **wh
                         return 0;
                     }
             if (nm->type == T_NAME && !strncmp(nm->s, "end", 3) && nm->s[3]) {
+                int k = 0;
+                while (ends && ends[k] && ends[k + 1]) k++;
                 if (ends && ends[0])
-                    perr(P, nm, "encountered unknown tag '%s'; expected '%s'", nm->s, ends[0]);
+                    perr(P, nm, "encountered unknown tag '%s'; the innermost open block needs '{%% %s %%}'", nm->s,
+                         ends[k]);
                 else
                     perr(P, nm, "encountered unknown tag '%s'", nm->s);
                 return -1;

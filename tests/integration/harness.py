@@ -106,7 +106,7 @@ class Proc:
         self.stop()
 
 
-def config(tmp, election=False, http_port=None, extra="", leader_election_extra=""):
+def config(tmp, election=False, http_port=None, extra="", leader_election_extra="", kubeconfig=None):
     """Writes a valid controller config into tmp and returns its path."""
     port = http_port if http_port is not None else free_port()
     return write(os.path.join(tmp, "config.yaml"), f"""
@@ -119,6 +119,7 @@ controller:
     port: {port}
   run_dir: {tmp}/run
   shutdown_timeout: 20s
+{f"  kubernetes:{chr(10)}    kubeconfig: {kubeconfig}" if kubeconfig else ""}
 haproxy:
   endpoints:
     - name: local

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <yaml.h>
 
 #include "tests/kube-sim/sim.h"
@@ -153,7 +154,7 @@ int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen)
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
-    int rc = 0, index = 1;
+    int rc = 0, index = 1, in_doc = 0, doc_started = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
@@ -165,8 +166,42 @@ int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen)
             yaml_event_delete(&ev);
             break;
         }
+        if (ev.type == YAML_SEQUENCE_START_EVENT && in_doc && !doc_started) {
+            /* a top-level sequence: load element by element so a big seed never exists twice in memory */
+            yaml_event_delete(&ev);
+            doc_started = 1;
+            for (;;) {
+                yaml_event_t e;
+                if (!yaml_parser_parse(&p, &e)) {
+                    snprintf(err, errlen, "%s:%zu: %s", path, p.problem_mark.line + 1,
+                             p.problem ? p.problem : "YAML error");
+                    rc = -1;
+                    break;
+                }
+                if (e.type == YAML_SEQUENCE_END_EVENT) {
+                    yaml_event_delete(&e);
+                    break;
+                }
+                struct json_object *item = NULL;
+                char e2[600];
+                size_t line = e.start_mark.line + 1;
+                rc = build(&p, &e, &item, 1, e2, sizeof(e2));
+                yaml_event_delete(&e);
+                if (rc == 0) rc = add_one(sim, item, path, index++, e2, sizeof(e2));
+                json_object_put(item);
+                if (rc < 0) {
+                    snprintf(err, errlen, "%s (line %zu)", e2, line);
+                    break;
+                }
+            }
+            if (rc < 0) break;
+            continue;
+        }
+        if (ev.type == YAML_DOCUMENT_START_EVENT) in_doc = 1, doc_started = 0;
+        if (ev.type == YAML_DOCUMENT_END_EVENT) in_doc = 0;
         if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
             ev.type == YAML_SCALAR_EVENT) {
+            doc_started = 1;
             struct json_object *doc = NULL;
             char e2[600];
             size_t line = ev.start_mark.line + 1;
@@ -188,5 +223,6 @@ int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen)
     }
     yaml_parser_delete(&p);
     fclose(f);
+    malloc_trim(0); /* parsing garbage is freed; give it back so RSS shows what the store holds */
     return rc;
 }

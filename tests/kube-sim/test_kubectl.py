@@ -170,6 +170,7 @@ spec:
             rc, out, err = k.run("get", "--raw", "/apis/coordination.k8s.io/v1/namespaces/default/leases")
             assert rc == 0 and json.loads(out)["kind"] == "LeaseList", (rc, out, err)
         tap.run("kubectl get --raw", raw)
+        tap.eq(sim.stop(), 0, "simulator exits cleanly after the kubectl run")
 
 
 def https_token(tap):

@@ -182,6 +182,7 @@ def main():
     with KubeSim() as sim:
         client_checks(tap, sim)
         election(tap, sim)
+        tap.eq(sim.stop(), 0, "simulator exits cleanly after the python client run")
     return tap.done()
 
 

@@ -180,8 +180,13 @@ START_TEST(test_update_refusals_and_series_bound)
     ck_assert_int_eq(metrics_counter_inc(g, NULL), -1);
     ck_assert_int_eq(metrics_histogram_observe(g, NULL, 1), -1);
     ck_assert_int_eq(metrics_counter_inc(NULL, NULL), -1);
+    ck_assert_int_eq(metrics_counter_inc(c, (const char *const[]){"caf\xc3\xa9"}), 0);  /* UTF-8 is fine */
+    ck_assert_int_eq(metrics_counter_inc(c, (const char *const[]){"bad\xff"}), -1);
+    ck_assert_int_eq(metrics_counter_inc(c, (const char *const[]){"cut\xc3"}), -1);
+    ck_assert_int_eq(metrics_counter_inc(c, (const char *const[]){"overlong\xc0\xaf"}), -1);
+    ck_assert_ptr_null(metrics_gauge(r, "g2", "bad \xfe help", NULL, NULL));
     char v[32];
-    for (int i = 0; i < METRICS_MAX_SERIES; i++) {
+    for (int i = 1; i < METRICS_MAX_SERIES; i++) { /* one series exists already */
         snprintf(v, sizeof(v), "v%d", i);
         ck_assert_int_eq(metrics_counter_inc(c, (const char *const[]){v}), 0);
     }
@@ -292,6 +297,8 @@ START_TEST(test_merge_refuses_bad_reports)
          "one string per label name"},
         {"[{\"name\":\"y\",\"type\":\"gauge\",\"series\":[{\"labels\":[],\"value\":\"many\"}]}]", "numeric \"value\""},
         {"[{\"name\":\"c\",\"type\":\"counter\",\"series\":[{\"labels\":[],\"value\":-1}]}]", "cannot be negative"},
+        {"[{\"name\":\"u\",\"type\":\"gauge\",\"labels\":[\"a\"],\"series\":[{\"labels\":[\"\xff\"],\"value\":1}]}]",
+         "not UTF-8"},
         {"[{\"name\":\"h\",\"type\":\"histogram\",\"series\":[]}]", "needs \"buckets\""},
         {"[{\"name\":\"h\",\"type\":\"histogram\",\"buckets\":[1,2],\"series\":[{\"labels\":[],\"counts\":[2,1],"
          "\"count\":2,\"sum\":1}]}]", "cumulative"},
