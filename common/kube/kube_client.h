@@ -50,7 +50,8 @@ struct kube_request_opts {
 int kube_client_new(uv_loop_t *loop, struct kube_config *config, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
 /* Cancels every request without calling its callback, closes connections and frees the client once libuv
- * has closed its handles (run the loop). Safe from inside a callback of this client. */
+ * has closed its handles (run the loop). Safe from inside a callback of this client. Stop the informers,
+ * watches and lists built on this client first: their handles are invalid once it is closed. */
 void kube_client_close(struct kube_client *c);
 struct kube_config *kube_client_config(struct kube_client *c);
 uv_loop_t *kube_client_loop(struct kube_client *c);
