@@ -46,6 +46,8 @@ struct kube_client {
     uv_timer_t timer;          /* curl's wake-up timer */
     char *user_agent;          /* owned */
     int default_timeout_ms;
+    void (*observe)(void *data, const char *method, long status, enum kube_err err, double seconds);
+    void *observe_data;
     struct kube_call *calls;   /* every call not yet freed (dead ones included) */
     struct sock_ctx *socks;    /* polled sockets */
     int refs;                  /* the client itself + calls not yet freed + the timer */
@@ -77,6 +79,7 @@ struct kube_call {
     char *url, *method, *body, *content_type;
     size_t body_len;
     uint64_t deadline;         /* uv_now ms; 0: none */
+    uint64_t attempt_start;    /* uv_hrtime of the attempt in flight */
     int retries_left;
     int auth_retried;
     int waiting_cred;          /* CALL_WAITING for the exec plugin, not for a Retry-After */
@@ -388,6 +391,7 @@ static int start_attempt_now(struct kube_call *call)
         }
     }
     if (curl_multi_add_handle(c->multi, h) != CURLM_OK) return -1;
+    call->attempt_start = uv_hrtime();
     call->state = CALL_RUNNING;
     call->resp.attempts++;
     c->stats.requests++;
@@ -580,6 +584,8 @@ static void on_retry_timer(uv_timer_t *t)
     else if (rc < 0) fail_now(call, KUBE_ERR_TRANSPORT, "cannot start the retry");
 }
 
+static void observe(struct kube_call *call, long status, enum kube_err err);
+
 /* Hands buffered stream bytes to the owner; returns 0 when the call is still running afterwards. */
 static int deliver_pending(struct kube_call *call)
 {
@@ -597,10 +603,18 @@ static int deliver_pending(struct kube_call *call)
     buf_reset(&call->pending);
     if (stop) {
         call->aborted = 1;
+        observe(call, 200, KUBE_ERR_DECODE);
         fail_now(call, KUBE_ERR_DECODE, "stream aborted by its reader");
         return -1;
     }
     return 0;
+}
+
+static void observe(struct kube_call *call, long status, enum kube_err err)
+{
+    struct kube_client *c = call->c;
+    if (c->observe)
+        c->observe(c->observe_data, call->method, status, err, (double)(uv_hrtime() - call->attempt_start) / 1e9);
 }
 
 static void on_attempt_done(struct kube_call *call, CURLcode res)
@@ -610,6 +624,9 @@ static void on_attempt_done(struct kube_call *call, CURLcode res)
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
     drop_easy(call);
     if (call->state != CALL_RUNNING) return;
+    if (res != CURLE_OK || call->too_big)
+        observe(call, 0, call->too_big ? KUBE_ERR_OTHER : res == CURLE_OPERATION_TIMEDOUT ? KUBE_ERR_TIMEOUT
+                                                                                            : KUBE_ERR_TRANSPORT);
     if (call->streaming && call->stream_2xx && deliver_pending(call) < 0) return;
     struct kube_response *r = &call->resp;
     if (call->too_big) {
@@ -625,6 +642,7 @@ static void on_attempt_done(struct kube_call *call, CURLcode res)
     }
     r->status = code;
     kube_response_finish(r, call->streaming);
+    observe(call, code, r->err);
     if (code == 401 && !call->auth_retried && kube_config_token_invalidate(c->cfg)) {
         call->auth_retried = 1;
         c->stats.retries++;
@@ -690,6 +708,10 @@ int kube_client_new(uv_loop_t *loop, struct kube_config *config, const struct ku
     c->loop = loop;
     c->cfg = config;
     c->default_timeout_ms = opts && opts->default_timeout_ms > 0 ? opts->default_timeout_ms : KUBE_DEFAULT_TIMEOUT_MS;
+    if (opts) {
+        c->observe = opts->on_attempt_done;
+        c->observe_data = opts->observer_data;
+    }
     if (opts && opts->user_agent)
         c->user_agent = strdup(opts->user_agent);
     else if (asprintf(&c->user_agent, "haproxy-template-ic/%s (linux/%s) kubernetes/unknown", HTIC_VERSION,

@@ -27,6 +27,11 @@ struct kube_call; /* one request in flight; valid until its completion callback 
 struct kube_client_opts {
     const char *user_agent;  /* NULL: "haproxy-template-ic/<version> (linux/<arch>) kubernetes/unknown" */
     int default_timeout_ms;  /* for requests with timeout_ms 0; 0 here: KUBE_DEFAULT_TIMEOUT_MS */
+    /* Optional observer of every HTTP attempt, for metrics in the style of client-go's
+     * rest_client_requests_total{code,method} and rest_client_request_duration_seconds: status is 0 when no
+     * response came (err says why); a stream reports once, when it ends. Must not close the client. */
+    void (*on_attempt_done)(void *data, const char *method, long status, enum kube_err err, double seconds);
+    void *observer_data;
 };
 
 /* r is owned by the client and freed when the callback returns; keep parts with kube_response_move or

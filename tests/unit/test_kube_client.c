@@ -418,6 +418,45 @@ START_TEST(test_kube_client_second_client_not_blocked)
 }
 END_TEST
 
+struct observed {
+    int n;
+    char line[8][64];
+};
+
+static void on_observe(void *data, const char *method, long status, enum kube_err err, double seconds)
+{
+    struct observed *o = data;
+    if (o->n < 8) snprintf(o->line[o->n], 64, "%s %ld %s %s", method, status, kube_err_name(err), seconds >= 0 ? "t" : "-");
+    o->n++;
+}
+
+START_TEST(test_kube_client_observer_sees_every_attempt)
+{
+    fake_reply(&srv, 429, "Retry-After: 0\r\n", "Too many requests");
+    fake_reply(&srv, 200, "", "{}");
+    fake_reply(&srv, 404, "", "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404}");
+    fake_reply(&srv, 200, "", "{}")->hang_ms = 2000;
+    fake_start(&srv);
+    struct observed o = {0};
+    struct kube_client_opts opts = {.on_attempt_done = on_observe, .observer_data = &o};
+    struct kube_client *c;
+    ck_assert_int_eq(kube_client_new(&loop, cfg, &opts, &c, NULL), 0);
+    struct kube_response r;
+    ck_assert_int_eq(kube_request_sync(c, "GET", "/a", NULL, 5000, &r), 0);
+    kube_response_free(&r);
+    kube_request_sync(c, "DELETE", "/b", NULL, 5000, &r);
+    kube_response_free(&r);
+    kube_request_sync(c, "GET", "/c", NULL, 300, &r);
+    kube_response_free(&r);
+    ck_assert_int_eq(o.n, 4);
+    ck_assert_str_eq(o.line[0], "GET 429 TooManyRequests t");
+    ck_assert_str_eq(o.line[1], "GET 200 OK t");
+    ck_assert_str_eq(o.line[2], "DELETE 404 NotFound t");
+    ck_assert_str_eq(o.line[3], "GET 0 Timeout t");
+    kube_client_close(c);
+}
+END_TEST
+
 START_TEST(test_kube_client_sync_request)
 {
     fake_reply(&srv, 404, "", "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404,\"message\":\"leases \\\"x\\\" not found\"}");
@@ -446,6 +485,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_watch_client_deadline);
     tcase_add_test(tc, test_kube_client_second_client_not_blocked);
     tcase_add_test(tc, test_kube_client_sync_request);
+    tcase_add_test(tc, test_kube_client_observer_sees_every_attempt);
     suite_add_tcase(s, tc);
     return s;
 }
