@@ -127,6 +127,7 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
             l->is_leader = 1;
             l->became_ms = l->last_renew_ms = clock_mono_ms();
             l->transitions++;
+            supervisor_metrics_became_leader(s);
         }
         arm_fence(s);
         start_deployer(s);

@@ -10,6 +10,8 @@
 
 #include "common/config/config.h"
 
+#include "common/template/template_cli.h"
+
 static int usage(FILE *f)
 {
     fprintf(f,
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
         printf("haproxy-template-ic %s\n", HTIC_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "render") == 0) return template_cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;

@@ -58,6 +58,8 @@ static void on_child_message(struct child *c, struct json_object *msg, const cha
         maybe_ready(s);
     } else if (strcmp(type, "event") == 0) {
         commentator_on_event(c->role, msg);
+    } else if (strcmp(type, "metrics") == 0) {
+        supervisor_metrics_on_report(s, c->role, msg);
     } else if (strcmp(type, "heartbeat") == 0) {
         /* bookkeeping is done in child.c */
     } else if (strcmp(type, "log") == 0) {
@@ -77,7 +79,10 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
 {
     struct supervisor *s = c->data;
     enum role_id r = child_role(s, c);
-    if (!expected && c->state != CHILD_DEAD && s->stage == RUNNING) s->restarts_total++;
+    if (!expected && c->state != CHILD_DEAD && s->stage == RUNNING) {
+        s->restarts_total++;
+        supervisor_metrics_child_restarted(s, c->role);
+    }
     if (r == ROLE_ELECTOR) leadership_on_elector_exit(s);
     if (r == ROLE_DEPLOYER) leadership_on_deployer_exit(s);
 
@@ -259,6 +264,12 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (supervisor_metrics_init(s) < 0) {
+        log_error("cannot set up metrics");
+        config_free(cfg);
+        free(s);
+        return 1;
+    }
     for (int r = 0; r < ROLE_COUNT; r++)
         child_init(&s->children[r], s->loop, role_names[r], s->exe, s->opts.config_path, &child_ops, s, 1);
     leadership_init(s);
@@ -281,6 +292,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         close_everything(s);
         uv_run(s->loop, UV_RUN_DEFAULT);
         uv_loop_close(s->loop);
+        supervisor_metrics_close(s);
         config_free(cfg);
         free(s);
         return 1;
@@ -298,6 +310,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     int status = s->exit_status;
     int rc = uv_loop_close(s->loop);
     if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
+    supervisor_metrics_close(s);
     config_free(s->cfg);
     free(s);
     return status;

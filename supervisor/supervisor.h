@@ -43,6 +43,13 @@ struct leadership {
     uv_timer_t fence_timer;
 };
 
+struct supervisor_metrics {
+    struct metrics_registry *reg;   /* owned */
+    struct metric_family *restarts, *up, *uptime, *is_leader, *transitions, *time_as_leader, *info;
+    double time_as_leader_reported; /* what the counter holds, so a scrape adds only the difference */
+    char info_holder[256];          /* lease_holder label of the info series now at 1 */
+};
+
 struct supervisor {
     uv_loop_t *loop;
     struct supervisor_opts opts;
@@ -51,6 +58,7 @@ struct supervisor {
     struct leadership lead;
     struct config *cfg;             /* owned: the config this process started with */
     struct http_server http;
+    struct supervisor_metrics metrics;
 
     uv_signal_t sigterm, sigint;
     uv_timer_t monitor_timer;       /* hung children, watchdog */
@@ -88,8 +96,12 @@ void leadership_close(struct supervisor *s);
 int http_api_start(struct supervisor *s);
 void http_api_close(struct supervisor *s);
 
-/* metrics.c: the supervisor's own figures in Prometheus text format. */
-void supervisor_metrics_write(struct supervisor *s, struct buf *b);
+/* metrics.c: the supervisor's registry, its own figures and the children's merged reports. */
+int supervisor_metrics_init(struct supervisor *s);
+void supervisor_metrics_close(struct supervisor *s);
+void supervisor_metrics_child_restarted(struct supervisor *s, const char *role);
+void supervisor_metrics_became_leader(struct supervisor *s);
+void supervisor_metrics_on_report(struct supervisor *s, const char *role, struct json_object *msg);
 void supervisor_metrics_serve(struct supervisor *s, struct http_request *req);
 
 /* commentator.c: one human-readable log line per event a child reports. */

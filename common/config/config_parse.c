@@ -98,11 +98,17 @@ static void mark_add(struct cfg_parse *pc, const char *path, const yaml_node_t *
 
 static void perr_at(struct cfg_parse *pc, const char *path, int line, int col, const char *fmt, va_list ap)
 {
+    struct cfg_mark *m = mark_find(pc, path);
+    if (m) m->failed = 1;
+    if (++pc->nerrors > CONFIG_MAX_ERRORS) {
+        if (pc->nerrors == CONFIG_MAX_ERRORS + 1)
+            err_list_add(pc->errs, pc->file, "", 0, 0, "more than %d problems; the rest are not listed",
+                         CONFIG_MAX_ERRORS);
+        return;
+    }
     char msg[ERR_MSG_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     err_list_add(pc->errs, pc->file, path, line, col, "%s", msg);
-    struct cfg_mark *m = mark_find(pc, path);
-    if (m) m->failed = 1;
 }
 
 /* An error about the node at path (node may be NULL when the key is absent). */
@@ -418,6 +424,7 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
                 rc = -1;
                 continue;
             }
+            if (is_plain(k) && !strcmp(scalar(k), "<<")) continue; /* merged below */
             char sub[ERR_WHERE_MAX];
             cfg_path_key(sub, sizeof(sub), path, scalar(k));
             if (json_object_object_get_ex(o, scalar(k), NULL)) {
@@ -432,6 +439,29 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
                 continue;
             }
             json_object_object_add(o, scalar(k), jv);
+        }
+        /* YAML merge keys: the merged mappings' keys fill what is not given explicitly, first one wins. */
+        for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; rc == 0 && pr < n->data.mapping.pairs.top; pr++) {
+            yaml_node_t *k = yaml_document_get_node(pc->doc, pr->key);
+            if (!(is_plain(k) && !strcmp(scalar(k), "<<"))) continue;
+            struct json_object *m;
+            if (yaml_to_json(pc, yaml_document_get_node(pc->doc, pr->value), path, depth + 1, &m) < 0) {
+                rc = -1;
+                break;
+            }
+            size_t nsrc = json_object_is_type(m, json_type_array) ? json_object_array_length(m) : 1;
+            for (size_t j = 0; rc == 0 && j < nsrc; j++) {
+                struct json_object *src = json_object_is_type(m, json_type_array) ? json_object_array_get_idx(m, j) : m;
+                if (!json_object_is_type(src, json_type_object)) {
+                    perr(pc, path, k, "<< must merge a mapping or a sequence of mappings");
+                    rc = -1;
+                    break;
+                }
+                json_object_object_foreach(src, mk, mv) {
+                    if (!json_object_object_get_ex(o, mk, NULL)) json_object_object_add(o, mk, json_object_get(mv));
+                }
+            }
+            json_object_put(m);
         }
         if (rc < 0) json_object_put(o);
         else *out = o;
@@ -696,6 +726,38 @@ static void report_unknown(struct cfg_parse *pc, const struct cfg_schema *s, con
     else perr(pc, path, kn, "unknown key (known keys: %s)", known);
 }
 
+static int is_merge_key(const yaml_node_t *k) { return is_plain(k) && !strcmp(scalar(k), "<<"); }
+
+/* YAML merge keys (`<<: *defaults` or `<<: [*a, *b]`): keys of the merged mappings fill the fields not given
+ * explicitly; among several merged mappings the first one wins, as the merge-key spec says. */
+static void merge_keys(struct cfg_parse *pc, const struct cfg_schema *s, yaml_node_t **given, yaml_node_t *src,
+                       const char *path, yaml_node_t *at, int level)
+{
+    if (level > 1 || (src->type != YAML_MAPPING_NODE && src->type != YAML_SEQUENCE_NODE)) {
+        perr(pc, path, at, "<< must merge a mapping or a sequence of mappings");
+        return;
+    }
+    if (src->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = src->data.sequence.items.start; it < src->data.sequence.items.top; it++)
+            merge_keys(pc, s, given, yaml_document_get_node(pc->doc, *it), path, at, level + 1);
+        return;
+    }
+    size_t nf = field_count(s);
+    for (yaml_node_pair_t *pr = src->data.mapping.pairs.start; pr < src->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn = yaml_document_get_node(pc->doc, pr->key);
+        if (kn->type != YAML_SCALAR_NODE || is_merge_key(kn)) {
+            perr(pc, path, kn, "merged mappings must have plain string keys (no nested <<)");
+            continue;
+        }
+        size_t i = 0;
+        while (i < nf && strcmp(s->fields[i].key, scalar(kn)) != 0) i++;
+        char sub[ERR_WHERE_MAX];
+        cfg_path_key(sub, sizeof(sub), path, scalar(kn));
+        if (i == nf) report_unknown(pc, s, scalar(kn), sub, kn);
+        else if (!given[i]) given[i] = yaml_document_get_node(pc->doc, pr->value);
+    }
+}
+
 static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void *obj, yaml_node_t *node,
                          const char *path, int depth)
 {
@@ -718,6 +780,7 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
                 perr(pc, path, kn, "mapping keys must be strings, got %s", node_kind(kn));
                 continue;
             }
+            if (is_merge_key(kn)) continue; /* after the explicit keys, which win */
             const char *key = scalar(kn);
             char sub[ERR_WHERE_MAX];
             cfg_path_key(sub, sizeof(sub), path, key);
@@ -733,6 +796,11 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
             }
             given[i] = vn;
         }
+        for (yaml_node_pair_t *pr = node->data.mapping.pairs.start; pr < node->data.mapping.pairs.top; pr++) {
+            yaml_node_t *kn = yaml_document_get_node(pc->doc, pr->key);
+            if (is_merge_key(kn))
+                merge_keys(pc, s, given, yaml_document_get_node(pc->doc, pr->value), path, kn, 0);
+        }
     }
     for (size_t i = 0; i < nf; i++) {
         const struct cfg_field *f = &s->fields[i];
@@ -747,9 +815,9 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
         } else if (f->type == CFG_REFUSED && given[i]) {
             perr(pc, sub, given[i], "%s", f->doc);
         } else if (f->flags & CFG_F_REQUIRED) {
+            mark_add(pc, sub, given[i] ? given[i] : node); /* so rules using this key know it failed */
             if (given[i]) perr(pc, sub, given[i], "required key has no value");
             else perr(pc, sub, node, "required key is missing");
-            if (given[i]) mark_add(pc, sub, given[i]);
         } else {
             apply_default(pc, f, p, sub, depth);
         }

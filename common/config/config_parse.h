@@ -24,6 +24,7 @@ struct cfg_parse {
     struct cfg_mark *marks;    /* owned */
     size_t nmarks, capmarks;
     size_t json_nodes;         /* free-form values converted so far (bounded by CONFIG_MAX_JSON_NODES) */
+    size_t nerrors;            /* problems found so far (listed up to CONFIG_MAX_ERRORS) */
 };
 
 void cfg_path_key(char *out, size_t n, const char *parent, const char *key);

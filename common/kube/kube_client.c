@@ -59,6 +59,7 @@ struct kube_call {
     enum call_state state;
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to;
     char *url, *method, *body, *content_type;
     size_t body_len;
     uint64_t deadline;         /* uv_now ms; 0: none */
@@ -219,6 +220,8 @@ static void drop_easy(struct kube_call *call)
     }
     curl_slist_free_all(call->headers);
     call->headers = NULL;
+    curl_slist_free_all(call->connect_to);
+    call->connect_to = NULL;
 }
 
 static void release(struct kube_call *call)
@@ -322,6 +325,11 @@ static int start_attempt(struct kube_call *call)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
     }
     if (cfg->https) {
+        if (cfg->connect_to) {
+            call->connect_to = curl_slist_append(NULL, cfg->connect_to);
+            if (!call->connect_to) return -1;
+            curl_easy_setopt(h, CURLOPT_CONNECT_TO, call->connect_to);
+        }
         if (cfg->insecure_skip_tls_verify) {
             curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

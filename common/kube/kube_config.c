@@ -24,7 +24,7 @@ void kube_config_free(struct kube_config *c)
     if (!c) return;
     char **strs[] = {&c->server, &c->namespace, &c->source, &c->ca_file, &c->ca_pem, &c->tls_server_name,
                      &c->client_cert_file, &c->client_key_file, &c->client_cert_pem, &c->client_key_pem,
-                     &c->token, &c->token_file, &c->username, &c->cached_token};
+                     &c->token, &c->token_file, &c->username, &c->cached_token, &c->connect_to};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) free(*strs[i]);
     if (c->password) {
         memset(c->password, 0, strlen(c->password));
@@ -402,7 +402,34 @@ static int load_cluster(struct kube_config *c, struct kc_file *f, const char *cn
         c->ca_file = resolve_path(f, ca);
     }
     const char *sni = str_field(cl, "tls-server-name");
-    if (sni && *sni) c->tls_server_name = strdup(sni);
+    if (sni && *sni && c->https) {
+        /* libcurl verifies the URL's host: put the override name in the URL and connect to the real host */
+        const char *h = c->server + 8, *end = h;
+        if (*h == '[') {
+            end = strchr(h, ']');
+            if (!end) return err_set(e, "cluster \"%s\": bad IPv6 server address", cname);
+            end++;
+        } else {
+            while (*end && *end != ':' && *end != '/') end++;
+        }
+        const char *port = "443", *rest = end;
+        char portbuf[8];
+        if (*end == ':') {
+            size_t pl = strcspn(end + 1, "/");
+            if (pl == 0 || pl >= sizeof(portbuf)) return err_set(e, "cluster \"%s\": bad server port", cname);
+            memcpy(portbuf, end + 1, pl);
+            portbuf[pl] = '\0';
+            port = portbuf;
+            rest = end + 1 + pl;
+        }
+        char *url = NULL;
+        if (asprintf(&c->connect_to, "%s:%s:%.*s:%s", sni, port, (int)(end - h), h, port) < 0 ||
+            asprintf(&url, "https://%s:%s%s", sni, port, rest) < 0)
+            return err_set(e, "out of memory");
+        free(c->server);
+        c->server = url;
+        c->tls_server_name = strdup(sni);
+    }
     return 0;
 }
 

@@ -44,7 +44,9 @@ struct kube_config {
     char *ca_pem;            /* PEM bytes from certificate-authority-data */
     size_t ca_pem_len;
     int insecure_skip_tls_verify;
-    char *tls_server_name;   /* verification name override (see docs/kube-client.md for the limits) */
+    char *tls_server_name;   /* name used for SNI and certificate verification instead of the server host */
+    char *connect_to;        /* with tls_server_name: "name:port:host:port" for CURLOPT_CONNECT_TO; the
+                              * server URL then names tls_server_name */
 
     char *client_cert_file, *client_key_file;
     char *client_cert_pem, *client_key_pem;

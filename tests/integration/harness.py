@@ -106,7 +106,7 @@ class Proc:
         self.stop()
 
 
-def config(tmp, election=False, http_port=None, extra="", leader_election_extra=""):
+def config(tmp, election=False, http_port=None, extra="", leader_election_extra="", kubeconfig=None):
     """Writes a valid controller config into tmp and returns its path."""
     port = http_port if http_port is not None else free_port()
     return write(os.path.join(tmp, "config.yaml"), f"""
@@ -119,6 +119,7 @@ controller:
     port: {port}
   run_dir: {tmp}/run
   shutdown_timeout: 20s
+{f"  kubernetes:{chr(10)}    kubeconfig: {kubeconfig}" if kubeconfig else ""}
 haproxy:
   endpoints:
     - name: local
@@ -128,6 +129,30 @@ haproxy_config:
     global
       maxconn 100
 {extra}""")
+
+
+def read_journal(path):
+    """The deployer's side-effect journal: a list of dicts (mono_ms, wall_ms, pid, term, action)."""
+    import json
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def assert_one_term_at_a_time(entries, slack_ms=0):
+    """Merged journals of several replicas: the spans [first, last action] of different terms must not
+    overlap. Returns the terms in order."""
+    spans = {}
+    for e in entries:
+        key = (e["term"], e["pid"])
+        lo, hi = spans.get(key, (e["mono_ms"], e["mono_ms"]))
+        spans[key] = (min(lo, e["mono_ms"]), max(hi, e["mono_ms"]))
+    ordered = sorted(spans.items(), key=lambda kv: kv[1][0])
+    for (a, (alo, ahi)), (b, (blo, bhi)) in zip(ordered, ordered[1:]):
+        assert ahi < blo + slack_ms, f"terms overlap: {a} [{alo},{ahi}] and {b} [{blo},{bhi}]"
+    return [k for k, _ in ordered]
 
 
 def open_text(path):

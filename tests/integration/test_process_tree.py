@@ -24,11 +24,21 @@ def all_up(p):
 def test_every_role_runs_as_a_child_with_its_title(tmp):
     with start(tmp) as p:
         kids = h.wait_for(lambda: all_up(p), what="all roles")
+        h.wait_for(lambda: "all children up" in p.text(), what="every child said hello")
         for role, pid in kids.items():
             comm = open(f"/proc/{pid}/comm").read().strip()
             assert comm == f"htic-{role}", (role, comm)
         assert "elector" not in kids, "election disabled: no elector expected"
-        h.wait_for(lambda: "all children up" in p.text(), what="ready log line")
+
+
+def test_disabled_mode_deployer_acts_under_its_term(tmp):
+    with start(tmp) as p:
+        h.wait_for(lambda: all_up(p), what="all roles")
+        journal = os.path.join(tmp, "run", "deployer.journal")
+        entries = h.wait_for(lambda: (lambda e: e if len(e) >= 3 else None)(h.read_journal(journal)),
+                             what="journal entries")
+        assert entries[0]["action"] == "ready" and entries[0]["term"] == "disabled", entries[0]
+        assert all(e["term"] == "disabled" for e in entries)
 
 
 def test_killed_worker_is_restarted_and_others_untouched(tmp):
@@ -151,6 +161,7 @@ def test_watchdog_withheld_while_a_child_is_frozen(tmp):
 if __name__ == "__main__":
     h.run([
         test_every_role_runs_as_a_child_with_its_title,
+        test_disabled_mode_deployer_acts_under_its_term,
         test_killed_worker_is_restarted_and_others_untouched,
         test_sigterm_stops_everything_in_order_with_exit_zero,
         test_killing_the_supervisor_leaves_no_child,

@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 
+#define FAKE_FN static __attribute__((unused))
 #define FAKE_MAX_REQS 64
 #define FAKE_MAX_SCRIPT 32
 #define FAKE_MAX_PIECES 64
@@ -48,6 +49,8 @@ struct fake_server {
     struct fake_resp script[FAKE_MAX_SCRIPT];
     int nscript;
     int active;      /* connection threads running */
+    pthread_t conn_thr[256]; /* joined by fake_stop */
+    int nthr;
     volatile int stop;
 };
 
@@ -56,14 +59,14 @@ struct fake_conn {
     int fd;
 };
 
-static void fake_sleep_ms(int ms)
+FAKE_FN void fake_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
 /* Waits up to ms for fd to become readable (or closed); returns 1 if so, 0 on timeout or stop. */
-static int fake_wait_readable(struct fake_server *s, int fd, int ms)
+FAKE_FN int fake_wait_readable(struct fake_server *s, int fd, int ms)
 {
     while (ms > 0 && !s->stop) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -74,7 +77,7 @@ static int fake_wait_readable(struct fake_server *s, int fd, int ms)
     return 0;
 }
 
-static void fake_write_all(int fd, const char *p, size_t n)
+FAKE_FN void fake_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -85,7 +88,7 @@ static void fake_write_all(int fd, const char *p, size_t n)
     }
 }
 
-static void *fake_conn_main(void *arg)
+FAKE_FN void *fake_conn_main(void *arg)
 {
     struct fake_conn *fc = arg;
     struct fake_server *s = fc->s;
@@ -156,7 +159,7 @@ out:
     return NULL;
 }
 
-static void *fake_accept_main(void *arg)
+FAKE_FN void *fake_accept_main(void *arg)
 {
     struct fake_server *s = arg;
     while (!s->stop) {
@@ -173,7 +176,7 @@ static void *fake_accept_main(void *arg)
         s->active++;
         pthread_mutex_unlock(&s->mu);
         pthread_t t;
-        if (pthread_create(&t, NULL, fake_conn_main, fc) != 0) {
+        if (s->nthr >= 256 || pthread_create(&t, NULL, fake_conn_main, fc) != 0) {
             close(cfd);
             free(fc);
             pthread_mutex_lock(&s->mu);
@@ -181,12 +184,12 @@ static void *fake_accept_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             continue;
         }
-        pthread_detach(t);
+        s->conn_thr[s->nthr++] = t;
     }
     return NULL;
 }
 
-static void fake_init(struct fake_server *s)
+FAKE_FN void fake_init(struct fake_server *s)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
@@ -201,26 +204,20 @@ static void fake_init(struct fake_server *s)
 }
 
 /* Starts serving; add the script before (or hold mu while adding). */
-static void fake_start(struct fake_server *s) { pthread_create(&s->accept_thr, NULL, fake_accept_main, s); }
+FAKE_FN void fake_start(struct fake_server *s) { pthread_create(&s->accept_thr, NULL, fake_accept_main, s); }
 
-static void fake_stop(struct fake_server *s)
+FAKE_FN void fake_stop(struct fake_server *s)
 {
     s->stop = 1;
     pthread_join(s->accept_thr, NULL);
-    for (int i = 0; i < 500; i++) { /* connection threads notice stop within ~20 ms */
-        pthread_mutex_lock(&s->mu);
-        int a = s->active;
-        pthread_mutex_unlock(&s->mu);
-        if (!a) break;
-        fake_sleep_ms(10);
-    }
+    for (int i = 0; i < s->nthr; i++) pthread_join(s->conn_thr[i], NULL); /* they notice stop within ~20 ms */
     close(s->fd);
     for (int i = 0; i < s->nscript; i++)
         for (int j = 0; j < s->script[i].npieces; j++) free(s->script[i].pieces[j]);
     pthread_mutex_destroy(&s->mu);
 }
 
-static int fake_nreq(struct fake_server *s)
+FAKE_FN int fake_nreq(struct fake_server *s)
 {
     pthread_mutex_lock(&s->mu);
     int n = s->nreq;
@@ -228,7 +225,7 @@ static int fake_nreq(struct fake_server *s)
     return n;
 }
 
-static struct fake_resp *fake_add(struct fake_server *s)
+FAKE_FN struct fake_resp *fake_add(struct fake_server *s)
 {
     pthread_mutex_lock(&s->mu);
     struct fake_resp *r = &s->script[s->nscript++];
@@ -237,7 +234,7 @@ static struct fake_resp *fake_add(struct fake_server *s)
     return r;
 }
 
-static void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
+FAKE_FN void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
 {
     char *p = malloc(n + 1);
     memcpy(p, bytes, n);
@@ -246,7 +243,7 @@ static void fake_piece(struct fake_resp *r, const char *bytes, size_t n)
 }
 
 /* A complete response with Content-Length; extra_headers is "" or "Name: value\r\n..." */
-static struct fake_resp *fake_reply(struct fake_server *s, int status, const char *extra_headers, const char *body)
+FAKE_FN struct fake_resp *fake_reply(struct fake_server *s, int status, const char *extra_headers, const char *body)
 {
     struct fake_resp *r = fake_add(s);
     struct buf b;
@@ -260,7 +257,7 @@ static struct fake_resp *fake_reply(struct fake_server *s, int status, const cha
 
 /* A chunked 200 stream of text, cut every `every` bytes into chunks written separately; ends the stream
  * (terminating chunk) unless keep_open. */
-static struct fake_resp *fake_stream(struct fake_server *s, const char *text, size_t every, int keep_open)
+FAKE_FN struct fake_resp *fake_stream(struct fake_server *s, const char *text, size_t every, int keep_open)
 {
     struct fake_resp *r = fake_add(s);
     static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"

@@ -417,6 +417,20 @@ START_TEST(test_several_errors_all_reported_in_input_order)
 }
 END_TEST
 
+START_TEST(test_problem_list_is_bounded)
+{
+    char doc[16384] = "controller:\n";
+    for (int i = 0; i < 150; i++) snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), "  unknown_%03d: 1\n", i);
+    strcat(doc, VALID_REST);
+    struct loaded l = load_yaml(doc);
+    ck_assert_int_eq(l.rc, -1);
+    ck_assert_uint_eq(l.errs.len, CONFIG_MAX_ERRORS + 1);
+    ck_assert_str_eq(l.errs.items[0].path, "controller.unknown_000");
+    ck_assert_str_eq(l.errs.items[CONFIG_MAX_ERRORS].msg, "more than 100 problems; the rest are not listed");
+    loaded_free(&l);
+}
+END_TEST
+
 START_TEST(test_duplicate_key_refused)
 {
     struct loaded l = load_refused("controller:\n  run_dir: /a\n  run_dir: /b\n" VALID_REST, "controller.run_dir",
@@ -596,6 +610,7 @@ Suite *suite_under_test(void)
     tcase_add_test(ld, test_file_loads_and_names_itself_in_errors);
     tcase_add_test(ld, test_several_errors_all_reported_in_input_order);
     tcase_add_test(ld, test_duplicate_key_refused);
+    tcase_add_test(ld, test_problem_list_is_bounded);
     tcase_add_test(ld, test_second_document_refused);
     tcase_add_test(ld, test_null_value_takes_default);
     tcase_add_test(ld, test_nul_in_string_refused);

@@ -282,6 +282,33 @@ START_TEST(test_extra_context_is_free_form_mapping)
 }
 END_TEST
 
+START_TEST(test_yaml_merge_keys)
+{
+    struct loaded l = load_ok("watched_resources:\n"
+                              "  svc: &base {api_version: v1, resources: services, index_by: [metadata.name], store: on-demand}\n"
+                              "  pods:\n    <<: *base\n    resources: pods\n"
+                              "  eps:\n    <<: [{resources: endpoints}, *base]\n"
+                              "templating_settings:\n  extra_context:\n    d: &d {a: 1, b: 2}\n    e: {<<: *d, b: 3}\n"
+                              VALID_REST);
+    const struct config_watched_resource *w = l.cfg->watched_resources.items;
+    ck_assert_str_eq(w[1].name, "pods");
+    ck_assert_str_eq(w[1].resources, "pods"); /* explicit key wins */
+    ck_assert_str_eq(w[1].api_version, "v1");
+    ck_assert_int_eq(w[1].store, CONFIG_STORE_ON_DEMAND);
+    ck_assert_str_eq(w[2].resources, "endpoints"); /* first merged mapping wins */
+    struct json_object *e, *v;
+    ck_assert(json_object_object_get_ex(l.cfg->templating_settings.extra_context, "e", &e));
+    ck_assert(json_object_object_get_ex(e, "a", &v) && json_object_get_int(v) == 1);
+    ck_assert(json_object_object_get_ex(e, "b", &v) && json_object_get_int(v) == 3);
+    loaded_free(&l);
+    refused("watched_resources:\n  svc:\n    <<: {api_version: v1, resources: s, index_by: [a], colour: red}\n" VALID_REST,
+            "watched_resources.svc.colour", "unknown key");
+    refused("watched_resources:\n  svc:\n    <<: 5\n" VALID_REST, "watched_resources.svc", "<< must merge a mapping");
+    refused("templating_settings:\n  extra_context: {<<: [1]}\n" VALID_REST, "templating_settings.extra_context",
+            "<< must merge a mapping");
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("config_sections");
@@ -299,6 +326,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_template_file_rules);
     tcase_add_test(tc, test_validation_test_rules);
     tcase_add_test(tc, test_extra_context_is_free_form_mapping);
+    tcase_add_test(tc, test_yaml_merge_keys);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,18 +1,48 @@
 /* The deployer role: LEADER ONLY. The supervisor starts it when this replica becomes leader and SIGKILLs
- * it when leadership ends. It pushes the last-known-good configuration to the HAProxy targets (deployer
- * issue); here it holds the leadership term and fence and refuses any side effect once the fence passed. */
+ * it when leadership ends. It will push the last-known-good configuration to the HAProxy targets (the
+ * deployer issue); today its only side effect is a probe entry in its journal every PROBE_PERIOD_MS, taken
+ * only while its fence allows, which lets tests prove that two terms never act at once. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/config/config.h"
 #include "common/log.h"
 #include "common/worker.h"
 #include "workers/deployer/fence.h"
+#include "workers/deployer/journal.h"
+
+#define PROBE_PERIOD_MS 100
 
 struct deployer {
     struct fence fence;
+    struct journal journal;
+    uv_timer_t probe_timer;
     int announced;
+    int refused_logged;
 };
+
+/* Every side effect goes through here: the fence is checked at the moment of acting. */
+static int act(struct deployer *d, const char *action, const char *detail)
+{
+    int64_t now = clock_mono_ms();
+    if (!fence_allows(&d->fence, now)) {
+        if (d->fence.known && !d->refused_logged) {
+            d->refused_logged = 1;
+            log_warn("fence passed: refusing side effects until leadership is confirmed", "term", d->fence.term,
+                     "action", action);
+        }
+        return -1;
+    }
+    d->refused_logged = 0;
+    return journal_append(&d->journal, now, d->fence.term, action, detail);
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    struct deployer *d = t->data;
+    if (d->announced) act(d, "probe", NULL);
+}
 
 static void on_supervisor_message(struct worker *w, struct json_object *msg, const char *type)
 {
@@ -24,15 +54,44 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
         d->announced = 1;
         char left[32];
         snprintf(left, sizeof(left), "%lld", (long long)fence_left_ms(&d->fence, clock_mono_ms()));
-        log_info("deployer ready", "term", d->fence.term, "fence_left_ms", left);
-        worker_event(w, "DeployerReady", "term", d->fence.term, (const char *)0);
+        if (act(d, "ready", NULL) == 0) {
+            log_info("deployer ready", "term", d->fence.term, "fence_left_ms", left);
+            worker_event(w, "DeployerReady", "term", d->fence.term, (const char *)0);
+        }
     }
+}
+
+static int on_start(struct worker *w)
+{
+    struct deployer *d = w->data;
+    const char *run_dir = w->cfg && w->cfg->controller.run_dir ? w->cfg->controller.run_dir : NULL;
+    if (!run_dir || journal_open(&d->journal, run_dir) < 0) {
+        log_error("cannot open the deployer journal", "run_dir", run_dir ? run_dir : "(unset)");
+        return -1;
+    }
+    uv_timer_init(w->loop, &d->probe_timer);
+    d->probe_timer.data = d;
+    uv_timer_start(&d->probe_timer, on_probe_timer, PROBE_PERIOD_MS, PROBE_PERIOD_MS);
+    return 0;
+}
+
+static void on_shutdown(struct worker *w, const char *why)
+{
+    struct deployer *d = w->data;
+    (void)why;
+    if (d->journal.fd >= 0) {
+        uv_timer_stop(&d->probe_timer);
+        uv_close((uv_handle_t *)&d->probe_timer, NULL);
+    }
+    journal_close(&d->journal);
+    worker_stop(w);
 }
 
 int deployer_main(int argc, char **argv)
 {
     struct deployer d;
     memset(&d, 0, sizeof(d));
+    d.journal.fd = -1;
     fence_init(&d.fence);
-    return worker_main(argc, argv, on_supervisor_message, NULL, NULL, &d);
+    return worker_main(argc, argv, on_supervisor_message, on_shutdown, on_start, &d);
 }

@@ -1,0 +1,281 @@
+/* Template engine internals shared by its files: arena, tokens, AST, values, render state.
+ * Nothing outside common/template/ includes this; the public API is template.h. */
+#ifndef HTIC_TMPL_INTERNAL_H
+#define HTIC_TMPL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "common/template/template.h"
+
+typedef struct tmpl_value tv;
+
+/* ---- arena: everything of one compile or one render, freed at once ---- */
+struct achunk {
+    struct achunk *next;
+    size_t used, size;
+    char data[];
+};
+struct arena {
+    struct achunk *head;
+    size_t total, limit;
+    int oom;
+};
+void arena_init(struct arena *a, size_t limit);
+void *arena_alloc(struct arena *a, size_t n);          /* zeroed, 16-aligned; NULL on limit */
+void *arena_realloc(struct arena *a, void *p, size_t old, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+void arena_reset(struct arena *a);                      /* frees all but the first chunk */
+void arena_free(struct arena *a);
+
+/* ---- tokens ---- */
+enum tok {
+    T_EOF, T_DATA, T_VAR_BEGIN, T_VAR_END, T_BLOCK_BEGIN, T_BLOCK_END,
+    T_NAME, T_STRING, T_INT, T_FLOAT,
+    T_ADD, T_SUB, T_MUL, T_DIV, T_FLOORDIV, T_MOD, T_POW, T_TILDE,
+    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_ASSIGN,
+    T_LPAREN, T_RPAREN, T_LBRACKET, T_RBRACKET, T_LBRACE, T_RBRACE,
+    T_COMMA, T_DOT, T_COLON, T_PIPE,
+};
+struct token {
+    uint8_t type;
+    int line, col;
+    const char *s;     /* NAME, STRING (decoded, NUL-terminated), DATA */
+    size_t len;
+    int64_t i;
+    double f;
+};
+struct tmpl;
+int tmpl_lex(struct tmpl *t, struct arena *a, const char *src, size_t len, struct token **out, size_t *n,
+             struct err *e);
+
+/* ---- AST ---- */
+enum nkind {
+    /* expressions */
+    N_CONST, N_NAME, N_LIST, N_TUPLE, N_DICT, N_GETATTR, N_GETITEM, N_SLICE, N_CALL, N_FILTER, N_TEST,
+    N_BINOP, N_NEG, N_POS, N_NOT, N_AND, N_OR, N_CONCAT, N_COMPARE, N_COND, N_NSREF, N_BLOCKVAL,
+    /* statements */
+    N_DATA, N_PRINT, N_IF, N_FOR, N_SET, N_SETBLOCK, N_MACRO, N_CALLBLOCK, N_INCLUDE, N_IMPORT,
+    N_FROMIMPORT, N_FILTERBLOCK, N_WITH, N_BREAK, N_CONTINUE,
+};
+enum { NF_IGNORE_MISSING = 1, NF_WITH_CONTEXT = 2, NF_NEGATE = 4, NF_USES_CALLER = 8, NF_USES_VARARGS = 16,
+       NF_USES_KWARGS = 32 };
+
+struct tmpl_call;
+struct node;
+struct args {
+    tv *pos;
+    uint32_t npos;
+    const char **kwn;
+    tv *kwv;
+    uint32_t nkw;
+};
+typedef int (*filter_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, tv *out);
+typedef int (*test_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, int *res);
+
+struct node {
+    uint8_t kind;
+    uint8_t op;          /* token type for BINOP / COMPARE (ops[] for COMPARE) */
+    uint16_t flags;
+    int line, col;
+    struct tmpl *t;      /* template the node comes from (error messages) */
+    struct node *a, *b, *c;
+    struct node **list;  /* elements, positional args, body */
+    uint32_t n;
+    struct node **list2; /* dict values, kw values, else body, macro defaults */
+    uint32_t n2;
+    const char **names;  /* kw names, params, imported names */
+    const char **names2; /* import aliases */
+    uint32_t nn;
+    uint8_t *ops;        /* COMPARE operators, one per list item */
+    const char *s;       /* NAME, attribute, filter/test/macro name, DATA text */
+    size_t slen;
+    tv lit;              /* CONST */
+    struct node *star, *dstar;  /* *args, **kwargs in calls */
+    filter_fn ffn;
+    test_fn tfn;
+};
+
+/* ---- values ---- */
+enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16 };
+struct tlist {
+    uint32_t len, cap;
+    tv *it;
+};
+struct tdent {
+    tv k, v;
+    uint32_t h;
+};
+struct tdict {
+    uint32_t len, cap;
+    struct tdent *e;
+    uint32_t *idx;  /* open addressing, entries+1, 0 = empty; NULL while small */
+    uint32_t icap;
+};
+struct frame;
+struct tmacro {
+    const struct node *def;  /* N_MACRO, or N_CALLBLOCK for `caller` */
+    struct frame *closure;
+    const char *name;
+    tv caller;               /* UNDEF unless set */
+};
+typedef int (*builtin_fn)(struct tmpl_call *r, const struct node *n, struct args *a, tv *out);
+struct tfunc {
+    const char *name;
+    builtin_fn fn;     /* global function, or NULL for a bound method of self */
+    tv self;
+};
+struct tloop {
+    int64_t index0, length;
+    tv *items;
+    int depth;
+    tv last_changed;
+    int changed_init;
+};
+
+/* ---- frames (scopes) ---- */
+struct fvar {
+    const char *name;  /* interned */
+    tv v;
+};
+struct frame {
+    struct frame *parent;
+    struct fvar *v;
+    uint32_t n, cap;
+    int isolated;      /* module imported without context: no template context behind it */
+};
+
+/* ---- templates and environment ---- */
+struct tmpl {
+    struct tmpl_env *env;
+    char *name;
+    char *src;          /* normalized source (for error excerpts) */
+    size_t srclen;
+    struct arena ar;    /* tokens and AST */
+    struct node *body;  /* list of statements */
+    int ok;
+    struct tmpl *next;
+};
+struct tmpl_env {
+    char *dir;
+    struct tmpl_options opt;
+    struct msrc { char *name, *src; size_t len; struct msrc *next; } *mem;
+    struct tmpl *tmpls;
+    /* interned names */
+    char **itab;
+    size_t icap, ilen;
+    struct arena iar;
+    /* globals */
+    const char **gnames;
+    tv *gvals;
+    size_t ng, gcap;
+    struct arena rar;   /* render arena, reused */
+    int rendering;
+};
+const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n);
+int tmpl_load(struct tmpl_env *env, const char *name, struct tmpl **out, struct err *e, int *missing);
+
+/* ---- render state (struct tmpl_call is what natives get) ---- */
+struct tmpl_call {
+    struct tmpl_env *env;
+    struct arena *ar;
+    json_object *ctx;
+    const char *const *vnames;
+    const struct tmpl_value *vvals;
+    size_t nvars;
+    struct err *e;
+    int failed;
+    int depth;
+    long long steps;
+    int brk;            /* 1 break, 2 continue pending */
+    size_t outmax;
+    tv blockval;
+    struct tmpl *cur;
+    char pending[ERR_MSG_MAX];
+    int strict;
+    int reported;       /* r->e holds the first error */
+    struct frame *frame;
+    struct buf *out;
+};
+enum { UF_NAME = 0, UF_ATTR = 1, UF_MSG = 2 };  /* UNDEF flags: how u.s explains the undefined value */
+tv v_undef_attr(const tv *parent, const char *name);
+tv v_undef_msg(const char *msg);
+void undef_message(const tv *v, char *out, size_t n);
+int undef_error(struct tmpl_call *r, const struct node *n, const tv *v);
+int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
+                      size_t nargs, const tv *mapping, struct buf *out);
+int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v);
+struct frame *frame_new(struct tmpl_call *r, struct frame *parent);
+int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out);
+
+/* errors */
+int tmpl_syntax_error(struct tmpl *t, struct err *e, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int rerr(struct tmpl_call *r, const struct node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* parser */
+int tmpl_parse(struct tmpl *t, struct token *toks, size_t ntok, struct err *e);
+filter_fn tmpl_find_filter(const char *name);
+test_fn tmpl_find_test(const char *name);
+builtin_fn tmpl_find_global(const char *name);
+
+/* value helpers (tmpl_value.c) */
+static inline tv v_undef(void) { tv v = {0}; return v; }
+static inline tv v_none(void) { tv v = {0}; v.kind = TMPL_NONE; return v; }
+static inline tv v_bool(int b) { tv v = {0}; v.kind = TMPL_BOOL; v.u.i = b ? 1 : 0; return v; }
+static inline tv v_int(int64_t i) { tv v = {0}; v.kind = TMPL_INT; v.u.i = i; return v; }
+static inline tv v_float(double f) { tv v = {0}; v.kind = TMPL_FLOAT; v.u.f = f; return v; }
+static inline tv v_strn(const char *s, size_t n) { tv v = {0}; v.kind = TMPL_STR; v.u.s = s; v.len = (uint32_t)n; return v; }
+tv v_str_copy(struct tmpl_call *r, const char *s, size_t n);   /* UNDEF + r->failed on OOM */
+tv v_from_json(json_object *j);
+tv v_list(struct tmpl_call *r, uint32_t cap);
+tv v_dict(struct tmpl_call *r);
+int list_push(struct tmpl_call *r, tv *list, tv item);
+int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val);
+int dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
+int dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
+int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
+size_t v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
+int v_is_seq(const tv *v);    /* LIST or JLIST */
+int v_is_map(const tv *v);    /* DICT or JDICT */
+tv seq_at(const tv *v, size_t i);
+/* Materializes what `for` iterates: list items, dict keys, string characters. */
+int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count);
+/* dict iteration: keys and values */
+size_t map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals);
+int v_truthy(const tv *v);
+int v_eq(const tv *a, const tv *b);
+/* Python ordering; returns 0 and sets *cmp, or -1 (types not orderable) */
+int v_cmp(const tv *a, const tv *b, int *cmp);
+int v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf *b);   /* str(v) */
+void v_repr(const tv *v, struct buf *b);                                               /* repr(v) */
+int v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out);            /* str() as value */
+void fmt_float(double d, struct buf *b);
+const char *kind_name(const tv *v);
+int v_is_num(const tv *v);
+double v_num(const tv *v);
+size_t utf8_len(const char *s, size_t n);
+size_t utf8_offset(const char *s, size_t n, size_t cps);   /* byte offset of codepoint index */
+uint32_t v_hash(const tv *v);
+
+/* render (tmpl_render.c) */
+int eval(struct tmpl_call *r, const struct node *n, tv *out);
+int call_value(struct tmpl_call *r, const struct node *n, tv *callee, struct args *a, tv *out);
+int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *name, tv *out);
+int getitem_v(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *out);
+int tmpl_render_root(struct tmpl_call *r, struct tmpl *t, struct buf *out);
+int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
+
+/* methods (tmpl_methods.c) */
+int method_exists(const tv *self, const char *name);
+int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
+
+/* filter helpers shared with methods */
+int arg_get(struct args *a, uint32_t pos, const char *name, tv *out);
+int args_max(struct tmpl_call *r, const struct node *n, struct args *a, uint32_t npos, const char *what);
+int apply_test(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, int *res);
+int apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out);
+int v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out);
+int str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len);
+
+#endif
