@@ -235,6 +235,15 @@ void child_kill(struct child *c, const char *why)
     kill(c->pid, SIGKILL);
 }
 
+void child_kill_hung(struct child *c, const char *why)
+{
+    if (c->pid <= 0) return;
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+    log_warn("killing hung child", "child", c->role, "child_pid", pid, "why", why);
+    kill(c->pid, SIGKILL);
+}
+
 int child_running(const struct child *c) { return c->pid > 0; }
 
 int child_crash_looping(const struct child *c) { return c->state == CHILD_DEAD && c->crash_count > 0; }

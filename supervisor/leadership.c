@@ -123,6 +123,7 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
                      "term", l->term);
             return;
         }
+        l->elector_claims = 1;
         if (!l->is_leader) {
             l->is_leader = 1;
             l->became_ms = l->last_renew_ms = clock_mono_ms();
@@ -134,14 +135,15 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
     } else if (strcmp(type, "renewed") == 0) {
         if (!l->is_leader) return;
         int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+        l->last_renew_ms = clock_mono_ms();
         if (fence > l->fence_ms) {
             l->fence_ms = fence;
-            l->last_renew_ms = clock_mono_ms();
             arm_fence(s);
             send_fence(s);
         }
     } else if (strcmp(type, "lost_leadership") == 0) {
         const char *reason = ipc_msg_str(msg, "reason");
+        l->elector_claims = 0;
         end_leadership(s, reason ? reason : "unknown");
         l->elector_waits = 1;
         tell_elector_deployer_stopped(s);
@@ -164,6 +166,7 @@ static void on_fence_timer(uv_timer_t *t)
 
 void leadership_on_elector_exit(struct supervisor *s)
 {
+    s->lead.elector_claims = 0;
     /* Leadership is unknown without the elector: the deployer must not outlive it. */
     if (s->opts.election_enabled && (s->lead.is_leader || child_running(&s->children[ROLE_DEPLOYER])))
         end_leadership(s, "elector_crashed");
