@@ -74,8 +74,10 @@ int child_spawn(struct child *c);
 int child_send(struct child *c, struct json_object *msg);
 /* Asks the child to exit (shutdown message); the exit is then not counted as a crash. */
 void child_request_stop(struct child *c);
-/* SIGKILL now; on_exit follows when reaped. */
+/* SIGKILL now; on_exit follows when reaped, as an expected exit (no restart). */
 void child_kill(struct child *c, const char *why);
+/* SIGKILL a child that is hung; its exit counts as a crash, so it is restarted with backoff. */
+void child_kill_hung(struct child *c, const char *why);
 int child_running(const struct child *c);
 /* True when the last crash made the crash loop cap trip. */
 int child_crash_looping(const struct child *c);

@@ -9,14 +9,16 @@
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
-/* client-go's healthz adaptor allows this much beyond renew_deadline before calling a leader unhealthy. */
-#define HEALTHZ_LEADER_GRACE_MS 20000
-
+/* client-go's healthz adaptor fails a replica whose elector believes it leads but has not renewed within
+ * renew_deadline plus a grace. Our grace is the Lease's own margin (lease_duration - renew_deadline): past
+ * lease_duration without a renewal, another replica may hold the Lease while our elector still claims it,
+ * which only a stuck elector can do, so the pod should be restarted. The deployer was already killed at the
+ * fence (renew_deadline); this is about the elector. */
 static int leader_stale(const struct supervisor *s, int64_t now)
 {
     const struct leadership *l = &s->lead;
-    if (!s->opts.election_enabled || !l->is_leader) return 0;
-    return now - l->last_renew_ms > s->opts.renew_deadline_ms + HEALTHZ_LEADER_GRACE_MS;
+    if (!s->opts.election_enabled || !l->elector_claims) return 0;
+    return now - l->last_renew_ms > s->opts.lease_duration_ms;
 }
 
 static void serve_healthz(struct supervisor *s, struct http_request *req)

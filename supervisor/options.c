@@ -35,7 +35,7 @@ int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, str
     o->http_port = c->http.port;
     snprintf(o->run_dir, sizeof(o->run_dir), "%s", c->run_dir ? c->run_dir : "");
     o->shutdown_timeout_ms = c->shutdown_timeout_ms;
-    o->renew_deadline_ms = c->leader_election.renew_deadline_ms;
+    o->lease_duration_ms = c->leader_election.lease_duration_ms;
     log_set_level(c->logging.level);
     log_set_format(c->logging.format);
     *cfg_out = cfg;

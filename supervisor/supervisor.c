@@ -16,6 +16,8 @@
 /* A child is healthy for the systemd watchdog if it sent something this recently. */
 #define HEARTBEAT_FRESH_MS (3 * 1000)
 #define MONITOR_PERIOD_MS 500
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char *const role_names[ROLE_COUNT] = {
     "elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer",
@@ -229,7 +231,7 @@ static void on_monitor_timer(uv_timer_t *t)
         }
         int64_t silent = now - c->last_heartbeat_ms;
         if (silent > CHILD_HUNG_MS && s->stage == RUNNING) {
-            child_kill(c, "no heartbeat: hung");
+            child_kill_hung(c, "no heartbeat for " STR(CHILD_HUNG_MS) " ms");
             healthy = 0;
         } else if (silent > HEARTBEAT_FRESH_MS) {
             healthy = 0;

@@ -25,13 +25,15 @@ struct supervisor_opts {
     int http_port;                  /* 0: pick a free port (tests) */
     char run_dir[PATH_MAX];
     int64_t shutdown_timeout_ms;    /* total bound of the ordered shutdown */
-    int64_t renew_deadline_ms;      /* for /healthz: a leader that has not renewed for this long is unhealthy */
+    int64_t lease_duration_ms;      /* for /healthz: an elector that claims leadership but has not renewed */
+                                    /* for this long may already have been replaced */
 };
 
 enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WORKERS, STOPPED };
 
 struct leadership {
-    int is_leader;
+    int is_leader;                  /* the deployer may run */
+    int elector_claims;             /* the elector said became_leader and has not said lost_leadership */
     char term[300];                 /* holder/leaseTransitions, as the elector reported it */
     char observed_leader[256];      /* last holder the elector saw */
     int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */

@@ -1,10 +1,8 @@
 /* libFuzzer target for what arrives from outside through the config and metrics paths: config_load_string
  * (plus describe and error formatting) on arbitrary bytes, and metrics_merge_json + text output on arbitrary
- * JSON. Built only in the clang sanitizer build and not by default:
- *   ninja -C build-san tests/fuzz/fuzz_config
- *   POD_NAMESPACE=ns build-san/tests/fuzz/fuzz_config -max_total_time=120 -max_len=4096 CORPUS_DIR
- * with CORPUS_DIR seeded from deploy/examples/. 800 000 runs in 120 s found nothing (see docs/performance.md
- * for the machine). */
+ * JSON. Built with -Dfuzz=true (see tests/fuzz/meson.build), then for example:
+ *   POD_NAMESPACE=ns build-fuzz/tests/fuzz/fuzz_config -max_total_time=120 -max_len=4096 CORPUS_DIR
+ * with CORPUS_DIR seeded from deploy/examples/. 800 000 runs in 120 s found nothing. */
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>

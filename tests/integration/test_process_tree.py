@@ -24,10 +24,10 @@ def all_up(p):
 def test_every_role_runs_as_a_child_with_its_title(tmp):
     with start(tmp) as p:
         kids = h.wait_for(lambda: all_up(p), what="all roles")
-        h.wait_for(lambda: "all children up" in p.text(), what="every child said hello")
         for role, pid in kids.items():
-            comm = open(f"/proc/{pid}/comm").read().strip()
-            assert comm == f"htic-{role}", (role, comm)
+            # the title is set first thing after exec: poll for it rather than race the child
+            h.wait_for(lambda: open(f"/proc/{pid}/comm").read().strip() == f"htic-{role}", timeout=5,
+                       what=f"{role} titled htic-{role}")
         assert "elector" not in kids, "election disabled: no elector expected"
 
 
@@ -123,8 +123,11 @@ def test_systemd_notify_ready_watchdog_stopping(tmp):
                 seen += srv.recv(4096).decode().split("\n")
             assert "READY=1" in seen and "WATCHDOG=1" in seen, seen
             os.kill(p.pid, signal.SIGTERM)
-            while "STOPPING=1" not in seen:
+            # bounded: WATCHDOG=1 keeps arriving, so the recv timeout alone would never end this loop
+            deadline = time.monotonic() + 10
+            while "STOPPING=1" not in seen and time.monotonic() < deadline:
                 seen += srv.recv(4096).decode().split("\n")
+            assert "STOPPING=1" in seen, seen[-10:]
             assert p.wait(timeout=25) == 0
     finally:
         srv.close()

@@ -15,6 +15,7 @@
 #define MAX_LIST_LIMIT 100000 /* larger limits are served as this many per page */
 
 static const char *g_user = "system:anonymous"; /* user of the request being handled (synchronous) */
+static char g_warning[512]; /* Warning header text for the response being built, "" for none */
 
 /* ---- time, ids ---- */
 
@@ -64,12 +65,24 @@ void sim_uuid(char *out)
 
 void sim_send_json(struct http_request *req, int code, const char *body, size_t len)
 {
-    char audit[40];
+    char audit[40], warn[600];
     sim_uuid(audit);
+    size_t o = (size_t)snprintf(warn, sizeof(warn), "299 - \"");
+    for (const char *p = g_warning; *p && o + 4 < sizeof(warn); p++) {
+        if (*p == '"' || *p == '\\') warn[o++] = '\\';
+        warn[o++] = *p;
+    }
+    warn[o++] = '"';
+    warn[o] = '\0';
     const char *h[] = {"Content-Type", "application/json", "Cache-Control", "no-cache, private", "Audit-Id", audit,
-                       NULL};
+                       g_warning[0] ? "Warning" : NULL, warn, NULL};
     http_respond(req, code, h, body, len);
+    g_warning[0] = '\0';
 }
+
+/* -1 when answered (Strict and an unknown field). */
+static int unknown_fields(struct http_request *req, const struct sim_resource *r, struct json_object *o,
+                          const char *name);
 
 static void send_status_ex(struct http_request *req, int code, const char *reason, const char *message,
                            struct json_object *details, int retry_after)
@@ -85,7 +98,7 @@ static void send_status_ex(struct http_request *req, int code, const char *reaso
         if (retry_after > 0) json_object_object_add(details, "retryAfterSeconds", json_object_new_int(retry_after));
         json_object_object_add(st, "details", details);
     }
-    json_object_object_add(st, "code", json_object_new_int(code));
+    if (code >= 300) json_object_object_add(st, "code", json_object_new_int(code)); /* kube's Success has none */
     size_t len;
     const char *s = json_object_to_json_string_length(st, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
                                                       &len);
@@ -428,7 +441,12 @@ static int discovery(struct sim *sim, struct http_request *req, char **seg, int 
 
 static int authenticate(struct sim *sim, struct http_request *req)
 {
+    static char cert_user[128];
     g_user = "system:anonymous";
+    if (sim->tls && sim_tls_peer_user(http_request_filter_state(req), cert_user, sizeof(cert_user)) == 0) {
+        g_user = cert_user; /* a verified client certificate authenticates as its CN */
+        return 0;
+    }
     if (!sim->opt.auth) return 0;
     const char *h = http_request_header(req, "Authorization");
     if (h && strncasecmp(h, "bearer ", 7) == 0) {
@@ -738,6 +756,7 @@ static void do_create(struct sim *sim, struct http_request *req, const struct ta
         nm[n + 5] = '\0';
         json_object_object_add(meta, "name", json_object_new_string(nm));
     }
+    if (unknown_fields(req, r, o, mget(meta, "name") ? mget(meta, "name") : "") < 0) return;
     struct sim_invalid inv;
     if (sim_validate_object(r, o, &inv) < 0) {
         send_invalid(req, r, mget(meta, "name") ? mget(meta, "name") : "", &inv);
@@ -769,6 +788,39 @@ static void do_create(struct sim *sim, struct http_request *req, const struct ta
     sim_resource_api_version(r, av, sizeof(av));
     touch_managed_fields(req, meta, "Update", av);
     commit_and_respond(sim, req, r, o, NULL, verb, code);
+}
+
+/* Go decodes a JSON null into a nil field, which is then omitted: drop null members of objects. */
+static void strip_nulls(struct json_object *o)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) strip_nulls(json_object_array_get_idx(o, i));
+        return;
+    }
+    if (!json_object_is_type(o, json_type_object)) return;
+    char *nulls[64];
+    int n = 0;
+    json_object_object_foreach(o, k, v)
+    {
+        if (!v && n < 64) nulls[n++] = k;
+        else strip_nulls(v);
+    }
+    for (int i = 0; i < n; i++) json_object_object_del(o, nulls[i]);
+}
+
+static int unknown_fields(struct http_request *req, const struct sim_resource *r, struct json_object *o,
+                          const char *name)
+{
+    strip_nulls(o);
+    char mode[32];
+    if (qget(req->query, "fieldValidation", mode, sizeof(mode)) != 1) mode[0] = '\0';
+    struct sim_invalid inv;
+    g_warning[0] = '\0';
+    if (sim_check_unknown_fields(r, o, mode, g_warning, sizeof(g_warning), &inv) < 0) {
+        send_invalid(req, r, name, &inv);
+        return -1;
+    }
+    return 0;
 }
 
 static void handle_create(struct sim *sim, struct http_request *req, const struct target *t)
@@ -831,6 +883,11 @@ static void update_existing(struct sim *sim, struct http_request *req, const str
         else json_object_object_del(meta, "managedFields");
     }
     json_object_object_add(meta, "resourceVersion", json_object_new_string(mget(ometa, "resourceVersion")));
+    if (unknown_fields(req, r, o, t->name) < 0) {
+        json_object_put(o);
+        json_object_put(old);
+        return;
+    }
     struct sim_invalid inv;
     if (sim_validate_object(r, o, &inv) < 0) {
         send_invalid(req, r, t->name, &inv);
@@ -1184,9 +1241,7 @@ static int parse_selectors(struct http_request *req, const struct sim_resource *
         return -1;
     }
     if (sim_label_selector_parse(ls, labels, err, sizeof(err)) < 0) {
-        char msg[800];
-        snprintf(msg, sizeof(msg), "unable to parse requirement: %s", err);
-        send_bad_request(req, err);
+        send_bad_request(req, err); /* "unable to parse requirement: ..." */
         return -1;
     }
     if (sim_field_selector_parse(fs, r, fields, err, sizeof(err)) < 0) {
@@ -1332,7 +1387,6 @@ static void handle_list(struct sim *sim, struct http_request *req, const struct 
     sim_resource_api_version(r, av, sizeof(av));
     buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"", r->list_kind,
                av, (unsigned long long)lo.rv);
-    size_t mark = b.len; /* metadata continues here once paging is known */
     struct buf body;
     buf_init(&body);
     buf_puts(&body, "},\"items\":[");
@@ -1346,7 +1400,6 @@ static void handle_list(struct sim *sim, struct http_request *req, const struct 
         count++;
     }
     buf_puts(&body, "]}");
-    (void)mark;
     if (i < n) {
         /* more remain: continue at the next matching key */
         size_t remaining = 0;

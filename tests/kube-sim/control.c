@@ -83,6 +83,7 @@ void sim_pending_close_all(struct sim *sim)
 static int client_matches(const char *pattern, const struct http_request *req)
 {
     if (!pattern[0]) return 1;
+    if (strncmp(pattern, "port:", 5) == 0) return atoi(pattern + 5) == req->peer_port; /* source port */
     const char *c = sim_client_id(req);
     const char *ua = http_request_header(req, "User-Agent");
     return strstr(c, pattern) != NULL || (ua && strstr(ua, pattern) != NULL);
@@ -154,7 +155,8 @@ int sim_faults_apply(struct sim *sim, struct http_request *req)
         send_injected_error(sim, req);
         return 1;
     }
-    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0) {
+    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0 &&
+        verb_matches(f->latency_verb, req)) {
         add_pending(sim, req, f->latency_ms, 0);
         return 1;
     }
@@ -183,6 +185,7 @@ static void set_faults(struct sim *sim, struct json_object *b)
     struct json_object *v;
     if (json_object_object_get_ex(b, "latency_ms", &v)) f->latency_ms = (uint64_t)json_object_get_int64(v);
     if (has(b, "latency_path")) snprintf(f->latency_path, sizeof(f->latency_path), "%s", jstr(b, "latency_path", ""));
+    if (has(b, "latency_verb")) snprintf(f->latency_verb, sizeof(f->latency_verb), "%s", jstr(b, "latency_verb", ""));
     if (json_object_object_get_ex(b, "errors", &v) && json_object_is_type(v, json_type_object)) {
         struct json_object *x;
         f->errors_left = json_object_object_get_ex(v, "count", &x) ? json_object_get_int(x) : 1;
@@ -245,12 +248,18 @@ void sim_control_on_request(struct http_request *req, void *data)
         struct json_object *v;
         int clean = json_object_object_get_ex(b, "clean", &v) && json_object_get_boolean(v);
         sim_watch_drop_all(sim, clean);
+    } else if (!strcmp(p, "/watches/pause")) {
+        struct json_object *v;
+        sim_watch_set_paused(sim, !json_object_object_get_ex(b, "paused", &v) || json_object_get_boolean(v));
     } else if (!strcmp(p, "/compact")) {
         sim_store_compact(&sim->store);
     } else if (!strcmp(p, "/bookmarks")) {
         struct json_object *v;
         if (json_object_object_get_ex(b, "interval_ms", &v) && json_object_get_int64(v) > 0)
+        {
             sim->bookmark_ms = (uint64_t)json_object_get_int64(v);
+            sim_watch_bookmarks_changed(sim);
+        }
     } else if (!strcmp(p, "/tokens")) {
         struct json_object *arr;
         if (json_object_object_get_ex(b, "tokens", &arr) && json_object_is_type(arr, json_type_array)) {

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The supervisor's side of leadership, with the real elector against the API simulator: the deployer
+exists only while the elector leads, dies at once with a crashed elector, is killed at the fence when the
+elector freezes, and /healthz turns red while a frozen elector still claims a Lease it can no longer hold."""
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import harness as h
+
+sys.path.insert(0, os.path.join(h.SOURCE_ROOT, "tests", "kube-sim"))
+from kubesim import KubeSim  # noqa: E402
+
+FAST = "    lease_namespace: default\n    lease_duration: 3s\n    renew_deadline: 2s\n    retry_period: 500ms\n"
+
+
+def start(tmp, sim, identity="pod-a"):
+    port = h.free_port()
+    cfg = h.config(tmp, election=True, http_port=port, kubeconfig=sim.kubeconfig,
+                   leader_election_extra=FAST + f"    identity: {identity}\n")
+    return h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, name="supervisor"), port
+
+
+def status(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def leading(port):
+    return json.loads(status(port, "/debug/vars")[1])["leader_election"]["is_leader"]
+
+
+def test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes(tmp):
+    with KubeSim(auto_namespaces=True) as sim:
+        p, port = start(tmp, sim)
+        with p:
+            kids = h.wait_for(lambda: (lambda k: k if "deployer" in k and "elector" in k else None)(p.children()),
+                              what="leader with a deployer")
+            os.kill(kids["elector"], signal.SIGKILL)
+            t0 = time.monotonic()
+            h.wait_for(lambda: not h.alive(kids["deployer"]), timeout=2, interval=0.001, what="deployer killed")
+            killed_after = time.monotonic() - t0
+            assert killed_after < 0.5, killed_after
+            assert "elector_crashed" in p.text()
+            # the restarted elector finds the Lease held by its own identity and renews it: same holder,
+            # no new transition, a new deployer
+            h.wait_for(lambda: (lambda k: k.get("deployer") not in (None, kids["deployer"]))(p.children()),
+                       timeout=10, what="new deployer")
+            _, _, lease = sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                      "haproxy-template-ic-leader")
+            assert lease["spec"]["holderIdentity"] == "pod-a", lease
+            assert lease["spec"].get("leaseTransitions", 0) == 0, lease
+
+
+def test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz(tmp):
+    with KubeSim(auto_namespaces=True) as sim:
+        p, port = start(tmp, sim)
+        with p:
+            kids = h.wait_for(lambda: (lambda k: k if "deployer" in k and "elector" in k else None)(p.children()),
+                              what="leader with a deployer")
+            assert status(port, "/healthz")[0] == 200
+            os.kill(kids["elector"], signal.SIGSTOP)
+            t0 = time.monotonic()
+            h.wait_for(lambda: not h.alive(kids["deployer"]), timeout=4, interval=0.01, what="deployer killed")
+            at_fence = time.monotonic() - t0
+            assert at_fence <= 2.3, at_fence  # renew_deadline (2 s) after the last renewal, not later
+            assert "fence passed without a renewal" in p.text()
+            h.wait_for(lambda: status(port, "/healthz")[0] == 500, timeout=4, what="healthz red")
+            # the hung elector is killed (10 s without a heartbeat) and replaced: healthy again
+            h.wait_for(lambda: status(port, "/healthz")[0] == 200, timeout=15, what="healthz green again")
+            h.wait_for(lambda: leading(port), timeout=10, what="leading again")
+
+
+def test_late_became_leader_still_gets_a_deployer_once_renewals_come(tmp):
+    """The supervisor reads became_leader only after its fence passed (it was frozen, or its loop was slow):
+    no deployer then, but the elector keeps renewing, and the first renewal with a fence ahead must start
+    one. Otherwise the replica holds the Lease for good while nobody deploys."""
+    with KubeSim(auto_namespaces=True) as sim:
+        # slow lease requests give the test time to freeze the supervisor before the elector acquires
+        sim.faults(latency_ms=1000, latency_path="/apis/coordination.k8s.io")
+        p, port = start(tmp, sim)
+        with p:
+            h.wait_for(lambda: "elector" in p.children(), interval=0.001, what="elector started")
+            os.kill(p.pid, signal.SIGSTOP)
+            try:
+                sim.reset_faults()
+                # acquisition (~1 s) plus renew_deadline (2 s): became_leader's fence passes while we sleep
+                h.wait_for(lambda: sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                               "haproxy-template-ic-leader")[0] == 200, timeout=5,
+                           what="lease created")
+                time.sleep(3.5)
+            finally:
+                os.kill(p.pid, signal.SIGCONT)
+            h.wait_for(lambda: "became_leader arrived with its fence already passed" in p.text(), timeout=5,
+                       what="the late became_leader seen")
+            h.wait_for(lambda: "deployer" in p.children(), timeout=5, what="a deployer once a renewal came")
+            h.wait_for(lambda: leading(port), timeout=5, what="leading")
+
+
+if __name__ == "__main__":
+    h.run([
+        test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
+        test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz,
+        test_late_became_leader_still_gets_a_deployer_once_renewals_come,
+    ])
