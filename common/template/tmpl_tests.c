@@ -162,13 +162,7 @@ T(lower)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    int cased = 0;
-    *res = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (isupper((unsigned char)s[i])) *res = 0;
-        if (isalpha((unsigned char)s[i])) cased = 1;
-    }
-    if (!cased) *res = 0;
+    *res = utf8_is_case(s, len, 0);
     return 0;
 }
 T(upper)
@@ -177,13 +171,7 @@ T(upper)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    int cased = 0;
-    *res = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (islower((unsigned char)s[i])) *res = 0;
-        if (isalpha((unsigned char)s[i])) cased = 1;
-    }
-    if (!cased) *res = 0;
+    *res = utf8_is_case(s, len, 1);
     return 0;
 }
 T(escaped) { (void)r; (void)n; (void)a; *res = v->kind == TMPL_STR && (v->flags & VF_MARKUP); return 0; }
