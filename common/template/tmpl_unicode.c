@@ -125,8 +125,29 @@ static int title_sep(uint32_t c)
            c == '{' || c == '[' || c == '<' || c == 0xA0 || (c >= 0x1C && c <= 0x1F) || c == 0x85;
 }
 
+static void ascii_case(const char *s, size_t len, int mode, struct buf *b)
+{
+    if (buf_reserve(b, len) < 0) return;
+    char *d = b->data + b->len;
+    int first = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int up = mode == CASE_UPPER || ((mode == CASE_CAPITALIZE || mode == CASE_TITLE) && first);
+        d[i] = (char)(up ? (c >= 'a' && c <= 'z' ? c - 32 : c) : (c >= 'A' && c <= 'Z' ? c + 32 : c));
+        first = mode == CASE_TITLE && title_sep((unsigned char)c);
+    }
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
 void utf8_case(const char *s, size_t len, int mode, struct buf *b)
 {
+    size_t k = 0;
+    while (k < len && (unsigned char)s[k] < 0x80) k++;
+    if (k == len) {
+        ascii_case(s, len, mode, b);
+        return;
+    }
     size_t i = 0;
     int first = 1, prev_cased = 0, cur_cased;
     while (i < len) {
