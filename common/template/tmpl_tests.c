@@ -243,7 +243,11 @@ static int g_range(struct tmpl_call *r, const struct node *n, struct args *a, tv
     if (cnt > TMPL_RANGE_MAX) return rerr(r, n, "range() would produce more than %d items", TMPL_RANGE_MAX);
     *out = v_list(r, (uint32_t)cnt);
     if (r->failed) return rerr(r, n, "out of memory");
-    for (int64_t i = 0, x = start; i < (int64_t)cnt; i++, x += step) list_push(r, out, v_int(x));
+    int64_t x = start;
+    for (int64_t i = 0; i < (int64_t)cnt; i++) {
+        list_push(r, out, v_int(x));
+        if (__builtin_add_overflow(x, step, &x)) break;
+    }
     return 0;
 }
 
