@@ -238,8 +238,9 @@ static int g_range(struct tmpl_call *r, const struct node *n, struct args *a, tv
         if (a->npos == 3) step = v[2];
     }
     if (step == 0) return rerr(r, n, "range() arg 3 must not be zero");
-    double cnt = step > 0 ? ceil(((double)stop - (double)start) / (double)step) : ceil(((double)start - (double)stop) / (double)-step);
-    if (cnt < 0) cnt = 0;
+    uint64_t cnt = 0;  /* exact, in unsigned arithmetic */
+    if (step > 0 && start < stop) cnt = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
+    if (step < 0 && start > stop) cnt = ((uint64_t)start - (uint64_t)stop - 1) / ((uint64_t)0 - (uint64_t)step) + 1;
     if (cnt > TMPL_RANGE_MAX) return rerr(r, n, "range() would produce more than %d items", TMPL_RANGE_MAX);
     *out = v_list(r, (uint32_t)cnt);
     if (r->failed) return rerr(r, n, "out of memory");
