@@ -639,9 +639,11 @@ F(indent)
             int64_t k;
             if (v_as_int(r, n, &w, &k) < 0) return -1;
             if (k < 0) k = 0;
-            if (k >= (int64_t)sizeof(spaces)) return rerr(r, n, "indent width too large");
-            memset(spaces, ' ', (size_t)k);
-            ind = spaces;
+            if (k > 100000) return rerr(r, n, "indent width too large");
+            char *sp = k < (int64_t)sizeof(spaces) ? spaces : arena_alloc(r->ar, (size_t)k);
+            if (!sp) return rerr(r, n, "out of memory");
+            memset(sp, ' ', (size_t)k);
+            ind = sp;
             il = (size_t)k;
         }
     }
