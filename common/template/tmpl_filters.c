@@ -107,6 +107,16 @@ static int attr_path(struct tmpl_call *r, const struct node *n, tv *obj, const c
 static tv lower_key(struct tmpl_call *r, tv k)
 {
     if (k.kind != TMPL_STR) return k;
+    int ascii = 1;
+    for (uint32_t i = 0; i < k.len && ascii; i++) ascii = (unsigned char)k.u.s[i] < 0x80;
+    if (!ascii) {  /* str.lower() beyond ASCII */
+        struct buf b;
+        buf_init(&b);
+        utf8_case(k.u.s, k.len, CASE_LOWER, &b);
+        tv out = b.oom ? k : v_str_copy(r, buf_cstr(&b), b.len);
+        buf_free(&b);
+        return out;
+    }
     char *d = arena_alloc(r->ar, (size_t)k.len + 1);
     if (!d) {
         r->failed = 1;
@@ -286,11 +296,10 @@ F(capitalize)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    char *d = arena_alloc(r->ar, len + 1);
-    if (!d) return rerr(r, n, "out of memory");
-    for (size_t i = 0; i < len; i++) d[i] = (char)(i ? tolower((unsigned char)s[i]) : toupper((unsigned char)s[i]));
-    *out = v_strn(d, len);
-    return 0;
+    struct buf b;
+    buf_init(&b);
+    utf8_case(s, len, CASE_CAPITALIZE, &b);
+    return ret_buf(r, n, &b, out);
 }
 
 static int pad_center(struct tmpl_call *r, const struct node *n, const char *s, size_t len, int64_t width,
@@ -630,9 +639,11 @@ F(indent)
             int64_t k;
             if (v_as_int(r, n, &w, &k) < 0) return -1;
             if (k < 0) k = 0;
-            if (k >= (int64_t)sizeof(spaces)) return rerr(r, n, "indent width too large");
-            memset(spaces, ' ', (size_t)k);
-            ind = spaces;
+            if (k > 100000) return rerr(r, n, "indent width too large");
+            char *sp = k < (int64_t)sizeof(spaces) ? spaces : arena_alloc(r->ar, (size_t)k);
+            if (!sp) return rerr(r, n, "out of memory");
+            memset(sp, ' ', (size_t)k);
+            ind = sp;
             il = (size_t)k;
         }
     }
@@ -724,11 +735,10 @@ static int map_case(struct tmpl_call *r, const struct node *n, tv *v, int upper,
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    char *d = arena_alloc(r->ar, len + 1);
-    if (!d) return rerr(r, n, "out of memory");
-    for (size_t i = 0; i < len; i++) d[i] = (char)(upper ? toupper((unsigned char)s[i]) : tolower((unsigned char)s[i]));
-    *out = v_strn(d, len);
-    return 0;
+    struct buf b;
+    buf_init(&b);
+    utf8_case(s, len, upper ? CASE_UPPER : CASE_LOWER, &b);
+    return ret_buf(r, n, &b, out);
 }
 
 F(lower) { (void)a; return map_case(r, n, v, 0, out); }
@@ -1054,22 +1064,10 @@ F(title)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    char *d = arena_alloc(r->ar, len + 1);
-    if (!d) return rerr(r, n, "out of memory");
-    int start = 1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int sep = isspace(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
-        if (sep) {
-            d[i] = (char)c;
-            start = 1;
-        } else {
-            d[i] = (char)(start ? toupper(c) : tolower(c));
-            start = 0;
-        }
-    }
-    *out = v_strn(d, len);
-    return 0;
+    struct buf b;
+    buf_init(&b);
+    utf8_case(s, len, CASE_TITLE, &b);
+    return ret_buf(r, n, &b, out);
 }
 
 static int json_str(const char *s, size_t len, struct buf *b)

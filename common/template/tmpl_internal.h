@@ -287,6 +287,12 @@ int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char 
 
 void tmpl_regex_cache_free(struct tmpl_env *env);
 
+/* case mapping (tmpl_unicode.c) */
+enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE };
+void utf8_case(const char *s, size_t len, int mode, struct buf *b);
+int utf8_is_case(const char *s, size_t len, int want_upper);
+int utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha);
+
 /* filter helpers shared with methods */
 int arg_get(struct args *a, uint32_t pos, const char *name, tv *out);
 int args_max(struct tmpl_call *r, const struct node *n, struct args *a, uint32_t npos, const char *what);

@@ -502,12 +502,17 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
             return 0;
         }
         int ok = len > 0;
-        for (size_t i = 0; i < len && ok; i++) {
+        for (size_t i = 0; i < len && ok;) {
             unsigned char c = (unsigned char)p[i];
+            if (c >= 0x80 && (!strcmp(m, "isalpha") || !strcmp(m, "isalnum"))) {
+                utf8_is_alpha_cp(p, len, &i, &ok);  /* letters of the scripts tmpl_unicode.c knows */
+                continue;
+            }
             if (!strcmp(m, "isdigit")) ok = isdigit(c);
             else if (!strcmp(m, "isalpha")) ok = isalpha(c);
             else if (!strcmp(m, "isalnum")) ok = isalnum(c);
             else ok = isws((char)c);
+            i++;
         }
         *out = v_bool(ok);
         return 0;

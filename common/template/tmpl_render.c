@@ -405,9 +405,10 @@ static int do_slice(struct tmpl_call *r, const struct node *n, tv *obj, const st
     if (obj->kind == TMPL_STR) {
         struct buf bb;
         buf_init(&bb);
-        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+        for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
             size_t x = utf8_offset(obj->u.s, obj->len, (size_t)i), y = utf8_offset(obj->u.s, obj->len, (size_t)i + 1);
             buf_append(&bb, obj->u.s + x, y - x);
+            if (__builtin_add_overflow(i, step, &i)) break;
         }
         *out = v_str_copy(r, buf_cstr(&bb), bb.len);
         buf_free(&bb);
@@ -415,8 +416,10 @@ static int do_slice(struct tmpl_call *r, const struct node *n, tv *obj, const st
     }
     *out = v_list(r, 0);
     out->flags = obj->flags & VF_TUPLE;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+    for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
         if (list_push(r, out, seq_at(obj, (size_t)i)) < 0) return rerr(r, n, "out of memory");
+        if (__builtin_add_overflow(i, step, &i)) break;
+    }
     return 0;
 }
 

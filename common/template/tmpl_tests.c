@@ -162,13 +162,7 @@ T(lower)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    int cased = 0;
-    *res = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (isupper((unsigned char)s[i])) *res = 0;
-        if (isalpha((unsigned char)s[i])) cased = 1;
-    }
-    if (!cased) *res = 0;
+    *res = utf8_is_case(s, len, 0);
     return 0;
 }
 T(upper)
@@ -177,13 +171,7 @@ T(upper)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    int cased = 0;
-    *res = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (islower((unsigned char)s[i])) *res = 0;
-        if (isalpha((unsigned char)s[i])) cased = 1;
-    }
-    if (!cased) *res = 0;
+    *res = utf8_is_case(s, len, 1);
     return 0;
 }
 T(escaped) { (void)r; (void)n; (void)a; *res = v->kind == TMPL_STR && (v->flags & VF_MARKUP); return 0; }
@@ -250,12 +238,17 @@ static int g_range(struct tmpl_call *r, const struct node *n, struct args *a, tv
         if (a->npos == 3) step = v[2];
     }
     if (step == 0) return rerr(r, n, "range() arg 3 must not be zero");
-    double cnt = step > 0 ? ceil(((double)stop - (double)start) / (double)step) : ceil(((double)start - (double)stop) / (double)-step);
-    if (cnt < 0) cnt = 0;
+    uint64_t cnt = 0;  /* exact, in unsigned arithmetic */
+    if (step > 0 && start < stop) cnt = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
+    if (step < 0 && start > stop) cnt = ((uint64_t)start - (uint64_t)stop - 1) / ((uint64_t)0 - (uint64_t)step) + 1;
     if (cnt > TMPL_RANGE_MAX) return rerr(r, n, "range() would produce more than %d items", TMPL_RANGE_MAX);
     *out = v_list(r, (uint32_t)cnt);
     if (r->failed) return rerr(r, n, "out of memory");
-    for (int64_t i = 0, x = start; i < (int64_t)cnt; i++, x += step) list_push(r, out, v_int(x));
+    int64_t x = start;
+    for (int64_t i = 0; i < (int64_t)cnt; i++) {
+        list_push(r, out, v_int(x));
+        if (__builtin_add_overflow(x, step, &x)) break;
+    }
     return 0;
 }
 
