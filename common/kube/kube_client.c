@@ -339,6 +339,7 @@ static int start_attempt_now(struct kube_call *call)
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    if (cfg->proxy_url) curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
     if (strcmp(call->method, "GET") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
     if (call->body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);

@@ -457,6 +457,37 @@ START_TEST(test_kube_client_observer_sees_every_attempt)
 }
 END_TEST
 
+START_TEST(test_kube_client_proxy_url)
+{
+    fake_reply(&srv, 200, "", "{\"kind\":\"Lease\"}");
+    fake_start(&srv);
+    char dir[256], path[400];
+    snprintf(dir, sizeof(dir), "%s/kubeproxy-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+    FILE *f = fopen(path, "w");
+    /* the API server name does not resolve: only the proxy (our fake) can answer */
+    fprintf(f, "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'http://api.invalid:6443', "
+               "proxy-url: 'http://127.0.0.1:%d'}\ncontexts:\n- name: x\n  context: {cluster: c}\n", srv.port);
+    fclose(f);
+    struct kube_config_opts o = {.kubeconfig = path};
+    struct kube_config *pc;
+    struct err e;
+    ck_assert_msg(kube_config_load(&o, &pc, &e) == 0, "%s", e.msg);
+    unlink(path);
+    rmdir(dir);
+    struct kube_client *c;
+    ck_assert_int_eq(kube_client_new(&loop, pc, NULL, &c, NULL), 0);
+    struct kube_response r;
+    ck_assert_int_eq(kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 5000, &r), 0);
+    kube_response_free(&r);
+    ck_assert_str_eq(srv.reqs[0].target, "http://api.invalid:6443/api/v1/namespaces"); /* absolute form */
+    kube_client_close(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    kube_config_free(pc);
+}
+END_TEST
+
 START_TEST(test_kube_client_sync_request)
 {
     fake_reply(&srv, 404, "", "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404,\"message\":\"leases \\\"x\\\" not found\"}");
@@ -486,6 +517,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_second_client_not_blocked);
     tcase_add_test(tc, test_kube_client_sync_request);
     tcase_add_test(tc, test_kube_client_observer_sees_every_attempt);
+    tcase_add_test(tc, test_kube_client_proxy_url);
     suite_add_tcase(s, tc);
     return s;
 }
