@@ -13,6 +13,7 @@
 #include "common/kube/kube_list.h"
 #include "common/kube/kube_object.h"
 #include "common/kube/kube_watch.h"
+#include "common/log.h"
 
 /* client-go reflector: a watch closed within a second without events is treated as an error. */
 #define VERY_SHORT_WATCH_MS 1000
@@ -79,6 +80,14 @@ static void backoff(struct kube_informer *inf, enum next_step next, int64_t min_
 static void report_error(struct kube_informer *inf, const char *phase, const struct kube_response *r)
 {
     inf->stats.errors++;
+    char status[16];
+    snprintf(status, sizeof(status), "%ld", r->status);
+    const char *res = inf->o.res.resource, *ns = inf->o.res.namespace ? inf->o.res.namespace : "";
+    if (r->err == KUBE_ERR_GONE) /* history moved on: a relist is routine */
+        log_info("informer relisting", "resource", res, "namespace", ns, "phase", phase, "message", r->message);
+    else
+        log_warn("informer request failed, retrying", "resource", res, "namespace", ns, "phase", phase, "error",
+                 kube_err_name(r->err), "status", status, "message", r->message);
     if (inf->cbs.on_error) inf->cbs.on_error(inf->data, phase, r);
 }
 
