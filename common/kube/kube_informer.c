@@ -105,31 +105,13 @@ static void set_rv(struct kube_informer *inf, struct json_object *obj)
 
 /* ---- list ---- */
 
-static void on_list_done(void *data, struct kube_response *r, struct kube_list_result *res)
+/* Makes `fresh` (owned) the store at resourceVersion rv, reports the difference to the old store as
+ * add/update/delete, then on_synced. Returns -1 when a callback stopped the informer. */
+static int apply_snapshot(struct kube_informer *inf, struct json_object *fresh, const char *rv)
 {
-    struct kube_informer *inf = data;
-    inf->list = NULL;
-    if (inf->stopped) return;
-    if (!res) {
-        report_error(inf, "list", r);
-        if (inf->stopped) return;
-        backoff(inf, STEP_LIST, r->retry_after_ms);
-        return;
-    }
-    /* Build the new store, then report the difference to the old one. */
-    struct json_object *old = inf->store, *fresh = json_object_new_object();
-    struct buf key;
-    buf_init(&key);
-    size_t n = json_object_array_length(res->items);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *it = json_object_array_get_idx(res->items, i);
-        buf_reset(&key);
-        if (kube_object_key(it, &key) < 0) continue; /* already projected page by page */
-        json_object_object_add(fresh, key.data, json_object_get(it));
-    }
-    buf_free(&key);
+    struct json_object *old = inf->store;
     inf->store = fresh;
-    snprintf(inf->rv, sizeof(inf->rv), "%s", res->resource_version);
+    snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
     json_object_object_foreach(fresh, k, obj)
     {
         if (inf->stopped) break;
@@ -147,10 +129,35 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
         if (!json_object_object_get_ex(fresh, ok, NULL) && inf->cbs.on_delete) inf->cbs.on_delete(inf->data, oobj);
     }
     json_object_put(old);
-    if (inf->stopped) return;
+    if (inf->stopped) return -1;
     inf->synced = 1;
     if (inf->cbs.on_synced) inf->cbs.on_synced(inf->data);
+    return inf->stopped ? -1 : 0;
+}
+
+static void on_list_done(void *data, struct kube_response *r, struct kube_list_result *res)
+{
+    struct kube_informer *inf = data;
+    inf->list = NULL;
     if (inf->stopped) return;
+    if (!res) {
+        report_error(inf, "list", r);
+        if (inf->stopped) return;
+        backoff(inf, STEP_LIST, r->retry_after_ms);
+        return;
+    }
+    struct json_object *fresh = json_object_new_object();
+    struct buf key;
+    buf_init(&key);
+    size_t n = json_object_array_length(res->items);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *it = json_object_array_get_idx(res->items, i);
+        buf_reset(&key);
+        if (kube_object_key(it, &key) < 0) continue; /* already projected page by page */
+        json_object_object_add(fresh, key.data, json_object_get(it));
+    }
+    buf_free(&key);
+    if (apply_snapshot(inf, fresh, res->resource_version) < 0) return;
     start_watch(inf);
 }
 
