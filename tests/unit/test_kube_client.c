@@ -233,7 +233,9 @@ START_TEST(test_kube_client_cancel_and_close_in_flight)
     run_until(&a, 99, 100); /* connections are open */
     kube_call_cancel(ca);
     run_until(&b, 1, 3000);
+    run_until(&c, 1, 3000);
     ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_eq(c.calls, 1);
     ck_assert_int_eq(a.calls, 0);
     kube_response_free(&b.r);
     kube_response_free(&c.r);
