@@ -217,7 +217,7 @@ static void acquired(struct elector *el)
         struct json_object *m = ipc_msg_new("became_leader");
         json_object_object_add(m, "term", json_object_new_string(el->term));
         json_object_object_add(m, "identity", json_object_new_string(el->o.lease.identity));
-        json_object_object_add(m, "lease_transitions", json_object_new_int(el->st.observed.transitions));
+        json_object_object_add(m, "transitions", json_object_new_int(el->st.observed.transitions));
         json_object_object_add(m, "fence_mono_ms", json_object_new_int64(el->fence_ms));
         send_msg(el, m);
         const char *kv[] = {"identity", el->o.lease.identity, "term", el->term, NULL};
@@ -443,9 +443,11 @@ static void on_watch_event(void *data, const char *type, struct json_object *obj
 static void on_watch_end(void *data, const char *why)
 {
     struct elector *el = data;
+    int was_healthy = el->watch_healthy;
     el->watching = el->watch_healthy = 0;
     el->stats.watch_restarts++;
-    log_info("lease watch ended; polling until it is back", "why", why ? why : "");
+    if (was_healthy) log_info("lease watch ended; polling until it is back", "why", why ? why : "");
+    else log_debug("lease watch failed again", "why", why ? why : "");
     if (el->phase == ELECTOR_RELEASING || el->phase == ELECTOR_STOPPED || el->closing) return;
     if (el->phase == ELECTOR_CONTENDING && !el->in_attempt && !uv_is_active((uv_handle_t *)&el->attempt_timer))
         schedule_attempt(el, now_mono(el) + lease_jitter_ms(el->st.cfg.retry_period_ms, rand01(el)));
@@ -460,8 +462,7 @@ static void watch_begin(struct elector *el)
         uv_timer_start(&el->watch_timer, on_watch_timer, ELECTOR_WATCH_RETRY_MS, 0);
         return;
     }
-    el->watching = 1;
-    el->watch_healthy = 1;
+    el->watching = 1; /* healthy once an event arrives (the server sends the current object first) */
 }
 
 static void watch_end_now(struct elector *el)

@@ -45,6 +45,11 @@ int lease_config_warnings(const struct lease_config *cfg, char out[][ERR_MSG_MAX
                  "leaseDurationSeconds (%" PRId64 ") is below 2 x retryPeriod (%" PRId64
                  "ms): followers may see the lease expire between renewals",
                  cfg->lease_duration_ms / 1000, cfg->retry_period_ms);
+    if (n < max && cfg->retry_period_ms < 1000 && cfg->lease_duration_ms - cfg->renew_deadline_ms <= 1000)
+        snprintf(out[n++], ERR_MSG_MAX,
+                 "retryPeriod is under 1s and leaseDuration - renewDeadline is not above 1s: renewals within "
+                 "one wall-clock second look identical to followers, who may then take over up to 1s sooner "
+                 "after the last renewal than leaseDuration");
     if (n < max && cfg->lease_duration_ms < 3000)
         snprintf(out[n++], ERR_MSG_MAX,
                  "leaseDuration (%" PRId64 "ms) is under 3s: followers compare renewTime at whole seconds, so "

@@ -128,14 +128,14 @@ static void k_cancel(void *impl)
     lk->call = NULL;
 }
 
-static void on_watch_event(void *data, enum kube_watch_type type, struct json_object *object)
+static void on_kube_watch_event(void *data, enum kube_watch_type type, struct json_object *object)
 {
     struct lease_kube *lk = data;
-    if (type == KUBE_WATCH_ERROR) return; /* on_watch_done follows with its classification */
+    if (type == KUBE_WATCH_ERROR) return; /* on_kube_watch_done follows with its classification */
     lk->on_event(lk->watch_data, kube_watch_type_name(type), object);
 }
 
-static void on_watch_done(void *data, struct kube_response *r, unsigned long events)
+static void on_kube_watch_done(void *data, struct kube_response *r, unsigned long events)
 {
     struct lease_kube *lk = data;
     lk->watch = NULL;
@@ -149,7 +149,7 @@ static int k_watch_start(void *impl, lease_api_event_cb ev, lease_api_watch_end_
     lk->on_event = ev;
     lk->on_end = end;
     lk->watch_data = d;
-    static const struct kube_watch_cbs cbs = {on_watch_event, on_watch_done};
+    static const struct kube_watch_cbs cbs = {on_kube_watch_event, on_kube_watch_done};
     return kube_watch_start(lk->client, buf_cstr(&lk->watch_path), &cbs, lk, &lk->watch);
 }
 

@@ -1,6 +1,7 @@
 /* The elector role's process: reads controller.leader_election and controller.kubernetes from the config,
  * opens its own Kubernetes client (never shared with bulk traffic), runs the elector, and wires it to the
  * supervisor: messages out through the worker's channel, `deployer_stopped` and `shutdown` in. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -76,7 +77,12 @@ static int on_start(struct worker *w)
     struct kube_config_opts ko = {.mode = KUBE_CONFIG_AUTO,
                                   .kubeconfig = k->kubeconfig && k->kubeconfig[0] ? k->kubeconfig : NULL,
                                   .context = k->context && k->context[0] ? k->context : NULL};
-    if (kube_config_load(&ko, &r->kcfg, &e) < 0 || kube_client_new(w->loop, r->kcfg, NULL, &r->client, &e) < 0 ||
+    /* The identity in the User-Agent lets an operator (and the simulator's fault injection) tell replicas
+     * apart in the API server's logs. */
+    char ua[LEASE_IDENTITY_MAX + 64];
+    snprintf(ua, sizeof(ua), "haproxy-template-ic-elector/%s (%s)", HTIC_VERSION, le->identity);
+    struct kube_client_opts copts = {.user_agent = ua};
+    if (kube_config_load(&ko, &r->kcfg, &e) < 0 || kube_client_new(w->loop, r->kcfg, &copts, &r->client, &e) < 0 ||
         lease_kube_new(r->client, le->lease_namespace, le->lease_name, &r->lk, &e) < 0) {
         log_error("cannot reach the Kubernetes API", "error", e.msg);
         return -1;

@@ -12,6 +12,7 @@
 #include "elector/elector.c"
 #include "elector/lease.c"
 #include "elector/lease_json.c"
+#include "elector/lease_kube.c"
 
 /* ---- the fake server ---- */
 
@@ -654,6 +655,24 @@ START_TEST(test_elector_refuses_bad_settings)
 }
 END_TEST
 
+/* The kube adapter's error mapping: what makes an attempt fall back, fail, or count as a lost race. */
+START_TEST(test_elector_kube_errors_map_to_lease_status)
+{
+    ck_assert_int_eq(lease_kube_status(KUBE_OK), LEASE_ST_OK);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_NOT_FOUND), LEASE_ST_NOT_FOUND);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_ALREADY_EXISTS), LEASE_ST_CONFLICT);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_CONFLICT), LEASE_ST_CONFLICT);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_INVALID), LEASE_ST_INVALID);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_BAD_REQUEST), LEASE_ST_INVALID);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_FORBIDDEN), LEASE_ST_FORBIDDEN);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_UNAUTHORIZED), LEASE_ST_FORBIDDEN);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_TIMEOUT), LEASE_ST_TIMEOUT);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_TRANSPORT), LEASE_ST_ERROR);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_SERVER), LEASE_ST_ERROR);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_TOO_MANY_REQUESTS), LEASE_ST_ERROR);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("elector");
@@ -672,6 +691,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_suspend_loses_before_writing);
     tcase_add_test(tc, test_elector_lease_taken_steps_down);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
+    tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);
     return s;
 }

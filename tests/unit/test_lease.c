@@ -127,8 +127,9 @@ START_TEST(test_lease_config_warns_about_thin_margins)
     ck_assert(strstr(w[1], "2 x retryPeriod") != NULL);
     c = (struct lease_config){.lease_duration_ms = 1000, .renew_deadline_ms = 600, .retry_period_ms = 150,
                               .identity = ME};
-    ck_assert_int_eq(lease_config_warnings(&c, w, 4), 1);
-    ck_assert(strstr(w[0], "whole seconds") != NULL);
+    ck_assert_int_eq(lease_config_warnings(&c, w, 4), 2);
+    ck_assert(strstr(w[0], "sooner") != NULL);
+    ck_assert(strstr(w[1], "whole seconds") != NULL);
 }
 END_TEST
 
