@@ -339,7 +339,7 @@ static int start_attempt_now(struct kube_call *call)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L); /* client-go's dialer: 30 s keep-alive */
     curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER);
+    if (!call->streaming) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER); /* watches: default 16 KiB */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
     if (cfg->proxy_url) curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);

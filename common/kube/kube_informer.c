@@ -253,7 +253,9 @@ static void on_watch_event(void *data, enum kube_watch_type type, struct json_ob
     } else {
         json_object_object_add(inf->store, key.data, json_object_get(obj));
         if (prev) {
-            if (inf->cbs.on_update) inf->cbs.on_update(inf->data, prev, obj);
+            const char *a = kube_object_meta_str(prev, "resourceVersion"), *b = kube_object_meta_str(obj, "resourceVersion");
+            int same = a && b && strcmp(a, b) == 0; /* e.g. the synthetic ADDED of a watch without a version */
+            if (!same && inf->cbs.on_update) inf->cbs.on_update(inf->data, prev, obj);
         } else if (inf->cbs.on_add) {
             inf->cbs.on_add(inf->data, obj);
         }

@@ -196,6 +196,7 @@ START_TEST(test_kube_informer_list_watch_relist_on_410)
     fake_stream(&srv,
                 "{\"type\":\"ADDED\",\"object\":" POD("d", "11") "}\n"
                 "{\"type\":\"MODIFIED\",\"object\":" POD("a", "12") "}\n"
+                "{\"type\":\"ADDED\",\"object\":" POD("c", "7") "}\n" /* unchanged: no callback */
                 "{\"type\":\"DELETED\",\"object\":" POD("b", "13") "}\n"
                 "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"resourceVersion\":\"20\"}}}\n"
                 "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old resource version: 20 (30)\"}}\n",
