@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elector/elector.c"
-#include "elector/lease.c"
-#include "elector/lease_json.c"
-#include "elector/lease_kube.c"
+#include <inttypes.h>
+
+#include "common/clock.h"
+#include "common/ipc.h"
+#include "elector/elector.h"
+#include "elector/lease_json.h"
+#include "elector/lease_kube.h"
 
 /* ---- the fake server ---- */
 
