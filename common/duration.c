@@ -10,7 +10,7 @@
 static int unit_ns(const char *p, size_t *len, double *ns)
 {
     static const struct { const char *name; double ns; } units[] = {
-        {"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9},
+        {"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3} /* U+00B5 */, {"\xce\xbcs", 1e3} /* U+03BC */, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9},
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         size_t n = strlen(units[i].name);
@@ -101,7 +101,16 @@ void duration_format_ms(int64_t ms, char *out, size_t n)
     if (h) k += (size_t)snprintf(out + k, n - k, "%lldh", h);
     if ((h || m) && k < n) k += (size_t)snprintf(out + k, n - k, "%lldm", m);
     if (k < n) {
-        if (rest) snprintf(out + k, n - k, "%lld.%03llds", s, rest);
-        else snprintf(out + k, n - k, "%llds", s);
+        if (rest) {
+            /* as Go prints it: the fraction without trailing zeros (1.5s, 1.01s, 1.001s) */
+            int digits = 3;
+            while (rest % 10 == 0) {
+                rest /= 10;
+                digits--;
+            }
+            snprintf(out + k, n - k, "%lld.%0*llds", s, digits, rest);
+        } else {
+            snprintf(out + k, n - k, "%llds", s);
+        }
     }
 }

@@ -8,7 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A line longer than this is cut and marked; no event needs more, and a bound keeps one write atomic-ish. */
+/* A line longer than this is cut and marked ("..." and, in JSON, "truncated":true), staying well-formed; no
+ * event needs more, and a bound keeps one write atomic-ish. */
 #define LOG_LINE_MAX 8192
 #define LOG_MAX_PAIRS 32
 
@@ -53,18 +54,24 @@ int log_format_parse(const char *s, enum log_format *out)
     return 0;
 }
 
+/* Room kept at the end of a cut line for what closes it: '..."' + ',"truncated":true' + '}' + '\n'. */
+#define LOG_TAIL_RESERVE 32
+
 struct line {
     char buf[LOG_LINE_MAX];
     size_t len;
-    int truncated;
+    int truncated;  /* once set, nothing more is added but the closing tail */
+    int in_quote;   /* a quoted value is open: a cut must close it */
 };
 
+static size_t room(const struct line *l) { return sizeof(l->buf) - LOG_TAIL_RESERVE - l->len; }
+
+/* Plain ASCII text that may be cut anywhere. */
 static void put(struct line *l, const char *s, size_t n)
 {
-    /* keep room for the truncation mark and the newline */
-    size_t room = sizeof(l->buf) - 16 - l->len;
-    if (n > room) {
-        n = room;
+    if (l->truncated) return;
+    if (n > room(l)) {
+        n = room(l);
         l->truncated = 1;
     }
     memcpy(l->buf + l->len, s, n);
@@ -72,6 +79,29 @@ static void put(struct line *l, const char *s, size_t n)
 }
 
 static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
+
+/* Whole or not at all: an escape sequence, one UTF-8 character, a quote. Returns 0 if written. */
+static int put_unit(struct line *l, const char *s, size_t n)
+{
+    if (l->truncated) return -1;
+    if (n > room(l)) {
+        l->truncated = 1;
+        return -1;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    return 0;
+}
+
+static void open_quote(struct line *l)
+{
+    if (put_unit(l, "\"", 1) == 0) l->in_quote = 1;
+}
+
+static void close_quote(struct line *l)
+{
+    if (put_unit(l, "\"", 1) == 0) l->in_quote = 0;
+}
 
 static int needs_quotes(const char *v)
 {
@@ -81,23 +111,34 @@ static int needs_quotes(const char *v)
     return 0;
 }
 
+/* Length of the UTF-8 sequence starting at p (1 for a stray byte), so a cut never splits a character. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 1;
+    return n;
+}
+
 /* Escapes for both logfmt and JSON: quotes, backslashes and control characters. */
 static void put_escaped(struct line *l, const char *v)
 {
     char tmp[8];
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)v; *p && !l->truncated; p++) {
         switch (*p) {
-        case '"': puts_(l, "\\\""); break;
-        case '\\': puts_(l, "\\\\"); break;
-        case '\n': puts_(l, "\\n"); break;
-        case '\r': puts_(l, "\\r"); break;
-        case '\t': puts_(l, "\\t"); break;
+        case '"': put_unit(l, "\\\"", 2); break;
+        case '\\': put_unit(l, "\\\\", 2); break;
+        case '\n': put_unit(l, "\\n", 2); break;
+        case '\r': put_unit(l, "\\r", 2); break;
+        case '\t': put_unit(l, "\\t", 2); break;
         default:
             if (*p < 0x20) {
                 snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
-                puts_(l, tmp);
+                put_unit(l, tmp, 6);
             } else {
-                put(l, (const char *)p, 1);
+                size_t n = utf8_len(p);
+                put_unit(l, (const char *)p, n);
+                p += n - 1;
             }
         }
     }
@@ -105,21 +146,31 @@ static void put_escaped(struct line *l, const char *v)
 
 static void put_pair(struct line *l, const char *k, const char *v)
 {
+    /* a key is never cut: the pair is left out when its key and punctuation do not fit whole */
+    if (l->truncated || room(l) < 6 * strlen(k) + 8) {
+        l->truncated = 1;
+        return;
+    }
     if (log_fmt == LOG_FORMAT_JSON) {
         puts_(l, ",\"");
         put_escaped(l, k);
-        puts_(l, "\":\"");
+        puts_(l, "\":");
+        open_quote(l);
         put_escaped(l, v);
-        puts_(l, "\"");
+        close_quote(l);
         return;
     }
     puts_(l, " ");
-    puts_(l, k);
+    /* a logfmt key has no quoting: anything that would end it or the line becomes '_' */
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++) {
+        char c = (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p >= 0x7f) ? '_' : (char)*p;
+        put(l, &c, 1);
+    }
     puts_(l, "=");
     if (needs_quotes(v)) {
-        puts_(l, "\"");
+        open_quote(l);
         put_escaped(l, v);
-        puts_(l, "\"");
+        close_quote(l);
     } else {
         puts_(l, v);
     }
@@ -159,8 +210,11 @@ void log_write_pairs(enum log_level level, const char *msg, const char *const *p
     for (int i = 0; i < n; i++)
         put_pair(&l, pairs[2 * i], pairs[2 * i + 1] ? pairs[2 * i + 1] : "");
     if (l.truncated) {
-        memcpy(l.buf + l.len, "...", 3);
-        l.len += 3;
+        /* the tail fits in LOG_TAIL_RESERVE: the line stays one well-formed line */
+        const char *tail = log_fmt == LOG_FORMAT_JSON ? (l.in_quote ? "...\",\"truncated\":true" : ",\"truncated\":true")
+                                                      : (l.in_quote ? "...\"" : "...");
+        memcpy(l.buf + l.len, tail, strlen(tail));
+        l.len += strlen(tail);
     }
     if (log_fmt == LOG_FORMAT_JSON) l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';

@@ -90,8 +90,12 @@ static void on_supervisor_gone(struct ipc_channel *ch, const char *reason)
     /* Without the supervisor there is no one to obey: stop at once. */
     log_warn("supervisor channel ended", "reason", reason);
     w->exit_status = 1;
+    /* a role already shutting down is finishing on its own: asking it again would start its shutdown twice */
+    if (!w->shutting_down && w->on_shutdown) {
+        w->shutting_down = 1;
+        w->on_shutdown(w, "supervisor channel ended");
+    }
     w->shutting_down = 1;
-    if (w->on_shutdown) w->on_shutdown(w, "supervisor channel ended");
     worker_stop(w);
 }
 

@@ -7,12 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 
 static void on_restart_timer(uv_timer_t *t);
+
+/* Signals the child only while its pid is still ours. libuv reaps every child that exited before it calls any
+ * of their exit callbacks, so inside one exit callback (the elector's, which kills the deployer) another child
+ * may already be reaped with c->pid still set: that pid is free for the kernel to reuse, and a kill would hit
+ * whatever process got it. waitid(WNOWAIT) tells a live or unreaped child (ours) from a reaped one. */
+static void signal_child(struct child *c, int sig)
+{
+    if (c->pid <= 0) return;
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) return; /* reaped: not ours */
+    if (si.si_pid == c->pid) return; /* already exited; its exit callback is on the way */
+    kill(c->pid, sig);
+}
 
 void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *exe, const char *config_path,
                 const struct child_ops *ops, void *data, int restartable)
@@ -51,7 +66,7 @@ static void on_channel_closed(struct ipc_channel *ch, const char *reason)
         char pid[16];
         snprintf(pid, sizeof(pid), "%d", (int)c->pid);
         log_warn("child channel ended, killing child", "child", c->role, "child_pid", pid, "reason", reason);
-        kill(c->pid, SIGKILL);
+        signal_child(c, SIGKILL);
     }
 }
 
@@ -126,13 +141,29 @@ static void on_restart_timer(uv_timer_t *t)
     if (c->state == CHILD_BACKOFF) child_spawn(c);
 }
 
+/* A spawn that failed (no fork, no fds, the executable briefly missing) is tried again with the same backoff
+ * as a crash: a child that is neither running nor scheduled would be gone for good. */
+static void retry_spawn_later(struct child *c)
+{
+    if (!c->restartable) return;
+    char delay[32];
+    snprintf(delay, sizeof(delay), "%lld", (long long)c->backoff_ms);
+    log_warn("child not started, trying again", "child", c->role, "retry_in_ms", delay);
+    c->state = CHILD_BACKOFF;
+    uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > c->backoff_max_ms) c->backoff_ms = c->backoff_max_ms;
+}
+
 int child_spawn(struct child *c)
 {
     if (c->state == CHILD_RUNNING || c->state == CHILD_DEAD || c->disabled) return 0;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        int rc = -errno;
         log_error("socketpair failed", "child", c->role, "error", strerror(errno));
-        return -errno;
+        retry_spawn_later(c);
+        return rc;
     }
     char parent[16], fdstr[8];
     snprintf(parent, sizeof(parent), "%d", (int)getpid());
@@ -173,6 +204,7 @@ int child_spawn(struct child *c)
     if (!proc) {
         close(sv[0]);
         close(sv[1]);
+        retry_spawn_later(c);
         return UV_ENOMEM;
     }
     proc->data = c;
@@ -183,6 +215,7 @@ int child_spawn(struct child *c)
         log_error("cannot start child", "child", c->role, "error", uv_strerror(rc));
         /* uv_spawn failures still need the handle closed */
         uv_close((uv_handle_t *)proc, on_proc_closed);
+        retry_spawn_later(c);
         return rc;
     }
     c->proc = proc;
@@ -197,7 +230,7 @@ int child_spawn(struct child *c)
         ipc_channel_start(c->ch)) {
         log_error("cannot open child channel", "child", c->role);
         if (!c->ch) close(sv[0]);
-        kill(c->pid, SIGKILL);
+        signal_child(c, SIGKILL);
         return -1;
     }
     char pid[16];
@@ -219,7 +252,7 @@ void child_request_stop(struct child *c)
     if (c->state != CHILD_RUNNING) return;
     c->stop_requested = 1;
     struct json_object *m = ipc_msg_new("shutdown");
-    if (child_send(c, m) < 0 && c->pid > 0) kill(c->pid, SIGTERM);
+    if (child_send(c, m) < 0) signal_child(c, SIGTERM);
     json_object_put(m);
 }
 
@@ -232,7 +265,7 @@ void child_kill(struct child *c, const char *why)
     snprintf(pid, sizeof(pid), "%d", (int)c->pid);
     log_warn("killing child", "child", c->role, "child_pid", pid, "why", why);
     c->stop_requested = 1;
-    kill(c->pid, SIGKILL);
+    signal_child(c, SIGKILL);
 }
 
 void child_kill_hung(struct child *c, const char *why)
@@ -241,7 +274,7 @@ void child_kill_hung(struct child *c, const char *why)
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)c->pid);
     log_warn("killing hung child", "child", c->role, "child_pid", pid, "why", why);
-    kill(c->pid, SIGKILL);
+    signal_child(c, SIGKILL);
 }
 
 int child_running(const struct child *c) { return c->pid > 0; }

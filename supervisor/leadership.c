@@ -95,6 +95,21 @@ static void tell_elector_deployer_stopped(struct supervisor *s)
     json_object_put(m);
 }
 
+/* The elector leads with a fence ahead: lead (once per term), extend the fence and run the deployer. */
+static void take_leadership(struct supervisor *s, int64_t fence)
+{
+    struct leadership *l = &s->lead;
+    l->fence_ms = fence;
+    if (!l->is_leader) {
+        l->is_leader = 1;
+        l->became_ms = l->last_renew_ms = clock_mono_ms();
+        l->transitions++;
+        supervisor_metrics_became_leader(s);
+    }
+    arm_fence(s);
+    start_deployer(s);
+}
+
 void leadership_start(struct supervisor *s)
 {
     if (s->opts.election_enabled) return;
@@ -116,25 +131,33 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
     }
     if (strcmp(type, "became_leader") == 0) {
         const char *term = ipc_msg_str(msg, "term");
-        snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
-        l->fence_ms = ipc_msg_int(msg, "fence_mono_ms", -1);
-        if (l->fence_ms <= clock_mono_ms()) {
-            log_warn("became_leader arrived with its fence already passed; not starting the deployer",
-                     "term", l->term);
+        int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+        if (fence <= clock_mono_ms()) {
+            /* The elector leads but its fence passed before we read this (our loop was late). No deployer
+             * now; the elector keeps renewing, and the first renewal with a fence ahead starts one. A
+             * deployer of an earlier term must not stay on with a fence that belongs to no term. */
+            if (l->is_leader) end_leadership(s, "fence_expired");
+            snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
+            l->elector_claims = 1;
+            l->last_renew_ms = clock_mono_ms();
+            log_warn("became_leader arrived with its fence already passed; waiting for a renewal to start the "
+                     "deployer", "term", l->term);
             return;
         }
+        snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
         l->elector_claims = 1;
-        if (!l->is_leader) {
-            l->is_leader = 1;
-            l->became_ms = l->last_renew_ms = clock_mono_ms();
-            l->transitions++;
-            supervisor_metrics_became_leader(s);
-        }
-        arm_fence(s);
-        start_deployer(s);
+        take_leadership(s, fence);
     } else if (strcmp(type, "renewed") == 0) {
-        if (!l->is_leader) return;
         int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+        if (!l->is_leader) {
+            /* The elector still leads (its became_leader came late, or our fence timer beat a late
+             * renewal): a renewal with a fence ahead is as good as a became_leader. */
+            if (l->elector_claims && fence > clock_mono_ms()) {
+                log_info("renewal with a fence ahead: leading again", "term", l->term);
+                take_leadership(s, fence);
+            }
+            return;
+        }
         l->last_renew_ms = clock_mono_ms();
         if (fence > l->fence_ms) {
             l->fence_ms = fence;

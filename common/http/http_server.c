@@ -29,6 +29,7 @@ struct http_conn {
     int reading;          /* uv_read_start active */
     int request_started;  /* the request timer runs for the request being received */
     int resume_pending;   /* timer armed with 0 to parse pipelined input */
+    int in_process;       /* process_input is running (a synchronous answer must not re-arm timers) */
     http_parser parser;
     struct buf in;        /* received plaintext not yet parsed (owned) */
     struct buf field;     /* header name being parsed (owned) */
@@ -127,6 +128,11 @@ void http_request_on_abort(struct http_request *req, http_on_abort_fn fn, void *
 }
 
 void http_request_close_after(struct http_request *req) { req->close_after = 1; }
+
+void *http_request_filter_state(const struct http_request *req)
+{
+    return req->conn ? req->conn->filter_state : NULL;
+}
 
 size_t http_request_pending_write(const struct http_request *req)
 {
@@ -315,7 +321,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (c->state == CONN_READING) {
-        if (!c->resume_pending) process_input(c);
+        process_input(c);
     } else if (c->in.len > c->srv->limits.max_header_bytes + c->srv->limits.max_body_bytes) {
         /* a pipelining client far ahead of us: stop reading until the current request is done */
         uv_read_stop(s);
@@ -484,6 +490,8 @@ static void reject(struct http_conn *c, int status)
 
 static void process_input(struct http_conn *c)
 {
+    c->resume_pending = 0; /* the timer is re-armed below (or stopped at dispatch) */
+    c->in_process = 1;
     while (c->state == CONN_READING && !c->closing && c->in.len > 0) {
         c->message_done = 0;
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data, c->in.len);
@@ -496,6 +504,7 @@ static void process_input(struct http_conn *c)
         } else if (e != HPE_OK) {
             int status = c->reject ? c->reject : e == HPE_HEADER_OVERFLOW ? 431 : 400;
             c->reject = 0;
+            c->in_process = 0;
             reject(c, status);
             return;
         }
@@ -508,7 +517,8 @@ static void process_input(struct http_conn *c)
         c->srv->requests_total++;
         c->srv->on_request(c->req, c->srv->data);
     }
-    if (c->state != CONN_READING || c->closing || c->resume_pending) return;
+    c->in_process = 0;
+    if (c->state != CONN_READING || c->closing) return;
     if (!c->in_message) {
         c->request_started = 0;
         arm_timer(c, c->srv->limits.idle_timeout_ms);
@@ -534,6 +544,7 @@ static void finish_request(struct http_request *r)
     c->state = CONN_READING;
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     c->request_started = 0;
+    if (c->in_process) return; /* answered from inside process_input: its loop goes on with the input */
     if (c->in.len) {
         /* pipelined bytes wait: parse them from the loop, not from inside the handler's call */
         c->resume_pending = 1;

@@ -129,6 +129,9 @@ int http_stream_end(struct http_request *req);
 /* Ends the stream by closing the connection without the final chunk (what a dying server does). The
  * request is freed; on_abort is not called. Works for non-streaming requests too. */
 void http_request_drop(struct http_request *req);
+/* The http_filter's per-connection state of this request's connection (NULL without a filter), e.g. to
+ * read a TLS peer certificate. */
+void *http_request_filter_state(const struct http_request *req);
 /* Bytes queued for this request's connection and not yet written (to spot slow readers). */
 size_t http_request_pending_write(const struct http_request *req);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -45,12 +46,27 @@ struct kube_client {
     uv_timer_t timer;          /* curl's wake-up timer */
     char *user_agent;          /* owned */
     int default_timeout_ms;
+    void (*observe)(void *data, const char *method, long status, enum kube_err err, double seconds);
+    void *observe_data;
     struct kube_call *calls;   /* every call not yet freed (dead ones included) */
     struct sock_ctx *socks;    /* polled sockets */
     int refs;                  /* the client itself + calls not yet freed + the timer */
     int dispatching;
     int closing, multi_closed;
+    struct exec_run *exec;     /* the credential plugin running, or NULL */
     struct kube_client_stats stats;
+};
+
+/* One run of the exec credential plugin: the process, its stdout, and a timer that kills it. */
+struct exec_run {
+    uv_process_t proc;
+    uv_pipe_t out;
+    uv_timer_t timer;
+    struct buf output;
+    struct kube_client *c;
+    int64_t exit_status;
+    int term_signal;
+    int exited, eof, too_big, detached, timed_out, open_handles;
 };
 
 struct kube_call {
@@ -63,8 +79,10 @@ struct kube_call {
     char *url, *method, *body, *content_type;
     size_t body_len;
     uint64_t deadline;         /* uv_now ms; 0: none */
+    uint64_t attempt_start;    /* uv_hrtime of the attempt in flight */
     int retries_left;
     int auth_retried;
+    int waiting_cred;          /* CALL_WAITING for the exec plugin, not for a Retry-After */
     int streaming, stream_2xx, stream_checked, aborted, too_big;
     kube_response_cb cb;
     kube_chunk_cb on_chunk;
@@ -260,7 +278,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *h, int *o
     return n;
 }
 
-static int start_attempt(struct kube_call *call)
+static int start_attempt_now(struct kube_call *call)
 {
     struct kube_client *c = call->c;
     struct kube_config *cfg = c->cfg;
@@ -315,7 +333,9 @@ static int start_attempt(struct kube_call *call)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L); /* client-go's dialer: 30 s keep-alive */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
@@ -339,7 +359,14 @@ static int start_attempt(struct kube_call *call)
         } else if (cfg->ca_file) {
             curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
         }
-        if (cfg->client_cert_pem) {
+        if (cfg->exec_cert_pem && cfg->exec_key_pem) {
+            struct curl_blob b = {.data = cfg->exec_cert_pem, .len = cfg->exec_cert_pem_len, .flags = CURL_BLOB_COPY};
+            struct curl_blob k = {.data = cfg->exec_key_pem, .len = cfg->exec_key_pem_len, .flags = CURL_BLOB_COPY};
+            curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
+            curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+            curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k);
+            curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        } else if (cfg->client_cert_pem) {
             struct curl_blob b = {.data = cfg->client_cert_pem, .len = cfg->client_cert_pem_len,
                                   .flags = CURL_BLOB_COPY};
             curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
@@ -347,7 +374,9 @@ static int start_attempt(struct kube_call *call)
         } else if (cfg->client_cert_file) {
             curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->client_cert_file);
         }
-        if (cfg->client_key_pem) {
+        if (cfg->exec_key_pem) {
+            /* set above with the exec certificate */
+        } else if (cfg->client_key_pem) {
             struct curl_blob b = {.data = cfg->client_key_pem, .len = cfg->client_key_pem_len,
                                   .flags = CURL_BLOB_COPY};
             curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
@@ -362,9 +391,188 @@ static int start_attempt(struct kube_call *call)
         }
     }
     if (curl_multi_add_handle(c->multi, h) != CURLM_OK) return -1;
+    call->attempt_start = uv_hrtime();
     call->state = CALL_RUNNING;
     call->resp.attempts++;
     c->stats.requests++;
+    return 0;
+}
+
+/* ---- exec credential plugin ---- */
+
+static void exec_handle_closed(uv_handle_t *h)
+{
+    struct exec_run *r = h->data;
+    if (--r->open_handles > 0) return;
+    struct kube_client *c = r->c;
+    buf_free(&r->output);
+    free(r);
+    client_unref(c);
+}
+
+static void on_cred_wait_timeout(uv_timer_t *t)
+{
+    struct kube_call *call = t->data;
+    call->waiting_cred = 0;
+    fail_now(call, KUBE_ERR_TIMEOUT, "deadline passed while the exec credential plugin ran");
+}
+
+/* Both the exit and the end of stdout are in: take the credential and release the waiting calls. */
+static void exec_finish(struct exec_run *r)
+{
+    if (!r->exited || !r->eof) return;
+    struct kube_client *c = r->c;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->proc, exec_handle_closed);
+    uv_close((uv_handle_t *)&r->out, exec_handle_closed);
+    uv_close((uv_handle_t *)&r->timer, exec_handle_closed);
+    if (r->detached) return;
+    c->exec = NULL;
+    struct err e;
+    err_clear(&e);
+    int ok = 0;
+    if (r->timed_out)
+        err_set(&e, "exec plugin %s: no answer within %d ms", c->cfg->exec->command, KUBE_EXEC_TIMEOUT_MS);
+    else if (r->too_big)
+        err_set(&e, "exec plugin %s: output larger than %u bytes", c->cfg->exec->command, KUBE_EXEC_OUTPUT_MAX);
+    else if (r->term_signal)
+        err_set(&e, "exec plugin %s: killed by signal %d", c->cfg->exec->command, r->term_signal);
+    else if (r->exit_status != 0)
+        err_set(&e, "exec: executable %s failed with exit code %lld", c->cfg->exec->command,
+                (long long)r->exit_status);
+    else
+        ok = kube_config_exec_output(c->cfg, buf_cstr(&r->output), r->output.len, &e) == 0;
+    if (!ok) log_warn("exec credential plugin failed", "error", e.msg);
+    c->dispatching++;
+    for (struct kube_call *call = c->calls; call && !c->closing; call = call->next) {
+        if (call->state != CALL_WAITING || !call->waiting_cred) continue;
+        call->waiting_cred = 0;
+        uv_timer_stop(&call->retry_timer);
+        if (!ok) {
+            fail_now(call, KUBE_ERR_UNAUTHORIZED, e.msg);
+            continue;
+        }
+        int rc = start_attempt_now(call);
+        if (rc < 0) fail_now(call, rc == -2 ? KUBE_ERR_TIMEOUT : KUBE_ERR_TRANSPORT, "cannot start the request");
+    }
+    c->dispatching--;
+    if (c->closing && !c->dispatching && !c->multi_closed) kube_client_close(c);
+}
+
+static void on_exec_exit(uv_process_t *p, int64_t status, int sig)
+{
+    struct exec_run *r = p->data;
+    r->exited = 1;
+    r->exit_status = status;
+    r->term_signal = sig;
+    exec_finish(r);
+}
+
+static void on_exec_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)h;
+    b->base = malloc(suggested);
+    b->len = b->base ? suggested : 0;
+}
+
+static void on_exec_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct exec_run *r = s->data;
+    if (n > 0) {
+        if (r->output.len + (size_t)n > KUBE_EXEC_OUTPUT_MAX || buf_append(&r->output, b->base, (size_t)n) < 0)
+            r->too_big = 1;
+    } else if (n < 0) {
+        uv_read_stop(s);
+        r->eof = 1;
+    }
+    free(b->base);
+    if (r->eof) exec_finish(r);
+}
+
+/* Kills the plugin's whole process group (it runs as a group leader) and stops waiting for its output,
+ * which a surviving grandchild could keep open. */
+static void exec_kill(struct exec_run *r)
+{
+    if (r->proc.pid > 0) kill(-r->proc.pid, SIGKILL);
+    uv_process_kill(&r->proc, SIGKILL);
+    if (!r->eof) {
+        uv_read_stop((uv_stream_t *)&r->out);
+        r->eof = 1;
+    }
+}
+
+static void on_exec_timeout(uv_timer_t *t)
+{
+    struct exec_run *r = t->data;
+    log_warn("exec credential plugin timed out, killing it", "command", r->c->cfg->exec->command);
+    r->timed_out = 1;
+    exec_kill(r);
+    exec_finish(r);
+}
+
+extern char **environ;
+
+static int exec_start(struct kube_client *c)
+{
+    struct kube_exec *x = c->cfg->exec;
+    struct exec_run *r = calloc(1, sizeof(*r));
+    if (!r) return -1;
+    size_t ne = 0, nx = 0;
+    while (environ && environ[ne]) ne++;
+    while (x->env[nx]) nx++;
+    char **envp = calloc(ne + nx + 2, sizeof(char *));
+    if (!envp) {
+        free(r);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) envp[k++] = environ[i];
+    for (size_t i = 0; i < nx; i++) envp[k++] = x->env[i];
+    envp[k++] = x->exec_info;
+    r->c = c;
+    buf_init(&r->output);
+    uv_pipe_init(c->loop, &r->out, 0);
+    r->out.data = r;
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&r->out},
+        {.flags = UV_INHERIT_FD, .data.fd = 2},
+    };
+    uv_process_options_t po = {.exit_cb = on_exec_exit, .file = x->command, .args = x->argv, .env = envp,
+                               .stdio_count = 3, .stdio = stdio, .flags = UV_PROCESS_DETACHED};
+    r->proc.data = r;
+    int rc = uv_spawn(c->loop, &r->proc, &po);
+    free(envp);
+    if (rc != 0) {
+        log_warn("exec credential plugin cannot start", "command", x->command, "error", uv_strerror(rc));
+        r->open_handles = 2;
+        c->refs++;
+        r->detached = 1;
+        uv_close((uv_handle_t *)&r->proc, exec_handle_closed);
+        uv_close((uv_handle_t *)&r->out, exec_handle_closed);
+        return -1;
+    }
+    uv_read_start((uv_stream_t *)&r->out, on_exec_alloc, on_exec_read);
+    uv_timer_init(c->loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, on_exec_timeout, KUBE_EXEC_TIMEOUT_MS, 0);
+    r->open_handles = 3;
+    c->refs++;
+    c->exec = r;
+    return 0;
+}
+
+/* Starts an attempt, or parks the call until the exec plugin has produced a credential. */
+static int start_attempt(struct kube_call *call)
+{
+    struct kube_client *c = call->c;
+    if (!kube_config_exec_needed(c->cfg, (int64_t)time(NULL))) return start_attempt_now(call);
+    if (call->deadline && uv_now(c->loop) >= call->deadline) return -2;
+    if (!c->exec && exec_start(c) < 0) return -3;
+    call->state = CALL_WAITING;
+    call->waiting_cred = 1;
+    if (call->deadline) uv_timer_start(&call->retry_timer, on_cred_wait_timeout, call->deadline - uv_now(c->loop), 0);
     return 0;
 }
 
@@ -375,6 +583,8 @@ static void on_retry_timer(uv_timer_t *t)
     if (rc == -2) fail_now(call, KUBE_ERR_TIMEOUT, "deadline passed before a retry");
     else if (rc < 0) fail_now(call, KUBE_ERR_TRANSPORT, "cannot start the retry");
 }
+
+static void observe(struct kube_call *call, long status, enum kube_err err);
 
 /* Hands buffered stream bytes to the owner; returns 0 when the call is still running afterwards. */
 static int deliver_pending(struct kube_call *call)
@@ -393,10 +603,18 @@ static int deliver_pending(struct kube_call *call)
     buf_reset(&call->pending);
     if (stop) {
         call->aborted = 1;
+        observe(call, 200, KUBE_ERR_DECODE);
         fail_now(call, KUBE_ERR_DECODE, "stream aborted by its reader");
         return -1;
     }
     return 0;
+}
+
+static void observe(struct kube_call *call, long status, enum kube_err err)
+{
+    struct kube_client *c = call->c;
+    if (c->observe)
+        c->observe(c->observe_data, call->method, status, err, (double)(uv_hrtime() - call->attempt_start) / 1e9);
 }
 
 static void on_attempt_done(struct kube_call *call, CURLcode res)
@@ -406,6 +624,9 @@ static void on_attempt_done(struct kube_call *call, CURLcode res)
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &code);
     drop_easy(call);
     if (call->state != CALL_RUNNING) return;
+    if (res != CURLE_OK || call->too_big)
+        observe(call, 0, call->too_big ? KUBE_ERR_OTHER : res == CURLE_OPERATION_TIMEDOUT ? KUBE_ERR_TIMEOUT
+                                                                                            : KUBE_ERR_TRANSPORT);
     if (call->streaming && call->stream_2xx && deliver_pending(call) < 0) return;
     struct kube_response *r = &call->resp;
     if (call->too_big) {
@@ -421,6 +642,7 @@ static void on_attempt_done(struct kube_call *call, CURLcode res)
     }
     r->status = code;
     kube_response_finish(r, call->streaming);
+    observe(call, code, r->err);
     if (code == 401 && !call->auth_retried && kube_config_token_invalidate(c->cfg)) {
         call->auth_retried = 1;
         c->stats.retries++;
@@ -486,6 +708,10 @@ int kube_client_new(uv_loop_t *loop, struct kube_config *config, const struct ku
     c->loop = loop;
     c->cfg = config;
     c->default_timeout_ms = opts && opts->default_timeout_ms > 0 ? opts->default_timeout_ms : KUBE_DEFAULT_TIMEOUT_MS;
+    if (opts) {
+        c->observe = opts->on_attempt_done;
+        c->observe_data = opts->observer_data;
+    }
     if (opts && opts->user_agent)
         c->user_agent = strdup(opts->user_agent);
     else if (asprintf(&c->user_agent, "haproxy-template-ic/%s (linux/%s) kubernetes/unknown", HTIC_VERSION,
@@ -515,6 +741,13 @@ void kube_client_close(struct kube_client *c)
     c->closing = 1;
     for (struct kube_call *call = c->calls; call; call = call->next)
         if (call->state != CALL_DEAD) release(call);
+    if (c->exec) {
+        struct exec_run *r = c->exec;
+        r->detached = 1; /* its handles close by themselves once it is gone */
+        c->exec = NULL;
+        exec_kill(r);
+        exec_finish(r);
+    }
     if (c->dispatching) return; /* after_curl finishes the job */
     c->multi_closed = 1;
     curl_multi_cleanup(c->multi);

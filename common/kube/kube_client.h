@@ -27,6 +27,11 @@ struct kube_call; /* one request in flight; valid until its completion callback 
 struct kube_client_opts {
     const char *user_agent;  /* NULL: "haproxy-template-ic/<version> (linux/<arch>) kubernetes/unknown" */
     int default_timeout_ms;  /* for requests with timeout_ms 0; 0 here: KUBE_DEFAULT_TIMEOUT_MS */
+    /* Optional observer of every HTTP attempt, for metrics in the style of client-go's
+     * rest_client_requests_total{code,method} and rest_client_request_duration_seconds: status is 0 when no
+     * response came (err says why); a stream reports once, when it ends. Must not close the client. */
+    void (*on_attempt_done)(void *data, const char *method, long status, enum kube_err err, double seconds);
+    void *observer_data;
 };
 
 /* r is owned by the client and freed when the callback returns; keep parts with kube_response_move or
@@ -50,7 +55,8 @@ struct kube_request_opts {
 int kube_client_new(uv_loop_t *loop, struct kube_config *config, const struct kube_client_opts *opts,
                     struct kube_client **out, struct err *e);
 /* Cancels every request without calling its callback, closes connections and frees the client once libuv
- * has closed its handles (run the loop). Safe from inside a callback of this client. */
+ * has closed its handles (run the loop). Safe from inside a callback of this client. Stop the informers,
+ * watches and lists built on this client first: their handles are invalid once it is closed. */
 void kube_client_close(struct kube_client *c);
 struct kube_config *kube_client_config(struct kube_client *c);
 uv_loop_t *kube_client_loop(struct kube_client *c);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -19,9 +20,41 @@
 /* Several files in $KUBECONFIG are normal; a hundred is a mistake. */
 #define KUBECONFIG_FILES_MAX 32
 
+static void strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++) free(*p);
+    free(v);
+}
+
+static void exec_free(struct kube_exec *x)
+{
+    if (!x) return;
+    free(x->api_version);
+    free(x->command);
+    free(x->exec_info);
+    strv_free(x->argv);
+    strv_free(x->env);
+    free(x);
+}
+
+static void exec_cred_clear(struct kube_config *c)
+{
+    if (c->exec_token) memset(c->exec_token, 0, strlen(c->exec_token));
+    if (c->exec_key_pem) memset(c->exec_key_pem, 0, c->exec_key_pem_len);
+    free(c->exec_token);
+    free(c->exec_cert_pem);
+    free(c->exec_key_pem);
+    c->exec_token = c->exec_cert_pem = c->exec_key_pem = NULL;
+    c->exec_cert_pem_len = c->exec_key_pem_len = 0;
+    c->exec_expiry = 0;
+    c->exec_have = 0;
+}
+
 void kube_config_free(struct kube_config *c)
 {
     if (!c) return;
+    exec_cred_clear(c);
+    exec_free(c->exec);
     char **strs[] = {&c->server, &c->namespace, &c->source, &c->ca_file, &c->ca_pem, &c->tls_server_name,
                      &c->client_cert_file, &c->client_key_file, &c->client_cert_pem, &c->client_key_pem,
                      &c->token, &c->token_file, &c->username, &c->cached_token, &c->connect_to};
@@ -115,6 +148,7 @@ static int is_regular_file(const char *path)
 const char *kube_config_token(struct kube_config *c, uint64_t now_ms)
 {
     if (!c->https) return NULL;
+    if (c->exec) return c->exec_have ? c->exec_token : NULL;
     if (!c->token_file) return c->token;
     if (c->cached_token && !c->token_stale && c->token_read_ms && now_ms - c->token_read_ms < KUBE_TOKEN_REFRESH_MS)
         return c->cached_token;
@@ -142,9 +176,93 @@ const char *kube_config_token(struct kube_config *c, uint64_t now_ms)
 
 int kube_config_token_invalidate(struct kube_config *c)
 {
+    if (c->exec) {
+        exec_cred_clear(c); /* the plugin runs again before the next request */
+        return 1;
+    }
     if (!c->token_file) return 0;
     c->token_stale = 1;
     return 1;
+}
+
+/* ---- exec credentials ---- */
+
+static const char *str_field(struct json_object *o, const char *key);
+
+int kube_config_exec_needed(const struct kube_config *c, int64_t now_unix)
+{
+    if (!c->exec || !c->https) return 0;
+    if (!c->exec_have) return 1;
+    return c->exec_expiry && now_unix >= c->exec_expiry;
+}
+
+/* RFC 3339 to unix seconds (fraction ignored); -1 when not understood. */
+static int64_t parse_rfc3339(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p) return -1;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++) {}
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && strlen(p) >= 6 && p[3] == ':') {
+        int sign = *p == '-' ? -1 : 1;
+        off = sign * ((int64_t)atoi(p + 1) * 3600 + (int64_t)atoi(p + 4) * 60);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p) return -1;
+    return (int64_t)timegm(&tm) - off;
+}
+
+int kube_config_exec_output(struct kube_config *c, const char *out, size_t len, struct err *e)
+{
+    if (!c->exec) return err_set(e, "no exec plugin configured");
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *doc = tok ? json_tokener_parse_ex(tok, out, (int)len) : NULL;
+    int ok = tok && json_tokener_get_error(tok) == json_tokener_success;
+    if (tok) json_tokener_free(tok);
+    int rc = -1;
+    struct json_object *st;
+    const char *api = ok ? str_field(doc, "apiVersion") : NULL;
+    if (!ok || !json_object_is_type(doc, json_type_object)) {
+        err_set(e, "exec plugin: output is not a JSON object");
+    } else if (!api || strcmp(api, c->exec->api_version) != 0) {
+        err_set(e, "exec plugin is configured to use API version %s, plugin returned version %s",
+                c->exec->api_version, api ? api : "(none)");
+    } else if (!json_object_object_get_ex(doc, "status", &st) || !json_object_is_type(st, json_type_object)) {
+        err_set(e, "exec plugin didn't return a status field");
+    } else {
+        const char *token = str_field(st, "token"), *cert = str_field(st, "clientCertificateData");
+        const char *key = str_field(st, "clientKeyData"), *exp = str_field(st, "expirationTimestamp");
+        int have_cert = cert && *cert, have_key = key && *key;
+        int64_t expiry = exp && *exp ? parse_rfc3339(exp) : 0;
+        if (have_cert != have_key) {
+            err_set(e, "exec plugin returned only certificate or key, not both");
+        } else if (!(token && *token) && !have_cert) {
+            err_set(e, "exec plugin didn't return a token or cert/key pair");
+        } else if (expiry < 0) {
+            err_set(e, "exec plugin: expirationTimestamp \"%s\" is not RFC 3339", exp);
+        } else {
+            exec_cred_clear(c);
+            if (token && *token) c->exec_token = strdup(token);
+            if (have_cert) {
+                c->exec_cert_pem = strdup(cert);
+                c->exec_cert_pem_len = strlen(cert);
+                c->exec_key_pem = strdup(key);
+                c->exec_key_pem_len = strlen(key);
+            }
+            c->exec_expiry = expiry;
+            c->exec_have = 1;
+            rc = 0;
+        }
+    }
+    json_object_put(doc);
+    return rc;
 }
 
 /* ---- helpers shared by both sources ---- */
@@ -342,6 +460,63 @@ static int decode_data(const char *what, const char *b64, char **out, size_t *ou
     return 0;
 }
 
+static char **strv_new(size_t n)
+{
+    return calloc(n + 1, sizeof(char *));
+}
+
+static int load_exec(struct kube_config *c, struct kc_file *f, const char *uname, struct json_object *x,
+                     struct err *e)
+{
+    const char *api = str_field(x, "apiVersion"), *cmd = str_field(x, "command");
+    const char *mode = str_field(x, "interactiveMode");
+    if (!api || !*api) return err_set(e, "user \"%s\": exec plugin: apiVersion must be specified", uname);
+    if (strcmp(api, "client.authentication.k8s.io/v1") && strcmp(api, "client.authentication.k8s.io/v1beta1"))
+        return err_set(e, "user \"%s\": exec plugin: unsupported apiVersion \"%s\" (use "
+                          "client.authentication.k8s.io/v1 or v1beta1)", uname, api);
+    if (!cmd || !*cmd) return err_set(e, "user \"%s\": exec plugin: command must be specified", uname);
+    if (!strcmp(api, "client.authentication.k8s.io/v1") && (!mode || !*mode))
+        return err_set(e, "user \"%s\": interactiveMode must be specified for %s to use exec authentication "
+                          "plugin", uname, uname);
+    if (mode && *mode && strcmp(mode, "Never") && strcmp(mode, "IfAvailable") && strcmp(mode, "Always"))
+        return err_set(e, "user \"%s\": exec plugin: invalid interactiveMode \"%s\"", uname, mode);
+    if (mode && !strcmp(mode, "Always"))
+        return err_set(e, "user \"%s\": exec plugin requires interactive mode (interactiveMode: Always), which "
+                          "a controller cannot provide", uname);
+    struct json_object *args = NULL, *env = NULL;
+    json_object_object_get_ex(x, "args", &args);
+    json_object_object_get_ex(x, "env", &env);
+    size_t na = json_object_is_type(args, json_type_array) ? json_object_array_length(args) : 0;
+    size_t ne = json_object_is_type(env, json_type_array) ? json_object_array_length(env) : 0;
+    struct kube_exec *xe = calloc(1, sizeof(*xe));
+    if (!xe) return err_set(e, "out of memory");
+    c->exec = xe;
+    xe->api_version = strdup(api);
+    xe->command = (strchr(cmd, '/') && cmd[0] != '/') ? resolve_path(f, cmd) : strdup(cmd);
+    xe->argv = strv_new(na + 1);
+    xe->env = strv_new(ne);
+    if (!xe->api_version || !xe->command || !xe->argv || !xe->env) return err_set(e, "out of memory");
+    xe->argv[0] = strdup(xe->command);
+    for (size_t i = 0; i < na; i++) {
+        struct json_object *a = json_object_array_get_idx(args, i);
+        if (!json_object_is_type(a, json_type_string))
+            return err_set(e, "user \"%s\": exec plugin: args[%zu] must be a string", uname, i);
+        xe->argv[i + 1] = strdup(json_object_get_string(a));
+    }
+    for (size_t i = 0; i < ne; i++) {
+        struct json_object *ent = json_object_array_get_idx(env, i);
+        const char *name = str_field(ent, "name"), *value = str_field(ent, "value");
+        if (!name || !*name || !value || strchr(name, '='))
+            return err_set(e, "user \"%s\": exec plugin: env[%zu] needs a name and a value", uname, i);
+        if (asprintf(&xe->env[i], "%s=%s", name, value) < 0) return err_set(e, "out of memory");
+    }
+    if (asprintf(&xe->exec_info,
+                 "KUBERNETES_EXEC_INFO={\"kind\":\"ExecCredential\",\"apiVersion\":\"%s\",\"spec\":"
+                 "{\"interactive\":false}}", api) < 0)
+        return err_set(e, "out of memory");
+    return 0;
+}
+
 static int load_user(struct kube_config *c, struct kc_file *f, const char *uname, struct json_object *u,
                      struct err *e)
 {
@@ -352,10 +527,7 @@ static int load_user(struct kube_config *c, struct kc_file *f, const char *uname
         return err_set(e, "user \"%s\": auth-provider is a legacy mechanism and not supported; use a token, "
                           "tokenFile or client certificate", uname);
     if (json_object_object_get_ex(u, "exec", &tmp) && tmp) {
-        const char *cmd = str_field(tmp, "command");
-        return err_set(e, "user \"%s\": exec credential plugins (command \"%s\") are not supported; use a "
-                          "token, tokenFile or client certificate instead (see docs/kube-client.md)",
-                       uname, cmd ? cmd : "");
+        if (load_exec(c, f, uname, tmp, e) < 0) return -1;
     }
     if ((tok || tokfile) && (user || pass))
         return err_set(e, "more than one authentication method found for %s; found [token basicAuth], only one "
@@ -460,8 +632,11 @@ static int load_kubeconfig(struct kc_set *s, const char *ctx_override, struct ku
     }
     c->namespace = strdup(ns && *ns ? ns : "default");
     if (asprintf(&c->source, "kubeconfig %s context %s", f->path, ctx_name) < 0) c->source = NULL;
-    if (!c->https && (c->token || c->token_file || c->username || c->client_cert_file || c->client_cert_pem)) {
+    if (!c->https && (c->token || c->token_file || c->username || c->client_cert_file || c->client_cert_pem ||
+                      c->exec)) {
         log_warn("server is plain http: kubeconfig credentials are not sent", "server", c->server);
+        exec_free(c->exec); /* never run a credential plugin for a server that cannot receive it */
+        c->exec = NULL;
     }
     return 0;
 }

@@ -33,6 +33,21 @@ struct kube_config_opts {
     const char *service_account_dir; /* NULL: KUBE_SERVICE_ACCOUNT_DIR (tests point it elsewhere) */
 };
 
+/* An exec credential plugin (users[].user.exec): run by kube_client, asynchronously, when a credential is
+ * needed; its ExecCredential is cached until expirationTimestamp or a 401. */
+struct kube_exec {
+    char *api_version;       /* client.authentication.k8s.io/v1 or /v1beta1 */
+    char *command;           /* PATH lookup, or resolved against the kubeconfig's directory if it has a '/' */
+    char **argv;             /* command + args, NULL-terminated, owned */
+    char **env;              /* "NAME=value" added to the inherited environment, NULL-terminated, owned */
+    char *exec_info;         /* the KUBERNETES_EXEC_INFO value */
+};
+
+/* ExecCredential output above 1 MiB is not a credential. */
+#define KUBE_EXEC_OUTPUT_MAX (1u << 20)
+/* A plugin that has not answered after this long is killed (it may be waiting for input it cannot get). */
+#define KUBE_EXEC_TIMEOUT_MS 60000
+
 struct kube_config {
     /* all strings owned; NULL when unset */
     char *server;            /* scheme://host[:port][/prefix], no trailing '/' */
@@ -56,6 +71,13 @@ struct kube_config {
     char *token_file;        /* re-read token file (in-cluster, tokenFile) */
     char *username, *password; /* basic auth */
 
+    struct kube_exec *exec;  /* owned; NULL without an exec plugin */
+    char *exec_token;        /* the plugin's last credential (token, or certificate and key) */
+    char *exec_cert_pem, *exec_key_pem;
+    size_t exec_cert_pem_len, exec_key_pem_len;
+    int64_t exec_expiry;     /* unix seconds; 0: no expiry */
+    int exec_have;           /* a credential is cached */
+
     /* token cache (kube_config_token) */
     char *cached_token;
     uint64_t token_read_ms;  /* monotonic ms of the last read attempt; 0 never */
@@ -75,6 +97,13 @@ const char *kube_config_token(struct kube_config *c, uint64_t now_ms);
 /* After a 401: the next kube_config_token call re-reads the file. Returns 1 when a token file exists
  * (a retry may help), else 0. */
 int kube_config_token_invalidate(struct kube_config *c);
+
+/* Exec plugins: 1 when the plugin must run before the next request (no credential yet, expired at
+ * now_unix, or invalidated by a 401). */
+int kube_config_exec_needed(const struct kube_config *c, int64_t now_unix);
+/* Takes the plugin's stdout (an ExecCredential of the configured apiVersion); 0, or -1 with client-go's
+ * messages ("exec plugin didn't return a status field", ...). */
+int kube_config_exec_output(struct kube_config *c, const char *out, size_t len, struct err *e);
 
 /* Base64 (standard alphabet, padding optional, whitespace ignored) for the *-data fields. Returns the decoded
  * length or -1; out must hold at least (len/4+1)*3 bytes. */

@@ -16,6 +16,8 @@
 
 /* client-go reflector: a watch closed within a second without events is treated as an error. */
 #define VERY_SHORT_WATCH_MS 1000
+/* A watch still open this long after its server-side timeoutSeconds sits on a dead connection. */
+#define WATCH_DEADLINE_MARGIN_S 30
 /* client-go resets its backoff after this long without a failure. */
 #define BACKOFF_RESET_MS 120000
 
@@ -244,7 +246,8 @@ static void start_watch(struct kube_informer *inf)
     if (inf->rv[0]) kube_path_query(&p, "resourceVersion", inf->rv);
     int lo = inf->o.watch_timeout_min_s, hi = inf->o.watch_timeout_max_s;
     char ts[24];
-    snprintf(ts, sizeof(ts), "%d", lo + (int)(rnd(inf) % (uint64_t)(hi - lo + 1)));
+    int timeout_s = lo + (int)(rnd(inf) % (uint64_t)(hi - lo + 1));
+    snprintf(ts, sizeof(ts), "%d", timeout_s);
     kube_path_query(&p, "timeoutSeconds", ts);
     if (inf->o.res.label_selector && *inf->o.res.label_selector)
         kube_path_query(&p, "labelSelector", inf->o.res.label_selector);
@@ -253,7 +256,9 @@ static void start_watch(struct kube_informer *inf)
     struct kube_watch_cbs cbs = {on_watch_event, on_watch_done};
     inf->stats.watches++;
     inf->watch_started = uv_now(kube_client_loop(inf->c));
-    int rc = p.oom ? -1 : kube_watch_start(inf->c, p.data, &cbs, inf, &inf->watch);
+    int rc = p.oom ? -1
+                   : kube_watch_start_timeout(inf->c, p.data, (timeout_s + WATCH_DEADLINE_MARGIN_S) * 1000, &cbs,
+                                              inf, &inf->watch);
     buf_free(&p);
     if (rc < 0) backoff(inf, STEP_WATCH, -1);
 }

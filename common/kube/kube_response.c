@@ -161,7 +161,7 @@ void kube_response_finish(struct kube_response *r, int allow_empty)
         r->body = NULL;
     }
     if (r->raw.len > 0) {
-        struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+        struct json_tokener *tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH);
         if (tok) {
             struct json_object *o = json_tokener_parse_ex(tok, r->raw.data, (int)r->raw.len);
             if (json_tokener_get_error(tok) == json_tokener_success &&

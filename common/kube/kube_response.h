@@ -36,6 +36,10 @@ const char *kube_err_name(enum kube_err e);
 /* Classification of an HTTP status and an optional Status reason (NULL or "" when the body had none). */
 enum kube_err kube_err_classify(long http_status, const char *reason);
 
+/* JSON nesting accepted in API bodies. json-c's default (32) is too shallow for managedFields of nested
+ * objects and for CRD schemas; the tokener keeps its stack on the heap, so 128 costs nothing until used. */
+#define KUBE_JSON_MAX_DEPTH 128
+
 /* Kept from a Status or a non-JSON error body for messages; longer text is cut. */
 #define KUBE_MESSAGE_MAX 512
 

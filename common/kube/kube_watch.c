@@ -79,13 +79,19 @@ static void on_stream_done(void *data, struct kube_response *r)
 int kube_watch_start(struct kube_client *c, const char *path, const struct kube_watch_cbs *cbs, void *data,
                      struct kube_watch **out)
 {
+    return kube_watch_start_timeout(c, path, -1, cbs, data, out);
+}
+
+int kube_watch_start_timeout(struct kube_client *c, const char *path, int timeout_ms,
+                             const struct kube_watch_cbs *cbs, void *data, struct kube_watch **out)
+{
     if (out) *out = NULL;
     struct kube_watch *w = calloc(1, sizeof(*w));
     if (!w) return -1;
     kube_watch_parser_init(&w->parser);
     if (cbs) w->cbs = *cbs;
     w->data = data;
-    struct kube_request_opts o = {.method = "GET", .path = path, .timeout_ms = -1};
+    struct kube_request_opts o = {.method = "GET", .path = path, .timeout_ms = timeout_ms > 0 ? timeout_ms : -1};
     if (kube_stream_start(c, &o, on_chunk, on_stream_done, w, &w->call) < 0) {
         watch_free(w);
         return -1;

@@ -21,9 +21,13 @@ struct kube_watch_cbs {
 };
 
 /* path is the list path with its query, "?watch=1&..." included (see kube_path.h). It runs without a
- * deadline; bound it with timeoutSeconds in the query. Returns 0 or -1 (then no callback runs). */
+ * client-side deadline; bound it with timeoutSeconds in the query. Returns 0 or -1 (then no callback runs). */
 int kube_watch_start(struct kube_client *c, const char *path, const struct kube_watch_cbs *cbs, void *data,
                      struct kube_watch **out);
+/* Same, ended by the client after timeout_ms (on_done then gets KUBE_ERR_TIMEOUT): a safety net for a
+ * connection that died silently, set somewhat above the server-side timeoutSeconds. */
+int kube_watch_start_timeout(struct kube_client *c, const char *path, int timeout_ms,
+                             const struct kube_watch_cbs *cbs, void *data, struct kube_watch **out);
 /* Stops the watch; no callback runs afterwards. Only valid before on_done has started; safe from on_event. */
 void kube_watch_stop(struct kube_watch *w);
 

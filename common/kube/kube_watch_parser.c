@@ -2,6 +2,8 @@
  * fresh tokener run, so bytes are scanned a bounded number of times however the stream is chunked. */
 #include "common/kube/kube_watch_parser.h"
 
+#include "common/kube/kube_response.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +62,7 @@ static int is_blank(const char *s, size_t n)
 static int parse_line(struct kube_watch_parser *p, const char *s, size_t n, kube_watch_event_cb cb, void *data)
 {
     if (is_blank(s, n)) return KUBE_WATCH_PARSE_OK;
-    struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    struct json_tokener *tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH);
     if (!tok) return KUBE_WATCH_PARSE_BAD_JSON;
     struct json_object *ev = json_tokener_parse_ex(tok, s, (int)n);
     enum json_tokener_error jerr = json_tokener_get_error(tok);

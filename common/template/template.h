@@ -23,6 +23,8 @@
 #define TMPL_RANGE_MAX 1000000                   /* items range() may produce */
 #define TMPL_STEPS_MAX 500000000LL               /* evaluation steps per render: stops runaway nested loops */
 #define TMPL_SOURCE_MAX ((size_t)16 << 20)       /* bytes of one template source */
+#define TMPL_STACK_MAX ((size_t)2 << 20)         /* C stack a render may use (nesting x recursion); threads
+                                                    running renders need at least this plus their own use */
 
 struct tmpl_env;
 struct tmpl;
@@ -75,15 +77,30 @@ struct tmpl_value tmpl_value_native(struct tmpl_native *n);
 struct tmpl_value tmpl_value_str(struct tmpl_call *c, const char *s, size_t n);
 struct tmpl_value tmpl_list_new(struct tmpl_call *c);
 int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_value item);
+struct tmpl_value tmpl_dict_new(struct tmpl_call *c);
+int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v);  /* key copied */
 /* Sets the render error message (the engine adds template, line and column); returns -1. */
 int tmpl_call_error(struct tmpl_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* String view of a value passed to a native (NULL if it is not a string). */
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len);
 
+/* Immutable data for templates: JSON converted once into compact, contiguous engine values (LIST/DICT kinds),
+ * much faster to render over than json-c objects when the data is large. Templates cannot modify it. The
+ * values stay valid until tmpl_data_free. */
+struct tmpl_data;
+struct tmpl_data *tmpl_data_new(void);
+int tmpl_data_from_json(struct tmpl_data *d, json_object *j, struct tmpl_value *out, struct err *e);
+void tmpl_data_free(struct tmpl_data *d);
+size_t tmpl_data_size(const struct tmpl_data *d);   /* bytes reserved */
+/* Looks up a string key in a DICT, JDICT or tmpl_data dict value: 1 found, 0 not. */
+int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out);
+
 struct tmpl_options {
     int trim_blocks;     /* default 1 */
     int lstrip_blocks;   /* default 1 */
     int strict;          /* StrictUndefined: using an undefined value is an error; default 0 */
+    size_t max_output;   /* bytes per render, 0 = TMPL_OUTPUT_MAX */
+    long long max_steps; /* evaluation steps per render, 0 = TMPL_STEPS_MAX */
 };
 
 /* Loader rooted at a directory (dir != NULL) or an empty in-memory map (dir == NULL, see tmpl_env_add). */

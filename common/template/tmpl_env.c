@@ -50,6 +50,7 @@ void tmpl_env_free(struct tmpl_env *env)
         free(m->src);
         free(m);
     }
+    tmpl_regex_cache_free(env);
     free(env->itab);
     free(env->gnames);
     free(env->gvals);
@@ -301,7 +302,8 @@ int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *na
     r.nvars = nvars;
     r.e = e;
     r.strict = env->opt.strict;
-    r.outmax = out->len + TMPL_OUTPUT_MAX;
+    r.outmax = out->len + (env->opt.max_output ? env->opt.max_output : TMPL_OUTPUT_MAX);
+    r.max_steps = env->opt.max_steps > 0 ? env->opt.max_steps : TMPL_STEPS_MAX;
     r.blockval = v_undef();
     env->rendering = 1;
     int rc = tmpl_render_root(&r, t, out);

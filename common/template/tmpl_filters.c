@@ -487,6 +487,7 @@ F(float)
 {
     tv d = v_float(0.0);
     arg_get(a, 0, "default", &d);
+    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__float__ raises */
     if (v->kind == TMPL_FLOAT) *out = *v;
     else if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) *out = v_float((double)v->u.i);
     else if (v->kind == TMPL_STR) {
@@ -537,6 +538,7 @@ F(int)
     arg_get(a, 0, "default", &d);
     arg_get(a, 1, "base", &b);
     int64_t base = b.kind == TMPL_INT ? b.u.i : 10;
+    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__int__ raises */
     if (v->kind == TMPL_INT) *out = *v;
     else if (v->kind == TMPL_BOOL) *out = v_int(v->u.i);
     else if (v->kind == TMPL_FLOAT) {
@@ -1464,9 +1466,132 @@ F(b64decode)
 
 /* Python-flavoured regex -> POSIX ERE: \d \w \s (and negations) are translated; lazy quantifiers,
  * lookarounds and inline flags are refused with a clear error. */
-static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
+#define REGEX_PATTERN_MAX 1024  /* bytes of a pattern: HAProxy path/host patterns are far shorter */
+#define REGEX_REPEAT_MAX 255     /* {m,n} bounds: libc compiles big counted repeats very slowly */
+#define REGEX_GROUPS_MAX 32      /* nesting of ( ) */
+
+/* Refuses what makes libc's regcomp blow up and Python's re refuse or behave differently: stacked
+ * quantifiers ("multiple repeat" in Python), huge counted repeats, deep groups, back-references. */
+static int check_regex(struct tmpl_call *r, const struct node *n, const char *p, size_t len)
+{
+    if (len > REGEX_PATTERN_MAX) return rerr(r, n, "regex pattern longer than %d bytes", REGEX_PATTERN_MAX);
+    int inbr = 0, depth = 0, quantifiable = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9' && !inbr)
+                return rerr(r, n, "back-references are not supported in regex patterns");
+            i++;
+            quantifiable = 1;
+            continue;
+        }
+        if (inbr) {
+            if (c == ']') inbr = 0;
+            continue;
+        }
+        if (c == '[') {
+            inbr = 1;
+            if (i + 1 < len && p[i + 1] == '^') i++;
+            if (i + 1 < len && p[i + 1] == ']') i++;
+            quantifiable = 1;
+            continue;
+        }
+        if (c == '*' || c == '+' || c == '?' || (c == '{' && i + 1 < len && isdigit((unsigned char)p[i + 1]))) {
+            if (!quantifiable) {
+                if (c == '?' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
+                    return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
+                return rerr(r, n, "multiple repeat or nothing to repeat in regex pattern at position %zu", i);
+            }
+            if (c == '{') {
+                long m = 0;
+                size_t j = i + 1;
+                while (j < len && (isdigit((unsigned char)p[j]) || p[j] == ',')) {
+                    if (isdigit((unsigned char)p[j])) {
+                        m = m * 10 + (p[j] - '0');
+                        if (m > REGEX_REPEAT_MAX) return rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
+                    } else {
+                        m = 0;
+                    }
+                    j++;
+                }
+                if (j < len && p[j] == '}') i = j;
+            }
+            quantifiable = 0;
+            continue;
+        }
+        if (c == '(') {
+            if (++depth > REGEX_GROUPS_MAX) return rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
+            quantifiable = 0;
+            continue;
+        }
+        if (c == ')') {
+            if (depth > 0) depth--;
+            quantifiable = 1;
+            continue;
+        }
+        quantifiable = c != '|' && c != '^';
+    }
+    return 0;
+}
+
+#define REGEX_CACHE_SIZE 64  /* distinct patterns kept compiled per env (templates use a handful) */
+
+struct rcache_entry {
+    char *pat;  /* NULL = free slot */
+    size_t len;
+    regex_t re;
+};
+
+void tmpl_regex_cache_free(struct tmpl_env *env)
+{
+    if (!env->rcache) return;
+    for (int i = 0; i < REGEX_CACHE_SIZE; i++)
+        if (env->rcache[i].pat) {
+            regfree(&env->rcache[i].re);
+            free(env->rcache[i].pat);
+        }
+    free(env->rcache);
+    env->rcache = NULL;
+}
+
+static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re);
+
+/* Compiled patterns are cached in the env: a pattern in a loop over 10k objects compiles once. The
+ * returned regex belongs to the cache; do not regfree it. */
+static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out)
 {
     if (pat->kind != TMPL_STR) return rerr(r, n, "regex pattern must be a string");
+    struct tmpl_env *env = r->env;
+    if (!env->rcache && !(env->rcache = calloc(REGEX_CACHE_SIZE, sizeof(struct rcache_entry))))
+        return rerr(r, n, "out of memory");
+    for (int i = 0; i < REGEX_CACHE_SIZE; i++) {
+        struct rcache_entry *c = &env->rcache[i];
+        if (c->pat && c->len == pat->len && !memcmp(c->pat, pat->u.s, pat->len)) {
+            *out = &c->re;
+            return 0;
+        }
+    }
+    struct rcache_entry *c = &env->rcache[env->rcache_next++ % REGEX_CACHE_SIZE];
+    if (c->pat) {
+        regfree(&c->re);
+        free(c->pat);
+        c->pat = NULL;
+    }
+    if (compile_regex_uncached(r, n, pat, &c->re) < 0) return -1;
+    if (!(c->pat = malloc(pat->len + 1))) {
+        regfree(&c->re);
+        return rerr(r, n, "out of memory");
+    }
+    memcpy(c->pat, pat->u.s, pat->len);
+    c->pat[pat->len] = '\0';
+    c->len = pat->len;
+    *out = &c->re;
+    return 0;
+}
+
+static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
+{
+    if (check_regex(r, n, pat->u.s, pat->len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     int inbr = 0;
@@ -1515,6 +1640,23 @@ static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pa
             buf_free(&b);
             return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
         }
+        if (!inbr && c == '{') {  /* Python takes a '{' that starts no {m}, {m,}, {m,n} literally */
+            size_t j = i + 1;
+            int digits = 0, comma = 0;
+            while (j < pat->len && (isdigit((unsigned char)pat->u.s[j]) || (pat->u.s[j] == ',' && !comma))) {
+                if (pat->u.s[j] == ',') comma = 1;
+                else digits++;
+                j++;
+            }
+            if (!(digits && j < pat->len && pat->u.s[j] == '}')) {
+                buf_puts(&b, "\\{");
+                continue;
+            }
+        }
+        if (!inbr && c == '}' && (i == 0 || !isdigit((unsigned char)pat->u.s[i - 1])) && (i == 0 || pat->u.s[i - 1] != ',')) {
+            buf_puts(&b, "\\}");
+            continue;
+        }
         if (!inbr && c == '(' && i + 1 < pat->len && pat->u.s[i + 1] == '?') {
             buf_free(&b);
             return rerr(r, n, "(?...) groups are not supported in regex patterns");
@@ -1542,17 +1684,13 @@ F(regex_search)
     const char *s;
     size_t len;
     if (str_of(r, n, v, &s, &len) < 0) return -1;
-    regex_t re;
+    regex_t *re;
     if (compile_regex(r, n, &pat, &re) < 0) return -1;
     const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) {
-        regfree(&re);
-        return rerr(r, n, "out of memory");
-    }
+    if (!cs) return rerr(r, n, "out of memory");
     regmatch_t m[1];
-    if (regexec(&re, cs, 1, m, 0) == 0) *out = v_strn(cs + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
+    if (regexec(re, cs, 1, m, 0) == 0) *out = v_strn(cs + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
     else *out = v_none();
-    regfree(&re);
     return 0;
 }
 
@@ -1564,20 +1702,17 @@ F(regex_replace)
     const char *s, *rs;
     size_t len, rl;
     if (str_of(r, n, v, &s, &len) < 0 || str_of(r, n, &rep, &rs, &rl) < 0) return -1;
-    regex_t re;
+    regex_t *re;
     if (compile_regex(r, n, &pat, &re) < 0) return -1;
     const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) {
-        regfree(&re);
-        return rerr(r, n, "out of memory");
-    }
+    if (!cs) return rerr(r, n, "out of memory");
     struct buf b;
     buf_init(&b);
     size_t pos = 0;
     regmatch_t m[10];
     int prev_empty_end = -1;
     while (pos <= len) {
-        if (regexec(&re, cs + pos, 10, m, pos ? REG_NOTBOL : 0) != 0) break;
+        if (regexec(re, cs + pos, 10, m, pos ? REG_NOTBOL : 0) != 0) break;
         size_t ms = pos + (size_t)m[0].rm_so, me = pos + (size_t)m[0].rm_eo;
         if (ms == me && (int)ms == prev_empty_end) {
             if (pos >= len) break;
@@ -1609,9 +1744,8 @@ F(regex_replace)
                     continue;
                 }
                 if (g >= 0) {
-                    if (g >= 10 || (size_t)g > re.re_nsub) {
+                    if (g >= 10 || (size_t)g > re->re_nsub) {
                         buf_free(&b);
-                        regfree(&re);
                         return rerr(r, n, "invalid group reference %d", g);
                     }
                     if (m[g].rm_so >= 0) buf_append(&b, cs + pos + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
@@ -1631,7 +1765,6 @@ F(regex_replace)
         if (b.len > r->outmax) break;
     }
     if (pos < len) buf_append(&b, cs + pos, len - pos);
-    regfree(&re);
     return ret_buf(r, n, &b, out);
 }
 
@@ -1727,6 +1860,19 @@ F(strip) { return strip_common(r, n, v, a, 0, out); }
 
 /* ---- Python %-formatting ---- */
 
+#define FORMAT_WIDTH_MAX 100000  /* field width/precision in %-formatting and str.format: far above any use */
+
+static int read_num(const char *fmt, size_t flen, size_t *i, int64_t *out)
+{
+    int64_t v = 0;
+    while (*i < flen && isdigit((unsigned char)fmt[*i])) {
+        if (v <= FORMAT_WIDTH_MAX) v = v * 10 + (fmt[*i] - '0');
+        (*i)++;
+    }
+    *out = v;
+    return v > FORMAT_WIDTH_MAX ? -1 : 0;
+}
+
 int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
                       size_t nargs, const tv *mapping, struct buf *out)
 {
@@ -1747,14 +1893,20 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             have = 1;
             i = (size_t)(e - fmt) + 1;
         }
-        char spec[32];
-        size_t k = 0;
-        spec[k++] = '%';
-        while (i < flen && strchr("-+ #0", fmt[i]) && k < 8) spec[k++] = fmt[i++];
-        while (i < flen && isdigit((unsigned char)fmt[i]) && k < 16) spec[k++] = fmt[i++];
+        char flags[8];
+        size_t nf = 0;
+        int left = 0;
+        while (i < flen && strchr("-+ #0", fmt[i]) && fmt[i]) {
+            if (fmt[i] == '-') left = 1;
+            if (nf < sizeof(flags) - 1 && !memchr(flags, fmt[i], nf)) flags[nf++] = fmt[i];
+            i++;
+        }
+        flags[nf] = '\0';
+        int64_t width = 0, prec = -1;
+        if (read_num(fmt, flen, &i, &width) < 0) return rerr(r, n, "format width too large");
         if (i < flen && fmt[i] == '.') {
-            spec[k++] = fmt[i++];
-            while (i < flen && isdigit((unsigned char)fmt[i]) && k < 24) spec[k++] = fmt[i++];
+            i++;
+            if (read_num(fmt, flen, &i, &prec) < 0) return rerr(r, n, "format precision too large");
         }
         if (i >= flen) return rerr(r, n, "incomplete format");
         char conv = fmt[i];
@@ -1766,7 +1918,7 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             if (ai >= nargs) return rerr(r, n, "not enough arguments for format string");
             arg = args[ai++];
         }
-        spec[k] = '\0';
+        char spec[24];
         switch (conv) {
         case 's':
         case 'r': {
@@ -1780,17 +1932,14 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             } else {
                 v_repr(&arg, &t);
             }
-            spec[k++] = '.';
-            spec[k++] = '*';
-            spec[k++] = 's';
-            spec[k] = '\0';
-            /* width counts bytes here; fine for ASCII */
-            buf_printf(out, "%s", "");
-            {
-                char f2[40];
-                snprintf(f2, sizeof(f2), "%s", spec);
-                buf_printf(out, f2, (int)t.len, buf_cstr(&t));
-            }
+            size_t len = t.len;
+            if (prec >= 0) len = utf8_offset(buf_cstr(&t), t.len, (size_t)prec);
+            int64_t cps = (int64_t)utf8_len(buf_cstr(&t), len), pad = width > cps ? width - cps : 0;
+            if (!left)
+                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
+            buf_append(out, buf_cstr(&t), len);
+            if (left)
+                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
             buf_free(&t);
             break;
         }
@@ -1803,11 +1952,13 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
             if (arg.kind == TMPL_FLOAT) x = (int64_t)arg.u.f;
             else if (arg.kind == TMPL_INT || arg.kind == TMPL_BOOL) x = arg.u.i;
             else return rerr(r, n, "%%%c format: a number is required, not %s", conv, kind_name(&arg));
-            spec[k++] = 'l';
-            spec[k++] = 'l';
-            spec[k++] = conv == 'i' ? 'd' : conv;
-            spec[k] = '\0';
-            buf_printf(out, spec, (long long)x);
+            if (prec < 0) {
+                snprintf(spec, sizeof(spec), "%%%s*ll%c", flags, conv == 'i' ? 'd' : conv);
+                buf_printf(out, spec, (int)width, (long long)x);
+            } else {
+                snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
+                buf_printf(out, spec, (int)width, (int)prec, (long long)x);
+            }
             break;
         }
         case 'f':
@@ -1817,9 +1968,8 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
         case 'g':
         case 'G': {
             if (!v_is_num(&arg)) return rerr(r, n, "must be real number, not %s", kind_name(&arg));
-            spec[k++] = conv;
-            spec[k] = '\0';
-            buf_printf(out, spec, v_num(&arg));
+            snprintf(spec, sizeof(spec), "%%%s*.*%c", flags, conv);
+            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 6 : prec), v_num(&arg));
             break;
         }
         case 'c': {
@@ -1831,6 +1981,7 @@ int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt
         default:
             return rerr(r, n, "unsupported format character '%c'", conv);
         }
+        if (out->len > r->outmax) return rerr(r, n, "formatted string too large");
     }
     if (ai < nargs && !mapping) return rerr(r, n, "not all arguments converted during string formatting");
     return 0;

@@ -59,16 +59,20 @@ enum nkind {
     N_FROMIMPORT, N_FILTERBLOCK, N_WITH, N_BREAK, N_CONTINUE,
 };
 enum { NF_IGNORE_MISSING = 1, NF_WITH_CONTEXT = 2, NF_NEGATE = 4, NF_USES_CALLER = 8, NF_USES_VARARGS = 16,
-       NF_USES_KWARGS = 32 };
+       NF_USES_KWARGS = 32, NF_MAYBE_METHOD = 64 };
 
 struct tmpl_call;
 struct node;
+#define ARGS_INLINE 4
 struct args {
     tv *pos;
     uint32_t npos;
     const char **kwn;
     tv *kwv;
     uint32_t nkw;
+    tv pos_buf[ARGS_INLINE];  /* small calls keep their arguments here, not in the arena */
+    const char *kwn_buf[ARGS_INLINE];
+    tv kwv_buf[ARGS_INLINE];
 };
 typedef int (*filter_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, tv *out);
 typedef int (*test_fn)(struct tmpl_call *r, const struct node *n, tv *val, struct args *a, int *res);
@@ -94,10 +98,12 @@ struct node {
     struct node *star, *dstar;  /* *args, **kwargs in calls */
     filter_fn ffn;
     test_fn tfn;
+    uint32_t hash;       /* GETATTR: v_hash of the name */
 };
 
 /* ---- values ---- */
-enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16 };
+enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_FROZEN = 32, VF_VIEW_KEYS = 64, VF_VIEW_VALUES = 128,
+       VF_VIEW_ITEMS = 192 /* lists from dict.keys()/values()/items(): print as Python's views */ };
 struct tlist {
     uint32_t len, cap;
     tv *it;
@@ -138,11 +144,14 @@ struct fvar {
     const char *name;  /* interned */
     tv v;
 };
+#define FRAME_INLINE 3
 struct frame {
     struct frame *parent;
-    struct fvar *v;
+    struct fvar *v;      /* inl until more than FRAME_INLINE names are set */
     uint32_t n, cap;
+    struct fvar inl[FRAME_INLINE];
     int isolated;      /* module imported without context: no template context behind it */
+    int include;       /* top frame of an included template: `loop` of the includer is not visible */
 };
 
 /* ---- templates and environment ---- */
@@ -170,6 +179,9 @@ struct tmpl_env {
     tv *gvals;
     size_t ng, gcap;
     struct arena rar;   /* render arena, reused */
+    const char *name_loop;  /* interned "loop" */
+    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_filters.c) */
+    unsigned rcache_next;
     int rendering;
 };
 const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n);
@@ -186,7 +198,7 @@ struct tmpl_call {
     struct err *e;
     int failed;
     int depth;
-    long long steps;
+    long long steps, max_steps;
     int brk;            /* 1 break, 2 continue pending */
     size_t outmax;
     tv blockval;
@@ -196,6 +208,7 @@ struct tmpl_call {
     int reported;       /* r->e holds the first error */
     struct frame *frame;
     struct buf *out;
+    const char *stack_base;  /* frame address at render start: stack use is bounded by TMPL_STACK_MAX */
 };
 enum { UF_NAME = 0, UF_ATTR = 1, UF_MSG = 2 };  /* UNDEF flags: how u.s explains the undefined value */
 tv v_undef_attr(const tv *parent, const char *name);
@@ -233,6 +246,7 @@ tv v_dict(struct tmpl_call *r);
 int list_push(struct tmpl_call *r, tv *list, tv item);
 int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val);
 int dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
+int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out);  /* DICT only, h = v_hash(key) */
 int dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
 int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
 size_t v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
@@ -268,7 +282,10 @@ int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
 
 /* methods (tmpl_methods.c) */
 int method_exists(const tv *self, const char *name);
+int method_name_known(const char *name);   /* a method of some type has this name */
 int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
+
+void tmpl_regex_cache_free(struct tmpl_env *env);
 
 /* filter helpers shared with methods */
 int arg_get(struct args *a, uint32_t pos, const char *name, tv *out);

@@ -137,6 +137,7 @@ static int lex_string(struct lexer *L, size_t pos, size_t *end)
         case '\'': d[k++] = '\''; break;
         case '"': d[k++] = '"'; break;
         case '\n': break;
+        case 'N': return lerr(L, j, "\\N{...} escapes are not supported in string literals");
         case 'x': case 'u': case 'U': {
             int nd = x == 'x' ? 2 : x == 'u' ? 4 : 8;
             uint32_t c2 = 0;
@@ -403,6 +404,7 @@ int tmpl_lex(struct tmpl *t, struct arena *a, const char *src, size_t len, struc
             continue;
         }
         if (kind == '#') {
+            if (strip_before || plus_before) p++;  /* that '-' or '+' belongs to the opener */
             size_t q = p;
             while (q + 1 < len && !(src[q] == '#' && src[q + 1] == '}')) q++;
             if (q + 1 >= len) return lerr(&L, st, "missing end of comment tag");

@@ -22,12 +22,31 @@ static const char *const loop_methods[] = {"changed", "cycle", NULL};
 static int in_list(const char *const *l, const char *name)
 {
     for (; *l; l++)
-        if (!strcmp(*l, name)) return 1;
+        if ((*l)[0] == name[0] && !strcmp(*l, name)) return 1;
     return 0;
+}
+
+/* first letters of every method name above: a cheap reject for attribute lookups like `.metadata` */
+static int maybe_method(const char *name)
+{
+    switch (name[0]) {
+    case 'a': case 'c': case 'e': case 'f': case 'g': case 'i': case 'j': case 'k': case 'l': case 'p':
+    case 'r': case 's': case 't': case 'u': case 'v': case 'z':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int method_name_known(const char *name)
+{
+    return in_list(str_methods, name) || in_list(dict_methods, name) || in_list(list_methods, name) ||
+           in_list(loop_methods, name);
 }
 
 int method_exists(const tv *self, const char *name)
 {
+    if (!maybe_method(name)) return 0;
     switch (self->kind) {
     case TMPL_STR: return in_list(str_methods, name);
     case TMPL_DICT:
@@ -223,6 +242,8 @@ static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, c
         width = 0;
         while (i < sl && isdigit((unsigned char)spec[i]) && width < 100000) width = width * 10 + (spec[i++] - '0');
     }
+    char group = 0;
+    if (i < sl && (spec[i] == ',' || spec[i] == '_')) group = spec[i++];
     if (i < sl && spec[i] == '.') {
         i++;
         prec = 0;
@@ -282,6 +303,25 @@ static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, c
     } else {
         buf_free(&body);
         return rerr(r, n, "unsupported format code '%c'", type);
+    }
+    if (group) {  /* thousands separators in the integer digits */
+        const char *bs = buf_cstr(&body);
+        size_t st = (bs[0] == '-' || bs[0] == '+') ? 1 : 0, end = st;
+        while (end < body.len && isdigit((unsigned char)bs[end])) end++;
+        if (!numeric || end == st) {
+            buf_free(&body);
+            return rerr(r, n, "cannot specify '%c' with this format", group);
+        }
+        struct buf g;
+        buf_init(&g);
+        buf_append(&g, bs, st);
+        for (size_t k = st; k < end; k++) {
+            buf_putc(&g, bs[k]);
+            if (k + 1 < end && (end - k - 1) % 3 == 0) buf_putc(&g, group);
+        }
+        buf_append(&g, bs + end, body.len - end);
+        buf_free(&body);
+        body = g;
     }
     if (!align) align = numeric ? '>' : '<';
     if (zero && !align) align = '=';
@@ -562,7 +602,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
 
 static int readonly(struct tmpl_call *r, const struct node *n, const tv *self, const char *m)
 {
-    if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT)
+    if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT || (self->flags & VF_FROZEN))
         return rerr(r, n, "%s(): values from the render context are read-only; copy first (e.g. |list or dict(x))", m);
     return 0;
 }
@@ -579,6 +619,7 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
         tv *ks, *vs;
         size_t c = map_entries(r, d, &ks, &vs);
         *out = v_list(r, (uint32_t)c);
+        out->flags = m[0] == 'k' ? VF_VIEW_KEYS : m[0] == 'v' ? VF_VIEW_VALUES : VF_VIEW_ITEMS;
         for (size_t i = 0; i < c; i++) {
             if (m[0] == 'k') list_push(r, out, ks[i]);
             else if (m[0] == 'v') list_push(r, out, vs[i]);

@@ -342,6 +342,9 @@ static struct node *parse_postfix(struct parser *P, struct node *n)
                 if (!g) return NULL;
                 g->s = a->s;
                 g->slen = a->len;
+                if (method_name_known(a->s)) g->flags |= NF_MAYBE_METHOD;
+                tv key = v_strn(a->s, a->len);
+                g->hash = v_hash(&key);
             } else if (a->type == T_INT) {
                 g = mk(P, N_GETITEM, a);
                 if (!g) return NULL;
@@ -416,7 +419,7 @@ static struct node *parse_filter(struct parser *P, struct node *operand, struct 
     if (!f) return NULL;
     if (!(f->s = parse_dotted_name(P))) return NULL;
     f->ffn = tmpl_find_filter(f->s);
-    if (!f->ffn) return perr(P, t, "no filter named '%s'", f->s);
+    /* an unknown filter is reported after parsing (check_names), where Jinja2 would */
     f->a = operand;
     if (cur(P)->type == T_LPAREN && parse_call_args(P, f) < 0) return NULL;
     return f;
@@ -730,6 +733,8 @@ static int parse_signature(struct parser *P, struct node *m)
             if (!(d = parse_expr(P, 1))) return -1;
         } else if (defs.n && defs.v[defs.n - 1]) {
             return perr(P, cur(P), "non-default argument follows default argument"), -1;
+        } else if (!strcmp(names[nn - 1], "caller")) {
+            return perr(P, cur(P), "the special 'caller' parameter must be omitted or given a default"), -1;
         }
         if (vpush(P, &defs, d) < 0) return -1;
     }
@@ -1068,6 +1073,38 @@ static int parse_body(struct parser *P, const char *const *ends, const char **wh
     }
 }
 
+/* Unknown filters and tests are compile errors, except inside `if` statements and conditional expressions
+ * (Jinja2's "soft" frames), where they fail only when evaluated; loops, macros and `with` reset that. */
+static int check_names(struct parser *P, const struct node *n, int soft, int depth)
+{
+    if (!n || depth > 4 * TMPL_PARSE_DEPTH_MAX) return 0;
+    if (n->kind == N_FILTER && !n->ffn && !soft) {
+        perr(P, &(struct token){.line = n->line, .col = n->col}, "no filter named '%s'", n->s);
+        return -1;
+    }
+    if (n->kind == N_TEST && !n->tfn && !soft) {
+        perr(P, &(struct token){.line = n->line, .col = n->col}, "no test named '%s'", n->s);
+        return -1;
+    }
+    int child = soft;
+    if (n->kind == N_IF || n->kind == N_COND) child = 1;
+    int body = child;
+    if (n->kind == N_FOR || n->kind == N_MACRO || n->kind == N_CALLBLOCK || n->kind == N_WITH) body = 0;
+    if (check_names(P, n->a, n->kind == N_FOR ? soft : child, depth + 1) < 0 ||
+        check_names(P, n->b, n->kind == N_FOR ? 0 : child, depth + 1) < 0 ||
+        check_names(P, n->c, n->kind == N_FOR ? 0 : child, depth + 1) < 0 ||
+        check_names(P, n->star, child, depth + 1) < 0 || check_names(P, n->dstar, child, depth + 1) < 0)
+        return -1;
+    int list_soft = (n->kind == N_FOR || n->kind == N_MACRO || n->kind == N_CALLBLOCK || n->kind == N_WITH) ? body : child;
+    if (n->kind == N_SETBLOCK || n->kind == N_FILTERBLOCK) list_soft = 0;  /* their bodies are inner frames */
+    for (uint32_t i = 0; i < n->n; i++)
+        if (check_names(P, n->list[i], list_soft, depth + 1) < 0) return -1;
+    int list2_soft = n->kind == N_FOR ? 0 : (n->kind == N_MACRO || n->kind == N_CALLBLOCK) ? soft : child;
+    for (uint32_t i = 0; i < n->n2; i++)
+        if (check_names(P, n->list2[i], list2_soft, depth + 1) < 0) return -1;
+    return 0;
+}
+
 int tmpl_parse(struct tmpl *t, struct token *toks, size_t ntok, struct err *e)
 {
     struct parser P = {.t = t, .a = &t->ar, .tk = toks, .n = ntok, .e = e};
@@ -1081,5 +1118,7 @@ int tmpl_parse(struct tmpl *t, struct token *toks, size_t ntok, struct err *e)
     if (!t->body) return -1;
     t->body->list = body.v;
     t->body->n = body.n;
+    for (uint32_t i = 0; i < body.n; i++)
+        if (check_names(&P, body.v[i], 0, 0) < 0) return -1;
     return 0;
 }

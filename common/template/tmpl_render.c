@@ -132,6 +132,8 @@ struct frame *frame_new(struct tmpl_call *r, struct frame *parent)
     struct frame *f = arena_alloc(r->ar, sizeof(*f));
     if (!f) return NULL;
     f->parent = parent;
+    f->v = f->inl;
+    f->cap = FRAME_INLINE;
     return f;
 }
 
@@ -157,14 +159,16 @@ int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
 
 int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
 {
-    int isolated = 0;
+    int isolated = 0, hide_loop = 0;
     for (struct frame *f = r->frame; f; f = f->parent) {
         for (uint32_t i = f->n; i-- > 0;)
             if (f->v[i].name == name) {
+                if (hide_loop && !strcmp(name, "loop")) break;
                 *out = f->v[i].v;
                 return 1;
             }
         if (f->isolated) isolated = 1;
+        if (f->include) hide_loop = 1;
     }
     if (!isolated) {
         json_object *j;
@@ -339,7 +343,8 @@ int getitem_v(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *o
     if (key->kind == TMPL_STR) {
         const char *k = cstr_tmp(r, key);
         if (!k) return rerr(r, n, "out of memory");
-        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || method_exists(obj, k))
+        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || method_exists(obj, k) ||
+            (obj->kind == TMPL_LIST && (obj->flags & VF_GROUP)))
             return getattr_v(r, n, obj, k, out);
         *out = v_undef_attr(obj, k);
         return 0;
@@ -576,7 +581,7 @@ static int arith(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b
 
 static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
 {
-    memset(a, 0, sizeof(*a));
+    a->npos = a->nkw = 0;
     uint32_t extra = 0;
     tv star = {0}, dstar = {0};
     tv *sitems = NULL;
@@ -585,8 +590,8 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
         if (eval(r, c->star, &star) < 0 || v_iter(r, c->star, &star, &sitems, &sn) < 0) return -1;
         extra = (uint32_t)sn;
     }
-    a->pos = arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv));
-    if (!a->pos) return rerr(r, c, "out of memory");
+    if (c->n + extra <= ARGS_INLINE) a->pos = a->pos_buf;
+    else if (!(a->pos = arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv)))) return rerr(r, c, "out of memory");
     for (uint32_t i = 0; i < c->n; i++)
         if (eval(r, c->list[i], &a->pos[i]) < 0) return -1;
     for (size_t i = 0; i < sn; i++) a->pos[c->n + i] = sitems[i];
@@ -598,16 +603,21 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
         if (!v_is_map(&dstar)) return rerr(r, c->dstar, "argument after ** must be a mapping, not %s", kind_name(&dstar));
         dn = map_entries(r, &dstar, &dk, &dv);
     }
-    a->kwn = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
-    a->kwv = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
-    if (!a->kwn || !a->kwv) return rerr(r, c, "out of memory");
+    if (c->nn + dn <= ARGS_INLINE) {
+        a->kwn = a->kwn_buf;
+        a->kwv = a->kwv_buf;
+    } else {
+        a->kwn = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
+        a->kwv = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
+        if (!a->kwn || !a->kwv) return rerr(r, c, "out of memory");
+    }
     for (uint32_t i = 0; i < c->nn; i++) {
         a->kwn[i] = c->names[i];
         if (eval(r, c->list2[i], &a->kwv[i]) < 0) return -1;
     }
     for (size_t i = 0; i < dn; i++) {
         if (dk[i].kind != TMPL_STR) return rerr(r, c->dstar, "keywords must be strings");
-        a->kwn[c->nn + i] = tmpl_intern(r->env, dk[i].u.s, dk[i].len);
+        a->kwn[c->nn + i] = arena_strndup(r->ar, dk[i].u.s, dk[i].len);  /* not interned: per render */
         if (!a->kwn[c->nn + i]) return rerr(r, c, "out of memory");
         a->kwv[c->nn + i] = dv[i];
     }
@@ -624,6 +634,8 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
     struct frame *f = frame_new(r, m->closure);
     if (!f) return rerr(r, n, "out of memory");
     uint32_t np = d->nn;
+    if (caller && m->name && !(d->flags & NF_USES_CALLER))
+        return rerr(r, n, "macro '%s' was invoked with a call block but does not use caller()", mname);
     if (a->npos > np && !(d->flags & NF_USES_VARARGS))
         return rerr(r, n, "macro '%s' takes not more than %u argument(s)", mname, np);
     tv kwargs = {0};
@@ -836,9 +848,16 @@ static int truthy(struct tmpl_call *r, const struct node *n, const tv *v, int *r
 
 /* ---- expressions ---- */
 
+static int stack_exhausted(const struct tmpl_call *r)
+{
+    const char *here = __builtin_frame_address(0);
+    return r->stack_base && (size_t)(r->stack_base > here ? r->stack_base - here : here - r->stack_base) > TMPL_STACK_MAX;
+}
+
 int eval(struct tmpl_call *r, const struct node *n, tv *out)
 {
-    if (++r->steps > TMPL_STEPS_MAX) return rerr(r, n, "render aborted after %lld evaluation steps", TMPL_STEPS_MAX);
+    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
+    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_CONST:
         *out = n->lit;
@@ -874,6 +893,17 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
     case N_GETATTR: {
         tv obj;
         if (eval(r, n->a, &obj) < 0) return -1;
+        if (!(n->flags & NF_MAYBE_METHOD)) {  /* fast paths: plain data */
+            tv key = v_strn(n->s, n->slen);
+            if (obj.kind == TMPL_DICT && obj.flags == VF_FROZEN) {
+                if (!dict_get_h(&obj, &key, n->hash, out)) *out = v_undef_attr(&obj, n->s);
+                return 0;
+            }
+            if (obj.kind == TMPL_JDICT) {
+                if (!dict_get(&obj, &key, out)) *out = v_undef_attr(&obj, n->s);
+                return 0;
+            }
+        }
         return getattr_v(r, n, &obj, n->s, out);
     }
     case N_GETITEM: {
@@ -892,6 +922,7 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         } else {
             v = r->blockval;
         }
+        if (!n->ffn) return rerr(r, n, "no filter named '%s'", n->s);
         struct args a;
         if (eval_args(r, n, &a) < 0) return -1;
         if (v.kind == TMPL_UNDEF && r->strict && strcmp(n->s, "default") && strcmp(n->s, "d"))
@@ -1059,7 +1090,12 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     struct frame *f = frame_new(r, saved);
     if (!f) return rerr(r, n, "out of memory");
     r->frame = f;
-    if (n->b) {  /* inline filter: `for x in xs if cond` */
+    if (n->b) {  /* inline filter: `for x in xs if cond` (into a copy: items may be immutable data) */
+        tv *kept = arena_alloc(r->ar, (cnt ? cnt : 1) * sizeof(tv));
+        if (!kept) {
+            r->frame = saved;
+            return rerr(r, n, "out of memory");
+        }
         size_t k = 0;
         for (size_t i = 0; i < cnt; i++) {
             f->n = 0;
@@ -1069,8 +1105,9 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
                 r->frame = saved;
                 return -1;
             }
-            if (t) items[k++] = items[i];
+            if (t) kept[k++] = items[i];
         }
+        items = kept;
         cnt = k;
     }
     struct tloop *loop = arena_alloc(r->ar, sizeof(*loop));
@@ -1084,7 +1121,11 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     tv lv = {0};
     lv.kind = TMPL_LOOP;
     lv.u.p = loop;
-    const char *loopname = tmpl_intern(r->env, "loop", 4);
+    if (!r->env->name_loop && !(r->env->name_loop = tmpl_intern(r->env, "loop", 4))) {
+        r->frame = saved;
+        return rerr(r, n, "out of memory");
+    }
+    const char *loopname = r->env->name_loop;
     int rc = 0;
     for (size_t i = 0; i < cnt; i++) {
         f->n = 0;
@@ -1166,7 +1207,8 @@ static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t,
 
 static int exec_stmt(struct tmpl_call *r, const struct node *n)
 {
-    if (++r->steps > TMPL_STEPS_MAX) return rerr(r, n, "render aborted after %lld evaluation steps", TMPL_STEPS_MAX);
+    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
+    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_DATA:
         buf_append(r->out, n->s, n->slen);
@@ -1238,6 +1280,7 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         struct frame *f = frame_new(r, (n->flags & NF_WITH_CONTEXT) ? r->frame : NULL);
         if (!f) return rerr(r, n, "out of memory");
         f->isolated = !(n->flags & NF_WITH_CONTEXT);
+        f->include = 1;
         struct frame *saved = r->frame;
         r->frame = f;
         r->depth++;
@@ -1330,6 +1373,7 @@ static int exec_body(struct tmpl_call *r, struct node **body, uint32_t n)
 
 int tmpl_render_root(struct tmpl_call *r, struct tmpl *t, struct buf *out)
 {
+    r->stack_base = __builtin_frame_address(0);
     r->frame = frame_new(r, NULL);
     if (!r->frame) return rerr(r, t->body, "out of memory");
     r->out = out;

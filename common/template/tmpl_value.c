@@ -131,19 +131,26 @@ static void dict_reindex(struct tdict *d, struct tmpl_call *r)
     d->icap = icap;
 }
 
+static inline int key_eq(const tv *k, const tv *key)
+{
+    if (key->kind == TMPL_STR)  /* the common case, without a call */
+        return k->kind == TMPL_STR && k->len == key->len && (k->u.s == key->u.s || !memcmp(k->u.s, key->u.s, key->len));
+    return v_eq(k, key);
+}
+
 static int64_t dict_find(const struct tdict *d, const tv *key, uint32_t h)
 {
     if (d->idx) {
         uint32_t p = h & (d->icap - 1);
         while (d->idx[p]) {
             const struct tdent *e = &d->e[d->idx[p] - 1];
-            if (e->h == h && v_eq(&e->k, key)) return d->idx[p] - 1;
+            if (e->h == h && key_eq(&e->k, key)) return d->idx[p] - 1;
             p = (p + 1) & (d->icap - 1);
         }
         return -1;
     }
     for (uint32_t i = 0; i < d->len; i++)
-        if (d->e[i].h == h && v_eq(&d->e[i].k, key)) return i;
+        if (d->e[i].h == h && key_eq(&d->e[i].k, key)) return i;
     return -1;
 }
 
@@ -179,10 +186,28 @@ int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val)
     return 0;
 }
 
+/* json-c's own lookup compares every probed key with strcmp; small objects (the common case: metadata,
+ * spec...) are faster to scan in insertion order comparing lengths first. */
+#define JDICT_SCAN_MAX 12
+
 int dict_get(const tv *dict, const tv *key, tv *out)
 {
     if (dict->kind == TMPL_JDICT) {
         if (key->kind != TMPL_STR) return 0;
+        struct lh_table *t = json_object_get_object(dict->u.j);
+        if (!t) return 0;
+        if (t->count <= JDICT_SCAN_MAX) {
+            for (struct lh_entry *e = t->head; e; e = e->next) {
+                const char *k = (const char *)lh_entry_k(e);
+                uint32_t i = 0;
+                while (i < key->len && k[i] == key->u.s[i] && k[i]) i++;  /* stops at k's end */
+                if (i == key->len && k[i] == '\0') {
+                    *out = v_from_json((json_object *)lh_entry_v(e));
+                    return 1;
+                }
+            }
+            return 0;
+        }
         char tmp[256];
         const char *k = key->u.s;
         if (k[key->len] != '\0' || strlen(k) != key->len) {
@@ -199,6 +224,15 @@ int dict_get(const tv *dict, const tv *key, tv *out)
     if (dict->kind != TMPL_DICT) return 0;
     const struct tdict *d = dict->u.p;
     int64_t i = dict_find(d, key, v_hash(key));
+    if (i < 0) return 0;
+    *out = d->e[i].v;
+    return 1;
+}
+
+int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out)
+{
+    const struct tdict *d = dict->u.p;
+    int64_t i = dict_find(d, key, h);
     if (i < 0) return 0;
     *out = d->e[i].v;
     return 1;
@@ -323,6 +357,11 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
         return 0;
     case TMPL_LIST: {
         struct tlist *l = v->u.p;
+        if (v->flags & VF_FROZEN) {  /* immutable: iterate in place */
+            *items = l->it;
+            *count = l->len;
+            return 0;
+        }
         *items = arena_alloc(r->ar, (l->len ? l->len : 1) * sizeof(tv));
         if (!*items) return rerr(r, n, "out of memory");
         if (l->len) memcpy(*items, l->it, l->len * sizeof(tv));
@@ -391,6 +430,8 @@ int v_eq(const tv *a, const tv *b)
         return a->len == b->len && (a->u.s == b->u.s || memcmp(a->u.s, b->u.s, a->len) == 0);
     if (v_is_seq(a) && v_is_seq(b)) {
         if ((a->flags & VF_TUPLE) != (b->flags & VF_TUPLE)) return 0;
+        if ((a->kind == TMPL_LIST ? a->flags & VF_VIEW_ITEMS : 0) != (b->kind == TMPL_LIST ? b->flags & VF_VIEW_ITEMS : 0))
+            return 0;  /* a dict view never equals a list */
         size_t n = v_len(a);
         if (n != v_len(b)) return 0;
         for (size_t i = 0; i < n; i++) {
@@ -518,10 +559,12 @@ void v_repr(const tv *v, struct buf *b)
 {
     switch (v->kind) {
     case TMPL_STR: repr_str(v->u.s, v->len, b); return;
-    case TMPL_UNDEF: return;
+    case TMPL_UNDEF: buf_puts(b, "Undefined"); return;  /* repr() of Jinja's Undefined */
     case TMPL_LIST:
     case TMPL_JLIST: {
         int tuple = v->flags & VF_TUPLE;
+        int view = v->kind == TMPL_LIST ? (v->flags & VF_VIEW_ITEMS) : 0;
+        if (view) buf_puts(b, view == VF_VIEW_KEYS ? "dict_keys(" : view == VF_VIEW_VALUES ? "dict_values(" : "dict_items(");
         size_t n = v_len(v);
         buf_putc(b, tuple ? '(' : '[');
         for (size_t i = 0; i < n; i++) {
@@ -531,6 +574,7 @@ void v_repr(const tv *v, struct buf *b)
         }
         if (tuple && n == 1) buf_putc(b, ',');
         buf_putc(b, tuple ? ')' : ']');
+        if (view) buf_putc(b, ')');
         return;
     }
     case TMPL_DICT:
@@ -660,6 +704,15 @@ int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_val
     if (list->kind != TMPL_LIST) return -1;
     return list_push(c, list, item);
 }
+struct tmpl_value tmpl_dict_new(struct tmpl_call *c) { return v_dict(c); }
+int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v)
+{
+    if (dict->kind != TMPL_DICT || (dict->flags & VF_FROZEN)) return -1;
+    tv k = v_str_copy(c, key, strlen(key));
+    if (k.kind != TMPL_STR) return -1;
+    return dict_set(c, dict, k, v);
+}
+
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len)
 {
     if (v->kind != TMPL_STR) return NULL;

@@ -3,6 +3,7 @@
  * serving generated Ingresses of realistic size (with managedFields and the last-applied annotation).
  *
  *   bench_kube_list [--url http://127.0.0.1:PORT] [--count 10000] [--page 500] [--mode list|informer]
+ *   bench_kube_list --write-seed FILE [--count 10000]    (a kube-sim --seed file with the same Ingresses)
  *
  * mode list: kube_list collects every item; mode informer: an informer's initial sync (projection + store).
  * Method and numbers: docs/performance.md. */
@@ -75,17 +76,36 @@ static void on_synced(void *data)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *mode = "list";
+    const char *url = NULL, *mode = "list", *seed_out = NULL;
     int count = 10000, page = 500;
     static const struct option lo[] = {{"url", 1, 0, 'u'}, {"count", 1, 0, 'c'}, {"page", 1, 0, 'p'},
-                                       {"mode", 1, 0, 'm'}, {0, 0, 0, 0}};
+                                       {"mode", 1, 0, 'm'}, {"write-seed", 1, 0, 's'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (ch == 'u') url = optarg;
         else if (ch == 'c') count = atoi(optarg);
         else if (ch == 'p') page = atoi(optarg);
         else if (ch == 'm') mode = optarg;
+        else if (ch == 's') seed_out = optarg;
         else return 2;
+    }
+    if (seed_out) {
+        FILE *f = fopen(seed_out, "w");
+        if (!f) return 1;
+        struct buf b;
+        buf_init(&b);
+        fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[", f);
+        for (int i = 0; i < count; i++) {
+            buf_reset(&b);
+            gen_ingress(&b, i); /* "{...}": add apiVersion and kind after the brace */
+            fprintf(f, "%s{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\",", i ? "," : "");
+            fwrite(b.data + 1, 1, b.len - 1, f);
+            fputc('\n', f);
+        }
+        fputs("]}\n", f);
+        buf_free(&b);
+        return fclose(f) == 0 ? 0 : 1;
     }
     struct fake_server srv;
     char local[64];

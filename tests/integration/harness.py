@@ -53,6 +53,15 @@ def children_of(pid):
     return out
 
 
+def started_by(pid, parent):
+    """True if pid is a live child process whose command line says --parent PARENT."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return False
+    return any(a == b"--parent" and b == str(parent).encode() for a, b in zip(argv, argv[1:]))
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -93,6 +102,10 @@ class Proc:
             self.p.kill()
             self.p.wait()
         for k in self.known_children:
+            # a child seen earlier may have exited long ago and its pid gone to an unrelated process: kill
+            # only a process that still names us as its parent (the supervisor writes --parent PID)
+            if not started_by(k, self.pid):
+                continue
             try:
                 os.kill(k, signal.SIGKILL)
             except OSError:

@@ -78,8 +78,35 @@ def test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz(tmp):
             h.wait_for(lambda: leading(port), timeout=10, what="leading again")
 
 
+def test_late_became_leader_still_gets_a_deployer_once_renewals_come(tmp):
+    """The supervisor reads became_leader only after its fence passed (it was frozen, or its loop was slow):
+    no deployer then, but the elector keeps renewing, and the first renewal with a fence ahead must start
+    one. Otherwise the replica holds the Lease for good while nobody deploys."""
+    with KubeSim(auto_namespaces=True) as sim:
+        # slow lease requests give the test time to freeze the supervisor before the elector acquires
+        sim.faults(latency_ms=1000, latency_path="/apis/coordination.k8s.io")
+        p, port = start(tmp, sim)
+        with p:
+            h.wait_for(lambda: "elector" in p.children(), interval=0.001, what="elector started")
+            os.kill(p.pid, signal.SIGSTOP)
+            try:
+                sim.reset_faults()
+                # acquisition (~1 s) plus renew_deadline (2 s): became_leader's fence passes while we sleep
+                h.wait_for(lambda: sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                               "haproxy-template-ic-leader")[0] == 200, timeout=5,
+                           what="lease created")
+                time.sleep(3.5)
+            finally:
+                os.kill(p.pid, signal.SIGCONT)
+            h.wait_for(lambda: "became_leader arrived with its fence already passed" in p.text(), timeout=5,
+                       what="the late became_leader seen")
+            h.wait_for(lambda: "deployer" in p.children(), timeout=5, what="a deployer once a renewal came")
+            h.wait_for(lambda: leading(port), timeout=5, what="leading")
+
+
 if __name__ == "__main__":
     h.run([
         test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
         test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz,
+        test_late_became_leader_still_gets_a_deployer_once_renewals_come,
     ])

@@ -123,8 +123,11 @@ def test_systemd_notify_ready_watchdog_stopping(tmp):
                 seen += srv.recv(4096).decode().split("\n")
             assert "READY=1" in seen and "WATCHDOG=1" in seen, seen
             os.kill(p.pid, signal.SIGTERM)
-            while "STOPPING=1" not in seen:
+            # bounded: WATCHDOG=1 keeps arriving, so the recv timeout alone would never end this loop
+            deadline = time.monotonic() + 10
+            while "STOPPING=1" not in seen and time.monotonic() < deadline:
                 seen += srv.recv(4096).decode().split("\n")
+            assert "STOPPING=1" in seen, seen[-10:]
             assert p.wait(timeout=25) == 0
     finally:
         srv.close()

@@ -83,6 +83,7 @@ void sim_pending_close_all(struct sim *sim)
 static int client_matches(const char *pattern, const struct http_request *req)
 {
     if (!pattern[0]) return 1;
+    if (strncmp(pattern, "port:", 5) == 0) return atoi(pattern + 5) == req->peer_port; /* source port */
     const char *c = sim_client_id(req);
     const char *ua = http_request_header(req, "User-Agent");
     return strstr(c, pattern) != NULL || (ua && strstr(ua, pattern) != NULL);
@@ -99,6 +100,29 @@ static int verb_matches(const char *verb, const struct http_request *req)
     if (!strcmp(m, "PATCH")) return !strcmp(verb, "patch");
     if (!strcmp(m, "DELETE")) return !strcmp(verb, "delete");
     return 0;
+}
+
+/* The resource an API path names (best effort, for the ServerTimeout message), or NULL. */
+static const struct sim_resource *resource_of_path(const char *path)
+{
+    char buf[512], *seg[8], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = strtok_r(buf, "/", &save); p && n < 8; p = strtok_r(NULL, "/", &save)) seg[n++] = p;
+    int i = (n >= 3 && !strcmp(seg[0], "api")) ? 2 : (n >= 4 && !strcmp(seg[0], "apis")) ? 3 : -1;
+    if (i < 0) return NULL;
+    const char *group = i == 2 ? "" : seg[1], *version = i == 2 ? seg[1] : seg[2];
+    if (i < n && !strcmp(seg[i], "watch")) i++;
+    if (i + 2 < n && !strcmp(seg[i], "namespaces") && sim_resource_find(group, version, seg[i + 2]))
+        return sim_resource_find(group, version, seg[i + 2]);
+    return i < n ? sim_resource_find(group, version, seg[i]) : NULL;
+}
+
+static const char *verb_of(const struct http_request *req)
+{
+    const char *m = req->method;
+    return !strcmp(m, "POST") ? "create" : !strcmp(m, "PUT") ? "update" : !strcmp(m, "PATCH") ? "patch"
+         : !strcmp(m, "DELETE") ? "delete" : "get";
 }
 
 static void send_injected_error(struct sim *sim, struct http_request *req)
@@ -118,9 +142,19 @@ static void send_injected_error(struct sim *sim, struct http_request *req)
     switch (f->error_code) {
     case 500:
         if (f->retry_after > 0) {
-            json_object_object_add(d, "name", json_object_new_string("update"));
-            sim_send_status(req, 500, "ServerTimeout",
-                            "The operation could not be completed at this time, please try again.", d);
+            /* kube's storage-unreachable answer: "The update operation against leases.coordination.k8s.io
+             * could not be completed at this time, please try again." */
+            const struct sim_resource *r = resource_of_path(req->path);
+            char q[128] = "", msg[300];
+            if (r) sim_resource_qualified(r, q, sizeof(q));
+            snprintf(msg, sizeof(msg), "The %s operation against %s could not be completed at this time, please "
+                     "try again.", verb_of(req), r ? q : "the resource");
+            json_object_object_add(d, "name", json_object_new_string(verb_of(req)));
+            if (r) {
+                json_object_object_add(d, "group", json_object_new_string(r->group));
+                json_object_object_add(d, "kind", json_object_new_string(r->plural));
+            }
+            sim_send_status(req, 500, "ServerTimeout", msg, d);
         } else {
             sim_send_status(req, 500, "InternalError", "Internal error occurred: injected fault", d);
         }
@@ -154,7 +188,8 @@ int sim_faults_apply(struct sim *sim, struct http_request *req)
         send_injected_error(sim, req);
         return 1;
     }
-    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0) {
+    if (f->latency_ms && strncmp(req->path, f->latency_path, strlen(f->latency_path)) == 0 &&
+        verb_matches(f->latency_verb, req)) {
         add_pending(sim, req, f->latency_ms, 0);
         return 1;
     }
@@ -183,6 +218,7 @@ static void set_faults(struct sim *sim, struct json_object *b)
     struct json_object *v;
     if (json_object_object_get_ex(b, "latency_ms", &v)) f->latency_ms = (uint64_t)json_object_get_int64(v);
     if (has(b, "latency_path")) snprintf(f->latency_path, sizeof(f->latency_path), "%s", jstr(b, "latency_path", ""));
+    if (has(b, "latency_verb")) snprintf(f->latency_verb, sizeof(f->latency_verb), "%s", jstr(b, "latency_verb", ""));
     if (json_object_object_get_ex(b, "errors", &v) && json_object_is_type(v, json_type_object)) {
         struct json_object *x;
         f->errors_left = json_object_object_get_ex(v, "count", &x) ? json_object_get_int(x) : 1;
@@ -245,12 +281,18 @@ void sim_control_on_request(struct http_request *req, void *data)
         struct json_object *v;
         int clean = json_object_object_get_ex(b, "clean", &v) && json_object_get_boolean(v);
         sim_watch_drop_all(sim, clean);
+    } else if (!strcmp(p, "/watches/pause")) {
+        struct json_object *v;
+        sim_watch_set_paused(sim, !json_object_object_get_ex(b, "paused", &v) || json_object_get_boolean(v));
     } else if (!strcmp(p, "/compact")) {
         sim_store_compact(&sim->store);
     } else if (!strcmp(p, "/bookmarks")) {
         struct json_object *v;
         if (json_object_object_get_ex(b, "interval_ms", &v) && json_object_get_int64(v) > 0)
+        {
             sim->bookmark_ms = (uint64_t)json_object_get_int64(v);
+            sim_watch_bookmarks_changed(sim);
+        }
     } else if (!strcmp(p, "/tokens")) {
         struct json_object *arr;
         if (json_object_object_get_ex(b, "tokens", &arr) && json_object_is_type(arr, json_type_array)) {

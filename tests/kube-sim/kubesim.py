@@ -80,12 +80,17 @@ class KubeSim:
             cmd += ["--bookmark-interval", str(self.bookmark_ms)]
         cmd += self.extra_args
         self.log = open(self.log_path, "w")
+        if not os.access(cmd[0], os.X_OK):
+            self.stop()
+            raise RuntimeError("kube-sim binary not found at %s (build first, or set KUBE_SIM_BIN)" % cmd[0])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.log.flush()
-                raise RuntimeError("kube-sim exited with %s: %s" % (self.proc.returncode, self.read_log()))
+                msg = "kube-sim exited with %s: %s" % (self.proc.returncode, self.read_log())
+                self.stop()
+                raise RuntimeError(msg)
             if os.path.exists(self.port_file):
                 with open(self.port_file) as f:
                     self.info = json.load(f)
@@ -98,6 +103,10 @@ class KubeSim:
         self.port = self.info["port"]
         self.control_url = self.info["control_url"]
         self.ca_file = self.info.get("ca_file") or None
+        # https with generated certificates: a client certificate (CN cert-user, O system:masters) signed by
+        # the same CA authenticates without a token
+        self.client_cert = self.info.get("client_cert") or None
+        self.client_key = self.info.get("client_key") or None
         return self
 
     def read_log(self):
@@ -106,6 +115,29 @@ class KubeSim:
                 return f.read()
         except OSError:
             return ""
+
+    def write_kubeconfig(self, path, token=None, client_cert=False, ca_data=False):
+        """Writes a kubeconfig variant: another token, the client certificate, or the CA inline."""
+        import base64
+        lines = ["apiVersion: v1", "kind: Config", "clusters:", "- name: kube-sim", "  cluster:",
+                 "    server: " + self.url]
+        if self.ca_file:
+            if ca_data:
+                with open(self.ca_file, "rb") as f:
+                    lines.append("    certificate-authority-data: " + base64.b64encode(f.read()).decode())
+            else:
+                lines.append("    certificate-authority: " + self.ca_file)
+        lines += ["contexts:", "- name: kube-sim", "  context:", "    cluster: kube-sim", "    user: u",
+                  "    namespace: default", "current-context: kube-sim", "users:", "- name: u", "  user:"]
+        if token:
+            lines.append("    token: " + token)
+        if client_cert:
+            lines += ["    client-certificate: " + self.client_cert, "    client-key: " + self.client_key]
+        if not token and not client_cert:
+            lines[-1] += " {}"
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
 
     def stop(self):
         """Stops the simulator (SIGTERM, then SIGKILL) and removes its directory; returns its exit code."""
@@ -121,6 +153,7 @@ class KubeSim:
             rc = self.proc.returncode
         if getattr(self, "log", None):
             self.log.close()
+            self.log = None
         if self.dir and not os.environ.get("KUBE_SIM_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         self.proc = None
@@ -134,16 +167,18 @@ class KubeSim:
         return False
 
     # ---- raw HTTP ----
-    def _conn(self, base, timeout):
+    def _conn(self, base, timeout, client_cert=False):
         u = urllib.parse.urlparse(base)
         if u.scheme == "https":
             ctx = ssl.create_default_context(cafile=self.ca_file)
+            if client_cert:
+                ctx.load_cert_chain(self.client_cert, self.client_key)
             return http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=ctx)
         return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, token=None, timeout=10, base=None):
+    def request(self, method, path, body=None, headers=None, token=None, timeout=10, base=None, client_cert=False):
         """Returns (status, headers dict with lower-case names, parsed JSON or text)."""
-        conn = self._conn(base or self.url, timeout)
+        conn = self._conn(base or self.url, timeout, client_cert)
         h = {"Accept": "application/json"}
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
@@ -164,9 +199,9 @@ class KubeSim:
         except ValueError:
             return r.status, hdrs, text
 
-    def watch(self, path, token=None, headers=None, timeout=10):
+    def watch(self, path, token=None, headers=None, timeout=10, client_cert=False):
         """Opens a watch; returns a Watch whose next_event() yields parsed events."""
-        return Watch(self, path, token, headers, timeout)
+        return Watch(self, path, token, headers, timeout, client_cert)
 
     # ---- control ----
     def control(self, path, body=None):
@@ -185,6 +220,10 @@ class KubeSim:
 
     def drop_watches(self, clean=False):
         return self.control("/watches/drop", {"clean": clean})
+
+    def pause_watches(self, paused=True):
+        """Paused watches receive nothing; resuming replays what they missed (or ERROR 410 if compacted)."""
+        return self.control("/watches/pause", {"paused": paused})
 
     def compact(self):
         return self.control("/compact")
@@ -214,8 +253,8 @@ class KubeSim:
 class Watch:
     """A watch stream read with http.client (which decodes the chunked encoding)."""
 
-    def __init__(self, sim, path, token, headers, timeout):
-        self.conn = sim._conn(sim.url, timeout)
+    def __init__(self, sim, path, token, headers, timeout, client_cert=False):
+        self.conn = sim._conn(sim.url, timeout, client_cert)
         h = {"Accept": "application/json"}
         if token:
             h["Authorization"] = "Bearer " + token

@@ -256,10 +256,15 @@ int main(int argc, char **argv)
     char url[300], host[128];
     snprintf(host, sizeof(host), strchr(sim.opt.host, ':') ? "[%s]" : "%s", sim.opt.host);
     snprintf(url, sizeof(url), "%s://%s:%d", sim.opt.tls ? "https" : "http", host, sim.api.port);
-    char announce[1600];
+    char announce[4200], client_cert[1100] = "", client_key[1100] = "";
+    if (sim.opt.tls && !sim.opt.tls_cert) {
+        snprintf(client_cert, sizeof(client_cert), "%s/client.crt", sim.opt.tls_dir);
+        snprintf(client_key, sizeof(client_key), "%s/client.key", sim.opt.tls_dir);
+    }
     snprintf(announce, sizeof(announce),
-             "{\"port\":%d,\"control_port\":%d,\"url\":\"%s\",\"control_url\":\"http://%s:%d\",\"ca_file\":\"%s\"}\n",
-             sim.api.port, sim.control.port, url, host, sim.control.port, sim.ca_file);
+             "{\"port\":%d,\"control_port\":%d,\"url\":\"%s\",\"control_url\":\"http://%s:%d\",\"ca_file\":\"%s\","
+             "\"client_cert\":\"%s\",\"client_key\":\"%s\"}\n",
+             sim.api.port, sim.control.port, url, host, sim.control.port, sim.ca_file, client_cert, client_key);
     if (sim.opt.kubeconfig_out && write_kubeconfig(&sim, url) < 0) {
         fprintf(stderr, "kube-sim: --kubeconfig %s: %s\n", sim.opt.kubeconfig_out, strerror(errno));
         return 2;

@@ -143,6 +143,7 @@ int sim_field_selector_match(const struct sim_selector *sel, const struct sim_ob
 struct sim_faults {
     uint64_t latency_ms;
     char latency_path[256];   /* prefix; "" = every API request */
+    char latency_verb[16];    /* "" = any; HTTP method or kube verb (get, list, watch, update, ...) */
     int errors_left;
     int error_code;           /* 500, 503, 429, 504 */
     int retry_after;          /* seconds, 0 = no header */
@@ -203,6 +204,7 @@ struct sim {
     void *tls;                  /* struct sim_tls, owned */
     char ca_file[1024];
     uint64_t bookmark_ms;
+    int watches_paused;
     unsigned long requests, writes;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -210,13 +212,13 @@ struct sim {
 
 extern struct sim *g_sim;
 
-/* Time as the simulator stamps it (wall clock + fault offset). */
+/* Time as the simulator stamps it (wall clock + fault offset); clock.c. */
 void sim_now(struct timespec *ts);
 void sim_time_rfc3339(char *out, size_t n);          /* second precision */
 void sim_time_micro(char *out, size_t n);            /* six digits */
 void sim_uuid(char *out);                            /* 36 chars + NUL */
 
-/* api.c */
+/* api.c (entry and routing), status.c (answers) */
 void sim_api_on_request(struct http_request *req, void *data);
 void sim_api_handle(struct sim *sim, struct http_request *req);
 void sim_send_status(struct http_request *req, int code, const char *reason, const char *message,
@@ -230,6 +232,10 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
 void sim_watch_broadcast(struct sim *sim, const struct sim_event *ev);
 void sim_watch_drop_all(struct sim *sim, int clean);
 void sim_watch_close_all(struct sim *sim);
+/* Restarts the bookmark timers of open watches with sim->bookmark_ms. */
+void sim_watch_bookmarks_changed(struct sim *sim);
+/* Paused watches get no events (history keeps them); resuming replays what they missed, or 410. */
+void sim_watch_set_paused(struct sim *sim, int paused);
 
 /* patch.c */
 struct json_object *sim_merge_patch(struct json_object *target, struct json_object *patch, int strategic);
@@ -246,6 +252,10 @@ struct sim_invalid {
 };
 int sim_validate_name(const char *name, int label_only);
 int sim_validate_object(const struct sim_resource *r, struct json_object *o, struct sim_invalid *inv);
+/* Unknown fields by fieldValidation mode ("Strict": 400; "Warn"/"": dropped with a warning text; "Ignore":
+ * dropped). Only where the schema is known (Leases). */
+int sim_check_unknown_fields(const struct sim_resource *r, struct json_object *o, const char *mode, char *warning,
+                             size_t wn, struct sim_invalid *inv);
 
 /* control.c */
 void sim_control_on_request(struct http_request *req, void *data);
@@ -260,6 +270,8 @@ const struct http_filter *sim_tls_filter(struct sim *sim);
 void sim_tls_free(struct sim *sim);
 /* CA certificate PEM (for kubeconfig certificate-authority-data), owned by the tls state */
 const char *sim_tls_ca_pem(struct sim *sim);
+/* The CN of a verified client certificate on this TLS connection: 0 and out filled, or -1. */
+int sim_tls_peer_user(void *conn_state, char *out, size_t n);
 
 /* seed.c */
 int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen);
@@ -267,7 +279,7 @@ int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen);
 int sim_store_insert_new(struct sim *sim, const struct sim_resource *r, struct json_object *o, char *err,
                          size_t errlen);
 
-/* audit (api.c) */
+/* audit.c */
 void sim_audit(struct sim *sim, const struct http_request *req, const char *verb, const struct sim_obj *o,
                const char *user);
 

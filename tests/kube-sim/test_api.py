@@ -91,6 +91,19 @@ def check_lease_rules(sim):
     assert st == 400, e
     st, _, e = sim.request("POST", LEASES, lease("Bad_Name"))
     assert st == 422 and e["details"]["causes"][0]["field"] == "metadata.name", e
+    # null means unset and is omitted
+    st, _, o = sim.request("POST", LEASES, lease("nul", renewTime=None, acquireTime=None))
+    assert st == 201 and "renewTime" not in o["spec"] and "acquireTime" not in o["spec"], o
+    # unknown fields: Strict refuses, the default drops them with a Warning header
+    b = lease("unk")
+    b["spec"]["holder"] = "typo"
+    st, _, e = sim.request("POST", LEASES + "?fieldValidation=Strict", b)
+    assert st == 400 and 'strict decoding error: unknown field "spec.holder"' in e["message"], e
+    st, h, o = sim.request("POST", LEASES, b)
+    assert st == 201 and "holder" not in o["spec"], (st, o)
+    assert h.get("warning") == r'299 - "unknown field \"spec.holder\""', h.get("warning")
+    st, h, o = sim.request("GET", LEASES + "/unk")
+    assert "warning" not in h, h
     # create on update (no uid) -> 201; uid precondition on a deleted lease -> 409
     st, _, o = sim.request("PUT", LEASES + "/cou", lease("cou"))
     assert st == 201, o
@@ -253,13 +266,20 @@ def check_watch(sim):
     assert types == ["MODIFIED", "DELETED"], types
     w.close()
     # bookmarks
-    sim.bookmarks(200)
     w = sim.watch(LEASES + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + del_rv)
+    sim.bookmarks(200)  # applies to open watches too
     ev = w.next_event()
     assert ev["type"] == "BOOKMARK" and ev["object"]["metadata"]["resourceVersion"] and \
         ev["object"]["kind"] == "Lease", ev
     w.close()
     sim.bookmarks(60000)
+    # with bookmarks, one arrives about 2 s before the timeout ends the stream
+    t0 = time.monotonic()
+    w = sim.watch(LEASES + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=" + del_rv)
+    ev = w.next_event()
+    assert ev["type"] == "BOOKMARK" and 2.5 < time.monotonic() - t0 < 4.5, (ev, time.monotonic() - t0)
+    assert w.next_event() is None and time.monotonic() - t0 < 7
+    w.close()
     # timeoutSeconds ends the stream cleanly
     t0 = time.monotonic()
     w = sim.watch(LEASES + "?watch=1&timeoutSeconds=1&resourceVersion=" + del_rv)
@@ -316,6 +336,34 @@ def check_watch(sim):
     ev = w.next_event()
     assert ev["type"] == "MODIFIED" and ev["object"]["metadata"]["name"] == "tr", ev
     w.close()
+    # paused watches get nothing; resuming replays the missed events, or 410 when compacted meanwhile
+    st, _, l = sim.request("GET", CMS)
+    w = sim.watch(CMS + "?watch=1&resourceVersion=" + l["metadata"]["resourceVersion"], timeout=5)
+    w2 = sim.watch(CMS + "?watch=1&resourceVersion=" + l["metadata"]["resourceVersion"], timeout=5)
+    sim.pause_watches()
+    sim.request("POST", CMS, {"metadata": {"name": "paused-1"}})
+    sim.request("POST", CMS, {"metadata": {"name": "paused-2"}})
+    import select
+    readable, _, _ = select.select([w.conn.sock], [], [], 0.5)  # nothing buffered yet: the socket tells
+    assert not readable, "event bytes arrived while paused"
+    sim.pause_watches(False)
+    got = [w.next_event()["object"]["metadata"]["name"], w.next_event()["object"]["metadata"]["name"]]
+    assert got == ["paused-1", "paused-2"], got
+    w.close()
+    w2.close()
+    w = sim.watch(CMS + "?watch=1&resourceVersion=" + l["metadata"]["resourceVersion"], timeout=5)
+    sim.pause_watches()
+    sim.request("POST", CMS, {"metadata": {"name": "paused-3"}})
+    sim.compact()
+    sim.pause_watches(False)
+    evs = []
+    while True:
+        ev = w.next_event()
+        if ev is None:
+            break
+        evs.append(ev)
+    assert [e["type"] for e in evs][-1] == "ERROR" and evs[-1]["object"]["code"] == 410, evs
+    w.close()
 
 
 def check_faults(sim):
@@ -334,13 +382,20 @@ def check_faults(sim):
     sim.faults(errors={"count": 1, "code": 500, "retry_after": 2})
     st, h, body = sim.request("GET", LEASES)
     assert st == 500 and body["reason"] == "ServerTimeout" and h.get("retry-after") == "2" and \
-        body["details"]["retryAfterSeconds"] == 2, body
+        body["details"] == {"name": "get", "group": "coordination.k8s.io", "kind": "leases",
+                            "retryAfterSeconds": 2}, body
+    assert body["message"] == ("The get operation against leases.coordination.k8s.io could not be completed at "
+                               "this time, please try again."), body
     # latency
     sim.faults(latency_ms=300)
     t0 = time.monotonic()
     st, _, _ = sim.request("GET", LEASES)
     assert st == 200 and time.monotonic() - t0 >= 0.28
-    sim.faults(latency_ms=0)
+    sim.faults(latency_ms=300, latency_verb="update")
+    t0 = time.monotonic()
+    st, _, _ = sim.request("GET", LEASES)
+    assert st == 200 and time.monotonic() - t0 < 0.25  # only updates are slowed
+    sim.faults(latency_ms=0, latency_verb="")
     # hang one client, others proceed
     sim.faults(hang_client="stuck-elector")
     try:
@@ -357,6 +412,18 @@ def check_faults(sim):
         raise AssertionError("refused client got an answer")
     except (ConnectionError, OSError, Exception) as e:  # RemoteDisconnected is a ConnectionError
         assert not isinstance(e, AssertionError), e
+    sim.reset_faults()
+    # refuse by source port
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    sim.faults(refuse_client="port:%d" % s.getsockname()[1])
+    s.settimeout(5)
+    s.connect(("127.0.0.1", sim.port))
+    s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(100) == b"", "refused port got an answer"
+    s.close()
+    st, _, _ = sim.request("GET", "/api")
+    assert st == 200
     sim.reset_faults()
     # clock offset shows in creationTimestamp
     sim.faults(clock_offset_ms=-86400 * 1000 * 365)
@@ -476,8 +543,35 @@ items:
             text = open(sim.kubeconfig).read()
             assert "certificate-authority: " in text and "token: tok-admin" in text and "https://" in text, text
         tap.run("kubeconfig written with CA and token", kubeconfig_has_ca_and_token)
+
+        def client_certificate():
+            sim.set_tokens([{"token": "tok-admin", "user": "admin"}])
+            st, _, o = sim.request("POST", LEASES, lease("by-cert"), client_cert=True,
+                                   headers={"X-Sim-Client": "cert-client"})
+            assert st == 201, o
+            e = [x for x in sim.audit_entries() if x["name"] == "by-cert"][0]
+            assert e["user"] == "cert-user", e
+            st, _, _ = sim.request("GET", LEASES)
+            assert st == 401  # no certificate, no token
+        tap.run("a client certificate signed by the generated CA authenticates as its CN", client_certificate)
+        import shutil
+        import tempfile
+        keep = tempfile.mkdtemp(prefix="kube-sim-certs-")
+        for f in ("ca.crt", "server.crt", "server.key"):
+            shutil.copy(os.path.join(sim.dir, f), keep)
         rc = sim.stop()
         tap.eq(rc, 0, "https simulator stops cleanly on SIGTERM")
+    try:
+        args = ["--tls-cert", os.path.join(keep, "server.crt"), "--tls-key", os.path.join(keep, "server.key"),
+                "--tls-ca", os.path.join(keep, "ca.crt")]
+        with KubeSim(extra_args=args) as sim2:
+            def given_files():
+                assert sim2.url.startswith("https://") and sim2.ca_file == os.path.join(keep, "ca.crt"), sim2.info
+                st, _, v = sim2.request("GET", "/version")
+                assert st == 200 and v["minor"] == "32", v
+            tap.run("https from certificate files given on the command line", given_files)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
 
 
 def check_bad_seed(tap):
@@ -492,13 +586,45 @@ def check_bad_seed(tap):
         sim.stop()
 
 
+def check_garbage(sim):
+    """Bounded pseudo-random requests (fixed seed): every one gets an HTTP answer, the server survives."""
+    import random
+    rnd = random.Random(20261126)
+    paths = [LEASES, LEASES + "/g", CMS, CMS + "/g", "/api/v1/namespaces/g", "/api/v1/namespaces/default/pods/g/status",
+             "/apis/networking.k8s.io/v1/ingresses", "/api/v1/watch/namespaces/default/configmaps",
+             "/apis/coordination.k8s.io/v1/leases", "/api/v1/namespaces/%zz/configmaps", "/apis//v1", "/api/v1/" + "x/" * 20]
+    queries = ["", "?limit=-1", "?limit=abc", "?continue=eyJydiI6IjEifQ", "?continue=" + "A" * 3000,
+               "?labelSelector=" + "(" * 50, "?labelSelector=a%20in%20(b,c", "?fieldSelector=metadata.name%3D%5C",
+               "?resourceVersion=-5", "?resourceVersion=18446744073709551615&resourceVersionMatch=Exact",
+               "?watch=1&timeoutSeconds=0", "?watch=1&resourceVersion=abc", "?fieldValidation=Bogus", "?dryRun=All"]
+    bodies = [None, "", "null", "[]", "{", '{"metadata":"x"}', '{"metadata":{"name":5}}',
+              '{"metadata":{"name":"g","labels":{"a":1}},"spec":[]}', '{"metadata":{"name":"g"},"spec":{"renewTime":7}}',
+              '{"metadata":{"name":"g"},"data":{"a":{"b":1}}}', '[{"op":"move","from":"/x","path":"/y"}]',
+              '[{"op":"add","path":"/metadata/labels/a~1b","value":"v"}]', '{"a":' * 100 + "1" + "}" * 100,
+              bytes(rnd.getrandbits(8) for _ in range(200))]
+    types = ["application/json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+             "application/json-patch+json", "text/plain"]
+    for _ in range(300):
+        method = rnd.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        path = rnd.choice(paths) + rnd.choice(queries)
+        body = rnd.choice(bodies)
+        try:
+            st, _, _ = sim.request(method, path, body=body, headers={"Content-Type": rnd.choice(types)},
+                                  timeout=0.3 if "watch" in path and method == "GET" else 5)
+        except (socket.timeout, TimeoutError):
+            st = 200  # a watch that stays open is a valid answer
+        assert 200 <= st < 600, (method, path, body, st)
+    st, _, _ = sim.request("GET", "/healthz")
+    assert st == 200
+
+
 def main():
     tap = Tap()
     with KubeSim() as sim:
         tap.run("discovery: version 1.32, groups, resources, namespaces, 404 Status", check_discovery, sim)
         tap.run("create/get/update: AlreadyExists, NotFound, 422 without resourceVersion, 409 stale, no-op PUT",
                 check_create_get_conflicts, sim)
-        tap.run("lease rules: MicroTime six digits, UTC normalised, 422 duration, create-on-update, UID precondition",
+        tap.run("lease rules: MicroTime six digits, UTC normalised, 422 duration, unknown fields, create-on-update, UID precondition",
                 check_lease_rules, sim)
         tap.run("patch: merge, strategic (directives ignored, named lists merged), json patch, 415", check_patch, sim)
         tap.run("ingress generation bumps on spec change; status only through /status", check_generation_and_status,
@@ -506,11 +632,12 @@ def main():
         tap.run("selectors, limit/continue from one snapshot, exact lists, 410 after compaction",
                 check_selectors_and_paging, sim)
         tap.run("watch: events in order, resume, DELETED rv, bookmarks, timeout, ERROR 410, initial events, "
-                "selector transitions, legacy path", check_watch, sim)
-        tap.run("faults: 429/503/500 with Retry-After, latency, hang and refuse one client, clock offset, drop watches",
+                "selector transitions, pause/resume, legacy path", check_watch, sim)
+        tap.run("faults: 429/503/500 with Retry-After, latency, hang and refuse one client (header, UA, port), clock offset, drop watches",
                 check_faults, sim)
         tap.run("audit log records client, verb, object and resourceVersion", check_audit, sim)
         tap.run("405, 406, 415, bad JSON, generateName, deletecollection, namespace deletion", check_http_misc, sim)
+        tap.run("300 pseudo-random malformed requests all answered, server survives", check_garbage, sim)
         tap.eq(sim.stop(), 0, "simulator stops cleanly on SIGTERM")
     check_seed_and_tls_auth(tap)
     check_bad_seed(tap)

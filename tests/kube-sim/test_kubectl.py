@@ -197,6 +197,14 @@ def https_token(tap):
             assert p.returncode != 0 and ("Unauthorized" in p.stderr or "credentials" in p.stderr), p.stderr
         tap.run("kubectl with a wrong token is refused (401)", unauthorized)
 
+        def client_cert():
+            kc = sim.write_kubeconfig(os.path.join(k.home, "cert-kubeconfig"), client_cert=True, ca_data=True)
+            env = dict(k.env, KUBECONFIG=kc)
+            p = subprocess.run([KUBECTL, "get", "lease", "demo", "-o", "jsonpath={.spec.holderIdentity}"], env=env,
+                               capture_output=True, text=True, timeout=CMD_TIMEOUT_S)
+            assert p.returncode == 0 and p.stdout == "pod-a", (p.returncode, p.stdout, p.stderr)
+        tap.run("kubectl with a client certificate and certificate-authority-data", client_cert)
+
 
 def main():
     tap = Tap()

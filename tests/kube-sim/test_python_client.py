@@ -103,6 +103,19 @@ def client_checks(tap, sim):
         assert got == ["ADDED", "MODIFIED"], got
     tap.run("python: watch replays from a resourceVersion and streams live events (patch included)", watch_events)
 
+    def watch_expired():
+        rv = v1.list_namespaced_config_map("default").metadata.resource_version
+        v1.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="exp")))
+        sim.compact()
+        try:
+            for ev in watch.Watch().stream(v1.list_namespaced_config_map, "default", resource_version=rv,
+                                           timeout_seconds=5):
+                raise AssertionError("event from a compacted resourceVersion: %r" % (ev,))
+            raise AssertionError("no error for a compacted resourceVersion")
+        except ApiException as e:
+            assert e.status == 410 and "Expired" in e.reason and "too old resource version" in e.reason, e
+    tap.run("python: watch from a compacted resourceVersion raises ApiException 410 Expired", watch_expired)
+
 
 def read_line(proc, word, limit_s):
     """Waits up to limit_s for a stdout line of proc containing word; returns it or None."""

@@ -108,7 +108,9 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return 0;
 }
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int is_ca)
+enum cert_kind { CERT_SERVER, CERT_CA, CERT_CLIENT };
+
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, enum cert_kind kind)
 {
     X509 *x = X509_new();
     if (!x) return NULL;
@@ -123,20 +125,22 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     X509_gmtime_adj(X509_getm_notAfter(x), (long)TLS_CERT_DAYS * 24 * 3600);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
+    if (kind == CERT_CLIENT) /* kube reads the groups from O */
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"system:masters", -1, -1, 0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509 *iss = issuer ? issuer : x;
     int rc = 0;
     rc |= add_ext(x, iss, NID_subject_key_identifier, "hash");
-    if (is_ca) {
+    if (kind == CERT_CA) {
         rc |= add_ext(x, iss, NID_basic_constraints, "critical,CA:TRUE");
         rc |= add_ext(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
     } else {
         rc |= add_ext(x, iss, NID_authority_key_identifier, "keyid:always");
         rc |= add_ext(x, iss, NID_basic_constraints, "critical,CA:FALSE");
         rc |= add_ext(x, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment");
-        rc |= add_ext(x, iss, NID_ext_key_usage, "serverAuth");
-        rc |= add_ext(x, iss, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost");
+        rc |= add_ext(x, iss, NID_ext_key_usage, kind == CERT_CLIENT ? "clientAuth" : "serverAuth");
+        if (kind == CERT_SERVER) rc |= add_ext(x, iss, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost");
     }
     if (rc || !X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256())) {
         X509_free(x);
@@ -184,11 +188,12 @@ int sim_tls_setup(struct sim *sim, char *err, size_t errlen)
         }
         if (sim->opt.tls_ca) snprintf(sim->ca_file, sizeof(sim->ca_file), "%s", sim->opt.tls_ca);
     } else {
-        EVP_PKEY *cakey = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
-        X509 *ca = cakey ? make_cert(cakey, "kube-sim-ca", NULL, NULL, 1) : NULL;
-        X509 *crt = (ca && key) ? make_cert(key, "kube-sim", ca, cakey, 0) : NULL;
+        EVP_PKEY *cakey = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256"), *ckey = EVP_EC_gen("P-256");
+        X509 *ca = cakey ? make_cert(cakey, "kube-sim-ca", NULL, NULL, CERT_CA) : NULL;
+        X509 *crt = (ca && key) ? make_cert(key, "kube-sim", ca, cakey, CERT_SERVER) : NULL;
+        X509 *client = (ca && ckey) ? make_cert(ckey, "cert-user", ca, cakey, CERT_CLIENT) : NULL;
         char path[1100];
-        int rc = crt ? 0 : -1;
+        int rc = (crt && client) ? 0 : -1;
         if (rc == 0) {
             snprintf(sim->ca_file, sizeof(sim->ca_file), "%s/ca.crt", sim->opt.tls_dir);
             rc |= write_pem(sim->ca_file, ca, NULL);
@@ -196,13 +201,28 @@ int sim_tls_setup(struct sim *sim, char *err, size_t errlen)
             rc |= write_pem(path, crt, NULL);
             snprintf(path, sizeof(path), "%s/server.key", sim->opt.tls_dir);
             rc |= write_pem(path, NULL, key);
+            snprintf(path, sizeof(path), "%s/client.crt", sim->opt.tls_dir);
+            rc |= write_pem(path, client, NULL);
+            snprintf(path, sizeof(path), "%s/client.key", sim->opt.tls_dir);
+            rc |= write_pem(path, NULL, ckey);
             t->ca_pem = cert_pem(ca);
+            /* client certificates signed by this CA authenticate as their CN (optional: tokens still work) */
+            X509_STORE *store = SSL_CTX_get_cert_store(t->ctx);
+            if (X509_STORE_add_cert(store, ca) != 1) rc = -1;
+            STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+            if (names) {
+                sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
+                SSL_CTX_set_client_CA_list(t->ctx, names);
+            }
+            SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
         }
         if (rc == 0 && (SSL_CTX_use_certificate(t->ctx, crt) != 1 || SSL_CTX_use_PrivateKey(t->ctx, key) != 1)) rc = -1;
         X509_free(ca);
         X509_free(crt);
+        X509_free(client);
         EVP_PKEY_free(cakey);
         EVP_PKEY_free(key);
+        EVP_PKEY_free(ckey);
         if (rc) {
             snprintf(err, errlen, "%s: cannot generate or write the CA and server certificate", sim->opt.tls_dir);
             return -1;
@@ -228,4 +248,18 @@ void sim_tls_free(struct sim *sim)
     free(t->ca_pem);
     free(t);
     sim->tls = NULL;
+}
+
+int sim_tls_peer_user(void *conn_state, char *out, size_t n)
+{
+    struct tls_conn *c = conn_state;
+    if (!c) return -1;
+    X509 *peer = SSL_get1_peer_certificate(c->ssl);
+    if (!peer) return -1;
+    int rc = -1;
+    if (SSL_get_verify_result(c->ssl) == X509_V_OK &&
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, out, (int)n) > 0)
+        rc = 0;
+    X509_free(peer);
+    return rc;
 }

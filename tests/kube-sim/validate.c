@@ -223,3 +223,54 @@ int sim_validate_object(const struct sim_resource *r, struct json_object *o, str
     }
     return 0;
 }
+
+/* Known fields, where the simulator knows the schema (Leases). Others are not checked (a documented gap). */
+static const char *const lease_top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
+static const char *const lease_spec[] = {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+                                         "leaseTransitions", "strategy", "preferredHolder", NULL};
+
+static int known(const char *const *list, const char *k)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(list[i], k) == 0) return 1;
+    return 0;
+}
+
+static int check_keys(const struct sim_resource *r, struct json_object *o, const char *prefix,
+                      const char *const *list, int strict, char *warning, size_t wn, struct sim_invalid *inv)
+{
+    char unknown_keys[32][128];
+    int nunk = 0;
+    json_object_object_foreach(o, k, v)
+    {
+        (void)v;
+        if (!known(list, k) && nunk < 32) snprintf(unknown_keys[nunk++], sizeof(unknown_keys[0]), "%s", k);
+    }
+    for (int i = 0; i < nunk; i++) {
+        char what[300];
+        snprintf(what, sizeof(what), "unknown field \"%.40s%.127s\"", prefix, unknown_keys[i]);
+        if (strict) {
+            char why[400];
+            snprintf(why, sizeof(why), "strict decoding error: %s", what);
+            bad_decode(inv, r, why);
+            return -1;
+        }
+        if (warning && !warning[0]) snprintf(warning, wn, "%s", what);
+        json_object_object_del(o, unknown_keys[i]);
+    }
+    return 0;
+}
+
+int sim_check_unknown_fields(const struct sim_resource *r, struct json_object *o, const char *mode, char *warning,
+                             size_t wn, struct sim_invalid *inv)
+{
+    memset(inv, 0, sizeof(*inv));
+    if (strcmp(r->plural, "leases") != 0) return 0;
+    int strict = strcmp(mode, "Strict") == 0;
+    char *w = strcmp(mode, "Ignore") == 0 ? NULL : warning;
+    if (check_keys(r, o, "", lease_top, strict, w, wn, inv) < 0) return -1;
+    struct json_object *spec;
+    if (json_object_object_get_ex(o, "spec", &spec) && json_object_is_type(spec, json_type_object))
+        return check_keys(r, spec, "spec.", lease_spec, strict, w, wn, inv);
+    return 0;
+}

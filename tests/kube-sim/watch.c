@@ -17,10 +17,11 @@ struct sim_watch {
     char ns[SIM_MAX_NAME + 1];
     struct sim_selector labels, fields;
     int bookmarks;
-    uint64_t min_rv;             /* events with rv <= min_rv are not sent (future start) */
+    uint64_t min_rv;             /* events with rv <= min_rv are not sent (start point, or delivered) */
     uv_timer_t timeout;
     uv_timer_t bookmark;
     int handles_open;
+    int final_bookmark_pending;  /* the timeout timer first fires for the bookmark before the end */
 };
 
 static void on_watch_handle_closed(uv_handle_t *h)
@@ -47,16 +48,27 @@ static void watch_release(struct sim_watch *w)
     uv_close((uv_handle_t *)&w->bookmark, on_watch_handle_closed);
 }
 
+static void send_bookmark(struct sim_watch *w, uint64_t rv, int initial_end);
+
 static void on_watch_abort(struct http_request *req, void *data)
 {
     (void)req;
     watch_release(data);
 }
 
+/* Bookmark shortly before the end, as kube-apiserver does, so clients resume from a fresh revision. */
+#define SIM_BOOKMARK_BEFORE_END_MS 2000
+
 static void on_watch_timeout(uv_timer_t *t)
 {
     struct sim_watch *w = t->data;
     if (!w->req) return;
+    if (w->final_bookmark_pending) {
+        w->final_bookmark_pending = 0;
+        send_bookmark(w, w->sim->store.rv, 0);
+        uv_timer_start(&w->timeout, on_watch_timeout, SIM_BOOKMARK_BEFORE_END_MS, 0);
+        return;
+    }
     http_stream_end(w->req);
     watch_release(w);
 }
@@ -106,7 +118,9 @@ static int matches(const struct sim_watch *w, const struct sim_obj *o)
 
 static void deliver(struct sim_watch *w, const struct sim_event *ev)
 {
-    if (!w->req || ev->obj->res != w->r || ev->rv <= w->min_rv) return;
+    if (!w->req || ev->rv <= w->min_rv || w->sim->watches_paused) return;
+    w->min_rv = ev->rv; /* delivered (or filtered): a resume after a pause starts after it */
+    if (ev->obj->res != w->r) return;
     int now = matches(w, ev->obj), before = matches(w, ev->prev);
     switch (ev->type) {
     case SIM_ADDED:
@@ -249,8 +263,14 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
     http_stream_start(req, 200, h);
 
     uint64_t timeout_s = SIM_DEFAULT_WATCH_TIMEOUT_S;
-    if (http_query_get(req->query, "timeoutSeconds", to, sizeof(to)) == 1 && to[0]) timeout_s = strtoull(to, NULL, 10);
-    uv_timer_start(&w->timeout, on_watch_timeout, timeout_s * 1000, 0);
+    if (http_query_get(req->query, "timeoutSeconds", to, sizeof(to)) == 1 && to[0] && strtoll(to, NULL, 10) > 0)
+        timeout_s = strtoull(to, NULL, 10); /* 0 or junk: the server's default, as kube */
+    uint64_t timeout_ms = timeout_s * 1000;
+    if (bookmarks && timeout_ms > 2 * SIM_BOOKMARK_BEFORE_END_MS) {
+        w->final_bookmark_pending = 1;
+        timeout_ms -= SIM_BOOKMARK_BEFORE_END_MS;
+    }
+    uv_timer_start(&w->timeout, on_watch_timeout, timeout_ms, 0);
     if (bookmarks) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
 
     int initial = sie_on || (!has_sie && rv == 0);
@@ -290,3 +310,29 @@ void sim_watch_drop_all(struct sim *sim, int clean)
 }
 
 void sim_watch_close_all(struct sim *sim) { sim_watch_drop_all(sim, 1); }
+
+void sim_watch_bookmarks_changed(struct sim *sim)
+{
+    for (struct sim_watch *w = sim->watches; w; w = w->next)
+        if (w->bookmarks && w->req) uv_timer_start(&w->bookmark, on_watch_bookmark, sim->bookmark_ms, sim->bookmark_ms);
+}
+
+void sim_watch_set_paused(struct sim *sim, int paused)
+{
+    int was = sim->watches_paused;
+    sim->watches_paused = paused;
+    if (!was || paused) return;
+    /* catch every open watch up from where it stopped; one that fell out of the history gets 410 */
+    struct sim_watch *next;
+    for (struct sim_watch *w = sim->watches; w; w = next) {
+        next = w->next;
+        if (!w->req) continue;
+        if (w->min_rv < sim->store.hist_floor) {
+            send_expired(w, w->min_rv, sim->store.hist_floor + 1);
+            http_stream_end(w->req);
+            watch_release(w);
+            continue;
+        }
+        sim_store_history_after(&sim->store, w->min_rv, on_history_event, w);
+    }
+}

@@ -13,7 +13,8 @@ Case file format (one or more cases per file):
     --- options: strict no-trim-blocks no-lstrip-blocks   (optional)
     --- expect: error             (both engines must fail; our message must name a line)
     --- differs: reason           (a deliberate difference from Jinja2, listed in docs/templates.md;
-    --- ours                       our output is then checked against this section instead)
+    --- ours                       our output is then checked against this section instead,
+    --- ours: error                or we must fail with a message naming a line)
 A section's text is its lines joined with newlines (no trailing newline); `\\n` is never interpreted.
 Usage: run_conformance.py [--filter SUBSTRING] [-v]"""
 import glob
@@ -55,6 +56,9 @@ def parse_cases(path):
             key, val = key.strip(), val.strip()
             if key == "file":
                 section = cur["files"].setdefault(val, [])
+            elif key == "ours" and val == "error":
+                cur["ours_error"] = True
+                section = []
             elif key in ("expect", "options", "differs"):
                 cur[key] = val
                 section = []
@@ -128,6 +132,11 @@ def check(case, tmp):
         return True, "both fail; jinja2: %s; ours: %s" % (j_out.decode(), err.decode("utf-8", "replace").strip())
     if not j_ok:
         return False, "jinja2 failed on a case not marked 'expect: error': %s" % j_out.decode()
+    if case.get("differs") and case.get("ours_error"):
+        if rc != 2 or not re.search(rb":\d+(:\d+)?: ", err):
+            return False, "deliberate difference: we should fail naming a line, got %s %r" % (rc, err)
+        return True, "deliberate difference (%s): jinja2 %r, ours fails: %s" % (
+            case["differs"], j_out, err.decode("utf-8", "replace").strip())
     if rc != 0:
         return False, "we failed: %s" % err.decode("utf-8", "replace").strip()
     if case.get("differs"):

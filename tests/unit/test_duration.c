@@ -52,6 +52,30 @@ START_TEST(test_duration_format_round_trips)
 }
 END_TEST
 
+/* Go's time.Duration.String() drops trailing zeros of the fraction: 1.5s, not 1.500s. */
+START_TEST(test_duration_format_matches_go)
+{
+    const struct {
+        int64_t ms;
+        const char *go;
+    } cases[] = {{1500, "1.5s"}, {1100, "1.1s"}, {1010, "1.01s"}, {1001, "1.001s"}, {3723004, "1h2m3.004s"},
+                 {3720500, "1h2m0.5s"}, {60000, "1m0s"}, {999, "999ms"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char s[32];
+        duration_format_ms(cases[i].ms, s, sizeof(s));
+        ck_assert_str_eq(s, cases[i].go);
+    }
+}
+END_TEST
+
+/* Go accepts both micro signs: U+00B5 (micro sign) and U+03BC (Greek small mu). */
+START_TEST(test_duration_accepts_both_micro_signs)
+{
+    ck_assert_int_eq(ms("2000\xc2\xb5s"), 2);
+    ck_assert_int_eq(ms("2000\xce\xbcs"), 2);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("duration");
@@ -59,6 +83,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_duration_accepts_go_spellings);
     tcase_add_test(tc, test_duration_refuses_bad_input);
     tcase_add_test(tc, test_duration_format_round_trips);
+    tcase_add_test(tc, test_duration_format_matches_go);
+    tcase_add_test(tc, test_duration_accepts_both_micro_signs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,6 +54,12 @@ static void on_later(uv_timer_t *t)
         uv_close((uv_handle_t *)&l->t, on_later_closed);
         return;
     }
+    if (l->step >= 1000) { /* /flood: 64 KiB per tick until the server gives up on the reader */
+        static char block[64 * 1024];
+        memset(block, 'x', sizeof(block));
+        if (l->step++ < 1000 + 2048) http_stream_write(l->req, block, sizeof(block));
+        return;
+    }
     if (l->step < 3) {
         char chunk[32];
         int n = snprintf(chunk, sizeof(chunk), "{\"n\":%d}\n", l->step);
@@ -93,6 +99,15 @@ static void on_request(struct http_request *req, void *data)
         } else {
             uv_timer_start(&l->t, on_later, 300, 0);
         }
+    } else if (strcmp(req->path, "/flood") == 0) {
+        struct later *l = calloc(1, sizeof(*l));
+        l->req = req;
+        l->step = 1000; /* flood mode */
+        l->t.data = l;
+        uv_timer_init(&F.loop, &l->t);
+        http_request_on_abort(req, on_slow_abort, l);
+        http_stream_start(req, 200, NULL);
+        uv_timer_start(&l->t, on_later, 1, 1);
     } else if (strcmp(req->path, "/drop") == 0) {
         http_stream_start(req, 200, NULL);
         http_stream_write(req, "partial", 7);
@@ -239,6 +254,24 @@ START_TEST(test_http_pipelined_requests_answered_in_order)
          *d = strstr(rbuf, "x=3");
     ck_assert(a && b && c && d);
     ck_assert(a < b && b < c && c < d);
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_http_pipelined_batches_back_to_back)
+{
+    /* a batch answered entirely from one read must leave the connection ready for the next batch */
+    start();
+    int fd = connect_client();
+    for (int round = 0; round < 3; round++) {
+        reset_rbuf();
+        send_str(fd, "GET /hello?x=a HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /hello?x=b HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /hello?x=c HTTP/1.1\r\nHost: t\r\n\r\n");
+        ck_assert_msg(read_until(fd, "HTTP/1.1 200", 3), "round %d", round);
+        ck_assert(read_until(fd, "x=c", 1));
+    }
     close(fd);
     stop();
 }
@@ -511,6 +544,25 @@ START_TEST(test_http_server_close_aborts_pending_requests)
 }
 END_TEST
 
+static void small_pending(struct http_limits *l) { l->max_pending_write = 256 * 1024; }
+
+START_TEST(test_http_reader_that_stops_reading_is_cut_off)
+{
+    start_with(small_pending);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    send_str(fd, "GET /flood HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 1000 && atomic_load(&F.aborts) == 0; i++) usleep(10 * 1000);
+    ck_assert_int_eq(atomic_load(&F.aborts), 1);
+    close(fd);
+    stop();
+}
+END_TEST
+
 START_TEST(test_http_query_get_decodes_and_bounds)
 {
     char out[16];
@@ -537,6 +589,7 @@ Suite *suite_under_test(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_http_keep_alive_serves_two_requests_on_one_connection);
     tcase_add_test(tc, test_http_pipelined_requests_answered_in_order);
+    tcase_add_test(tc, test_http_pipelined_batches_back_to_back);
     tcase_add_test(tc, test_http_chunked_request_body_is_decoded);
     tcase_add_test(tc, test_http_expect_continue_gets_interim_response);
     tcase_add_test(tc, test_http_chunked_stream_delivers_every_chunk_then_terminator);
@@ -553,6 +606,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_http_connection_cap_closes_extra_connections);
     tcase_add_test(tc, test_http_client_gone_during_async_request_reports_abort);
     tcase_add_test(tc, test_http_server_close_aborts_pending_requests);
+    tcase_add_test(tc, test_http_reader_that_stops_reading_is_cut_off);
     tcase_add_test(tc, test_http_query_get_decodes_and_bounds);
     suite_add_tcase(s, tc);
     return s;

@@ -1,6 +1,7 @@
 /* IPC framing: partial reads at every split, several frames per read, oversized and malformed frames,
  * and a channel round trip over a real socketpair on a libuv loop. */
 #include "tests/unit/unit.h"
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -205,6 +206,88 @@ START_TEST(test_ipc_channel_ends_on_garbage_from_peer)
 }
 END_TEST
 
+/* A frame of exactly IPC_FRAME_MAX body bytes is legal: whole, with its header split, in read-sized chunks. */
+START_TEST(test_ipc_decoder_accepts_a_frame_of_exactly_the_maximum)
+{
+    const char *shell = "{\"type\":\"big\",\"pad\":\"\"}";
+    size_t padlen = IPC_FRAME_MAX - strlen(shell);
+    char *pad = malloc(padlen + 1);
+    memset(pad, 'x', padlen);
+    pad[padlen] = '\0';
+    struct json_object *m = ipc_msg_new("big");
+    json_object_object_add(m, "pad", json_object_new_string(pad));
+    free(pad);
+    struct buf b;
+    buf_init(&b);
+    ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
+    json_object_put(m);
+    ck_assert_int_eq((int)b.len, (int)(IPC_HEADER_LEN + IPC_FRAME_MAX));
+    size_t steps[] = {b.len, 2, 65536};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct ipc_decoder d;
+        struct seen sn = {0};
+        ipc_decoder_init(&d);
+        for (size_t off = 0; off < b.len; off += steps[i]) {
+            size_t n = b.len - off < steps[i] ? b.len - off : steps[i];
+            if (i == 1 && off == 2) n = b.len - off; /* header split, then the rest at once */
+            ck_assert_int_eq(ipc_decoder_feed(&d, b.data + off, n, on_frame, &sn), IPC_OK);
+            if (i == 1 && off == 2) break;
+        }
+        ck_assert_int_eq(sn.n, 1);
+        ck_assert_str_eq(sn.types[0], "big");
+        ipc_decoder_free(&d);
+    }
+    buf_free(&b);
+}
+END_TEST
+
+/* The owner closes (and later frees) the channel from its message callback while more frames of the same
+ * read are still undecoded: those are dropped, nothing is touched after the free (ASan watches). */
+struct self_close {
+    struct ipc_channel *ch;
+    int received;
+    int freed;
+};
+
+static struct self_close *self_close_state;
+
+static void on_self_close_freed(struct ipc_channel *ch)
+{
+    self_close_state->freed = 1;
+    free(ch);
+}
+
+static void on_message_then_close(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    struct self_close *sc = ch->data;
+    sc->received++;
+    ipc_channel_close(ch, on_self_close_freed);
+}
+
+START_TEST(test_ipc_channel_closed_from_its_own_callback_mid_read)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct self_close sc = {0};
+    self_close_state = &sc;
+    sc.ch = calloc(1, sizeof(*sc.ch));
+    ck_assert_int_eq(ipc_channel_init(sc.ch, &loop, fds[1], on_message_then_close, NULL, &sc), 0);
+    ck_assert_int_eq(ipc_channel_start(sc.ch), 0);
+    struct buf b;
+    buf_init(&b);
+    encode3(&b);
+    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
+    buf_free(&b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(sc.received, 1);
+    ck_assert_int_eq(sc.freed, 1);
+    close(fds[0]);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("ipc");
@@ -215,6 +298,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_ipc_decoder_refuses_garbage);
     tcase_add_test(tc, test_ipc_channel_delivers_in_order_under_backpressure);
     tcase_add_test(tc, test_ipc_channel_ends_on_garbage_from_peer);
+    tcase_add_test(tc, test_ipc_decoder_accepts_a_frame_of_exactly_the_maximum);
+    tcase_add_test(tc, test_ipc_channel_closed_from_its_own_callback_mid_read);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -377,6 +377,23 @@ START_TEST(test_kube_client_watch_clean_end_http_error_stop_and_garbage)
 }
 END_TEST
 
+START_TEST(test_kube_client_watch_client_deadline)
+{
+    fake_stream(&srv, WATCH, 0, 1); /* events, then silence on an open connection */
+    fake_start(&srv);
+    struct kube_watch_cbs cbs = {on_watch_event, on_watch_done};
+    struct watch_seen s = {0};
+    uint64_t t0 = uv_now(&loop);
+    ck_assert_int_eq(kube_watch_start_timeout(cli, "/w", 400, &cbs, &s, NULL), 0);
+    run_watch(&s, 5000);
+    ck_assert_int_eq(s.done, 1);
+    ck_assert_int_eq(s.events, 4);
+    ck_assert_int_eq(s.r.err, KUBE_ERR_TIMEOUT);
+    ck_assert_uint_lt(uv_now(&loop) - t0, 2000);
+    kube_response_free(&s.r);
+}
+END_TEST
+
 START_TEST(test_kube_client_second_client_not_blocked)
 {
     fake_reply(&srv, 200, "", "{\"bulk\":true}")->hang_ms = 1500;
@@ -398,6 +415,45 @@ START_TEST(test_kube_client_second_client_not_blocked)
     kube_response_free(&bulk.r);
     kube_response_free(&lease.r);
     kube_client_close(elector);
+}
+END_TEST
+
+struct observed {
+    int n;
+    char line[8][64];
+};
+
+static void on_observe(void *data, const char *method, long status, enum kube_err err, double seconds)
+{
+    struct observed *o = data;
+    if (o->n < 8) snprintf(o->line[o->n], 64, "%s %ld %s %s", method, status, kube_err_name(err), seconds >= 0 ? "t" : "-");
+    o->n++;
+}
+
+START_TEST(test_kube_client_observer_sees_every_attempt)
+{
+    fake_reply(&srv, 429, "Retry-After: 0\r\n", "Too many requests");
+    fake_reply(&srv, 200, "", "{}");
+    fake_reply(&srv, 404, "", "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404}");
+    fake_reply(&srv, 200, "", "{}")->hang_ms = 2000;
+    fake_start(&srv);
+    struct observed o = {0};
+    struct kube_client_opts opts = {.on_attempt_done = on_observe, .observer_data = &o};
+    struct kube_client *c;
+    ck_assert_int_eq(kube_client_new(&loop, cfg, &opts, &c, NULL), 0);
+    struct kube_response r;
+    ck_assert_int_eq(kube_request_sync(c, "GET", "/a", NULL, 5000, &r), 0);
+    kube_response_free(&r);
+    kube_request_sync(c, "DELETE", "/b", NULL, 5000, &r);
+    kube_response_free(&r);
+    kube_request_sync(c, "GET", "/c", NULL, 300, &r);
+    kube_response_free(&r);
+    ck_assert_int_eq(o.n, 4);
+    ck_assert_str_eq(o.line[0], "GET 429 TooManyRequests t");
+    ck_assert_str_eq(o.line[1], "GET 200 OK t");
+    ck_assert_str_eq(o.line[2], "DELETE 404 NotFound t");
+    ck_assert_str_eq(o.line[3], "GET 0 Timeout t");
+    kube_client_close(c);
 }
 END_TEST
 
@@ -426,8 +482,10 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_cancel_and_close_in_flight);
     tcase_add_test(tc, test_kube_client_watch_split_stream_and_error_event);
     tcase_add_test(tc, test_kube_client_watch_clean_end_http_error_stop_and_garbage);
+    tcase_add_test(tc, test_kube_client_watch_client_deadline);
     tcase_add_test(tc, test_kube_client_second_client_not_blocked);
     tcase_add_test(tc, test_kube_client_sync_request);
+    tcase_add_test(tc, test_kube_client_observer_sees_every_attempt);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -142,7 +142,12 @@ START_TEST(test_kube_config_rejects_conflicts)
         {"{token: t, username: u, password: p}", "{server: 'https://h'}", "more than one authentication method"},
         {"{client-certificate: /c.pem}", "{server: 'https://h'}", "client-certificate and client-key"},
         {"{exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}}", "{server: 'https://h'}",
-         "exec credential plugins (command \"aws\") are not supported"},
+         "interactiveMode must be specified for u to use exec authentication plugin"},
+        {"{exec: {command: aws}}", "{server: 'https://h'}", "exec plugin: apiVersion must be specified"},
+        {"{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, interactiveMode: Always}}",
+         "{server: 'https://h'}", "requires interactive mode"},
+        {"{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, env: [{name: X}]}}",
+         "{server: 'https://h'}", "env[0] needs a name and a value"},
         {"{auth-provider: {name: gcp}}", "{server: 'https://h'}", "auth-provider"},
         {"{token: t}", "{server: 'https://h', insecure-skip-tls-verify: true, certificate-authority: /ca}",
          "insecure flag is not allowed"},
@@ -266,6 +271,73 @@ START_TEST(test_kube_config_auto_order)
 }
 END_TEST
 
+
+START_TEST(test_kube_config_exec_plugin)
+{
+    struct kube_config_opts o = {.kubeconfig = write_file("exec.yaml",
+        "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h:6443'}\n"
+        "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+        "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+        "      command: ./bin/plugin\n      args: [get-token, --cluster, c1]\n"
+        "      env: [{name: MODE, value: test}]\n      interactiveMode: Never\n")};
+    struct kube_config *c = load_ok(&o);
+    ck_assert_ptr_nonnull(c->exec);
+    char want[600];
+    snprintf(want, sizeof(want), "%s/./bin/plugin", dir);
+    ck_assert_str_eq(c->exec->command, want);
+    ck_assert_str_eq(c->exec->argv[1], "get-token");
+    ck_assert_str_eq(c->exec->argv[3], "c1");
+    ck_assert_ptr_null(c->exec->argv[4]);
+    ck_assert_str_eq(c->exec->env[0], "MODE=test");
+    ck_assert_ptr_nonnull(strstr(c->exec->exec_info, "\"interactive\":false"));
+    ck_assert_int_eq(kube_config_exec_needed(c, 1000), 1);
+    ck_assert_ptr_null(kube_config_token(c, 1));
+
+    struct {
+        const char *out;
+        const char *needle;
+    } bad[] = {
+        {"not json", "not a JSON object"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"status\":{\"token\":\"t\"}}",
+         "configured to use API version client.authentication.k8s.io/v1, plugin returned version "
+         "client.authentication.k8s.io/v1beta1"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\"}", "didn't return a status field"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"status\":{}}", "didn't return a token or cert/key pair"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"status\":{\"clientCertificateData\":\"C\"}}",
+         "only certificate or key, not both"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"soon\"}}",
+         "not RFC 3339"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct err e;
+        err_clear(&e);
+        ck_assert_int_eq(kube_config_exec_output(c, bad[i].out, strlen(bad[i].out), &e), -1);
+        ck_assert_msg(strstr(e.msg, bad[i].needle) != NULL, "case %zu: %s", i, e.msg);
+    }
+    const char *good = "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                       "\"status\":{\"token\":\"exec-tok\",\"expirationTimestamp\":\"2030-01-01T01:00:00.5+01:00\"}}";
+    ck_assert_int_eq(kube_config_exec_output(c, good, strlen(good), NULL), 0);
+    ck_assert_int_eq(c->exec_expiry, 1893456000); /* 2030-01-01T00:00:00Z */
+    ck_assert_int_eq(kube_config_exec_needed(c, 1893455999), 0);
+    ck_assert_int_eq(kube_config_exec_needed(c, 1893456000), 1);
+    ck_assert_str_eq(kube_config_token(c, 1), "exec-tok");
+    ck_assert_int_eq(kube_config_token_invalidate(c), 1); /* a 401: run the plugin again */
+    ck_assert_int_eq(kube_config_exec_needed(c, 1), 1);
+    ck_assert_ptr_null(kube_config_token(c, 1));
+    kube_config_free(c);
+
+    /* never run for a plain http server */
+    o.kubeconfig = write_file("exec-http.yaml",
+        "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'http://h:8080'}\n"
+        "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+        "users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: p}\n");
+    c = load_ok(&o);
+    ck_assert_ptr_null(c->exec);
+    ck_assert_int_eq(kube_config_exec_needed(c, 1), 0);
+    kube_config_free(c);
+}
+END_TEST
+
 START_TEST(test_kube_config_base64)
 {
     unsigned char out[64];
@@ -290,6 +362,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_config_in_cluster_and_token_rotation);
     tcase_add_test(tc, test_kube_config_auto_order);
     tcase_add_test(tc, test_kube_config_base64);
+    tcase_add_test(tc, test_kube_config_exec_plugin);
     suite_add_tcase(s, tc);
     return s;
 }

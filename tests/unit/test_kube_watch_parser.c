@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/kube/kube_response.h"
 #include "common/kube/kube_watch_parser.h"
 
 static const char STREAM[] =
@@ -144,6 +145,31 @@ START_TEST(test_kube_watch_parser_bounds_event_size)
 }
 END_TEST
 
+/* {"type":"ADDED","object":{"a":{"a":...}}} nested `depth` objects deep */
+static int feed_nested(int depth)
+{
+    struct kube_watch_parser p;
+    struct seen s = {0};
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof(text), "{\"type\":\"ADDED\",\"object\":");
+    for (int i = 0; i < depth; i++) n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"a\":");
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "1");
+    for (int i = 0; i < depth; i++) text[n++] = '}';
+    text[n++] = '}';
+    text[n++] = '\n';
+    kube_watch_parser_init(&p);
+    int rc = kube_watch_parser_feed(&p, text, n, on_event, &s);
+    kube_watch_parser_free(&p);
+    return rc;
+}
+
+START_TEST(test_kube_watch_parser_nesting_bound)
+{
+    ck_assert_int_eq(feed_nested(60), KUBE_WATCH_PARSE_OK); /* deeper than json-c's default of 32 */
+    ck_assert_int_eq(feed_nested(KUBE_JSON_MAX_DEPTH + 5), KUBE_WATCH_PARSE_BAD_JSON);
+}
+END_TEST
+
 START_TEST(test_kube_watch_parser_callback_can_stop)
 {
     struct kube_watch_parser p;
@@ -165,6 +191,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_watch_parser_rejects_bad_input);
     tcase_add_test(tc, test_kube_watch_parser_bounds_event_size);
     tcase_add_test(tc, test_kube_watch_parser_callback_can_stop);
+    tcase_add_test(tc, test_kube_watch_parser_nesting_bound);
     suite_add_tcase(s, tc);
     return s;
 }

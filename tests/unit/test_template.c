@@ -108,6 +108,13 @@ static int store_call(void *self, const char *name, const struct tmpl_value *arg
         *out = !strcmp(name, "GetSingle") ? tmpl_value_none() : list;
         return 0;
     }
+    if (!strcmp(name, "Stats")) {  /* a dict built by the native */
+        struct tmpl_value d = tmpl_dict_new(c);
+        tmpl_dict_set(c, &d, "count", tmpl_value_int((int64_t)json_object_array_length(s->items)));
+        tmpl_dict_set(c, &d, "kind", tmpl_value_str(c, "Ingress", 7));
+        *out = d;
+        return 0;
+    }
     return tmpl_call_error(c, "store has no method %s()", name);
 }
 
@@ -142,7 +149,8 @@ START_TEST(test_template_native_store_wrapper)
     add(env, "t",
         "{% for i in resources.ingresses.List() %}{{ i.metadata.name }}:{{ i.spec.port }} {% endfor %}|"
         "{{ resources.ingresses.Fetch('shop')|length }}|{{ resources.ingresses.GetSingle('blog', 'web').spec.port }}|"
-        "{{ resources.ingresses.GetSingle('x', 'y') is none }}|{{ resources.nope is defined }}");
+        "{{ resources.ingresses.GetSingle('x', 'y') is none }}|{{ resources.nope is defined }}|"
+        "{{ resources.ingresses.Stats() }}");
     struct tmpl *t;
     struct err e;
     ck_assert_int_eq(tmpl_compile(env, "t", &t, &e), 0);
@@ -151,8 +159,8 @@ START_TEST(test_template_native_store_wrapper)
     struct buf out;
     buf_init(&out);
     ck_assert_msg(tmpl_render_vars(t, NULL, names, vals, 1, &out, &e) == 0, "%s", e.msg);
-    ck_assert_str_eq(buf_cstr(&out), "web:80 api:8080 web:81 |2|81|True|False");
-    ck_assert_int_eq(store.calls, 4);
+    ck_assert_str_eq(buf_cstr(&out), "web:80 api:8080 web:81 |2|81|True|False|{'count': 3, 'kind': 'Ingress'}");
+    ck_assert_int_eq(store.calls, 5);
     buf_free(&out);
 
     /* an error raised by the native names the template line and column */
@@ -265,6 +273,16 @@ START_TEST(test_template_bounds_recursion_range_and_size)
     add(env, "deep", deep);
     ck_assert_ptr_null(render(env, "deep", "{}", &e));
     ck_assert_ptr_nonnull(strstr(e.msg, "nested too deeply"));
+    /* deep expressions inside deep recursion: a clear error, never a stack overflow */
+    char rec[2048];
+    k = (size_t)snprintf(rec, sizeof(rec), "{%% macro f(n) %%}{%% if n > 0 %%}{{ ");
+    for (int i = 0; i < 60; i++) k += (size_t)snprintf(rec + k, sizeof(rec) - k, "('' ~ ");
+    k += (size_t)snprintf(rec + k, sizeof(rec) - k, "f(n - 1)");
+    for (int i = 0; i < 60; i++) rec[k++] = ')';
+    snprintf(rec + k, sizeof(rec) - k, " }}{%% endif %%}{%% endmacro %%}{{ f(250) }}");
+    add(env, "stack", rec);
+    ck_assert_ptr_null(render(env, "stack", "{}", &e));
+    ck_assert_msg(strstr(e.msg, "stack limit") || strstr(e.msg, "recursion depth"), "%s", e.msg);
     tmpl_env_free(env);
 }
 END_TEST
@@ -309,6 +327,45 @@ START_TEST(test_template_context_values_are_read_only)
 }
 END_TEST
 
+START_TEST(test_template_data_is_immutable_and_reusable)
+{
+    struct tmpl_data *d = tmpl_data_new();
+    json_object *j = json_tokener_parse("{\"xs\": [1, 2, 3, 4], \"m\": {\"k\": \"v\", \"n\": [5]}}");
+    struct tmpl_value root, xs, m;
+    struct err e;
+    ck_assert_int_eq(tmpl_data_from_json(d, j, &root, &e), 0);
+    json_object_put(j);  /* the data owns copies */
+    ck_assert_int_eq(tmpl_value_get(&root, "xs", &xs), 1);
+    ck_assert_int_eq(tmpl_value_get(&root, "m", &m), 1);
+    ck_assert_int_eq(tmpl_value_get(&root, "nope", &m), 0);
+    ck_assert_uint_gt(tmpl_data_size(d), 0);
+    struct tmpl_env *env = mem_env(0);
+    add(env, "t", "{% for x in xs if x is even %}{{ x }}{% endfor %}|{{ xs }}|{{ m.k }}{{ m['n'][0] }}|{{ m|tojson }}");
+    add(env, "mut", "{% set _ = xs.append(9) %}");
+    struct tmpl *t, *mut;
+    ck_assert_int_eq(tmpl_compile(env, "t", &t, &e), 0);
+    ck_assert_int_eq(tmpl_compile(env, "mut", &mut, &e), 0);
+    const char *names[] = {"xs", "m"};
+    struct tmpl_value vals[2];
+    tmpl_value_get(&root, "xs", &vals[0]);
+    tmpl_value_get(&root, "m", &vals[1]);
+    for (int i = 0; i < 2; i++) {  /* the inline `if` must not reorder the shared list */
+        struct buf out;
+        buf_init(&out);
+        ck_assert_int_eq(tmpl_render_vars(t, NULL, names, vals, 2, &out, &e), 0);
+        ck_assert_str_eq(buf_cstr(&out), "24|[1, 2, 3, 4]|v5|{\"k\": \"v\", \"n\": [5]}");
+        buf_free(&out);
+    }
+    struct buf out;
+    buf_init(&out);
+    ck_assert_int_eq(tmpl_render_vars(mut, NULL, names, vals, 2, &out, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "read-only"));
+    buf_free(&out);
+    tmpl_env_free(env);
+    tmpl_data_free(d);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("template");
@@ -324,6 +381,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_template_directory_loader_refuses_parent_paths);
     tcase_add_test(tc, test_template_context_must_be_object);
     tcase_add_test(tc, test_template_context_values_are_read_only);
+    tcase_add_test(tc, test_template_data_is_immutable_and_reusable);
     suite_add_tcase(s, tc);
     return s;
 }
