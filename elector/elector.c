@@ -67,6 +67,9 @@ static double rand01(struct elector *el)
 
 static void timer_at(struct elector *el, uv_timer_t *t, uv_timer_cb cb, int64_t when_mono)
 {
+    /* libuv counts a timeout from the loop's cached time, which lags by the length of the current loop
+     * iteration: refresh it so the timer does not fire early by that much. */
+    uv_update_time(t->loop);
     int64_t d = when_mono - now_mono(el);
     uv_timer_stop(t);
     uv_timer_start(t, cb, (uint64_t)(d > 0 ? d : 0), 0);
@@ -102,6 +105,7 @@ static void send_report(struct elector *el)
     json_object_object_add(m, "attempts", json_object_new_int64((int64_t)el->stats.attempts));
     json_object_object_add(m, "requests", json_object_new_int64((int64_t)el->stats.requests));
     json_object_object_add(m, "renewals", json_object_new_int64((int64_t)el->stats.renewals));
+    json_object_object_add(m, "acquisitions", json_object_new_int64((int64_t)el->stats.acquisitions));
     json_object_object_add(m, "renew_failures", json_object_new_int64((int64_t)el->stats.renew_failures));
     json_object_object_add(m, "slowpath_renewals", json_object_new_int64((int64_t)el->st.slow_path_renewals));
     json_object_object_add(m, "last_renew_latency_ms", json_object_new_int64(el->stats.last_renew_latency_ms));

@@ -12,6 +12,7 @@
 #include "common/kube/kube_config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "elector/election_metrics.h"
 #include "elector/elector.h"
 #include "elector/lease_kube.h"
 
@@ -24,6 +25,7 @@ struct elector_role {
     struct kube_client *client;  /* owned */
     struct lease_kube *lk;       /* owned */
     struct elector el;
+    struct election_metrics metrics;
     int el_ready;
     int stopping;
 };
@@ -31,7 +33,21 @@ struct elector_role {
 static struct elector_role role;
 
 static void sink_send(void *data, struct json_object *msg) { worker_send(data, msg); }
-static void sink_report(void *data, struct json_object *msg) { worker_report(data, msg); }
+
+/* Every attempt's report updates our metrics here, before the lossy send, so no renewal goes unmeasured
+ * even when a report is skipped on a backed-up channel. */
+static void sink_report(void *data, struct json_object *msg)
+{
+    struct worker *w = data;
+    struct elector_role *r = w->data;
+    worker_report(w, msg);
+    struct json_object *families = election_metrics_on_report(&r->metrics, msg);
+    if (!families) return;
+    struct json_object *m = ipc_msg_new("metrics");
+    json_object_object_add(m, "metrics", families);
+    worker_report(w, m);
+    json_object_put(m);
+}
 
 static void on_elector_closed(struct elector *el)
 {
@@ -117,7 +133,9 @@ int elector_main(int argc, char **argv)
 {
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     memset(&role, 0, sizeof(role));
+    if (election_metrics_init(&role.metrics) < 0) return 1;
     int status = worker_main(argc, argv, on_message, on_shutdown, on_start, &role);
+    election_metrics_free(&role.metrics);
     kube_config_free(role.kcfg);
     role.kcfg = NULL;
     return status;

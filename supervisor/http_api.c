@@ -97,6 +97,12 @@ static struct json_object *describe(struct supervisor *s)
     json_object_object_add(le, "transitions", json_object_new_int64((int64_t)l->transitions));
     json_object_object_add(le, "fence_left_ms",
                            l->is_leader && l->fence_ms >= 0 ? json_object_new_int64(l->fence_ms - now) : NULL);
+    if (l->elector_report) {
+        struct json_object *rep = NULL;
+        json_object_deep_copy(l->elector_report, &rep, NULL);
+        if (rep) json_object_object_del(rep, "type");
+        json_object_object_add(le, "elector", rep);
+    }
     json_object_object_add(o, "leader_election", le);
 
     struct json_object *cfg = NULL;

@@ -46,6 +46,7 @@ static void arm_fence(struct supervisor *s)
     struct leadership *l = &s->lead;
     uv_timer_stop(&l->fence_timer);
     if (l->fence_ms < 0) return;
+    uv_update_time(s->loop); /* count from now, not from the loop's cached time */
     int64_t left = l->fence_ms - clock_mono_ms();
     uv_timer_start(&l->fence_timer, on_fence_timer, (uint64_t)(left > 0 ? left : 0), 0);
 }
@@ -174,6 +175,9 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
     } else if (strcmp(type, "new_leader_observed") == 0) {
         const char *id = ipc_msg_str(msg, "identity");
         snprintf(l->observed_leader, sizeof(l->observed_leader), "%s", id ? id : "");
+    } else if (strcmp(type, "election_report") == 0) {
+        json_object_put(l->elector_report);
+        l->elector_report = json_object_get(msg);
     } else if (strcmp(type, "hello") == 0) {
         /* a (re)started elector is never waiting on an old deployer: it must not have one */
         l->elector_waits = 0;
@@ -217,6 +221,8 @@ void leadership_on_deployer_exit(struct supervisor *s)
 
 void leadership_close(struct supervisor *s)
 {
+    json_object_put(s->lead.elector_report);
+    s->lead.elector_report = NULL;
     uv_timer_stop(&s->lead.fence_timer);
     uv_close((uv_handle_t *)&s->lead.fence_timer, NULL);
 }

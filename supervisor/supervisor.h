@@ -41,6 +41,7 @@ struct leadership {
     int64_t last_renew_ms;          /* monotonic time of the last renewed report */
     double time_as_leader_s;        /* finished terms only; the running one is added when read */
     uint64_t transitions;
+    struct json_object *elector_report; /* owned: the elector's last election_report, for /debug/vars */
     int elector_waits;              /* elector wants deployer_stopped once the deployer is reaped */
     uv_timer_t fence_timer;
 };

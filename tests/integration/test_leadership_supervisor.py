@@ -31,10 +31,13 @@ def status(port, path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+    except OSError:  # not listening yet
+        return 0, ""
 
 
 def leading(port):
-    return json.loads(status(port, "/debug/vars")[1])["leader_election"]["is_leader"]
+    code, body = status(port, "/debug/vars")
+    return code == 200 and json.loads(body)["leader_election"]["is_leader"]
 
 
 def test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes(tmp):
@@ -128,10 +131,37 @@ def test_sigterm_while_leading_stops_deployer_then_releases_then_workers(tmp):
             assert lease["spec"].get("leaseDurationSeconds") == 1, lease
 
 
+def test_election_metrics_and_debug_vars_while_leading(tmp):
+    from prometheus_client.parser import text_string_to_metric_families
+    with KubeSim(auto_namespaces=True) as sim:
+        p, port = start(tmp, sim)
+        with p:
+            h.wait_for(lambda: leading(port), timeout=10, what="leading")
+            def renewals_counted():
+                fams = {f.name: f for f in text_string_to_metric_families(status(port, "/metrics")[1])}
+                hist = fams.get("haproxy_ic_leader_election_renew_duration_seconds")
+                if not hist:
+                    return None
+                count = [s for s in hist.samples if s.name.endswith("_count")]
+                return fams if count and count[0].value >= 2 and count[0].labels == {"role": "elector"} else None
+            fams = h.wait_for(renewals_counted, timeout=10, what="renewals in the histogram")
+            assert fams["haproxy_ic_leader_election_is_leader"].samples[0].value == 1
+            assert fams["haproxy_ic_leader_election_transitions"].samples[0].value == 1
+            reqs = fams["haproxy_ic_leader_election_api_requests"].samples[0]
+            assert reqs.labels == {"role": "elector"} and reqs.value >= 2, reqs
+            info = fams["haproxy_ic_leader_election_info"].samples
+            assert any(s.value == 1 and s.labels["lease_holder"] == "pod-a" for s in info), info
+            le = json.loads(status(port, "/debug/vars")[1])["leader_election"]
+            assert le["is_leader"] and le["lease_holder"] == "pod-a" and le["term"] == "pod-a#0", le
+            assert le["elector"]["phase"] == "leading" and le["elector"]["renewals"] >= 1, le["elector"]
+            assert 0 < le["fence_left_ms"] <= 2000, le
+
+
 if __name__ == "__main__":
     h.run([
         test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
         test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz,
         test_late_became_leader_still_gets_a_deployer_once_renewals_come,
         test_sigterm_while_leading_stops_deployer_then_releases_then_workers,
+        test_election_metrics_and_debug_vars_while_leading,
     ])

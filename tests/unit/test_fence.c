@@ -7,8 +7,8 @@ START_TEST(test_fence_refuses_before_first_leadership_message)
 {
     struct fence f;
     fence_init(&f);
-    ck_assert_int_eq(fence_allows(&f, 0), 0);
-    ck_assert_int_eq(fence_allows(&f, 1000000), 0);
+    ck_assert_int_eq(fence_allows(&f, 0, 0), 0);
+    ck_assert_int_eq(fence_allows(&f, 1000000, 0), 0);
 }
 END_TEST
 
@@ -16,10 +16,10 @@ START_TEST(test_fence_allows_only_before_the_fence)
 {
     struct fence f;
     fence_init(&f);
-    fence_update(&f, "pod-a/1", 10000);
-    ck_assert_int_eq(fence_allows(&f, 9999), 1);
-    ck_assert_int_eq(fence_allows(&f, 10000), 0);
-    ck_assert_int_eq(fence_allows(&f, 20000), 0);
+    fence_update(&f, "pod-a/1", 10000, 0);
+    ck_assert_int_eq(fence_allows(&f, 9999, 0), 1);
+    ck_assert_int_eq(fence_allows(&f, 10000, 0), 0);
+    ck_assert_int_eq(fence_allows(&f, 20000, 0), 0);
     ck_assert_int_eq(fence_left_ms(&f, 9000), 1000);
 }
 END_TEST
@@ -28,11 +28,11 @@ START_TEST(test_fence_never_moves_back_within_a_term)
 {
     struct fence f;
     fence_init(&f);
-    fence_update(&f, "pod-a/1", 10000);
-    fence_update(&f, "pod-a/1", 8000); /* a late, reordered renewal report */
-    ck_assert_int_eq(fence_allows(&f, 9000), 1);
-    fence_update(&f, "pod-a/1", 12000);
-    ck_assert_int_eq(fence_allows(&f, 11000), 1);
+    fence_update(&f, "pod-a/1", 10000, 0);
+    fence_update(&f, "pod-a/1", 8000, 0); /* a late, reordered renewal report */
+    ck_assert_int_eq(fence_allows(&f, 9000, 0), 1);
+    fence_update(&f, "pod-a/1", 12000, 0);
+    ck_assert_int_eq(fence_allows(&f, 11000, 0), 1);
 }
 END_TEST
 
@@ -40,10 +40,10 @@ START_TEST(test_fence_new_term_replaces_the_fence)
 {
     struct fence f;
     fence_init(&f);
-    fence_update(&f, "pod-a/1", 10000);
-    fence_update(&f, "pod-a/2", 5000);
+    fence_update(&f, "pod-a/1", 10000, 0);
+    fence_update(&f, "pod-a/2", 5000, 0);
     ck_assert_str_eq(f.term, "pod-a/2");
-    ck_assert_int_eq(fence_allows(&f, 6000), 0);
+    ck_assert_int_eq(fence_allows(&f, 6000, 0), 0);
 }
 END_TEST
 
@@ -51,9 +51,24 @@ START_TEST(test_fence_disabled_mode_has_no_fence)
 {
     struct fence f;
     fence_init(&f);
-    fence_update(&f, "disabled", FENCE_NONE);
-    ck_assert_int_eq(fence_allows(&f, INT64_MAX - 1), 1);
+    fence_update(&f, "disabled", FENCE_NONE, 0);
+    ck_assert_int_eq(fence_allows(&f, INT64_MAX - 1, 0), 1);
     ck_assert(fence_left_ms(&f, 0) == INT64_MAX);
+}
+END_TEST
+
+START_TEST(test_fence_refuses_after_a_suspend)
+{
+    struct fence f;
+    fence_init(&f);
+    fence_update(&f, "pod-a#1", 10000, 5000); /* boot clock 5 s ahead of monotonic when set */
+    ck_assert_int_eq(fence_allows(&f, 9000, 5000), 1);
+    ck_assert_int_eq(fence_allows(&f, 9000, 5000 + FENCE_SUSPEND_SLACK_MS), 1);
+    /* the machine slept 30 s: monotonic says 9 s, the world is 39 s on */
+    ck_assert_int_eq(fence_allows(&f, 9000, 35000), 0);
+    /* a fence set after the wake-up is trusted again */
+    fence_update(&f, "pod-a#1", 12000, 35000);
+    ck_assert_int_eq(fence_allows(&f, 9500, 35000), 1);
 }
 END_TEST
 
@@ -66,6 +81,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_fence_never_moves_back_within_a_term);
     tcase_add_test(tc, test_fence_new_term_replaces_the_fence);
     tcase_add_test(tc, test_fence_disabled_mode_has_no_fence);
+    tcase_add_test(tc, test_fence_refuses_after_a_suspend);
     suite_add_tcase(s, tc);
     return s;
 }

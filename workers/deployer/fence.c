@@ -11,20 +11,22 @@ void fence_init(struct fence *f)
     f->until_ms = 0;
 }
 
-void fence_update(struct fence *f, const char *term, int64_t until_ms)
+void fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms)
 {
     if (f->known && strcmp(f->term, term) == 0 && f->until_ms != FENCE_NONE && until_ms != FENCE_NONE &&
         until_ms < f->until_ms)
         return;
     snprintf(f->term, sizeof(f->term), "%s", term);
     f->until_ms = until_ms;
+    f->sleep_ms = sleep_ms;
     f->known = 1;
 }
 
-int fence_allows(const struct fence *f, int64_t now_ms)
+int fence_allows(const struct fence *f, int64_t now_ms, int64_t sleep_ms)
 {
     if (!f->known) return 0;
     if (f->until_ms == FENCE_NONE) return 1;
+    if (sleep_ms - f->sleep_ms > FENCE_SUSPEND_SLACK_MS) return 0;
     return now_ms < f->until_ms;
 }
 

@@ -7,18 +7,23 @@
 #include <stdint.h>
 
 struct fence {
-    char term[300];      /* holder/leaseTransitions; "" until the first leadership message */
+    char term[300];      /* holder#leaseTransitions; "" until the first leadership message */
     int64_t until_ms;    /* CLOCK_MONOTONIC ms; FENCE_NONE in disabled mode */
+    int64_t sleep_ms;    /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence was last set */
     int known;
 };
 
 #define FENCE_NONE (-1)
+/* CLOCK_MONOTONIC stops while the machine is suspended, CLOCK_BOOTTIME does not: if the two drift apart by
+ * more than this since the fence was set, the machine slept, the fence means nothing any more (another
+ * replica may lead by now) and nothing is done until a new fence arrives. */
+#define FENCE_SUSPEND_SLACK_MS 100
 
 void fence_init(struct fence *f);
-/* A fence never moves backwards within one term; a new term replaces it. */
-void fence_update(struct fence *f, const char *term, int64_t until_ms);
-/* 1 if a side effect may start at now_ms. */
-int fence_allows(const struct fence *f, int64_t now_ms);
+/* A fence never moves backwards within one term; a new term replaces it. sleep_ms: boot - mono now. */
+void fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms);
+/* 1 if a side effect may start at now_ms (CLOCK_MONOTONIC) with sleep_ms = boot - mono now. */
+int fence_allows(const struct fence *f, int64_t now_ms, int64_t sleep_ms);
 /* ms left before the fence (INT64_MAX in disabled mode, <= 0 once passed). */
 int64_t fence_left_ms(const struct fence *f, int64_t now_ms);
 

@@ -26,7 +26,7 @@ struct deployer {
 static int act(struct deployer *d, const char *action, const char *detail)
 {
     int64_t now = clock_mono_ms();
-    if (!fence_allows(&d->fence, now)) {
+    if (!fence_allows(&d->fence, now, clock_boot_ms() - now)) {
         if (d->fence.known && !d->refused_logged) {
             d->refused_logged = 1;
             log_warn("fence passed: refusing side effects until leadership is confirmed", "term", d->fence.term,
@@ -55,7 +55,8 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
         log_error("refusing a leadership message without a fence while leader election is enabled");
         return;
     }
-    fence_update(&d->fence, term ? term : "?", fence);
+    int64_t mono = clock_mono_ms();
+    fence_update(&d->fence, term ? term : "?", fence, clock_boot_ms() - mono);
     if (!d->announced) {
         d->announced = 1;
         char left[32];
