@@ -382,7 +382,7 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
         if (r->failed) return rerr(r, n, "out of memory");
         return 0;
     case TMPL_STR: {
-        len = utf8_len(v->u.s, v->len);
+        len = v->len;  /* bytes: an upper bound even for invalid UTF-8 (stray continuation bytes) */
         *items = arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
         if (!*items) return rerr(r, n, "out of memory");
         size_t i = 0, k = 0;
