@@ -11,6 +11,10 @@ void buf_init(struct buf *b) { memset(b, 0, sizeof(*b)); }
 int buf_reserve(struct buf *b, size_t extra)
 {
     if (b->oom) return -1;
+    if (extra > ((size_t)-1) - b->len - 1) { /* len + extra + 1 would wrap and look small */
+        b->oom = 1;
+        return -1;
+    }
     if (b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1) {

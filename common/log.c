@@ -111,16 +111,34 @@ static int needs_quotes(const char *v)
     return 0;
 }
 
-/* Length of the UTF-8 sequence starting at p (1 for a stray byte), so a cut never splits a character. */
+/* Length of the well-formed UTF-8 character at p (1 for ASCII), or 0 when p does not start one (a stray or
+ * overlong byte, a surrogate, a sequence cut short): such bytes are written as U+FFFD, so a JSON line stays
+ * valid UTF-8 and a cut never splits a character. */
 static size_t utf8_len(const unsigned char *p)
 {
-    size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (*p < 0x80) return 1;
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2;
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3;
+        if (*p == 0xe0) lo = 0xa0; /* no overlong forms */
+        if (*p == 0xed) hi = 0x9f; /* no surrogates */
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4;
+        if (*p == 0xf0) lo = 0x90;
+        if (*p == 0xf4) hi = 0x8f; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi) return 0; /* also stops at the terminating NUL */
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
     return n;
 }
 
-/* Escapes for both logfmt and JSON: quotes, backslashes and control characters. */
+/* Escapes for both logfmt and JSON: quotes, backslashes, control characters and bytes that are not UTF-8. */
 static void put_escaped(struct line *l, const char *v)
 {
     char tmp[8];
@@ -137,8 +155,12 @@ static void put_escaped(struct line *l, const char *v)
                 put_unit(l, tmp, 6);
             } else {
                 size_t n = utf8_len(p);
-                put_unit(l, (const char *)p, n);
-                p += n - 1;
+                if (n == 0) {
+                    put_unit(l, "\\ufffd", 6);
+                } else {
+                    put_unit(l, (const char *)p, n);
+                    p += n - 1;
+                }
             }
         }
     }

@@ -630,7 +630,9 @@ void elector_shutdown(struct elector *el, void (*on_stopped)(struct elector *el)
         return;
     }
     el->phase = ELECTOR_RELEASING;
-    el->release_deadline_ms = now_mono(el) + el->st.cfg.renew_deadline_ms;
+    int64_t budget = el->st.cfg.renew_deadline_ms;
+    if (el->o.release_budget_ms > 0 && el->o.release_budget_ms < budget) budget = el->o.release_budget_ms;
+    el->release_deadline_ms = now_mono(el) + budget;
     release_step(el);
 }
 

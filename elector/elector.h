@@ -35,6 +35,7 @@ struct elector_opts {
     const char *ns;              /* borrowed */
     const char *name;            /* borrowed */
     int watch;                   /* followers watch the Lease (1) or only poll, as client-go (0) */
+    int64_t release_budget_ms;   /* bound of the release on shutdown; 0: renew_deadline (client-go's) */
     struct elector_clock clock;
 };
 

@@ -15,6 +15,9 @@
 #include "elector/elector.h"
 #include "elector/lease_kube.h"
 
+/* Time kept back from the supervisor's stage bound for closing handles and exiting after the release. */
+#define ELECTOR_EXIT_MARGIN_MS 500
+
 struct elector_role {
     struct worker *w;
     struct kube_config *kcfg;    /* owned */
@@ -93,6 +96,10 @@ static int on_start(struct worker *w)
         .ns = le->lease_namespace,
         .name = le->lease_name,
         .watch = getenv("HTIC_ELECTOR_NO_WATCH") == NULL, /* tests compare with client-go's plain polling */
+        /* The supervisor gives each shutdown stage a quarter of shutdown_timeout; finish the release within
+         * it (less a margin for the exit) rather than be killed mid-way. Followers take over at expiry if a
+         * release cannot be written in that time. */
+        .release_budget_ms = w->cfg->controller.shutdown_timeout_ms / 4 - ELECTOR_EXIT_MARGIN_MS,
     };
     struct elector_sink sink = {.send = sink_send, .report = sink_report, .data = w};
     if (elector_init(&r->el, w->loop, &o, lease_kube_api(r->lk), sink, &e) < 0) {

@@ -37,9 +37,15 @@ static void serve_readyz(struct supervisor *s, struct http_request *req)
         http_respond_text(req, 503, "text/plain; charset=utf-8", "shutting down\n");
         return;
     }
-    if (!s->ready_sent) {
-        http_respond_text(req, 503, "text/plain; charset=utf-8", "starting: not every child is up yet\n");
-        return;
+    /* Current state, not history: a child being restarted makes the replica unready until it is back. */
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        const struct child *c = &s->children[r];
+        if (supervisor_expects_child(s, (enum role_id)r) && !(child_running(c) && c->hello)) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "not ready: %s is not up\n", c->role);
+            http_respond_text(req, 503, "text/plain; charset=utf-8", msg);
+            return;
+        }
     }
     http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");
 }

@@ -39,5 +39,6 @@ int64_t sd_watchdog_interval_ms(void)
     const char *pid = getenv("WATCHDOG_PID");
     if (pid && *pid && atol(pid) != (long)getpid()) return 0; /* meant for another process */
     long long us = atoll(usec);
-    return us > 0 ? us / 1000 : 0;
+    if (us <= 0) return 0;
+    return us < 1000 ? 1 : us / 1000; /* sub-millisecond: as often as we can, never off */
 }

@@ -32,7 +32,7 @@ static enum role_id child_role(const struct supervisor *s, const struct child *c
     return (enum role_id)(c - s->children);
 }
 
-static int expected_child(const struct supervisor *s, enum role_id r)
+int supervisor_expects_child(const struct supervisor *s, enum role_id r)
 {
     if (r == ROLE_ELECTOR) return s->opts.election_enabled;
     if (r == ROLE_DEPLOYER) return 0; /* spawned by leadership.c */
@@ -43,7 +43,7 @@ static void maybe_ready(struct supervisor *s)
 {
     if (s->ready_sent || s->stage != RUNNING) return;
     for (int r = 0; r < ROLE_COUNT; r++)
-        if (expected_child(s, (enum role_id)r) && !s->children[r].hello) return;
+        if (supervisor_expects_child(s, (enum role_id)r) && !s->children[r].hello) return;
     s->ready_sent = 1;
     char ms[32];
     snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - s->started_ms));
@@ -226,7 +226,7 @@ static void on_monitor_timer(uv_timer_t *t)
     for (int r = 0; r < ROLE_COUNT; r++) {
         struct child *c = &s->children[r];
         if (!child_running(c)) {
-            if (expected_child(s, (enum role_id)r)) healthy = 0;
+            if (supervisor_expects_child(s, (enum role_id)r)) healthy = 0;
             continue;
         }
         int64_t silent = now - c->last_heartbeat_ms;
@@ -305,7 +305,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     log_info("supervisor starting", "version", HTIC_VERSION, "config", s->opts.config_path,
              "leader_election", s->opts.election_enabled ? "enabled" : "disabled", "identity", s->opts.identity);
     for (int r = 0; r < ROLE_COUNT; r++)
-        if (expected_child(s, (enum role_id)r)) child_spawn(&s->children[r]);
+        if (supervisor_expects_child(s, (enum role_id)r)) child_spawn(&s->children[r]);
     leadership_start(s);
 
     uv_run(s->loop, UV_RUN_DEFAULT);

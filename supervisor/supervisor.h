@@ -82,6 +82,8 @@ struct config;
  * supervisor_run). */
 int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg);
 int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
+/* The roles that must run for the replica to be ready (the deployer is not one: it follows leadership). */
+int supervisor_expects_child(const struct supervisor *s, enum role_id r);
 
 /* leadership.c: the deployer lives and dies with leadership. */
 void leadership_init(struct supervisor *s);

@@ -23,7 +23,12 @@ def count(path):
     except OSError as e:
         return 0, 1, 0, [f"log not readable: {e.strerror}"]
     for line in lines:
-        t = json.loads(line)
+        try:
+            t = json.loads(line)
+        except ValueError:
+            failed += 1
+            failures.append("log line not readable")
+            continue
         ok = t["result"] in ("OK", "EXPECTEDFAIL")
         marks = TAP.findall(t.get("stdout") or "")
         if t["result"] == "SKIP" and not marks:

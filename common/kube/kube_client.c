@@ -48,6 +48,8 @@ struct kube_client {
     int default_timeout_ms;
     void (*observe)(void *data, const char *method, long status, enum kube_err err, double seconds);
     void *observe_data;
+    double qps, burst, tokens; /* rate limiter; qps 0: off. tokens may go negative: reservations ahead */
+    uint64_t tokens_at;        /* uv_now of the last refill */
     struct kube_call *calls;   /* every call not yet freed (dead ones included) */
     struct sock_ctx *socks;    /* polled sockets */
     int refs;                  /* the client itself + calls not yet freed + the timer */
@@ -95,6 +97,7 @@ struct kube_call {
 
 static void after_curl(struct kube_client *c);
 static void client_unref(struct kube_client *c);
+static int start_limited(struct kube_call *call);
 
 /* ---- libcurl glue ---- */
 
@@ -336,9 +339,10 @@ static int start_attempt_now(struct kube_call *call)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L); /* client-go's dialer: 30 s keep-alive */
     curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER);
+    if (!call->streaming) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_RECV_BUFFER); /* watches: default 16 KiB */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (timeout > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    if (cfg->proxy_url) curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
     if (strcmp(call->method, "GET") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
     if (call->body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
@@ -452,7 +456,7 @@ static void exec_finish(struct exec_run *r)
             fail_now(call, KUBE_ERR_UNAUTHORIZED, e.msg);
             continue;
         }
-        int rc = start_attempt_now(call);
+        int rc = start_limited(call);
         if (rc < 0) fail_now(call, rc == -2 ? KUBE_ERR_TIMEOUT : KUBE_ERR_TRANSPORT, "cannot start the request");
     }
     c->dispatching--;
@@ -563,11 +567,52 @@ static int exec_start(struct kube_client *c)
     return 0;
 }
 
+/* ---- client-side rate limit ---- */
+
+/* Takes a token; returns how long the caller must wait for it (0: go now). Like Go's rate.Limiter
+ * reservations, waiting callers are served in order. */
+static uint64_t limiter_reserve(struct kube_client *c)
+{
+    uint64_t now = uv_now(c->loop);
+    c->tokens += (double)(now - c->tokens_at) * c->qps / 1000.0;
+    if (c->tokens > c->burst) c->tokens = c->burst;
+    c->tokens_at = now;
+    c->tokens -= 1.0;
+    if (c->tokens >= 0) return 0;
+    return (uint64_t)(-c->tokens * 1000.0 / c->qps + 0.999);
+}
+
+static void on_limiter_timer(uv_timer_t *t)
+{
+    struct kube_call *call = t->data;
+    if (call->deadline && uv_now(call->c->loop) >= call->deadline) {
+        fail_now(call, KUBE_ERR_TIMEOUT, "deadline passed while waiting for the client rate limit");
+        return;
+    }
+    int rc = start_attempt_now(call);
+    if (rc < 0) fail_now(call, rc == -2 ? KUBE_ERR_TIMEOUT : KUBE_ERR_TRANSPORT, "cannot start the request");
+}
+
+/* Starts an attempt now, or parks the call until the rate limiter lets it go (or its deadline passes). */
+static int start_limited(struct kube_call *call)
+{
+    struct kube_client *c = call->c;
+    if (c->qps <= 0) return start_attempt_now(call);
+    uint64_t wait = limiter_reserve(c);
+    if (!wait) return start_attempt_now(call);
+    uint64_t now = uv_now(c->loop);
+    if (call->deadline && now >= call->deadline) return -2;
+    if (call->deadline && now + wait > call->deadline) wait = call->deadline - now;
+    call->state = CALL_WAITING;
+    uv_timer_start(&call->retry_timer, on_limiter_timer, wait, 0);
+    return 0;
+}
+
 /* Starts an attempt, or parks the call until the exec plugin has produced a credential. */
 static int start_attempt(struct kube_call *call)
 {
     struct kube_client *c = call->c;
-    if (!kube_config_exec_needed(c->cfg, (int64_t)time(NULL))) return start_attempt_now(call);
+    if (!kube_config_exec_needed(c->cfg, (int64_t)time(NULL))) return start_limited(call);
     if (call->deadline && uv_now(c->loop) >= call->deadline) return -2;
     if (!c->exec && exec_start(c) < 0) return -3;
     call->state = CALL_WAITING;
@@ -711,6 +756,12 @@ int kube_client_new(uv_loop_t *loop, struct kube_config *config, const struct ku
     if (opts) {
         c->observe = opts->on_attempt_done;
         c->observe_data = opts->observer_data;
+        if (opts->qps > 0) {
+            c->qps = opts->qps;
+            c->burst = opts->burst > 0 ? opts->burst : 1;
+            c->tokens = c->burst;
+            c->tokens_at = uv_now(loop);
+        }
     }
     if (opts && opts->user_agent)
         c->user_agent = strdup(opts->user_agent);

@@ -32,6 +32,11 @@ struct kube_client_opts {
      * response came (err says why); a stream reports once, when it ends. Must not close the client. */
     void (*on_attempt_done)(void *data, const char *method, long status, enum kube_err err, double seconds);
     void *observer_data;
+    /* Client-side rate limit over every attempt of this client (token bucket, FIFO): qps tokens per second,
+     * at most burst at once. qps 0: unlimited. Each client has its own bucket, so the elector's client never
+     * waits for bulk traffic's tokens. A request whose deadline passes while it waits fails as Timeout. */
+    double qps;
+    int burst;                /* 0 with qps > 0: 1 */
 };
 
 /* r is owned by the client and freed when the callback returns; keep parts with kube_response_move or

@@ -57,7 +57,7 @@ void kube_config_free(struct kube_config *c)
     exec_free(c->exec);
     char **strs[] = {&c->server, &c->namespace, &c->source, &c->ca_file, &c->ca_pem, &c->tls_server_name,
                      &c->client_cert_file, &c->client_key_file, &c->client_cert_pem, &c->client_key_pem,
-                     &c->token, &c->token_file, &c->username, &c->cached_token, &c->connect_to};
+                     &c->token, &c->token_file, &c->username, &c->cached_token, &c->connect_to, &c->proxy_url};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) free(*strs[i]);
     if (c->password) {
         memset(c->password, 0, strlen(c->password));
@@ -572,6 +572,12 @@ static int load_cluster(struct kube_config *c, struct kc_file *f, const char *cn
         if (decode_data("certificate-authority-data", cad, &c->ca_pem, &c->ca_pem_len, e) < 0) return -1;
     } else if (ca && *ca) {
         c->ca_file = resolve_path(f, ca);
+    }
+    const char *proxy = str_field(cl, "proxy-url");
+    if (proxy && *proxy) {
+        if (strncmp(proxy, "http://", 7) && strncmp(proxy, "https://", 8) && strncmp(proxy, "socks5://", 9))
+            return err_set(e, "cluster \"%s\": proxy-url \"%s\" must be http://, https:// or socks5://", cname, proxy);
+        c->proxy_url = strdup(proxy);
     }
     const char *sni = str_field(cl, "tls-server-name");
     if (sni && *sni && c->https) {

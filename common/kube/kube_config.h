@@ -59,6 +59,7 @@ struct kube_config {
     char *ca_pem;            /* PEM bytes from certificate-authority-data */
     size_t ca_pem_len;
     int insecure_skip_tls_verify;
+    char *proxy_url;         /* cluster proxy-url (http, https, socks5); NULL: libcurl's *_proxy variables */
     char *tls_server_name;   /* name used for SNI and certificate verification instead of the server host */
     char *connect_to;        /* with tls_server_name: "name:port:host:port" for CURLOPT_CONNECT_TO; the
                               * server URL then names tls_server_name */

@@ -13,6 +13,7 @@
 #include "common/kube/kube_list.h"
 #include "common/kube/kube_object.h"
 #include "common/kube/kube_watch.h"
+#include "common/log.h"
 
 /* client-go reflector: a watch closed within a second without events is treated as an error. */
 #define VERY_SHORT_WATCH_MS 1000
@@ -34,6 +35,9 @@ struct kube_informer {
     int synced, stopped;
     struct kube_list *list;       /* in flight, or NULL */
     struct kube_watch *watch;     /* open, or NULL */
+    int initial;                  /* the watch is a streaming list still sending its initial events */
+    struct json_object *pending;  /* owned: the snapshot being streamed, applied at initial-events-end */
+    int watch_list_refused;       /* the server answered 422: LIST + WATCH from now on */
     uint64_t watch_started;
     uv_timer_t timer;             /* backoff */
     enum next_step next;
@@ -79,6 +83,14 @@ static void backoff(struct kube_informer *inf, enum next_step next, int64_t min_
 static void report_error(struct kube_informer *inf, const char *phase, const struct kube_response *r)
 {
     inf->stats.errors++;
+    char status[16];
+    snprintf(status, sizeof(status), "%ld", r->status);
+    const char *res = inf->o.res.resource, *ns = inf->o.res.namespace ? inf->o.res.namespace : "";
+    if (r->err == KUBE_ERR_GONE) /* history moved on: a relist is routine */
+        log_info("informer relisting", "resource", res, "namespace", ns, "phase", phase, "message", r->message);
+    else
+        log_warn("informer request failed, retrying", "resource", res, "namespace", ns, "phase", phase, "error",
+                 kube_err_name(r->err), "status", status, "message", r->message);
     if (inf->cbs.on_error) inf->cbs.on_error(inf->data, phase, r);
 }
 
@@ -96,31 +108,13 @@ static void set_rv(struct kube_informer *inf, struct json_object *obj)
 
 /* ---- list ---- */
 
-static void on_list_done(void *data, struct kube_response *r, struct kube_list_result *res)
+/* Makes `fresh` (owned) the store at resourceVersion rv, reports the difference to the old store as
+ * add/update/delete, then on_synced. Returns -1 when a callback stopped the informer. */
+static int apply_snapshot(struct kube_informer *inf, struct json_object *fresh, const char *rv)
 {
-    struct kube_informer *inf = data;
-    inf->list = NULL;
-    if (inf->stopped) return;
-    if (!res) {
-        report_error(inf, "list", r);
-        if (inf->stopped) return;
-        backoff(inf, STEP_LIST, r->retry_after_ms);
-        return;
-    }
-    /* Build the new store, then report the difference to the old one. */
-    struct json_object *old = inf->store, *fresh = json_object_new_object();
-    struct buf key;
-    buf_init(&key);
-    size_t n = json_object_array_length(res->items);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *it = json_object_array_get_idx(res->items, i);
-        buf_reset(&key);
-        if (kube_object_key(it, &key) < 0) continue; /* already projected page by page */
-        json_object_object_add(fresh, key.data, json_object_get(it));
-    }
-    buf_free(&key);
+    struct json_object *old = inf->store;
     inf->store = fresh;
-    snprintf(inf->rv, sizeof(inf->rv), "%s", res->resource_version);
+    snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
     json_object_object_foreach(fresh, k, obj)
     {
         if (inf->stopped) break;
@@ -138,17 +132,48 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
         if (!json_object_object_get_ex(fresh, ok, NULL) && inf->cbs.on_delete) inf->cbs.on_delete(inf->data, oobj);
     }
     json_object_put(old);
-    if (inf->stopped) return;
+    if (inf->stopped) return -1;
     inf->synced = 1;
     if (inf->cbs.on_synced) inf->cbs.on_synced(inf->data);
+    return inf->stopped ? -1 : 0;
+}
+
+static void on_list_done(void *data, struct kube_response *r, struct kube_list_result *res)
+{
+    struct kube_informer *inf = data;
+    inf->list = NULL;
     if (inf->stopped) return;
+    if (!res) {
+        report_error(inf, "list", r);
+        if (inf->stopped) return;
+        backoff(inf, STEP_LIST, r->retry_after_ms);
+        return;
+    }
+    struct json_object *fresh = json_object_new_object();
+    struct buf key;
+    buf_init(&key);
+    size_t n = json_object_array_length(res->items);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *it = json_object_array_get_idx(res->items, i);
+        buf_reset(&key);
+        if (kube_object_key(it, &key) < 0) continue; /* already projected page by page */
+        json_object_object_add(fresh, key.data, json_object_get(it));
+    }
+    buf_free(&key);
+    if (apply_snapshot(inf, fresh, res->resource_version) < 0) return;
     start_watch(inf);
 }
 
 static void on_list_item(void *data, struct json_object *item) { project(data, item); }
 
+static void start_watch_list(struct kube_informer *inf);
+
 static void start_list(struct kube_informer *inf)
 {
+    if (inf->o.watch_list && !inf->watch_list_refused) {
+        start_watch_list(inf);
+        return;
+    }
     struct kube_list_opts lo = {.res = inf->o.res, .limit = inf->o.page_size, .on_item = on_list_item};
     if (inf->stats.lists++) inf->stats.relists++;
     if (kube_list_start(inf->c, &lo, on_list_done, inf, &inf->list) < 0) {
@@ -164,11 +189,46 @@ static void start_list(struct kube_informer *inf)
 
 /* ---- watch ---- */
 
+static int is_initial_events_end(struct json_object *bookmark)
+{
+    struct json_object *md, *ann, *v;
+    return json_object_object_get_ex(bookmark, "metadata", &md) && json_object_object_get_ex(md, "annotations", &ann) &&
+           json_object_object_get_ex(ann, "k8s.io/initial-events-end", &v) && json_object_is_type(v, json_type_string) &&
+           strcmp(json_object_get_string(v), "true") == 0;
+}
+
+/* An event of a streaming list before its initial-events-end bookmark: collected into the pending snapshot. */
+static void on_initial_event(struct kube_informer *inf, enum kube_watch_type type, struct json_object *obj)
+{
+    if (type == KUBE_WATCH_BOOKMARK) {
+        if (!is_initial_events_end(obj)) return;
+        const char *rv = kube_object_meta_str(obj, "resourceVersion");
+        struct json_object *fresh = inf->pending;
+        inf->pending = NULL;
+        inf->initial = 0;
+        apply_snapshot(inf, fresh, rv ? rv : "");
+        return;
+    }
+    struct buf key;
+    buf_init(&key);
+    if (kube_object_key(obj, &key) == 0) {
+        project(inf, obj);
+        if (type == KUBE_WATCH_DELETED) json_object_object_del(inf->pending, key.data);
+        else json_object_object_add(inf->pending, key.data, json_object_get(obj));
+    }
+    buf_free(&key);
+}
+
 static void on_watch_event(void *data, enum kube_watch_type type, struct json_object *obj)
 {
     struct kube_informer *inf = data;
     if (inf->stopped || type == KUBE_WATCH_ERROR) return;
     inf->stats.events++;
+    if (inf->initial) {
+        if (type == KUBE_WATCH_BOOKMARK) inf->stats.bookmarks++;
+        on_initial_event(inf, type, obj);
+        return;
+    }
     if (type == KUBE_WATCH_BOOKMARK) {
         inf->stats.bookmarks++;
         set_rv(inf, obj);
@@ -193,7 +253,9 @@ static void on_watch_event(void *data, enum kube_watch_type type, struct json_ob
     } else {
         json_object_object_add(inf->store, key.data, json_object_get(obj));
         if (prev) {
-            if (inf->cbs.on_update) inf->cbs.on_update(inf->data, prev, obj);
+            const char *a = kube_object_meta_str(prev, "resourceVersion"), *b = kube_object_meta_str(obj, "resourceVersion");
+            int same = a && b && strcmp(a, b) == 0; /* e.g. the synthetic ADDED of a watch without a version */
+            if (!same && inf->cbs.on_update) inf->cbs.on_update(inf->data, prev, obj);
         } else if (inf->cbs.on_add) {
             inf->cbs.on_add(inf->data, obj);
         }
@@ -207,6 +269,26 @@ static void on_watch_done(void *data, struct kube_response *r, unsigned long eve
     struct kube_informer *inf = data;
     inf->watch = NULL;
     if (inf->stopped) return;
+    if (inf->initial) {
+        /* a streaming list that ended before its snapshot was complete */
+        inf->initial = 0;
+        json_object_put(inf->pending);
+        inf->pending = NULL;
+        if (r->status == 422 && r->err == KUBE_ERR_INVALID) {
+            log_info("server refuses streaming lists, using list and watch", "resource", inf->o.res.resource,
+                     "message", r->message);
+            inf->watch_list_refused = 1;
+            start_list(inf);
+            return;
+        }
+        if (r->err == KUBE_OK) {
+            r->err = KUBE_ERR_DECODE;
+            snprintf(r->message, sizeof(r->message), "streaming list ended before initial-events-end");
+        }
+        report_error(inf, "list", r);
+        if (!inf->stopped) backoff(inf, STEP_LIST, r->retry_after_ms);
+        return;
+    }
     uint64_t lasted = uv_now(kube_client_loop(inf->c)) - inf->watch_started;
     switch (r->err) {
     case KUBE_OK:
@@ -236,14 +318,21 @@ static void on_watch_done(void *data, struct kube_response *r, unsigned long eve
     }
 }
 
-static void start_watch(struct kube_informer *inf)
+static void open_watch(struct kube_informer *inf, int streaming_list)
 {
     struct buf p;
     buf_init(&p);
     kube_path_build(&inf->o.res, NULL, &p);
     kube_path_query(&p, "watch", "1");
     kube_path_query(&p, "allowWatchBookmarks", "true");
-    if (inf->rv[0]) kube_path_query(&p, "resourceVersion", inf->rv);
+    if (streaming_list) {
+        /* a consistent snapshot ("" resourceVersion), streamed as ADDED events, then live events */
+        kube_path_query(&p, "sendInitialEvents", "true");
+        kube_path_query(&p, "resourceVersionMatch", "NotOlderThan");
+        kube_path_query(&p, "resourceVersion", "");
+    } else if (inf->rv[0]) {
+        kube_path_query(&p, "resourceVersion", inf->rv);
+    }
     int lo = inf->o.watch_timeout_min_s, hi = inf->o.watch_timeout_max_s;
     char ts[24];
     int timeout_s = lo + (int)(rnd(inf) % (uint64_t)(hi - lo + 1));
@@ -260,7 +349,25 @@ static void start_watch(struct kube_informer *inf)
                    : kube_watch_start_timeout(inf->c, p.data, (timeout_s + WATCH_DEADLINE_MARGIN_S) * 1000, &cbs,
                                               inf, &inf->watch);
     buf_free(&p);
-    if (rc < 0) backoff(inf, STEP_WATCH, -1);
+    if (rc < 0) {
+        if (streaming_list) {
+            inf->initial = 0;
+            json_object_put(inf->pending);
+            inf->pending = NULL;
+        }
+        backoff(inf, streaming_list ? STEP_LIST : STEP_WATCH, -1);
+    }
+}
+
+static void start_watch(struct kube_informer *inf) { open_watch(inf, 0); }
+
+static void start_watch_list(struct kube_informer *inf)
+{
+    if (inf->stats.lists++) inf->stats.relists++;
+    json_object_put(inf->pending);
+    inf->pending = json_object_new_object();
+    inf->initial = 1;
+    open_watch(inf, 1);
 }
 
 /* ---- life cycle and queries ---- */
@@ -271,6 +378,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     struct kube_informer *inf = h->data;
     json_object_put(inf->store);
+    json_object_put(inf->pending);
     free(inf->group);
     free(inf->version);
     free(inf->resource);

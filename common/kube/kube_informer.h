@@ -33,6 +33,9 @@ struct kube_informer_opts {
     int backoff_max_ms;           /* 0: 30000 */
     int watch_timeout_min_s;      /* server-side watch timeout, random in [min, max]; 0: 300 */
     int watch_timeout_max_s;      /* 0: 600 */
+    /* 1: sync with a streaming list (watch with sendInitialEvents, KEP-3157) instead of LIST, falling back to
+     * LIST + WATCH for good when the server refuses it (422). */
+    int watch_list;
     /* Optional extra projection, after the built-in one, before an object is stored. */
     void (*project)(void *data, struct json_object *obj);
 };

@@ -41,6 +41,7 @@ void kube_watch_parser_init(struct kube_watch_parser *p)
 void kube_watch_parser_free(struct kube_watch_parser *p)
 {
     buf_free(&p->line);
+    if (p->tok) json_tokener_free(p->tok);
     memset(p, 0, sizeof(*p));
 }
 
@@ -62,12 +63,12 @@ static int is_blank(const char *s, size_t n)
 static int parse_line(struct kube_watch_parser *p, const char *s, size_t n, kube_watch_event_cb cb, void *data)
 {
     if (is_blank(s, n)) return KUBE_WATCH_PARSE_OK;
-    struct json_tokener *tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH);
-    if (!tok) return KUBE_WATCH_PARSE_BAD_JSON;
+    if (!p->tok && !(p->tok = json_tokener_new_ex(KUBE_JSON_MAX_DEPTH))) return KUBE_WATCH_PARSE_BAD_JSON;
+    struct json_tokener *tok = p->tok;
+    json_tokener_reset(tok);
     struct json_object *ev = json_tokener_parse_ex(tok, s, (int)n);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
     if (jerr != json_tokener_success || !ev || !is_blank(s + end, n - end)) {
         snprintf(p->why, sizeof(p->why), "event %llu: %s", (unsigned long long)p->events + 1,
                  jerr == json_tokener_success ? "trailing bytes after JSON" : json_tokener_error_desc(jerr));

@@ -42,6 +42,7 @@ typedef int (*kube_watch_event_cb)(void *data, enum kube_watch_type type, struct
 
 struct kube_watch_parser {
     struct buf line;      /* owned: bytes of the event not yet terminated by '\n' */
+    struct json_tokener *tok; /* owned, created on first use, reset for every event */
     size_t max_event;     /* KUBE_WATCH_EVENT_MAX unless set lower (tests, fuzzing) */
     uint64_t events;      /* delivered so far */
     char why[160];        /* detail of the last error, for logs */

@@ -127,8 +127,7 @@ def bench_requests(seconds=60):
                 kc = kubeconfig(os.path.join(d, "kubeconfig"), api.url(i))
                 cfg = h.config(d, election=True, leader_election_extra=(
                     "    lease_name: lease\n    lease_namespace: ns\n    lease_duration: 15s\n"
-                    "    renew_deadline: 10s\n    retry_period: 2s\n"
-                    f"  kubernetes:\n    kubeconfig: {kc}\n"))
+                    "    renew_deadline: 10s\n    retry_period: 2s\n"), kubeconfig=kc)
                 procs.append(stack.enter_context(h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp,
                                                         env={"POD_NAME": f"replica-{i}"}, name=f"r{i}")))
             h.wait_for(lambda: (api.holder() or "").startswith("replica-"), timeout=30, what="leader")

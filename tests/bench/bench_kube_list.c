@@ -5,7 +5,9 @@
  *   bench_kube_list [--url http://127.0.0.1:PORT] [--count 10000] [--page 500] [--mode list|informer]
  *   bench_kube_list --write-seed FILE [--count 10000]    (a kube-sim --seed file with the same Ingresses)
  *
- * mode list: kube_list collects every item; mode informer: an informer's initial sync (projection + store).
+ * mode list: kube_list collects every item; mode informer: an informer's initial sync (projection + store);
+ * mode watch (built-in server only): after the sync, the watch delivers a MODIFIED event for every object and
+ * the time to apply them all is reported (watch parsing + projection + store update).
  * Method and numbers: docs/performance.md. */
 #include <getopt.h>
 #include <malloc.h>
@@ -66,12 +68,24 @@ static void on_list(void *data, struct kube_response *r, struct kube_list_result
     got = json_object_array_length(res->items);
 }
 
+static int watch_mode;
+static size_t updates, want_updates;
+static double t_sync;
+
 static void on_synced(void *data)
 {
     struct kube_informer *inf = *(struct kube_informer **)data;
-    done = 1;
-    t_end = now_s();
+    t_end = t_sync = now_s();
     got = kube_informer_count(inf);
+    if (!watch_mode) done = 1;
+}
+
+static void on_update(void *data, struct json_object *old_obj, struct json_object *new_obj)
+{
+    if (++updates == want_updates) {
+        done = 1;
+        t_end = now_s();
+    }
 }
 
 int main(int argc, char **argv)
@@ -137,7 +151,26 @@ int main(int argc, char **argv)
         }
         buf_free(&b);
         if (server_pid == 0) {
-            fake_stream(&srv, "", 0, 1); /* the informer's watch */
+            struct buf w;
+            buf_init(&w);
+            for (int i = 0; i < count && strcmp(mode, "watch") == 0; i++) {
+                struct buf obj;
+                buf_init(&obj);
+                gen_ingress(&obj, i);
+                /* same object, next resourceVersion: "resourceVersion":"<1000+i>" -> "<200000+i>" */
+                char from[48], to[48];
+                snprintf(from, sizeof(from), "\"resourceVersion\":\"%d\"", 1000 + i);
+                snprintf(to, sizeof(to), "\"resourceVersion\":\"%d\"", 200000 + i);
+                char *at = strstr(obj.data, from);
+                buf_puts(&w, "{\"type\":\"MODIFIED\",\"object\":");
+                buf_append(&w, obj.data, (size_t)(at - obj.data));
+                buf_puts(&w, to);
+                buf_puts(&w, at + strlen(from));
+                buf_puts(&w, "}\n");
+                buf_free(&obj);
+            }
+            fake_stream(&srv, buf_cstr(&w), 0, 1); /* the informer's watch */
+            buf_free(&w);
             fake_start(&srv);
             for (;;) pause();
         }
@@ -159,9 +192,15 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru0);
     double t0 = now_s();
     struct kube_informer *inf = NULL;
-    if (strcmp(mode, "informer") == 0) {
+    watch_mode = strcmp(mode, "watch") == 0;
+    want_updates = (size_t)count;
+    if (watch_mode && url != local) {
+        fprintf(stderr, "--mode watch needs the built-in server\n");
+        return 2;
+    }
+    if (strcmp(mode, "informer") == 0 || watch_mode) {
         struct kube_informer_opts io = {.res = res, .page_size = page};
-        struct kube_informer_cbs cbs = {.on_synced = on_synced};
+        struct kube_informer_cbs cbs = {.on_synced = on_synced, .on_update = on_update};
         kube_informer_start(cli, &io, &cbs, &inf, &inf);
     } else {
         struct kube_list_opts o = {.res = res, .limit = page, .timeout_ms = 60000};
@@ -175,6 +214,9 @@ int main(int argc, char **argv)
     printf("mode=%s objects=%zu page=%d wall_s=%.3f cpu_s=%.3f peak_rss_mib=%.1f heap_live_mib=%.1f served_mib=%.1f\n",
            mode, got, page, t_end - t0, cpu, (double)ru1.ru_maxrss / 1024.0, (double)mi.uordblks / (1024.0 * 1024.0),
            (double)bytes_served / (1024.0 * 1024.0));
+    if (watch_mode)
+        printf("watch events=%zu apply_s=%.3f events_per_s=%.0f\n", updates, t_end - t_sync,
+               (double)updates / (t_end - t_sync));
     if (inf) kube_informer_stop(inf);
     kube_client_close(cli);
     uv_run(&loop, UV_RUN_DEFAULT);

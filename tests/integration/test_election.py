@@ -25,7 +25,7 @@ def replica(stack, tmp, api, i, ld, rd, rp, election=True):
     kc = kubeconfig(os.path.join(d, "kubeconfig"), api.url(i))
     cfg = h.config(d, election=election, leader_election_extra=(
         f"    lease_name: lease\n    lease_namespace: ns\n    lease_duration: {ld}\n"
-        f"    renew_deadline: {rd}\n    retry_period: {rp}\n  kubernetes:\n    kubeconfig: {kc}\n"))
+        f"    renew_deadline: {rd}\n    retry_period: {rp}\n"), kubeconfig=kc)
     p = h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, env={"POD_NAME": f"replica-{i}"}, name=f"replica-{i}")
     return stack.enter_context(p)
 
@@ -41,6 +41,16 @@ def cluster(tmp, n=3, ports=None, **timing):
             yield api, procs
     finally:
         api.close()
+
+
+def one_term_at_a_time(tmp, n):
+    """The deployers' own side-effect journals (CLOCK_MONOTONIC ms, shared by every process here) show one
+    term at a time across all replicas; returns the merged entries."""
+    entries = []
+    for i in range(n):
+        entries += h.read_journal(os.path.join(tmp, f"r{i}", "run", "deployer.journal"))
+    h.assert_one_term_at_a_time(entries)
+    return entries
 
 
 def deployers(procs):
@@ -107,6 +117,7 @@ def test_only_one_deployer_and_followers_do_not_poll(tmp):
         assert holders == {f"replica-{leader}"}, holders
         text = procs[leader].text()
         assert "became leader" in text and "deployer ready" in text, text[-3000:]
+        assert one_term_at_a_time(tmp, 3), "the leader's deployer journaled nothing"
 
 
 def test_graceful_handoff_under_one_second(tmp):
@@ -126,12 +137,17 @@ def test_graceful_handoff_under_one_second(tmp):
         assert api.lease()["spec"]["leaseTransitions"] == transitions + 1
         new = int(api.holder().split("-")[1])
         h.wait_for(lambda: list(deployers(procs)) == [new], what="new leader's deployer")
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_crash_failover_within_lease_duration(tmp):
     with cluster(tmp) as (api, procs):
         leader = wait_leader(api, procs)
         wait_watching(api, procs, leader)
+        # client-go renews right after acquiring, in the same wall-clock second: followers cannot see that
+        # write, so measure from a renewal a retry_period later
+        time.sleep(1.5)
         os.kill(procs[leader].pid, signal.SIGKILL)
         kill_t = time.monotonic()
         h.wait_for(lambda: (api.holder() or "") not in ("", f"replica-{leader}"), timeout=10, what="failover")
@@ -147,6 +163,7 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
     with cluster(tmp) as (api, procs):
         leader = wait_leader(api, procs)
         wait_watching(api, procs, leader)
+        time.sleep(1.5)  # past the invisible immediate renewal (see the crash failover test)
         dep = deployers(procs)[leader]
         api.set_partitioned(leader, True)
         cut_t = time.monotonic()
@@ -162,6 +179,8 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
         assert procs[leader].p.poll() is None, "losing leadership must not end the process"
         api.set_partitioned(leader, False)
         h.wait_for(lambda: list(deployers(procs)) == [new], what="only the new leader deploys")
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_elector_crash_kills_deployer_and_leadership_resumes(tmp):
@@ -179,6 +198,8 @@ def test_elector_crash_kills_deployer_and_leadership_resumes(tmp):
         holders = {holder for _, _, _, holder, _ in api.journal}
         assert holders == {f"replica-{leader}"}, f"another replica held the lease meanwhile: {holders}"
         assert list(deployers(procs)) == [leader]
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_takeover_with_watch_broken(tmp):
@@ -187,7 +208,7 @@ def test_takeover_with_watch_broken(tmp):
         api.refuse_watch = True
         api_holder["api"] = api
         leader = wait_leader(api, procs)
-        time.sleep(1)
+        time.sleep(1.5)  # past the invisible immediate renewal (see the crash failover test)
         os.kill(procs[leader].pid, signal.SIGKILL)
         kill_t = time.monotonic()
         h.wait_for(lambda: (api.holder() or "") not in ("", f"replica-{leader}"), timeout=10, what="failover")

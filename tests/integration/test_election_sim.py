@@ -30,7 +30,7 @@ def replica(stack, tmp, sim, i, ld, rd, rp):
     os.makedirs(d, exist_ok=True)
     cfg = h.config(d, election=True, leader_election_extra=(
         f"    lease_name: lease\n    lease_namespace: ns\n    lease_duration: {ld}\n"
-        f"    renew_deadline: {rd}\n    retry_period: {rp}\n  kubernetes:\n    kubeconfig: {sim.kubeconfig}\n"))
+        f"    renew_deadline: {rd}\n    retry_period: {rp}\n"), kubeconfig=sim.kubeconfig)
     p = h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, env={"POD_NAME": f"replica-{i}"}, name=f"replica-{i}")
     return stack.enter_context(p)
 
@@ -58,6 +58,16 @@ def holder(sim):
 def holder_index(sim):
     hid = holder(sim) or ""
     return int(hid.split("-")[1]) if hid.startswith("replica-") else None
+
+
+def one_term_at_a_time(tmp, n):
+    """The deployers' own side-effect journals (CLOCK_MONOTONIC ms, shared by every process here) show one
+    term at a time across all replicas; returns the merged entries."""
+    entries = []
+    for i in range(n):
+        entries += h.read_journal(os.path.join(tmp, f"r{i}", "run", "deployer.journal"))
+    h.assert_one_term_at_a_time(entries)
+    return entries
 
 
 def deployers(procs):
@@ -104,6 +114,8 @@ def test_crash_failover_within_lease_duration(tmp):
         assert LD - 0.05 <= gap <= LD + 0.5, f"takeover {gap:.3f}s after the last renewal (lease {LD}s)"
         new_i = holder_index(sim)
         h.wait_for(lambda: list(deployers(procs)) == [new_i], what="new leader's deployer")
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_graceful_handoff_under_one_second(tmp):
@@ -120,6 +132,10 @@ def test_graceful_handoff_under_one_second(tmp):
         released = [w for w in lease_writes(sim) if w[1] == ""]
         assert released and released[-1][2] == before, (released, before)
         assert lease(sim)["spec"]["leaseTransitions"] == before + 1
+        new_i = holder_index(sim)
+        h.wait_for(lambda: list(deployers(procs)) == [new_i], what="new leader's deployer")
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
@@ -140,6 +156,8 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
         sim.faults(hang_client="")
         new_i = holder_index(sim)
         h.wait_for(lambda: list(deployers(procs)) == [new_i], what="only the new leader deploys")
+        time.sleep(0.5)
+        one_term_at_a_time(tmp, 3)
 
 
 def test_clock_offset_and_future_renew_time_change_nothing(tmp):
@@ -278,7 +296,7 @@ class GoCandidate(threading.Thread):
 
 def test_interop_with_a_client_go_candidate(tmp):
     with KubeSim(auto_namespaces=True) as sim, contextlib.ExitStack() as stack:
-        go = GoCandidate(sim, "go-1")
+        go = go1 = GoCandidate(sim, "go-1")
         go.start()
         stack.callback(go.crash)
         h.wait_for(lambda: go.leading, timeout=10, what="the client-go candidate leads")
@@ -314,6 +332,13 @@ def test_interop_with_a_client_go_candidate(tmp):
         sample(2)
         sim.faults(hang_client="")
         assert not violations, f"two leaders at once: {violations[:5]}"
+        # no side effect of our deployers while a client-go candidate led (same CLOCK_MONOTONIC)
+        entries = one_term_at_a_time(tmp, 2)
+        assert entries, "no deployer journaled anything"
+        for cand in (go1, go2):
+            for lo, hi in cand.intervals:
+                inside = [e for e in entries if lo * 1000 <= e["mono_ms"] <= (hi or time.monotonic()) * 1000]
+                assert not inside, f"deployer acted while {cand.me} led: {inside[:3]}"
 
 
 if __name__ == "__main__":

@@ -104,9 +104,34 @@ def test_late_became_leader_still_gets_a_deployer_once_renewals_come(tmp):
             h.wait_for(lambda: leading(port), timeout=5, what="leading")
 
 
+def test_sigterm_while_leading_stops_deployer_then_releases_then_workers(tmp):
+    """Invariant 3: SIGTERM stops the deployer first, then the elector (which releases the Lease it holds),
+    then the other workers; exit 0."""
+    with KubeSim(auto_namespaces=True) as sim:
+        p, port = start(tmp, sim)
+        with p:
+            h.wait_for(lambda: "deployer" in p.children() and leading(port), what="leader with a deployer")
+            os.kill(p.pid, signal.SIGTERM)
+            assert p.wait(timeout=25) == 0
+            lines = p.text().splitlines()
+
+            def exited(role):
+                return min((i for i, line in enumerate(lines) if "child exited" in line and f"child={role} " in line),
+                           default=None)
+            dep, ele = exited("deployer"), exited("elector")
+            workers = [exited(r) for r in ("discovery", "reconciler", "renderer", "validator", "executor")]
+            assert dep is not None and ele is not None and None not in workers, (dep, ele, workers)
+            assert dep < ele < min(workers), (dep, ele, workers)
+            _, _, lease = sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                      "haproxy-template-ic-leader")
+            assert not lease["spec"].get("holderIdentity"), lease
+            assert lease["spec"].get("leaseDurationSeconds") == 1, lease
+
+
 if __name__ == "__main__":
     h.run([
         test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
         test_frozen_elector_loses_the_deployer_at_the_fence_and_fails_healthz,
         test_late_became_leader_still_gets_a_deployer_once_renewals_come,
+        test_sigterm_while_leading_stops_deployer_then_releases_then_workers,
     ])

@@ -48,6 +48,15 @@ def test_a_missing_log_is_a_failure_with_a_closing_line(tmp):
     assert rc == 1 and last == "0 passed, 1 failed", (rc, last)
 
 
+def test_a_corrupt_log_is_a_failure_with_a_closing_line(tmp):
+    path = os.path.join(tmp, "cut.json")
+    with open(path, "w") as f:
+        f.write(json.dumps({"name": "t1", "result": "OK", "stdout": "1..1\nok 1\n"}) + "\n")
+        f.write('{"name": "t2", "result": "FA')  # meson killed mid-write
+    rc, last = summarize(path)
+    assert rc == 1 and last == "1 passed, 1 failed", (rc, last)
+
+
 def test_skipped_tests_are_not_counted_as_passed(tmp):
     p = log(tmp, "a.json", [
         {"name": "t1", "result": "SKIP", "stdout": ""},
@@ -68,6 +77,7 @@ if __name__ == "__main__":
         test_a_failed_test_with_only_passing_tap_lines_still_fails,
         test_an_empty_log_is_not_success,
         test_a_missing_log_is_a_failure_with_a_closing_line,
+        test_a_corrupt_log_is_a_failure_with_a_closing_line,
         test_skipped_tests_are_not_counted_as_passed,
         test_only_skips_is_not_success,
     ])

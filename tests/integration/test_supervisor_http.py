@@ -16,7 +16,11 @@ import harness as h
 def start(tmp):
     port = h.free_port()
     p = h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp, http_port=port)], tmp, name="supervisor")
-    h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+    try:
+        h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+    except BaseException:
+        p.stop()  # the caller's `with p` has not started yet: a supervisor left here would run on for good
+        raise
     return p, f"http://127.0.0.1:{port}", port
 
 
@@ -33,6 +37,20 @@ def test_healthz_and_readyz(tmp):
     with p:
         assert get(base + "/healthz")[0] == 200
         h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+
+
+def test_readyz_follows_children_now_not_once(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+        kids = p.children()
+        os.kill(kids["validator"], 19)  # SIGSTOP: still running, so still ready
+        assert get(base + "/readyz")[0] == 200
+        os.kill(kids["validator"], 9)
+        # the first restart waits 100 ms of backoff: the replica is unready meanwhile
+        h.wait_for(lambda: get(base + "/readyz")[:2] == (503, "not ready: validator is not up\n"), timeout=5,
+                   interval=0.001, what="unready while the validator restarts")
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, timeout=10, what="ready again")
 
 
 def test_metrics_parse_with_prometheus_client(tmp):
@@ -135,6 +153,7 @@ def test_slow_request_is_cut_off(tmp):
 if __name__ == "__main__":
     h.run([
         test_healthz_and_readyz,
+        test_readyz_follows_children_now_not_once,
         test_metrics_parse_with_prometheus_client,
         test_restart_counted_in_metrics,
         test_debug_vars_json,

@@ -102,6 +102,29 @@ static int verb_matches(const char *verb, const struct http_request *req)
     return 0;
 }
 
+/* The resource an API path names (best effort, for the ServerTimeout message), or NULL. */
+static const struct sim_resource *resource_of_path(const char *path)
+{
+    char buf[512], *seg[8], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = strtok_r(buf, "/", &save); p && n < 8; p = strtok_r(NULL, "/", &save)) seg[n++] = p;
+    int i = (n >= 3 && !strcmp(seg[0], "api")) ? 2 : (n >= 4 && !strcmp(seg[0], "apis")) ? 3 : -1;
+    if (i < 0) return NULL;
+    const char *group = i == 2 ? "" : seg[1], *version = i == 2 ? seg[1] : seg[2];
+    if (i < n && !strcmp(seg[i], "watch")) i++;
+    if (i + 2 < n && !strcmp(seg[i], "namespaces") && sim_resource_find(group, version, seg[i + 2]))
+        return sim_resource_find(group, version, seg[i + 2]);
+    return i < n ? sim_resource_find(group, version, seg[i]) : NULL;
+}
+
+static const char *verb_of(const struct http_request *req)
+{
+    const char *m = req->method;
+    return !strcmp(m, "POST") ? "create" : !strcmp(m, "PUT") ? "update" : !strcmp(m, "PATCH") ? "patch"
+         : !strcmp(m, "DELETE") ? "delete" : "get";
+}
+
 static void send_injected_error(struct sim *sim, struct http_request *req)
 {
     struct sim_faults *f = &sim->faults;
@@ -119,9 +142,19 @@ static void send_injected_error(struct sim *sim, struct http_request *req)
     switch (f->error_code) {
     case 500:
         if (f->retry_after > 0) {
-            json_object_object_add(d, "name", json_object_new_string("update"));
-            sim_send_status(req, 500, "ServerTimeout",
-                            "The operation could not be completed at this time, please try again.", d);
+            /* kube's storage-unreachable answer: "The update operation against leases.coordination.k8s.io
+             * could not be completed at this time, please try again." */
+            const struct sim_resource *r = resource_of_path(req->path);
+            char q[128] = "", msg[300];
+            if (r) sim_resource_qualified(r, q, sizeof(q));
+            snprintf(msg, sizeof(msg), "The %s operation against %s could not be completed at this time, please "
+                     "try again.", verb_of(req), r ? q : "the resource");
+            json_object_object_add(d, "name", json_object_new_string(verb_of(req)));
+            if (r) {
+                json_object_object_add(d, "group", json_object_new_string(r->group));
+                json_object_object_add(d, "kind", json_object_new_string(r->plural));
+            }
+            sim_send_status(req, 500, "ServerTimeout", msg, d);
         } else {
             sim_send_status(req, 500, "InternalError", "Internal error occurred: injected fault", d);
         }

@@ -199,9 +199,9 @@ class KubeSim:
         except ValueError:
             return r.status, hdrs, text
 
-    def watch(self, path, token=None, headers=None, timeout=10):
+    def watch(self, path, token=None, headers=None, timeout=10, client_cert=False):
         """Opens a watch; returns a Watch whose next_event() yields parsed events."""
-        return Watch(self, path, token, headers, timeout)
+        return Watch(self, path, token, headers, timeout, client_cert)
 
     # ---- control ----
     def control(self, path, body=None):
@@ -253,8 +253,8 @@ class KubeSim:
 class Watch:
     """A watch stream read with http.client (which decodes the chunked encoding)."""
 
-    def __init__(self, sim, path, token, headers, timeout):
-        self.conn = sim._conn(sim.url, timeout)
+    def __init__(self, sim, path, token, headers, timeout, client_cert=False):
+        self.conn = sim._conn(sim.url, timeout, client_cert)
         h = {"Accept": "application/json"}
         if token:
             h["Authorization"] = "Bearer " + token

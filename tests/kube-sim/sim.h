@@ -212,13 +212,13 @@ struct sim {
 
 extern struct sim *g_sim;
 
-/* Time as the simulator stamps it (wall clock + fault offset). */
+/* Time as the simulator stamps it (wall clock + fault offset); clock.c. */
 void sim_now(struct timespec *ts);
 void sim_time_rfc3339(char *out, size_t n);          /* second precision */
 void sim_time_micro(char *out, size_t n);            /* six digits */
 void sim_uuid(char *out);                            /* 36 chars + NUL */
 
-/* api.c */
+/* api.c (entry and routing), status.c (answers) */
 void sim_api_on_request(struct http_request *req, void *data);
 void sim_api_handle(struct sim *sim, struct http_request *req);
 void sim_send_status(struct http_request *req, int code, const char *reason, const char *message,
@@ -279,7 +279,7 @@ int sim_seed_load(struct sim *sim, const char *path, char *err, size_t errlen);
 int sim_store_insert_new(struct sim *sim, const struct sim_resource *r, struct json_object *o, char *err,
                          size_t errlen);
 
-/* audit (api.c) */
+/* audit.c */
 void sim_audit(struct sim *sim, const struct http_request *req, const char *verb, const struct sim_obj *o,
                const char *user);
 

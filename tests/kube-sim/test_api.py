@@ -382,7 +382,10 @@ def check_faults(sim):
     sim.faults(errors={"count": 1, "code": 500, "retry_after": 2})
     st, h, body = sim.request("GET", LEASES)
     assert st == 500 and body["reason"] == "ServerTimeout" and h.get("retry-after") == "2" and \
-        body["details"]["retryAfterSeconds"] == 2, body
+        body["details"] == {"name": "get", "group": "coordination.k8s.io", "kind": "leases",
+                            "retryAfterSeconds": 2}, body
+    assert body["message"] == ("The get operation against leases.coordination.k8s.io could not be completed at "
+                               "this time, please try again."), body
     # latency
     sim.faults(latency_ms=300)
     t0 = time.monotonic()

@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elector/elector.c"
-#include "elector/lease.c"
-#include "elector/lease_json.c"
-#include "elector/lease_kube.c"
+#include <inttypes.h>
+
+#include "common/clock.h"
+#include "common/ipc.h"
+#include "elector/elector.h"
+#include "elector/lease_json.h"
+#include "elector/lease_kube.h"
 
 /* ---- the fake server ---- */
 
@@ -470,6 +473,30 @@ START_TEST(test_elector_release_seen_through_watch)
 }
 END_TEST
 
+/* With the API hung, the release gives up at its budget instead of outliving the supervisor's stage. */
+START_TEST(test_elector_release_bounded_when_api_hangs)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a));
+    a.el.o.release_budget_ms = 200;
+    a.fc.partitioned = 1;
+    int64_t t0 = clock_mono_ms();
+    elector_shutdown(&a.el, on_stopped);
+    ck_assert(run_ms(&loop, 1000, has_stopped, &a));
+    int64_t took = clock_mono_ms() - t0;
+    ck_assert_msg(took >= 190 && took < 400, "release gave up after %" PRId64 " ms", took);
+    ck_assert_int_ge(find_msg(&a, "lost_leadership", "graceful_shutdown", 0), 0);
+    ck_assert_str_eq(holder(&srv), "a"); /* not released: followers take over at expiry */
+    f_cancel(&a.fc);
+    struct replica *rs[] = {&a};
+    finish_test(&loop, &srv, rs, 1);
+}
+END_TEST
+
 /* The release writes only if the lease is still ours; a follower's shutdown writes nothing. */
 START_TEST(test_elector_follower_shutdown_writes_nothing)
 {
@@ -683,6 +710,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_cut_off_leader_steps_down_before_takeover);
     tcase_add_test(tc, test_elector_release_seen_through_watch);
     tcase_add_test(tc, test_elector_follower_shutdown_writes_nothing);
+    tcase_add_test(tc, test_elector_release_bounded_when_api_hangs);
     tcase_add_test(tc, test_elector_takeover_with_watch_broken);
     tcase_add_test(tc, test_elector_takeover_without_watch);
     tcase_add_test(tc, test_elector_takeover_with_watch_at_expiry);

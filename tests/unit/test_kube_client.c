@@ -233,7 +233,9 @@ START_TEST(test_kube_client_cancel_and_close_in_flight)
     run_until(&a, 99, 100); /* connections are open */
     kube_call_cancel(ca);
     run_until(&b, 1, 3000);
+    run_until(&c, 1, 3000);
     ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_eq(c.calls, 1);
     ck_assert_int_eq(a.calls, 0);
     kube_response_free(&b.r);
     kube_response_free(&c.r);
@@ -457,6 +459,86 @@ START_TEST(test_kube_client_observer_sees_every_attempt)
 }
 END_TEST
 
+START_TEST(test_kube_client_proxy_url)
+{
+    fake_reply(&srv, 200, "", "{\"kind\":\"Lease\"}");
+    fake_start(&srv);
+    char dir[256], path[400];
+    snprintf(dir, sizeof(dir), "%s/kubeproxy-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+    FILE *f = fopen(path, "w");
+    /* the API server name does not resolve: only the proxy (our fake) can answer */
+    fprintf(f, "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'http://api.invalid:6443', "
+               "proxy-url: 'http://127.0.0.1:%d'}\ncontexts:\n- name: x\n  context: {cluster: c}\n", srv.port);
+    fclose(f);
+    struct kube_config_opts o = {.kubeconfig = path};
+    struct kube_config *pc;
+    struct err e;
+    ck_assert_msg(kube_config_load(&o, &pc, &e) == 0, "%s", e.msg);
+    unlink(path);
+    rmdir(dir);
+    struct kube_client *c;
+    ck_assert_int_eq(kube_client_new(&loop, pc, NULL, &c, NULL), 0);
+    struct kube_response r;
+    ck_assert_int_eq(kube_request_sync(c, "GET", "/api/v1/namespaces", NULL, 5000, &r), 0);
+    kube_response_free(&r);
+    ck_assert_str_eq(srv.reqs[0].target, "http://api.invalid:6443/api/v1/namespaces"); /* absolute form */
+    kube_client_close(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    kube_config_free(pc);
+}
+END_TEST
+
+START_TEST(test_kube_client_rate_limit_per_client)
+{
+    for (int i = 0; i < 8; i++) fake_reply(&srv, 200, "", "{}");
+    fake_start(&srv);
+    struct kube_client_opts lim = {.qps = 10, .burst = 2};
+    struct kube_client *bulk, *elector;
+    ck_assert_int_eq(kube_client_new(&loop, cfg, &lim, &bulk, NULL), 0);
+    ck_assert_int_eq(kube_client_new(&loop, cfg, NULL, &elector, NULL), 0);
+    struct result r[6];
+    memset(r, 0, sizeof(r));
+    uv_update_time(&loop);
+    uint64_t t0 = uv_now(&loop);
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(kube_request(bulk, "GET", "/bulk", NULL, 5000, on_done, &r[i], NULL), 0);
+    struct result e = {0};
+    ck_assert_int_eq(kube_request(elector, "GET", "/lease", NULL, 5000, on_done, &e, NULL), 0);
+    run_until(&e, 1, 2000);
+    ck_assert_int_eq(e.r.err, KUBE_OK);
+    ck_assert_uint_lt(e.at_ms - t0, 150); /* the elector's client has its own (unlimited) bucket */
+    run_until(&r[5], 1, 3000);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(r[i].calls, 1);
+        ck_assert_int_eq(r[i].r.err, KUBE_OK);
+        kube_response_free(&r[i].r);
+    }
+    /* a burst of 2, then one every 100 ms: the sixth starts 400 ms in */
+    ck_assert_uint_ge(r[5].at_ms - t0, 380);
+    ck_assert_uint_lt(r[1].at_ms - t0, 150);
+    kube_response_free(&e.r);
+    /* a wait beyond the deadline fails as Timeout, without reaching the server */
+    struct kube_client_opts slow = {.qps = 0.5, .burst = 1};
+    struct kube_client *s;
+    ck_assert_int_eq(kube_client_new(&loop, cfg, &slow, &s, NULL), 0);
+    struct result a = {0}, b = {0};
+    ck_assert_int_eq(kube_request(s, "GET", "/x", NULL, 300, on_done, &a, NULL), 0);
+    ck_assert_int_eq(kube_request(s, "GET", "/y", NULL, 300, on_done, &b, NULL), 0);
+    run_until(&b, 1, 2000);
+    ck_assert_int_eq(b.r.err, KUBE_ERR_TIMEOUT);
+    ck_assert_int_eq(b.r.attempts, 0);
+    run_until(&a, 1, 2000);
+    ck_assert_int_eq(a.r.err, KUBE_OK);
+    kube_response_free(&a.r);
+    kube_response_free(&b.r);
+    ck_assert_int_eq(fake_nreq(&srv), 8);
+    kube_client_close(s);
+    kube_client_close(bulk);
+    kube_client_close(elector);
+}
+END_TEST
+
 START_TEST(test_kube_client_sync_request)
 {
     fake_reply(&srv, 404, "", "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404,\"message\":\"leases \\\"x\\\" not found\"}");
@@ -486,6 +568,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_second_client_not_blocked);
     tcase_add_test(tc, test_kube_client_sync_request);
     tcase_add_test(tc, test_kube_client_observer_sees_every_attempt);
+    tcase_add_test(tc, test_kube_client_proxy_url);
+    tcase_add_test(tc, test_kube_client_rate_limit_per_client);
     suite_add_tcase(s, tc);
     return s;
 }

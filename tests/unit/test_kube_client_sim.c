@@ -371,16 +371,18 @@ static void on_error(void *d, const char *phase, const struct kube_response *r)
     if (r->err == KUBE_ERR_GONE) s->gone++;
 }
 
-static struct kube_informer *informer(struct seen *s)
+static struct kube_informer *informer_ex(struct seen *s, int watch_list)
 {
     static const struct kube_informer_cbs cbs = {on_add, on_update, on_delete, on_synced, on_error};
     struct kube_informer_opts o = {.res = {.version = "v1", .resource = "configmaps", .namespace = "default"},
                                    .backoff_initial_ms = 50, .backoff_max_ms = 200,
-                                   .watch_timeout_min_s = 60, .watch_timeout_max_s = 60};
+                                   .watch_timeout_min_s = 60, .watch_timeout_max_s = 60, .watch_list = watch_list};
     struct kube_informer *inf;
     ck_assert_int_eq(kube_informer_start(cli, &o, &cbs, s, &inf), 0);
     return inf;
 }
+
+static struct kube_informer *informer(struct seen *s) { return informer_ex(s, 0); }
 
 static int synced_once(void *a) { return ((struct seen *)a)->synced >= 1; }
 static int synced_twice(void *a) { return ((struct seen *)a)->synced >= 2; }
@@ -519,6 +521,33 @@ START_TEST(test_kube_client_sim_bookmarks_and_relist_after_410)
 }
 END_TEST
 
+
+static int updated_once(void *a) { return ((struct seen *)a)->updates >= 1; }
+
+START_TEST(test_kube_client_sim_streaming_list)
+{
+    sim_start(NULL);
+    create_cm("cm-0");
+    create_cm("cm-1");
+    create_cm("cm-2");
+    struct seen s = {0};
+    struct kube_informer *inf = informer_ex(&s, 1);
+    spin(5000, synced_once, &s);
+    ck_assert_int_eq(s.synced, 1);
+    ck_assert_int_eq(s.adds, 3);
+    patch_cm("cm-1", 5);
+    spin(3000, updated_once, &s);
+    ck_assert_int_eq(s.updates, 1);
+    ck_assert_int_eq(s.errors, 0);
+    struct kube_informer_stats st;
+    kube_informer_get_stats(inf, &st);
+    ck_assert_uint_eq(st.lists, 1);
+    ck_assert_uint_eq(st.watches, 1); /* the snapshot and the live events came on one stream */
+    store_matches_list(inf);
+    kube_informer_stop(inf);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_client_sim");
@@ -531,6 +560,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_client_sim_paged_list);
     tcase_add_test(tc, test_kube_client_sim_dropped_watches_lose_and_repeat_nothing);
     tcase_add_test(tc, test_kube_client_sim_bookmarks_and_relist_after_410);
+    tcase_add_test(tc, test_kube_client_sim_streaming_list);
     suite_add_tcase(s, tc);
     return s;
 }

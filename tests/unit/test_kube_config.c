@@ -154,6 +154,7 @@ START_TEST(test_kube_config_rejects_conflicts)
         {"{token: t}", "{server: 'ftp://h'}", "must start with https:// or http://"},
         {"{token: t}", "{certificate-authority: /ca}", "has no server"},
         {"{token: t}", "{server: 'https://h', certificate-authority-data: '!!!'}", "not valid base64"},
+        {"{token: t}", "{server: 'https://h', proxy-url: 'ftp://p'}", "proxy-url \"ftp://p\" must be"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[1024];

@@ -196,6 +196,7 @@ START_TEST(test_kube_informer_list_watch_relist_on_410)
     fake_stream(&srv,
                 "{\"type\":\"ADDED\",\"object\":" POD("d", "11") "}\n"
                 "{\"type\":\"MODIFIED\",\"object\":" POD("a", "12") "}\n"
+                "{\"type\":\"ADDED\",\"object\":" POD("c", "7") "}\n" /* unchanged: no callback */
                 "{\"type\":\"DELETED\",\"object\":" POD("b", "13") "}\n"
                 "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"resourceVersion\":\"20\"}}}\n"
                 "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old resource version: 20 (30)\"}}\n",
@@ -289,6 +290,77 @@ START_TEST(test_kube_informer_list_errors_back_off_and_stop_from_callback)
 }
 END_TEST
 
+
+static struct kube_informer *start_watch_list(struct seen *s)
+{
+    struct kube_informer_opts o = {.res = {.group = "networking.k8s.io", .version = "v1", .resource = "ingresses"},
+                                   .page_size = 10, .backoff_initial_ms = 50, .backoff_max_ms = 200,
+                                   .watch_timeout_min_s = 30, .watch_timeout_max_s = 30, .watch_list = 1};
+    struct kube_informer *inf;
+    ck_assert_int_eq(kube_informer_start(cli, &o, &CBS, s, &inf), 0);
+    s->inf = inf;
+    return inf;
+}
+
+#define END_BOOKMARK(rv) "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"resourceVersion\":\"" rv \
+                         "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
+
+START_TEST(test_kube_informer_streaming_list)
+{
+    /* the first stream breaks before its end bookmark: the snapshot is dropped and streamed again */
+    struct fake_resp *broken = fake_stream(&srv, "{\"type\":\"ADDED\",\"object\":" POD("a", "5") "}\n", 0, 1);
+    broken->keep_open = 0;
+    fake_stream(&srv,
+                "{\"type\":\"ADDED\",\"object\":" POD("a", "5") "}\n"
+                "{\"type\":\"ADDED\",\"object\":" POD("b", "6") "}\n"
+                "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"resourceVersion\":\"8\"}}}\n"
+                END_BOOKMARK("10")
+                "{\"type\":\"MODIFIED\",\"object\":" POD("a", "11") "}\n",
+                13, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start_watch_list(&s);
+    int want = 2;
+    spin(3000, nreq_at_least, &want);
+    spin(300, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b | ~a ");
+    ck_assert_int_eq(s.errors, 1);
+    ck_assert_int_eq(fake_nreq(&srv), 2);
+    ck_assert_str_eq(srv.reqs[1].target,
+                     "/apis/networking.k8s.io/v1/ingresses?watch=1&allowWatchBookmarks=true&sendInitialEvents=true"
+                     "&resourceVersionMatch=NotOlderThan&resourceVersion=&timeoutSeconds=30");
+    ck_assert_str_eq(kube_informer_resource_version(inf), "11");
+    struct kube_informer_stats st;
+    kube_informer_get_stats(inf, &st);
+    ck_assert_uint_eq(st.lists, 2);
+    ck_assert_uint_eq(st.watches, 2);
+    kube_informer_stop(inf);
+}
+END_TEST
+
+START_TEST(test_kube_informer_streaming_list_refused_falls_back)
+{
+    fake_reply(&srv, 422, "",
+               "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":"
+               "\"ListOptions.meta.k8s.io \\\"\\\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is "
+               "forbidden for watch unless the WatchList feature gate is enabled\",\"reason\":\"Invalid\",\"code\":422}");
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "5") "]}");
+    fake_stream(&srv, "{\"type\":\"MODIFIED\",\"object\":" POD("a", "11") "}\n", 0, 1);
+    fake_stream(&srv, "", 0, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start_watch_list(&s);
+    int want = 3;
+    spin(3000, nreq_at_least, &want);
+    spin(200, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a | ~a ");
+    ck_assert_int_eq(fake_nreq(&srv), 3);
+    ck_assert_str_eq(srv.reqs[1].target, "/apis/networking.k8s.io/v1/ingresses?limit=10");
+    ck_assert_ptr_nonnull(strstr(srv.reqs[2].target, "resourceVersion=10&"));
+    kube_informer_stop(inf);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_informer");
@@ -299,6 +371,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_informer_list_watch_relist_on_410);
     tcase_add_test(tc, test_kube_informer_dropped_watch_resumes_without_relist);
     tcase_add_test(tc, test_kube_informer_list_errors_back_off_and_stop_from_callback);
+    tcase_add_test(tc, test_kube_informer_streaming_list);
+    tcase_add_test(tc, test_kube_informer_streaming_list_refused_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,11 @@
 /* The Lease decision logic on a fake clock: client-go's tryAcquireOrRenew, release, MicroTime and the timing
  * arithmetic, one test per edge case of the Lease spec (k8s-lease-and-api-protocol.md section 6) that can be
- * expressed without I/O. elector/lease.c is compiled into this test directly (it is part of the binary). */
+ * expressed without I/O. */
 #include "tests/unit/unit.h"
 #include <stdio.h>
 #include <string.h>
 
-#include "elector/lease.c"
+#include "elector/lease.h"
 
 #define ME "pod-a_1111"
 #define OTHER "pod-b_2222"

@@ -3,8 +3,8 @@
 #include "tests/unit/unit.h"
 #include <string.h>
 
-#include "elector/lease.c"
-#include "elector/lease_json.c"
+#include "elector/lease.h"
+#include "elector/lease_json.h"
 
 static struct json_object *parse(const char *s)
 {

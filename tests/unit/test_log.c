@@ -175,6 +175,28 @@ START_TEST(test_log_logfmt_key_cannot_break_the_line)
 }
 END_TEST
 
+/* Values can carry bytes from outside (an API error, a peer's identity): invalid UTF-8 must not make a JSON
+ * line invalid. Bad bytes become U+FFFD; good multi-byte characters pass untouched. */
+static void emit_bad_utf8(void)
+{
+    log_init("supervisor", LOG_FORMAT_JSON, LOG_LEVEL_INFO);
+    log_info("odd", "v", "a\xff" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\xc3\xa9" "f\xe2\x82\xac");
+}
+
+START_TEST(test_log_json_line_is_valid_utf8_whatever_the_value)
+{
+    char out[4096];
+    capture(emit_bad_utf8, out, sizeof(out));
+    struct json_object *o = parse_strict(out);
+    ck_assert_msg(o != NULL, "not valid JSON/UTF-8: %s", out);
+    struct json_object *v;
+    ck_assert(json_object_object_get_ex(o, "v", &v));
+    ck_assert_str_eq(json_object_get_string(v), "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
+                                                "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "e\xc3\xa9" "f\xe2\x82\xac");
+    json_object_put(o);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("log");
@@ -185,6 +207,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_log_cut_json_line_stays_valid_json);
     tcase_add_test(tc, test_log_cut_logfmt_value_keeps_its_quotes_closed);
     tcase_add_test(tc, test_log_logfmt_key_cannot_break_the_line);
+    tcase_add_test(tc, test_log_json_line_is_valid_utf8_whatever_the_value);
     suite_add_tcase(s, tc);
     return s;
 }

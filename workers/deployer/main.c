@@ -49,7 +49,13 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
     struct deployer *d = w->data;
     if (strcmp(type, "leadership") != 0) return;
     const char *term = ipc_msg_str(msg, "term");
-    fence_update(&d->fence, term ? term : "?", ipc_msg_int(msg, "fence_mono_ms", 0));
+    int64_t fence = ipc_msg_int(msg, "fence_mono_ms", 0);
+    /* "no fence" only exists without election; with a Lease, trust nothing unbounded */
+    if (fence == FENCE_NONE && w->cfg && w->cfg->controller.leader_election.enabled) {
+        log_error("refusing a leadership message without a fence while leader election is enabled");
+        return;
+    }
+    fence_update(&d->fence, term ? term : "?", fence);
     if (!d->announced) {
         d->announced = 1;
         char left[32];
