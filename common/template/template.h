@@ -55,12 +55,15 @@ struct tmpl_value {
 /* The native-object hook: anything the engine does not know (store wrappers, path resolvers...).
  * get_attr: `obj.name` (return 1 and fill *out, or 0 for "no such attribute" = undefined).
  * call_method: `obj.name(args...)` (return 0 and fill *out, or -1 with tmpl_call_error()).
- * Either may be NULL. */
+ * call: `obj(args...)`, for natives that are functions.
+ * Any may be NULL. */
 struct tmpl_native_ops {
     const char *type_name;
     int (*get_attr)(void *self, const char *name, struct tmpl_value *out, struct tmpl_call *c);
     int (*call_method)(void *self, const char *name, const struct tmpl_value *args, size_t nargs,
                        struct tmpl_value *out, struct tmpl_call *c);
+    int (*call)(void *self, const struct tmpl_value *args, size_t nargs, struct tmpl_value *out,
+                struct tmpl_call *c);
 };
 
 struct tmpl_native {

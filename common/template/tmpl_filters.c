@@ -1234,11 +1234,14 @@ static int strip_common(struct tmpl_call *r, const struct node *n, tv *v, struct
     tv ch;
     int has = arg_get(a, 0, "chars", &ch) && ch.kind != TMPL_NONE;
     if (has && ch.kind != TMPL_STR) return rerr(r, n, "strip arg must be None or str");
-    size_t i = 0, j = len;
-#define STRIPPABLE(c) (has ? (memchr(ch.u.s, (c), ch.len) != NULL) : (isspace((unsigned char)(c)) || (c) == '\x1c' || (c) == '\x1d' || (c) == '\x1e' || (c) == '\x1f'))
-    if (mode <= 0) while (i < j && STRIPPABLE(s[i])) i++;
-    if (mode >= 0) while (j > i && STRIPPABLE(s[j - 1])) j--;
-#undef STRIPPABLE
+    size_t i = 0, j = len, w;
+    if (has) {
+        if (mode <= 0) while (i < j && memchr(ch.u.s, s[i], ch.len)) i++;
+        if (mode >= 0) while (j > i && memchr(ch.u.s, s[j - 1], ch.len)) j--;
+    } else {
+        if (mode <= 0) while (i < j && (w = ws_at(s, len, i))) i += w;
+        if (mode >= 0) while (j > i && (w = ws_before(s, len, j))) j -= w;
+    }
     *out = v_strn(s + i, j - i);
     return 0;
 }

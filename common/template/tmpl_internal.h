@@ -283,6 +283,8 @@ int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
 /* methods (tmpl_methods.c) */
 int method_exists(const tv *self, const char *name);
 int method_name_known(const char *name);   /* a method of some type has this name */
+size_t ws_at(const char *p, size_t len, size_t i);      /* Python whitespace at p[i]: its byte length or 0 */
+size_t ws_before(const char *p, size_t len, size_t j);  /* same, for the character ending at p[j-1] */
 int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
 
 void tmpl_regex_cache_free(struct tmpl_env *env);

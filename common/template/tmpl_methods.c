@@ -91,6 +91,30 @@ static int ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv 
 
 static int isws(char c) { return isspace((unsigned char)c) || (c >= 0x1c && c <= 0x1f); }
 
+/* byte length of the (Python str.isspace) whitespace character at p[i], 0 if none; covers the non-ASCII
+ * spaces too: U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 */
+size_t ws_at(const char *p, size_t len, size_t i)
+{
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x80) return isws((char)c) ? 1 : 0;
+    if (c == 0xC2 && i + 1 < len) return ((unsigned char)p[i + 1] == 0x85 || (unsigned char)p[i + 1] == 0xA0) ? 2 : 0;
+    if (i + 2 >= len) return 0;
+    unsigned char d = (unsigned char)p[i + 1], e = (unsigned char)p[i + 2];
+    if (c == 0xE1 && d == 0x9A && e == 0x80) return 3;
+    if (c == 0xE2 && d == 0x80 && ((e >= 0x80 && e <= 0x8A) || e == 0xA8 || e == 0xA9 || e == 0xAF)) return 3;
+    if (c == 0xE2 && d == 0x81 && e == 0x9F) return 3;
+    if (c == 0xE3 && d == 0x80 && e == 0x80) return 3;
+    return 0;
+}
+
+/* whitespace ending at p[j-1]: its byte length, 0 if none */
+size_t ws_before(const char *p, size_t len, size_t j)
+{
+    for (size_t k = 1; k <= 3 && k <= j; k++)
+        if (ws_at(p, len, j - k) == k) return k;
+    return 0;
+}
+
 static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, int right, tv *out)
 {
     if (nargs(r, n, a, 0, 2, right ? "rsplit" : "split") < 0) return -1;
@@ -104,39 +128,35 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
     tv *parts = NULL;
     size_t np = 0, cap = 0;
 #define PUSH(x, l) do { if (np == cap) { cap = cap ? cap * 2 : 8; parts = arena_realloc(r->ar, parts, np * sizeof(tv), cap * sizeof(tv)); if (!parts) return rerr(r, n, "out of memory"); } parts[np++] = v_strn((x), (l)); } while (0)
-    if (sep.kind == TMPL_NONE) {
+    if (sep.kind == TMPL_NONE) {  /* runs of whitespace; the remainder after maxsplit keeps its far side */
         if (!right) {
-            size_t i = 0;
+            size_t i = 0, w;
             int64_t done = 0;
             while (i < len) {
-                while (i < len && isws(p[i])) i++;
+                while (i < len && (w = ws_at(p, len, i))) i += w;
                 if (i >= len) break;
                 if (maxs >= 0 && done >= maxs) {
-                    size_t e = len;
-                    while (e > i && isws(p[e - 1])) e--;
-                    PUSH(p + i, e - i);
+                    PUSH(p + i, len - i);
                     break;
                 }
                 size_t j = i;
-                while (j < len && !isws(p[j])) j++;
+                while (j < len && !ws_at(p, len, j)) j++;
                 PUSH(p + i, j - i);
                 done++;
                 i = j;
             }
         } else {
-            size_t i = len;
+            size_t i = len, w;
             int64_t done = 0;
             while (i > 0) {
-                while (i > 0 && isws(p[i - 1])) i--;
+                while (i > 0 && (w = ws_before(p, len, i))) i -= w;
                 if (!i) break;
                 if (maxs >= 0 && done >= maxs) {
-                    size_t b = 0;
-                    while (b < i && isws(p[b])) b++;
-                    PUSH(p + b, i - b);
+                    PUSH(p, i);
                     break;
                 }
                 size_t j = i;
-                while (j > 0 && !isws(p[j - 1])) j--;
+                while (j > 0 && !ws_before(p, len, j)) j--;
                 PUSH(p + j, i - j);
                 done++;
                 i = j;
@@ -194,9 +214,28 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
     return r->failed ? rerr(r, n, "out of memory") : 0;
 }
 
-static int affix(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, int ends, tv *out)
+static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args *a, int ends, tv *out)
 {
-    if (nargs(r, n, a, 1, 1, ends ? "endswith" : "startswith") < 0) return -1;
+    if (nargs(r, n, a, 1, 3, ends ? "endswith" : "startswith") < 0) return -1;
+    /* optional start/end (code point indices, Python slice rules) narrow the string first */
+    int64_t cps = (int64_t)utf8_len(sv->u.s, sv->len), b0 = 0, b1 = cps;
+    for (uint32_t k = 1; k < a->npos; k++) {
+        if (a->pos[k].kind == TMPL_NONE) continue;
+        int64_t x;
+        if (v_as_int(r, n, &a->pos[k], &x) < 0) return -1;
+        if (x < 0) x += cps;
+        if (x < 0) x = 0;
+        if (x > cps) x = cps;
+        if (k == 1) b0 = x;
+        else b1 = x;
+    }
+    if (b1 < b0) {
+        *out = v_bool(0);
+        return 0;
+    }
+    size_t o0 = utf8_offset(sv->u.s, sv->len, (size_t)b0), o1 = utf8_offset(sv->u.s, sv->len, (size_t)b1);
+    tv sub = v_strn(sv->u.s + o0, o1 - o0);
+    tv *s = &sub;
     tv *cands = &a->pos[0];
     size_t nc = 1;
     if (a->pos[0].kind == TMPL_LIST && (a->pos[0].flags & VF_TUPLE)) {
@@ -323,14 +362,21 @@ static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, c
         buf_free(&body);
         body = g;
     }
+    if (zero && !align) {  /* Python: a leading 0 means fill '0' after the sign */
+        align = '=';
+        fill = '0';
+    }
     if (!align) align = numeric ? '>' : '<';
-    if (zero && !align) align = '=';
-    if (zero) fill = '0';
     int64_t cps = (int64_t)utf8_len(buf_cstr(&body), body.len);
     int64_t pad = width > cps ? width - cps : 0;
     int64_t left = align == '>' || align == '=' ? pad : align == '^' ? pad / 2 : 0;
+    size_t skip = 0;
+    if (align == '=' && numeric && body.len && (body.data[0] == '-' || body.data[0] == '+')) {
+        buf_putc(out, body.data[0]);
+        skip = 1;
+    }
     for (int64_t k = 0; k < left; k++) buf_putc(out, fill);
-    buf_append(out, buf_cstr(&body), body.len);
+    buf_append(out, buf_cstr(&body) + skip, body.len - skip);
     for (int64_t k = 0; k < pad - left; k++) buf_putc(out, fill);
     buf_free(&body);
     return 0;
@@ -433,11 +479,14 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         if (nargs(r, n, a, 0, 1, m) < 0) return -1;
         int has = a->npos && a->pos[0].kind != TMPL_NONE;
         if (has && need_str(r, n, &a->pos[0], m) < 0) return -1;
-        size_t i = 0, j = len;
-#define STRIPPABLE(c) (has ? memchr(a->pos[0].u.s, (c), a->pos[0].len) != NULL : isws(c))
-        if (m[0] != 'r') while (i < j && STRIPPABLE(p[i])) i++;
-        if (m[0] != 'l') while (j > i && STRIPPABLE(p[j - 1])) j--;
-#undef STRIPPABLE
+        size_t i = 0, j = len, w;
+        if (has) {
+            if (m[0] != 'r') while (i < j && memchr(a->pos[0].u.s, p[i], a->pos[0].len)) i++;
+            if (m[0] != 'l') while (j > i && memchr(a->pos[0].u.s, p[j - 1], a->pos[0].len)) j--;
+        } else {
+            if (m[0] != 'r') while (i < j && (w = ws_at(p, len, i))) i += w;
+            if (m[0] != 'l') while (j > i && (w = ws_before(p, len, j))) j -= w;
+        }
         *out = v_strn(p + i, j - i);
         return 0;
     }
@@ -508,10 +557,15 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
                 utf8_is_alpha_cp(p, len, &i, &ok);  /* letters of the scripts tmpl_unicode.c knows */
                 continue;
             }
+            if (!strcmp(m, "isspace")) {
+                size_t w = ws_at(p, len, i);
+                ok = w != 0;
+                i += w ? w : 1;
+                continue;
+            }
             if (!strcmp(m, "isdigit")) ok = isdigit(c);
             else if (!strcmp(m, "isalpha")) ok = isalpha(c);
-            else if (!strcmp(m, "isalnum")) ok = isalnum(c);
-            else ok = isws((char)c);
+            else ok = isalnum(c);
             i++;
         }
         *out = v_bool(ok);

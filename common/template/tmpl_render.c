@@ -295,7 +295,8 @@ int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *na
             if (rc < 0) return rerr(r, n, "%s", r->pending[0] ? r->pending : "attribute lookup failed");
             if (rc > 0) return 0;
         }
-        if (nat->ops->call_method) return bound_method(r, n, obj, name, out);
+        /* methods are called directly (obj.Name(...)); a bare obj.Name that get_attr does not know is
+         * undefined, so `obj.Name is defined` tells what the native offers */
         *out = v_undef_attr(obj, name);
         return 0;
     }
@@ -726,6 +727,21 @@ static int call_full(struct tmpl_call *r, const struct node *n, tv *callee, stru
         if (f->fn) return f->fn(r, n, a, out);
         if (f->self.kind == TMPL_NATIVE) return call_native(r, n, f->self.u.nat, f->name, a, out);
         return call_method(r, n, &f->self, f->name, a, out);
+    }
+    case TMPL_NATIVE: {
+        struct tmpl_native *nat = callee->u.nat;
+        if (!nat->ops->call) return rerr(r, n, "'%s' object is not callable", kind_name(callee));
+        if (a->nkw) return rerr(r, n, "%s() takes no keyword arguments", kind_name(callee));
+        for (uint32_t i = 0; i < a->npos; i++)
+            if (a->pos[i].kind == TMPL_STR && a->pos[i].u.s[a->pos[i].len] != '\0') {
+                a->pos[i] = v_str_copy(r, a->pos[i].u.s, a->pos[i].len);
+                if (r->failed) return rerr(r, n, "out of memory");
+            }
+        r->pending[0] = '\0';
+        *out = v_none();
+        if (nat->ops->call(nat->self, a->pos, a->npos, out, r) < 0)
+            return rerr(r, n, "%s", r->pending[0] ? r->pending : "native call failed");
+        return 0;
     }
     case TMPL_UNDEF:
         return undef_error(r, n, callee);

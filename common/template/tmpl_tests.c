@@ -41,7 +41,7 @@ T(sequence)
 T(callable)
 {
     (void)r; (void)n; (void)a;
-    *res = v->kind == TMPL_MACRO || v->kind == TMPL_FUNC;
+    *res = v->kind == TMPL_MACRO || v->kind == TMPL_FUNC || (v->kind == TMPL_NATIVE && v->u.nat->ops->call);
     return 0;
 }
 T(sameas)
@@ -304,12 +304,99 @@ static int g_fail(struct tmpl_call *r, const struct node *n, struct args *a, tv 
     return rerr(r, n, "%.*s", (int)len, s);
 }
 
+/* cycler(*items): .next(), .current, .reset(); joiner(sep=', '): '' on the first call, sep afterwards.
+ * Both are natives whose state lives in the render arena. */
+struct cycler {
+    struct tmpl_native nat;
+    tv *items;
+    uint32_t n, pos;
+};
+
+static int cycler_attr(void *self, const char *name, struct tmpl_value *out, struct tmpl_call *c)
+{
+    struct cycler *cy = self;
+    (void)c;
+    if (strcmp(name, "current")) return 0;
+    *out = cy->items[cy->pos];
+    return 1;
+}
+
+static int cycler_method(void *self, const char *name, const struct tmpl_value *args, size_t nargs,
+                         struct tmpl_value *out, struct tmpl_call *c)
+{
+    struct cycler *cy = self;
+    (void)args;
+    if (nargs) return tmpl_call_error(c, "cycler.%s() takes no arguments", name);
+    if (!strcmp(name, "next")) {
+        *out = cy->items[cy->pos];
+        cy->pos = (cy->pos + 1) % cy->n;
+        return 0;
+    }
+    if (!strcmp(name, "reset")) {
+        cy->pos = 0;
+        *out = v_none();
+        return 0;
+    }
+    return tmpl_call_error(c, "'Cycler' object has no attribute '%s'", name);
+}
+
+static const struct tmpl_native_ops cycler_ops = {.type_name = "Cycler", .get_attr = cycler_attr,
+                                                  .call_method = cycler_method};
+
+static int g_cycler(struct tmpl_call *r, const struct node *n, struct args *a, tv *out)
+{
+    if (a->nkw) return rerr(r, n, "cycler() takes no keyword arguments");
+    if (!a->npos) return rerr(r, n, "at least one item has to be provided");
+    struct cycler *cy = arena_alloc(r->ar, sizeof(*cy));
+    if (!cy || !(cy->items = arena_alloc(r->ar, a->npos * sizeof(tv)))) return rerr(r, n, "out of memory");
+    memcpy(cy->items, a->pos, a->npos * sizeof(tv));
+    cy->n = a->npos;
+    cy->nat.ops = &cycler_ops;
+    cy->nat.self = cy;
+    *out = tmpl_value_native(&cy->nat);
+    return 0;
+}
+
+struct joiner {
+    struct tmpl_native nat;
+    tv sep;
+    int used;
+};
+
+static int joiner_call(void *self, const struct tmpl_value *args, size_t nargs, struct tmpl_value *out,
+                       struct tmpl_call *c)
+{
+    struct joiner *j = self;
+    (void)args;
+    if (nargs) return tmpl_call_error(c, "joiner takes no arguments");
+    *out = j->used ? j->sep : v_strn("", 0);
+    j->used = 1;
+    return 0;
+}
+
+static const struct tmpl_native_ops joiner_ops = {.type_name = "Joiner", .call = joiner_call};
+
+static int g_joiner(struct tmpl_call *r, const struct node *n, struct args *a, tv *out)
+{
+    tv sep = v_strn(", ", 2);
+    arg_get(a, 0, "sep", &sep);
+    if (a->npos > 1) return rerr(r, n, "joiner() takes at most 1 argument");
+    struct joiner *j = arena_alloc(r->ar, sizeof(*j));
+    if (!j) return rerr(r, n, "out of memory");
+    if (v_str(r, n, &sep, &j->sep) < 0) return -1;
+    j->nat.ops = &joiner_ops;
+    j->nat.self = j;
+    *out = tmpl_value_native(&j->nat);
+    return 0;
+}
+
 struct gentry {
     const char *name;
     builtin_fn fn;
 };
 static const struct gentry globals[] = {
-    {"dict", g_dict}, {"fail", g_fail}, {"namespace", g_namespace}, {"range", g_range},
+    {"cycler", g_cycler}, {"dict", g_dict}, {"fail", g_fail}, {"joiner", g_joiner}, {"namespace", g_namespace},
+    {"range", g_range},
 };
 
 builtin_fn tmpl_find_global(const char *name)

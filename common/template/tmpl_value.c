@@ -382,7 +382,7 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
         if (r->failed) return rerr(r, n, "out of memory");
         return 0;
     case TMPL_STR: {
-        len = utf8_len(v->u.s, v->len);
+        len = v->len;  /* bytes: an upper bound even for invalid UTF-8 (stray continuation bytes) */
         *items = arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
         if (!*items) return rerr(r, n, "out of memory");
         size_t i = 0, k = 0;
@@ -550,6 +550,17 @@ static void repr_str(const char *s, size_t n, struct buf *b)
                  ((unsigned char)s[i + 1] <= 0xA0 || (unsigned char)s[i + 1] == 0xAD)) {
             buf_printf(b, "\\x%02x", (unsigned char)s[i + 1]);
             i++;
+        } else if ((c == 0xE1 || c == 0xE2 || c == 0xE3 || c == 0xEF) && i + 2 < n) {
+            /* the non-printable separators and format characters Python escapes as \uXXXX */
+            uint32_t cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)((unsigned char)s[i + 1] & 0x3F) << 6) |
+                          ((unsigned char)s[i + 2] & 0x3F);
+            if (cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+                (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF) {
+                buf_printf(b, "\\u%04x", cp);
+                i += 2;
+            } else {
+                buf_putc(b, (char)c);
+            }
         } else buf_putc(b, (char)c);
     }
     buf_putc(b, q);

@@ -287,6 +287,24 @@ START_TEST(test_template_bounds_recursion_range_and_size)
 }
 END_TEST
 
+START_TEST(test_template_invalid_utf8_is_handled)
+{
+    /* stray continuation bytes and NULs: Jinja2 would refuse to decode such a template; we must not crash
+     * (found by fuzzing: iterating such a string overflowed the item array) */
+    struct tmpl_env *env = mem_env(0);
+    static const char src[] = "{{ '\xa5\x9d\x9c\x00]I o \xe2\x80'|map(attribute='x')|list|length }}|"
+                              "{{ '\x9d\x9c" "ab'|list|length }}|{{ '\xa5z'|upper }}|{{ '\x9d\x9c'[::-1]|length }}|"
+                              "{{ '\xa5xy'|replace('', '-')|length }}|{{ '\xa5'|center(5)|length }}";
+    ck_assert_int_eq(tmpl_env_add(env, "t", src, sizeof(src) - 1), 0);
+    struct err e;
+    char *out = render(env, "t", "{}", &e);
+    ck_assert_msg(out != NULL, "%s", e.msg);
+    ck_assert_str_eq(out, "8|3|\xa5Z|0|5|5");  /* no crash; values follow the byte-level splitting */
+    free(out);
+    tmpl_env_free(env);
+}
+END_TEST
+
 START_TEST(test_template_directory_loader_refuses_parent_paths)
 {
     struct tmpl_env *env = tmpl_env_new("/nonexistent-dir-for-test", NULL);
@@ -378,6 +396,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_template_strict_mode_refuses_undefined);
     tcase_add_test(tc, test_template_globals_and_replaced_source);
     tcase_add_test(tc, test_template_bounds_recursion_range_and_size);
+    tcase_add_test(tc, test_template_invalid_utf8_is_handled);
     tcase_add_test(tc, test_template_directory_loader_refuses_parent_paths);
     tcase_add_test(tc, test_template_context_must_be_object);
     tcase_add_test(tc, test_template_context_values_are_read_only);
