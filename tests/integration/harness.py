@@ -168,6 +168,26 @@ def assert_one_term_at_a_time(entries, slack_ms=0):
     return [k for k, _ in ordered]
 
 
+def one_term_at_a_time(tmp, n):
+    """The deployers' side-effect journals of replicas r0..r{n-1} under tmp (CLOCK_MONOTONIC ms, shared by
+    every process here) show one term at a time across all replicas; returns the merged entries."""
+    entries = []
+    for i in range(n):
+        entries += read_journal(os.path.join(tmp, f"r{i}", "run", "deployer.journal"))
+    assert_one_term_at_a_time(entries)
+    return entries
+
+
+def deployers(procs):
+    """{replica index: deployer pid} for every replica (a Proc running the supervisor) that runs a deployer."""
+    out = {}
+    for i, p in enumerate(procs):
+        pid = p.children().get("deployer")
+        if pid and alive(pid):
+            out[i] = pid
+    return out
+
+
 def open_text(path):
     with open(path) as f:
         return f.read()

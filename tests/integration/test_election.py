@@ -43,24 +43,6 @@ def cluster(tmp, n=3, ports=None, **timing):
         api.close()
 
 
-def one_term_at_a_time(tmp, n):
-    """The deployers' own side-effect journals (CLOCK_MONOTONIC ms, shared by every process here) show one
-    term at a time across all replicas; returns the merged entries."""
-    entries = []
-    for i in range(n):
-        entries += h.read_journal(os.path.join(tmp, f"r{i}", "run", "deployer.journal"))
-    h.assert_one_term_at_a_time(entries)
-    return entries
-
-
-def deployers(procs):
-    """{replica index: deployer pid} for every replica that runs a deployer now."""
-    out = {}
-    for i, p in enumerate(procs):
-        pid = p.children().get("deployer")
-        if pid and h.alive(pid):
-            out[i] = pid
-    return out
 
 
 def wait_leader(api, procs, timeout=15):
@@ -70,7 +52,7 @@ def wait_leader(api, procs, timeout=15):
         if not holder or not holder.startswith("replica-"):
             return None
         i = int(holder.split("-")[1])
-        return (i,) if list(deployers(procs)) == [i] else None
+        return (i,) if list(h.deployers(procs)) == [i] else None
     return h.wait_for(ready, timeout=timeout, what="a leader with its deployer")[0]
 
 
@@ -101,12 +83,12 @@ def test_only_one_deployer_and_followers_do_not_poll(tmp):
         deadline = time.monotonic() + 3
         samples = 0
         while time.monotonic() < deadline:
-            d = deployers(procs)
+            d = h.deployers(procs)
             assert len(d) <= 1, f"two deployers at once: {d}"
             samples += 1
             time.sleep(0.05)
         assert samples > 20
-        assert list(deployers(procs)) == [leader]
+        assert list(h.deployers(procs)) == [leader]
         for i in range(3):
             made = api.requests[(i, "GET")] + api.requests[(i, "PUT")] - before[i]
             if i == leader:
@@ -117,7 +99,7 @@ def test_only_one_deployer_and_followers_do_not_poll(tmp):
         assert holders == {f"replica-{leader}"}, holders
         text = procs[leader].text()
         assert "became leader" in text and "deployer ready" in text, text[-3000:]
-        assert one_term_at_a_time(tmp, 3), "the leader's deployer journaled nothing"
+        assert h.one_term_at_a_time(tmp, 3), "the leader's deployer journaled nothing"
 
 
 def test_graceful_handoff_under_one_second(tmp):
@@ -136,9 +118,9 @@ def test_graceful_handoff_under_one_second(tmp):
         assert released and released[-1][4] == transitions, (released, transitions)
         assert api.lease()["spec"]["leaseTransitions"] == transitions + 1
         new = int(api.holder().split("-")[1])
-        h.wait_for(lambda: list(deployers(procs)) == [new], what="new leader's deployer")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new], what="new leader's deployer")
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_crash_failover_within_lease_duration(tmp):
@@ -156,7 +138,7 @@ def test_crash_failover_within_lease_duration(tmp):
         took_over = first_write_by(api, new, kill_t)
         gap = took_over - last
         assert LD - 0.05 <= gap <= LD + 0.5, f"takeover {gap:.3f}s after the last renewal (lease {LD}s)"
-        h.wait_for(lambda: list(deployers(procs)) == [new], what="new leader's deployer")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new], what="new leader's deployer")
 
 
 def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
@@ -164,7 +146,7 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
         leader = wait_leader(api, procs)
         wait_watching(api, procs, leader)
         time.sleep(1.5)  # past the invisible immediate renewal (see the crash failover test)
-        dep = deployers(procs)[leader]
+        dep = h.deployers(procs)[leader]
         api.set_partitioned(leader, True)
         cut_t = time.monotonic()
         gone_t = h.wait_for(lambda: None if h.alive(dep) else time.monotonic(), interval=0.01, timeout=5,
@@ -178,9 +160,9 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
         assert "lost leadership" in procs[leader].text()
         assert procs[leader].p.poll() is None, "losing leadership must not end the process"
         api.set_partitioned(leader, False)
-        h.wait_for(lambda: list(deployers(procs)) == [new], what="only the new leader deploys")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new], what="only the new leader deploys")
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_elector_crash_kills_deployer_and_leadership_resumes(tmp):
@@ -197,9 +179,9 @@ def test_elector_crash_kills_deployer_and_leadership_resumes(tmp):
             procs[leader].children()), timeout=10, what="elector restarted and deployer back")
         holders = {holder for _, _, _, holder, _ in api.journal}
         assert holders == {f"replica-{leader}"}, f"another replica held the lease meanwhile: {holders}"
-        assert list(deployers(procs)) == [leader]
+        assert list(h.deployers(procs)) == [leader]
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_takeover_with_watch_broken(tmp):

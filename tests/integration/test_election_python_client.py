@@ -58,10 +58,6 @@ def holder(sim):
     return obj["spec"].get("holderIdentity") if st == 200 else None
 
 
-def deployers(replicas):
-    return [r for r in replicas if "deployer" in r.children()]
-
-
 def test_candidate_leads_ours_wait_until_its_lease_expires(tmp):
     with KubeSim(auto_namespaces=True) as sim:
         cand = Candidate(tmp, sim)
@@ -71,13 +67,13 @@ def test_candidate_leads_ours_wait_until_its_lease_expires(tmp):
             replicas = [start_replica(tmp, sim, i) for i in range(2)]
             t_end = time.monotonic() + 2 * LD
             while time.monotonic() < t_end:  # longer than a lease: renewals must keep ours out
-                assert not deployers(replicas), "a replica deploys while the python candidate leads"
+                assert not h.deployers(replicas), "a replica deploys while the python candidate leads"
                 assert holder(sim) == "py-candidate"
                 time.sleep(0.05)
             assert all(not h.read_journal(r.journal) for r in replicas)
             killed = time.monotonic()
             cand.p.kill()
-            new = h.wait_for(lambda: deployers(replicas), timeout=LD + 2 * RP + 5, interval=0.01,
+            new = h.wait_for(lambda: h.deployers(replicas), timeout=LD + 2 * RP + 5, interval=0.01,
                              what="one of ours takes over")
             took = time.monotonic() - killed
             # the candidate renewed up to RP before the kill; ours count lease_duration from when they saw it
@@ -95,7 +91,7 @@ def test_ours_lead_candidate_waits_then_takes_the_released_lease(tmp):
         r = start_replica(tmp, sim, 0)
         cand = None
         try:
-            h.wait_for(lambda: deployers([r]), timeout=15, what="our replica leading")
+            h.wait_for(lambda: h.deployers([r]), timeout=15, what="our replica leading")
             cand = Candidate(tmp, sim)
             t_end = time.monotonic() + 2 * LD
             while time.monotonic() < t_end:

@@ -60,29 +60,12 @@ def holder_index(sim):
     return int(hid.split("-")[1]) if hid.startswith("replica-") else None
 
 
-def one_term_at_a_time(tmp, n):
-    """The deployers' own side-effect journals (CLOCK_MONOTONIC ms, shared by every process here) show one
-    term at a time across all replicas; returns the merged entries."""
-    entries = []
-    for i in range(n):
-        entries += h.read_journal(os.path.join(tmp, f"r{i}", "run", "deployer.journal"))
-    h.assert_one_term_at_a_time(entries)
-    return entries
-
-
-def deployers(procs):
-    out = {}
-    for i, p in enumerate(procs):
-        pid = p.children().get("deployer")
-        if pid and h.alive(pid):
-            out[i] = pid
-    return out
 
 
 def wait_leader(sim, procs, timeout=15):
     def ready():
         i = holder_index(sim)
-        return (i,) if i is not None and list(deployers(procs)) == [i] else None
+        return (i,) if i is not None and list(h.deployers(procs)) == [i] else None
     return h.wait_for(ready, timeout=timeout, what="a leader with its deployer")[0]
 
 
@@ -113,9 +96,9 @@ def test_crash_failover_within_lease_duration(tmp):
         gap = new - last
         assert LD - 0.05 <= gap <= LD + 0.5, f"takeover {gap:.3f}s after the last renewal (lease {LD}s)"
         new_i = holder_index(sim)
-        h.wait_for(lambda: list(deployers(procs)) == [new_i], what="new leader's deployer")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new_i], what="new leader's deployer")
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_graceful_handoff_under_one_second(tmp):
@@ -133,16 +116,16 @@ def test_graceful_handoff_under_one_second(tmp):
         assert released and released[-1][2] == before, (released, before)
         assert lease(sim)["spec"]["leaseTransitions"] == before + 1
         new_i = holder_index(sim)
-        h.wait_for(lambda: list(deployers(procs)) == [new_i], what="new leader's deployer")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new_i], what="new leader's deployer")
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
     with cluster(tmp) as (sim, procs):
         leader = wait_leader(sim, procs)
         time.sleep(1.5)
-        dep = deployers(procs)[leader]
+        dep = h.deployers(procs)[leader]
         sim.faults(hang_client=f"replica-{leader}")
         gone = h.wait_for(lambda: None if h.alive(dep) else time.time(), interval=0.01, timeout=6,
                           what="the cut-off leader's deployer killed")
@@ -155,9 +138,9 @@ def test_cut_off_leader_loses_deployer_before_anyone_acquires(tmp):
         assert procs[leader].p.poll() is None, "losing leadership must not end the process"
         sim.faults(hang_client="")
         new_i = holder_index(sim)
-        h.wait_for(lambda: list(deployers(procs)) == [new_i], what="only the new leader deploys")
+        h.wait_for(lambda: list(h.deployers(procs)) == [new_i], what="only the new leader deploys")
         time.sleep(0.5)
-        one_term_at_a_time(tmp, 3)
+        h.one_term_at_a_time(tmp, 3)
 
 
 def test_clock_offset_and_future_renew_time_change_nothing(tmp):
@@ -306,7 +289,7 @@ def test_interop_with_a_client_go_candidate(tmp):
         def sample(seconds, until=None):
             end = time.monotonic() + seconds
             while time.monotonic() < end:
-                d = deployers(procs)
+                d = h.deployers(procs)
                 if len(d) + (1 if go.leading else 0) > 1:
                     violations.append((time.monotonic(), dict(d), go.leading))
                 if until and until():
@@ -315,9 +298,9 @@ def test_interop_with_a_client_go_candidate(tmp):
             return False
 
         sample(3)
-        assert holder(sim) == "go-1" and not deployers(procs), "a replica took a lease the candidate holds"
+        assert holder(sim) == "go-1" and not h.deployers(procs), "a replica took a lease the candidate holds"
         go.crash()
-        assert sample(LD + 4, until=lambda: len(deployers(procs)) == 1), "no replica took over from the candidate"
+        assert sample(LD + 4, until=lambda: len(h.deployers(procs)) == 1), "no replica took over from the candidate"
         leader = holder_index(sim)
         go2 = GoCandidate(sim, "go-2")
         go2.start()
@@ -328,12 +311,12 @@ def test_interop_with_a_client_go_candidate(tmp):
         # cut our leader off: the candidate or the other replica takes over, never two at once
         sim.faults(hang_client=f"replica-{leader}")
         assert sample(LD + RD + 5, until=lambda: holder(sim) not in (None, f"replica-{leader}")
-                      and (go.leading or len(deployers(procs)) == 1)), "nobody took over"
+                      and (go.leading or len(h.deployers(procs)) == 1)), "nobody took over"
         sample(2)
         sim.faults(hang_client="")
         assert not violations, f"two leaders at once: {violations[:5]}"
         # no side effect of our deployers while a client-go candidate led (same CLOCK_MONOTONIC)
-        entries = one_term_at_a_time(tmp, 2)
+        entries = h.one_term_at_a_time(tmp, 2)
         assert entries, "no deployer journaled anything"
         for cand in (go1, go2):
             for lo, hi in cand.intervals:
