@@ -420,8 +420,20 @@ int v_truthy(const tv *v)
 int v_is_num(const tv *v) { return v->kind == TMPL_INT || v->kind == TMPL_FLOAT || v->kind == TMPL_BOOL; }
 double v_num(const tv *v) { return v->kind == TMPL_FLOAT ? v->u.f : (double)v->u.i; }
 
-int v_eq(const tv *a, const tv *b)
+/* Containers nest at most this deep in comparisons and repr(): a structure that contains itself (possible
+ * through append/update) or absurd nesting must not exhaust the C stack. */
+#define VALUE_NEST_MAX 200
+
+static int eq_d(const tv *a, const tv *b, int depth);
+
+int v_eq(const tv *a, const tv *b) { return eq_d(a, b, 0); }
+
+static int eq_d(const tv *a, const tv *b, int depth)
 {
+    if (depth > VALUE_NEST_MAX) return 0;
+    if (a->kind == b->kind && (a->kind == TMPL_LIST || a->kind == TMPL_DICT) && a->u.p == b->u.p &&
+        (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE))
+        return 1;  /* the same object, as Python's identity shortcut */
     if (v_is_num(a) && v_is_num(b)) {
         if (a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT) return a->u.i == b->u.i;
         return v_num(a) == v_num(b);
@@ -436,7 +448,7 @@ int v_eq(const tv *a, const tv *b)
         if (n != v_len(b)) return 0;
         for (size_t i = 0; i < n; i++) {
             tv x = seq_at(a, i), y = seq_at(b, i);
-            if (!v_eq(&x, &y)) return 0;
+            if (!eq_d(&x, &y, depth + 1)) return 0;
         }
         return 1;
     }
@@ -445,14 +457,14 @@ int v_eq(const tv *a, const tv *b)
         if (a->kind == TMPL_JDICT) {
             json_object_object_foreach(a->u.j, k, val) {
                 tv x = v_from_json(val), y;
-                if (!dict_get_str(b, k, &y) || !v_eq(&x, &y)) return 0;
+                if (!dict_get_str(b, k, &y) || !eq_d(&x, &y, depth + 1)) return 0;
             }
             return 1;
         }
         const struct tdict *d = a->u.p;
         for (uint32_t i = 0; i < d->len; i++) {
             tv y;
-            if (!dict_get(b, &d->e[i].k, &y) || !v_eq(&d->e[i].v, &y)) return 0;
+            if (!dict_get(b, &d->e[i].k, &y) || !eq_d(&d->e[i].v, &y, depth + 1)) return 0;
         }
         return 1;
     }
@@ -461,8 +473,13 @@ int v_eq(const tv *a, const tv *b)
     return a->u.p == b->u.p;
 }
 
-int v_cmp(const tv *a, const tv *b, int *cmp)
+static int cmp_d(const tv *a, const tv *b, int *cmp, int depth);
+
+int v_cmp(const tv *a, const tv *b, int *cmp) { return cmp_d(a, b, cmp, 0); }
+
+static int cmp_d(const tv *a, const tv *b, int *cmp, int depth)
 {
+    if (depth > VALUE_NEST_MAX) return -1;
     if (v_is_num(a) && v_is_num(b)) {
         if (a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT) *cmp = (a->u.i > b->u.i) - (a->u.i < b->u.i);
         else {
@@ -481,8 +498,8 @@ int v_cmp(const tv *a, const tv *b, int *cmp)
         size_t na = v_len(a), nb = v_len(b);
         for (size_t i = 0; i < na && i < nb; i++) {
             tv x = seq_at(a, i), y = seq_at(b, i);
-            if (v_eq(&x, &y)) continue;
-            return v_cmp(&x, &y, cmp);
+            if (eq_d(&x, &y, depth + 1)) continue;
+            return cmp_d(&x, &y, cmp, depth + 1);
         }
         *cmp = (na > nb) - (na < nb);
         return 0;
@@ -566,8 +583,35 @@ static void repr_str(const char *s, size_t n, struct buf *b)
     buf_putc(b, q);
 }
 
+struct repr_stack {
+    const void *seen[VALUE_NEST_MAX + 1];
+    int n;
+};
+
+static void repr_d(const tv *v, struct buf *b, struct repr_stack *st);
+
 void v_repr(const tv *v, struct buf *b)
 {
+    struct repr_stack st;
+    st.n = 0;
+    repr_d(v, b, &st);
+}
+
+static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
+{
+    if (v->kind == TMPL_LIST || v->kind == TMPL_DICT || v->kind == TMPL_JLIST || v->kind == TMPL_JDICT) {
+        int dict = v->kind == TMPL_DICT || v->kind == TMPL_JDICT;
+        for (int k = 0; k < st->n; k++)
+            if (st->seen[k] == v->u.p) {  /* contains itself: Python prints [...] / {...} */
+                buf_puts(b, !dict ? "[...]" : (v->flags & VF_NS) ? "<Namespace {...}>" : "{...}");
+                return;
+            }
+        if (st->n > VALUE_NEST_MAX) {
+            buf_puts(b, "...");
+            return;
+        }
+        st->seen[st->n++] = v->u.p;
+    }
     switch (v->kind) {
     case TMPL_STR: repr_str(v->u.s, v->len, b); return;
     case TMPL_UNDEF: buf_puts(b, "Undefined"); return;  /* repr() of Jinja's Undefined */
@@ -581,11 +625,12 @@ void v_repr(const tv *v, struct buf *b)
         for (size_t i = 0; i < n; i++) {
             if (i) buf_puts(b, ", ");
             tv x = seq_at(v, i);
-            v_repr(&x, b);
+            repr_d(&x, b, st);
         }
         if (tuple && n == 1) buf_putc(b, ',');
         buf_putc(b, tuple ? ')' : ']');
         if (view) buf_putc(b, ')');
+        st->n--;
         return;
     }
     case TMPL_DICT:
@@ -600,19 +645,20 @@ void v_repr(const tv *v, struct buf *b)
                 repr_str(k, strlen(k), b);
                 buf_puts(b, ": ");
                 tv x = v_from_json(val);
-                v_repr(&x, b);
+                repr_d(&x, b, st);
             }
         } else {
             const struct tdict *d = v->u.p;
             for (uint32_t i = 0; i < d->len; i++) {
                 if (i) buf_puts(b, ", ");
-                v_repr(&d->e[i].k, b);
+                repr_d(&d->e[i].k, b, st);
                 buf_puts(b, ": ");
-                v_repr(&d->e[i].v, b);
+                repr_d(&d->e[i].v, b, st);
             }
         }
         buf_putc(b, '}');
         if (v->flags & VF_NS) buf_putc(b, '>');
+        st->n--;
         return;
     }
     default:

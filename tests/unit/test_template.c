@@ -283,6 +283,13 @@ START_TEST(test_template_bounds_recursion_range_and_size)
     add(env, "stack", rec);
     ck_assert_ptr_null(render(env, "stack", "{}", &e));
     ck_assert_msg(strstr(e.msg, "stack limit") || strstr(e.msg, "recursion depth"), "%s", e.msg);
+    /* deeply nested values (built in a loop) print, compare and sort without exhausting the stack */
+    add(env, "nest", "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}"
+                     "{{ (ns.l|string)[:3] }}{{ ns.l == ns.l }}{{ [ns.l] == [[ns.l]] }}");
+    char *nest = render(env, "nest", "{}", &e);
+    ck_assert_msg(nest != NULL, "%s", e.msg);
+    ck_assert_str_eq(nest, "[[[TrueFalse");
+    free(nest);
     tmpl_env_free(env);
 }
 END_TEST
