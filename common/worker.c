@@ -17,6 +17,7 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out)
 {
     memset(out, 0, sizeof(*out));
     out->ipc_fd = -1;
+    out->config_fd = -1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         if (i + 1 >= argc) {
@@ -28,6 +29,7 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out)
         else if (strcmp(k, "--ipc-fd") == 0) out->ipc_fd = atoi(v);
         else if (strcmp(k, "--parent") == 0) out->parent = (pid_t)atol(v);
         else if (strcmp(k, "--config") == 0) out->config_path = v;
+        else if (strcmp(k, "--config-fd") == 0) out->config_fd = atoi(v);
         else if (strcmp(k, "--arg") == 0) out->extra = v;
         else {
             fprintf(stderr, "haproxy-template-ic: unknown child option %s\n", k);
@@ -199,15 +201,16 @@ int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shut
     if (worker_args_parse(argc, argv, &a) < 0) return 2;
     log_init(a.role, LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
     if (worker_child_setup(&a, argv) < 0) return 1;
-    /* The supervisor validated this file before starting us; a failure now means it changed under us. */
+    /* The supervisor validated these bytes (its snapshot) before starting us. */
     struct config *cfg = NULL;
     if (a.config_path) {
         struct err_list errs;
         err_list_init(&errs);
-        int bad = config_load_file(a.config_path, &cfg, &errs);
+        int bad = a.config_fd >= 0 ? config_load_fd(a.config_fd, a.config_path, &cfg, &errs)
+                                   : config_load_file(a.config_path, &cfg, &errs);
         err_list_free(&errs);
         if (bad < 0) {
-            log_error("config no longer valid, exiting", "config", a.config_path);
+            log_error("config refused, exiting", "config", a.config_path);
             return 1;
         }
         log_set_level(cfg->controller.logging.level);

@@ -25,7 +25,8 @@ struct worker_args {
     const char *role;         /* --role NAME */
     int ipc_fd;               /* --ipc-fd N: this child's end of the socketpair */
     pid_t parent;             /* --parent PID: the supervisor that started us */
-    const char *config_path;  /* --config FILE */
+    const char *config_path;  /* --config FILE: its name, for messages */
+    int config_fd;            /* --config-fd N: the supervisor's snapshot of it; -1: read the file */
     const char *extra;        /* --arg VALUE: role-specific (the deployer's term, for example) */
 };
 

@@ -37,6 +37,7 @@ void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *
     c->loop = loop;
     c->exe = exe;
     c->config_path = config_path;
+    c->config_fd = -1;
     c->ops = ops;
     c->data = data;
     c->restartable = restartable;
@@ -181,23 +182,28 @@ int child_spawn(struct child *c)
         args[n++] = "--config";
         args[n++] = (char *)c->config_path;
     }
+    if (c->config_fd >= 0) {
+        args[n++] = "--config-fd";
+        args[n++] = "4";
+    }
     if (c->extra[0]) {
         args[n++] = "--arg";
         args[n++] = c->extra;
     }
     args[n] = NULL;
 
-    uv_stdio_container_t stdio[4] = {
+    uv_stdio_container_t stdio[5] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO},
         {.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
         {.flags = UV_INHERIT_FD, .data.fd = sv[1]},
+        {.flags = c->config_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = c->config_fd},
     };
     uv_process_options_t opts = {
         .file = c->exe,
         .args = args,
         .exit_cb = on_proc_exit,
-        .stdio_count = 4,
+        .stdio_count = 5,
         .stdio = stdio,
     };
     uv_process_t *proc = calloc(1, sizeof(*proc));

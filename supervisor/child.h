@@ -45,6 +45,7 @@ struct child {
     uv_loop_t *loop;
     const char *exe;            /* borrowed */
     const char *config_path;    /* borrowed */
+    int config_fd;              /* borrowed: the config snapshot, handed to the child as fd 4; -1: none */
 
     enum child_state state;
     uv_process_t *proc;         /* owned; one per spawn, freed when its close completes */

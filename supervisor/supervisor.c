@@ -262,6 +262,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     if (find_exe(s->exe, sizeof(s->exe)) < 0) {
         log_error("cannot find our own executable", "error", strerror(errno));
         config_free(cfg);
+        close(s->opts.config_fd);
         free(s);
         return 1;
     }
@@ -269,11 +270,14 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     if (supervisor_metrics_init(s) < 0) {
         log_error("cannot set up metrics");
         config_free(cfg);
+        close(s->opts.config_fd);
         free(s);
         return 1;
     }
-    for (int r = 0; r < ROLE_COUNT; r++)
+    for (int r = 0; r < ROLE_COUNT; r++) {
         child_init(&s->children[r], s->loop, role_names[r], s->exe, s->opts.config_path, &child_ops, s, 1);
+        s->children[r].config_fd = s->opts.config_fd;
+    }
     leadership_init(s);
 
     uv_signal_init(s->loop, &s->sigterm);
@@ -296,6 +300,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         uv_loop_close(s->loop);
         supervisor_metrics_close(s);
         config_free(cfg);
+        close(s->opts.config_fd);
         free(s);
         return 1;
     }
@@ -314,6 +319,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
     supervisor_metrics_close(s);
     config_free(s->cfg);
+    close(s->opts.config_fd);
     free(s);
     return status;
 }

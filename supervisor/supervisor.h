@@ -17,7 +17,8 @@ const char *role_name(enum role_id r);
 
 /* What the supervisor needs from the configuration, filled by supervisor_opts_from_config. */
 struct supervisor_opts {
-    char config_path[PATH_MAX];
+    char config_path[PATH_MAX];     /* for messages; the bytes come from config_fd */
+    int config_fd;                  /* sealed memfd snapshot of the config, inherited by every child */
     int election_enabled;
     char identity[256];
     char lease_name[256];

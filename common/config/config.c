@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "common/buf.h"
@@ -115,6 +116,8 @@ int config_load_string(const char *yaml, const char *name, struct config **out, 
     return load(yaml, strlen(yaml), name ? name : "<config>", out, errs);
 }
 
+static int load_stream(FILE *f, const char *path, struct config **out, struct err_list *errs);
+
 int config_load_file(const char *path, struct config **out, struct err_list *errs)
 {
     *out = NULL;
@@ -123,6 +126,26 @@ int config_load_file(const char *path, struct config **out, struct err_list *err
         err_list_add(errs, path, "", 0, 0, "cannot open: %s", strerror(errno));
         return -1;
     }
+    return load_stream(f, path, out, errs);
+}
+
+int config_load_fd(int fd, const char *name, struct config **out, struct err_list *errs)
+{
+    *out = NULL;
+    int d = dup(fd);
+    FILE *f = d < 0 ? NULL : fdopen(d, "rb");
+    if (!f) {
+        if (d >= 0) close(d);
+        err_list_add(errs, name, "", 0, 0, "cannot read the config snapshot: %s", strerror(errno));
+        return -1;
+    }
+    rewind(f); /* a shared snapshot: always from its start, whoever read it before */
+    return load_stream(f, name, out, errs);
+}
+
+/* Reads f to its end (closing it) and loads what it held under the given name. */
+static int load_stream(FILE *f, const char *path, struct config **out, struct err_list *errs)
+{
     struct buf b;
     buf_init(&b);
     char chunk[65536];

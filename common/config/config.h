@@ -242,6 +242,8 @@ struct config {
  * returns -1, leaves *out NULL and appends one entry per problem to errs (file, YAML path, line, column). */
 int config_load_file(const char *path, struct config **out, struct err_list *errs);
 int config_load_string(const char *yaml, const char *name, struct config **out, struct err_list *errs);
+/* Same, reading from fd (from its start; fd stays open): the snapshot the supervisor hands its children. */
+int config_load_fd(int fd, const char *name, struct config **out, struct err_list *errs);
 void config_free(struct config *cfg);
 
 /* The effective config as JSON for /debug/vars: durations as "15s", secrets redacted. */

@@ -55,6 +55,23 @@ def test_killed_worker_is_restarted_and_others_untouched(tmp):
         assert "child crashed, restarting" in text and "signal 9" in text, text[-2000:]
 
 
+def test_restarted_child_uses_the_validated_snapshot_not_the_edited_file(tmp):
+    """A mounted ConfigMap changes on disk under a running pod: children restarted later must run the
+    config the supervisor validated, not whatever the file holds now."""
+    with start(tmp) as p:
+        before = h.wait_for(lambda: all_up(p), what="all roles")
+        with open(os.path.join(tmp, "config.yaml"), "w") as f:
+            f.write("controller: [this is not a valid config\n")
+        os.kill(before["renderer"], signal.SIGKILL)
+        h.wait_for(lambda: (lambda k: k if k.get("renderer") not in (None, before["renderer"]) else None)(
+            p.children()), what="renderer restarted")
+        h.wait_for(lambda: p.text().count("child started") >= len(before) + 1, what="restart logged")
+        time.sleep(1.5)  # a child refusing its config would exit now and be restarted again
+        text = p.text()
+        assert "config refused" not in text, text[-3000:]
+        assert text.count("child crashed, restarting") == 1, text[-3000:]
+
+
 def test_sigterm_stops_everything_in_order_with_exit_zero(tmp):
     with start(tmp) as p:
         kids = h.wait_for(lambda: all_up(p), what="all roles")
@@ -166,6 +183,7 @@ if __name__ == "__main__":
         test_every_role_runs_as_a_child_with_its_title,
         test_disabled_mode_deployer_acts_under_its_term,
         test_killed_worker_is_restarted_and_others_untouched,
+        test_restarted_child_uses_the_validated_snapshot_not_the_edited_file,
         test_sigterm_stops_everything_in_order_with_exit_zero,
         test_killing_the_supervisor_leaves_no_child,
         test_second_sigterm_escalates_to_sigkill,
