@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -41,6 +42,34 @@ static int snapshot(const char *path)
     return fd;
 }
 
+/* The run directory must exist and be writable before any child needs it: found out now, it is one clear
+ * message; found out by the deployer, it would be a crash loop. */
+static int prepare_run_dir(const char *config_path, const char *dir)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "%s: controller.run_dir: path too long\n", config_path);
+        return -1;
+    }
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            fprintf(stderr, "%s: controller.run_dir: cannot create %s: %s\n", config_path, tmp, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (!c) break;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        fprintf(stderr, "%s: controller.run_dir: %s is not a writable directory: %s\n", config_path, dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg_out)
 {
     memset(o, 0, sizeof(*o));
@@ -73,6 +102,11 @@ int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, str
     snprintf(o->run_dir, sizeof(o->run_dir), "%s", c->run_dir ? c->run_dir : "");
     o->shutdown_timeout_ms = c->shutdown_timeout_ms;
     o->lease_duration_ms = c->leader_election.lease_duration_ms;
+    if (prepare_run_dir(config_path, o->run_dir) < 0) {
+        config_free(cfg);
+        close(o->config_fd);
+        return -1;
+    }
     log_set_level(c->logging.level);
     log_set_format(c->logging.format);
     *cfg_out = cfg;

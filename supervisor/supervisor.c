@@ -26,6 +26,7 @@ static const char *const role_names[ROLE_COUNT] = {
 const char *role_name(enum role_id r) { return role_names[r]; }
 
 static void next_stage(struct supervisor *s);
+static void begin_shutdown(struct supervisor *s, const char *why);
 
 static enum role_id child_role(const struct supervisor *s, const struct child *c)
 {
@@ -62,11 +63,7 @@ static void on_child_message(struct child *c, struct json_object *msg, const cha
         commentator_on_event(c->role, msg);
     } else if (strcmp(type, "metrics") == 0) {
         supervisor_metrics_on_report(s, c->role, msg);
-    } else if (strcmp(type, "heartbeat") == 0) {
-        /* bookkeeping is done in child.c */
-    } else if (strcmp(type, "log") == 0) {
-        /* children log to stderr themselves; nothing to do */
-    }
+    } /* heartbeats: child.c notes the time of every message */
     if (r == ROLE_ELECTOR) leadership_on_elector_message(s, msg, type);
 }
 
@@ -91,7 +88,7 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
     if (s->stage == RUNNING && child_crash_looping(c)) {
         log_error("giving up: a child is crash looping", "child", c->role);
         s->exit_status = 1;
-        kill(getpid(), SIGTERM);
+        begin_shutdown(s, "crash loop");
         return;
     }
     switch (s->stage) {
@@ -107,8 +104,6 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
     default:
         break;
     }
-    (void)status;
-    (void)sig;
 }
 
 static const struct child_ops child_ops = {
@@ -184,7 +179,7 @@ static void on_bound_timer(uv_timer_t *t)
 static void begin_shutdown(struct supervisor *s, const char *why)
 {
     if (s->stage != RUNNING) {
-        log_warn("second stop signal: killing every child now", "signal", why);
+        log_warn("second stop signal: killing every child now", "why", why);
         s->escalated = 1;
         s->exit_status = 1;
         s->stage = STOPPING_WORKERS;
@@ -197,7 +192,7 @@ static void begin_shutdown(struct supervisor *s, const char *why)
     }
     char bound[32];
     snprintf(bound, sizeof(bound), "%lld", (long long)s->opts.shutdown_timeout_ms);
-    log_info("shutdown requested", "signal", why, "bound_ms", bound);
+    log_info("shutdown requested", "why", why, "bound_ms", bound);
     sd_notify_send("STOPPING=1");
     for (int r = 0; r < ROLE_COUNT; r++) child_disable(&s->children[r]);
     uv_timer_start(&s->bound_timer, on_bound_timer, (uint64_t)s->opts.shutdown_timeout_ms, 0);

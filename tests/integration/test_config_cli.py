@@ -69,6 +69,15 @@ def test_lease_timing_rule_message_names_both_values(tmp):
     assert "renew_deadline" in r.stdout + r.stderr and "15s" in r.stdout + r.stderr, r
 
 
+def test_run_refuses_an_unusable_run_dir(tmp):
+    blocker = h.write(os.path.join(tmp, "a-file"), "not a directory\n")
+    cfg = h.open_text(h.config(tmp)).replace(f"run_dir: {tmp}/run", f"run_dir: {blocker}/run")
+    path = h.write(os.path.join(tmp, "c.yaml"), cfg)
+    r = run("run", "--config", path)
+    assert r.returncode == 1, r
+    assert "controller.run_dir" in r.stderr and "a-file" in r.stderr, r.stderr
+
+
 def test_version_and_usage(tmp):
     r = run("version")
     assert r.returncode == 0 and r.stdout.startswith("haproxy-template-ic "), r
@@ -85,5 +94,6 @@ if __name__ == "__main__":
         test_run_refuses_a_bad_config_and_starts_nothing,
         test_run_refuses_a_missing_config,
         test_lease_timing_rule_message_names_both_values,
+        test_run_refuses_an_unusable_run_dir,
         test_version_and_usage,
     ])
