@@ -131,6 +131,13 @@ def main():
             _, _, lease = sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
                                       "haproxy-template-ic-leader")
             print("the Lease now:", json.dumps(lease.get("spec")))
+            if shutil.which("kubectl"):  # the real client sees the same thing
+                out = subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig, "get", "leases", "-n", "default", "-o",
+                                      "custom-columns=NAME:.metadata.name,HOLDER:.spec.holderIdentity,"
+                                      "TRANSITIONS:.spec.leaseTransitions"],
+                                     capture_output=True, text=True, timeout=30,
+                                     env=dict(os.environ, KUBECACHEDIR=os.path.join(work, "kubecache")))
+                print("kubectl get leases -n default:\n  " + "\n  ".join((out.stdout or out.stderr).splitlines()))
 
             if args.duration > 0:
                 time.sleep(args.duration)
