@@ -229,6 +229,15 @@ static void acquired(struct elector *el)
         /* client-go's renew loop starts right after acquisition. */
         schedule_attempt(el, now);
     } else {
+        char term[sizeof(el->term)];
+        lease_term_format(el->st.observed.holder, el->st.observed.transitions, term, sizeof(term));
+        if (strcmp(term, el->term) != 0) {
+            /* Someone blanked our Lease (a client-go replica releasing what it wrongly thought it held, or an
+             * operator) and this write took it back: that is a new term, and a term is never extended into
+             * another. Step down; the deployer is stopped and we acquire again under the new term. */
+            lose(el, "lease_taken");
+            return;
+        }
         el->stats.renewals++;
         struct json_object *m = ipc_msg_new("renewed");
         json_object_object_add(m, "fence_mono_ms", json_object_new_int64(el->fence_ms));
@@ -422,9 +431,23 @@ static void on_watch_event(void *data, const char *type, struct json_object *obj
     struct elector *el = data;
     el->stats.watch_events++;
     el->watch_healthy = 1;
-    /* A leader decides by its own renewals only: watch events may lag behind its writes. */
-    if (el->phase != ELECTOR_CONTENDING && el->phase != ELECTOR_WAITING_DEPLOYER) return;
     if (strcmp(type, "BOOKMARK") == 0) return;
+    if (el->phase == ELECTOR_LEADING) {
+        /* A leader decides by its own renewals only (watch events may lag behind its writes), but an event
+         * that does not name us is a reason to renew now rather than at the next period: the fast-path PUT
+         * either succeeds on our resourceVersion or fails with a conflict, and the GET then shows whether
+         * the Lease was taken. */
+        struct lease_object lo;
+        struct err le;
+        int changed = strcmp(type, "DELETED") == 0 ||
+                      (lease_json_parse(obj, &lo, &le) == 0 && strcmp(lo.rec.holder, el->o.lease.identity) != 0);
+        if (changed && !el->in_attempt) {
+            log_info("lease changed under the leader, renewing now");
+            start_attempt(el);
+        }
+        return;
+    }
+    if (el->phase != ELECTOR_CONTENDING && el->phase != ELECTOR_WAITING_DEPLOYER) return;
     int64_t now = now_mono(el);
     if (strcmp(type, "DELETED") == 0) {
         log_info("lease deleted");

@@ -157,6 +157,40 @@ def test_election_metrics_and_debug_vars_while_leading(tmp):
             assert 0 < le["fence_left_ms"] <= 2000, le
 
 
+def test_blanked_lease_stops_the_leaders_deployer_at_once(tmp):
+    """Someone outside the protocol (an operator, a client-go replica releasing a Lease it wrongly thought
+    it held) empties our Lease's holder: a watching follower takes it at once, and our leader must not wait
+    for its next renewal period to step down."""
+    slow = "    lease_namespace: default\n    lease_duration: 8s\n    renew_deadline: 5s\n    retry_period: 3s\n"
+    with KubeSim(auto_namespaces=True) as sim:
+        procs = []
+        for i, ident in enumerate(("pod-a", "pod-b")):
+            d = os.path.join(tmp, f"r{i}")
+            os.makedirs(d)
+            cfg = h.config(d, election=True, kubeconfig=sim.kubeconfig,
+                           leader_election_extra=slow + f"    identity: {ident}\n")
+            procs.append(h.Proc([h.HTIC_BIN, "run", "--config", cfg], d, name="supervisor"))
+            if i == 0:
+                h.wait_for(lambda: h.deployers(procs), timeout=10, what="pod-a leading")
+        try:
+            dep = h.deployers(procs)[0]
+            time.sleep(0.5)  # pod-b's watch is up
+            path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/haproxy-template-ic-leader"
+            _, _, lease = sim.request("GET", path)
+            lease["spec"]["holderIdentity"] = ""
+            t0 = time.monotonic()
+            st, _, _ = sim.request("PUT", path, body=lease)
+            assert st == 200, st
+            h.wait_for(lambda: not h.alive(dep), timeout=3, interval=0.005, what="pod-a's deployer stopped")
+            took = time.monotonic() - t0
+            assert took < 1.0, f"pod-a's deployer lived {took:.2f}s after its Lease was taken (retry_period 3s)"
+            h.wait_for(lambda: list(h.deployers(procs)) == [1] or list(h.deployers(procs)) == [0], timeout=10,
+                       what="one deployer again")
+        finally:
+            for p in procs:
+                p.stop()
+
+
 if __name__ == "__main__":
     h.run([
         test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
@@ -164,4 +198,5 @@ if __name__ == "__main__":
         test_late_became_leader_still_gets_a_deployer_once_renewals_come,
         test_sigterm_while_leading_stops_deployer_then_releases_then_workers,
         test_election_metrics_and_debug_vars_while_leading,
+        test_blanked_lease_stops_the_leaders_deployer_at_once,
     ])
