@@ -223,6 +223,7 @@ static void acquired(struct elector *el)
         json_object_object_add(m, "identity", json_object_new_string(el->o.lease.identity));
         json_object_object_add(m, "transitions", json_object_new_int(el->st.observed.transitions));
         json_object_object_add(m, "fence_mono_ms", json_object_new_int64(el->fence_ms));
+        json_object_object_add(m, "sleep_ms", json_object_new_int64(el->write_sent_boot - el->write_sent_mono));
         send_msg(el, m);
         const char *kv[] = {"identity", el->o.lease.identity, "term", el->term, NULL};
         send_event(el, "BecameLeader", kv);
@@ -241,6 +242,7 @@ static void acquired(struct elector *el)
         el->stats.renewals++;
         struct json_object *m = ipc_msg_new("renewed");
         json_object_object_add(m, "fence_mono_ms", json_object_new_int64(el->fence_ms));
+        json_object_object_add(m, "sleep_ms", json_object_new_int64(el->write_sent_boot - el->write_sent_mono));
         send_msg(el, m);
         schedule_attempt(el, now + el->st.cfg.retry_period_ms);
     }

@@ -37,6 +37,7 @@ static void send_fence(struct supervisor *s)
     struct json_object *m = ipc_msg_new("leadership");
     json_object_object_add(m, "term", json_object_new_string(s->lead.term));
     json_object_object_add(m, "fence_mono_ms", json_object_new_int64(s->lead.fence_ms));
+    json_object_object_add(m, "sleep_ms", json_object_new_int64(s->lead.sleep_ms));
     child_send(&s->children[ROLE_DEPLOYER], m);
     json_object_put(m);
 }
@@ -131,6 +132,8 @@ void leadership_on_elector_message(struct supervisor *s, struct json_object *msg
         if (strcmp(type, "lost_leadership") == 0) end_leadership(s, "graceful_shutdown");
         return;
     }
+    if (strcmp(type, "became_leader") == 0 || strcmp(type, "renewed") == 0)
+        l->sleep_ms = ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - clock_mono_ms());
     if (strcmp(type, "became_leader") == 0) {
         const char *term = ipc_msg_str(msg, "term");
         int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);

@@ -38,6 +38,7 @@ struct leadership {
     char term[300];                 /* holder/leaseTransitions, as the elector reported it */
     char observed_leader[256];      /* last holder the elector saw */
     int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */
+    int64_t sleep_ms;               /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence's write was sent */
     int64_t became_ms;              /* monotonic time leadership began */
     int64_t last_renew_ms;          /* monotonic time of the last renewed report */
     double time_as_leader_s;        /* finished terms only; the running one is added when read */

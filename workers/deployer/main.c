@@ -55,8 +55,10 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
         log_error("refusing a leadership message without a fence while leader election is enabled");
         return;
     }
+    /* The clock gap as it was when the elector sent the write behind this fence: a suspend between that
+     * send and now (even before this message reached us) shows as a larger gap at the next check. */
     int64_t mono = clock_mono_ms();
-    fence_update(&d->fence, term ? term : "?", fence, clock_boot_ms() - mono);
+    fence_update(&d->fence, term ? term : "?", fence, ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - mono));
     if (!d->announced) {
         d->announced = 1;
         char left[32];
