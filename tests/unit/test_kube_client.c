@@ -2,6 +2,7 @@
  * (method, body, content type, headers), Retry-After honoured within the deadline, timeouts, transport
  * errors, cancellation and close with requests in flight, watch streams split at arbitrary points, a second
  * client not blocked by a slow first one, and the blocking convenience. */
+#include "tests/unit/loop_spin.h"
 #include "tests/unit/unit.h"
 
 #include "tests/unit/kube_fake_server.h"
@@ -49,21 +50,22 @@ static void on_done(void *data, struct kube_response *r)
     kube_response_move(&res->r, r);
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
+struct until {
+    struct result *res;
+    int n;
+};
+
+static int reached(void *arg)
+{
+    struct until *u = arg;
+    return u->res->calls >= u->n;
+}
 
 /* Runs the loop until n results arrived or ms passed. */
 static void run_until(struct result *res, int n, int ms)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)ms;
-    uv_timer_t guard;
-    uv_timer_init(&loop, &guard);
-    while (res->calls < n && uv_now(&loop) < end) {
-        uv_timer_start(&guard, on_guard, 20, 0);
-        uv_run(&loop, UV_RUN_ONCE);
-        uv_update_time(&loop);
-    }
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    struct until u = {res, n};
+    loop_spin(&loop, ms, reached, &u);
 }
 
 START_TEST(test_kube_client_get_json_and_request_shape)
@@ -283,19 +285,13 @@ static void on_watch_done(void *data, struct kube_response *r, unsigned long eve
     kube_response_move(&s->r, r);
 }
 
-static void run_watch(struct watch_seen *s, int ms)
+static int watch_finished(void *arg)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)ms;
-    uv_timer_t guard;
-    uv_timer_init(&loop, &guard);
-    while (!s->done && uv_now(&loop) < end && !(s->stop_at && s->events >= s->stop_at)) {
-        uv_timer_start(&guard, on_guard, 20, 0);
-        uv_run(&loop, UV_RUN_ONCE);
-        uv_update_time(&loop);
-    }
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    struct watch_seen *s = arg;
+    return s->done || (s->stop_at && s->events >= s->stop_at);
 }
+
+static void run_watch(struct watch_seen *s, int ms) { loop_spin(&loop, ms, watch_finished, s); }
 
 static const char WATCH[] =
     "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"11\"}}}\n"

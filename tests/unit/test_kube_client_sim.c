@@ -6,6 +6,7 @@
  * The simulator is started per test on port 0 in a private directory and stopped even on failure (teardown,
  * and Check's fork mode kills the test process). It is driven through its control endpoint with this same
  * client. */
+#include "tests/unit/loop_spin.h"
 #include "tests/unit/unit.h"
 
 #include <fcntl.h>
@@ -174,21 +175,7 @@ static enum kube_err api(struct kube_client *c, const char *method, const char *
     return e;
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
-
-static void spin(int ms, int (*done)(void *), void *arg)
-{
-    uint64_t end = uv_now(&loop) + (uint64_t)ms;
-    uv_timer_t guard;
-    uv_timer_init(&loop, &guard);
-    while (uv_now(&loop) < end && !(done && done(arg))) {
-        uv_timer_start(&guard, on_guard, 10, 0);
-        uv_run(&loop, UV_RUN_ONCE);
-        uv_update_time(&loop);
-    }
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-}
+static void spin(int ms, int (*done)(void *), void *arg) { loop_spin(&loop, ms, done, arg); }
 
 #define LEASES "/apis/coordination.k8s.io/v1/namespaces/default/leases"
 

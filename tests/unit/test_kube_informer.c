@@ -2,6 +2,7 @@
  * continue token restarting unpaged, list then watch from the list's resourceVersion with bookmarks,
  * projection, relist on an ERROR 410 reported as a diff, a dropped watch resumed from the last version
  * (no relist), 429 Retry-After honoured, list errors retried with backoff, stopping from a callback. */
+#include "tests/unit/loop_spin.h"
 #include "tests/unit/unit.h"
 
 #include "tests/unit/kube_fake_server.h"
@@ -33,21 +34,7 @@ static void teardown(void)
     kube_config_free(cfg);
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
-
-static void spin(int ms, int (*done)(void *), void *arg)
-{
-    uint64_t end = uv_now(&loop) + (uint64_t)ms;
-    uv_timer_t guard;
-    uv_timer_init(&loop, &guard);
-    while (uv_now(&loop) < end && !(done && done(arg))) {
-        uv_timer_start(&guard, on_guard, 10, 0);
-        uv_run(&loop, UV_RUN_ONCE);
-        uv_update_time(&loop);
-    }
-    uv_close((uv_handle_t *)&guard, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-}
+static void spin(int ms, int (*done)(void *), void *arg) { loop_spin(&loop, ms, done, arg); }
 
 #define POD(name, rv) "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\",\"resourceVersion\":\"" rv "\"}}"
 
