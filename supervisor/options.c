@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
 
 #include "common/config/config.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
@@ -46,21 +46,11 @@ static int snapshot(const char *path)
  * message; found out by the deployer, it would be a crash loop. */
 static int prepare_run_dir(const char *config_path, const char *dir)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp)) {
-        fprintf(stderr, "%s: controller.run_dir: path too long\n", config_path);
+    char failed[PATH_MAX];
+    int rc = fs_mkdir_p(dir, failed, sizeof(failed));
+    if (rc < 0) {
+        fprintf(stderr, "%s: controller.run_dir: cannot create %s: %s\n", config_path, failed, strerror(-rc));
         return -1;
-    }
-    for (char *p = tmp + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-            fprintf(stderr, "%s: controller.run_dir: cannot create %s: %s\n", config_path, tmp, strerror(errno));
-            return -1;
-        }
-        *p = c;
-        if (!c) break;
     }
     if (access(dir, W_OK | X_OK) < 0) {
         fprintf(stderr, "%s: controller.run_dir: %s is not a writable directory: %s\n", config_path, dir,

@@ -8,30 +8,16 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-    return 0;
-}
+#include "common/fs.h"
 
 int journal_open(struct journal *j, const char *run_dir)
 {
     j->fd = -1;
     j->entries = 0;
-    int rc = mkdir_p(run_dir);
+    int rc = fs_mkdir_p(run_dir, NULL, 0);
     if (rc < 0) return rc;
     char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof(path), "%s/deployer.journal", run_dir) >= sizeof(path)) return -ENAMETOOLONG;
