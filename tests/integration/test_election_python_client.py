@@ -21,12 +21,15 @@ LEASE = "haproxy-template-ic-leader"
 
 class Candidate:
     def __init__(self, tmp, sim, ident="py-candidate"):
+        # its own lines on stdout; the library's logging (another thread, on stderr) kept apart so that the
+        # two never share a line
         self.out_path = os.path.join(tmp, "candidate.out")
         self.out = open(self.out_path, "w")
+        self.err = open(os.path.join(tmp, "candidate.log"), "w")
         self.p = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(h.SOURCE_ROOT, "tests", "integration", "py_lease_candidate.py"),
              sim.kubeconfig, "default", LEASE, ident, str(LD), str(RD), str(RP)],
-            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL)
 
     def event(self, word):
         for line in h.open_text(self.out_path).splitlines():
@@ -39,6 +42,7 @@ class Candidate:
             self.p.kill()
             self.p.wait()
         self.out.close()
+        self.err.close()
 
 
 def start_replica(tmp, sim, i):
