@@ -1,4 +1,4 @@
-/* The deployer lives and dies with leadership (invariants 1, 2 and 7 of docs/architecture.md).
+/* The deployer lives and dies with leadership (safety invariants 1, 2 and 7 in docs/architecture.md).
  *
  * The elector reports became_leader (term, fence), renewed (fence), lost_leadership (reason) and
  * new_leader_observed. The supervisor spawns the deployer on became_leader, forwards each fence, and

@@ -1,6 +1,7 @@
-/* The deployer's own guard (invariant 1): it may cause a side effect only while its leadership term is
- * known and the monotonic clock is before the fence the elector last extended. The supervisor kills the
- * deployer at the fence as well; this check holds even if that kill is late. */
+/* The deployer's own guard (safety invariant 1 in docs/architecture.md): it may cause a side effect only
+ * while its leadership term is known and the monotonic clock is before the fence the elector last
+ * extended. The supervisor kills the deployer at the fence as well; this check holds even if that kill is
+ * late. */
 #ifndef HTIC_DEPLOYER_FENCE_H
 #define HTIC_DEPLOYER_FENCE_H
 
