@@ -1,6 +1,7 @@
 /* Template filters: Jinja2's built-ins that HAProxy templates use plus the original controller's additions
- * (b64decode, b64encode, regex_replace, regex_search, glob_match, sort_by, strip), and Python %-formatting.
- * Each follows Jinja2 3.1's implementation; deliberate differences are listed in docs/templates.md. */
+ * (b64decode, b64encode, regex_replace, regex_search, glob_match, sort_by, strip), and their registry.
+ * Each follows Jinja2 3.1's implementation; deliberate differences are listed in docs/templates.md. Not here:
+ * argument helpers (tmpl_args.c), regex translation and cache (tmpl_regex.c), %-formatting (tmpl_format.c). */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -13,56 +14,11 @@
 
 #define F(name) static int f_##name(struct tmpl_call *r, const struct node *n, tv *v, struct args *a, tv *out)
 
-int tmpl_arg_get(struct args *a, uint32_t pos, const char *name, tv *out)
-{
-    if (pos < a->npos) {
-        *out = a->pos[pos];
-        return 1;
-    }
-    for (uint32_t i = 0; i < a->nkw; i++)
-        if (!strcmp(a->kwn[i], name)) {
-            *out = a->kwv[i];
-            return 1;
-        }
-    return 0;
-}
-
 static int bool_arg(struct args *a, uint32_t pos, const char *name, int dflt)
 {
     tv x;
     if (!tmpl_arg_get(a, pos, name, &x)) return dflt;
     return tmpl_v_truthy(&x);
-}
-
-int tmpl_v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out)
-{
-    if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) {
-        *out = v->u.i;
-        return 0;
-    }
-    if (v->kind == TMPL_FLOAT) return tmpl_rerr(r, n, "'float' object cannot be interpreted as an integer");
-    if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);
-    return tmpl_rerr(r, n, "'%s' object cannot be interpreted as an integer", tmpl_kind_name(v));
-}
-
-int tmpl_str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len)
-{
-    tv x;
-    if (tmpl_v_str(r, n, v, &x) < 0) return -1;
-    *s = x.u.s;
-    *len = x.len;
-    return 0;
-}
-
-static int ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out)
-{
-    if (b->oom) {
-        buf_free(b);
-        return tmpl_rerr(r, n, "out of memory");
-    }
-    *out = tmpl_v_str_copy(r, buf_cstr(b), b->len);
-    buf_free(b);
-    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 /* ---- attribute paths (make_attrgetter): "a.b.0" ---- */
@@ -141,7 +97,7 @@ static int sort_pairs(struct tmpl_call *r, const struct node *n, struct kv *p, s
                     if (p[i].k.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &p[i].k);
                     if (p[j].k.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &p[j].k);
                     return tmpl_rerr(r, n, "'<' not supported between instances of '%s' and '%s'", tmpl_kind_name(&p[j].k),
-                                tmpl_kind_name(&p[i].k));
+                                     tmpl_kind_name(&p[i].k));
                 }
                 /* take right only if strictly before left (stable) */
                 if (reverse ? c > 0 : c < 0) tmp[k++] = p[j++];
@@ -293,7 +249,7 @@ F(capitalize)
     struct buf b;
     buf_init(&b);
     tmpl_utf8_case(s, len, CASE_CAPITALIZE, &b);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int pad_center(struct tmpl_call *r, const struct node *n, const char *s, size_t len, int64_t width,
@@ -314,7 +270,7 @@ static int pad_center(struct tmpl_call *r, const struct node *n, const char *s, 
     for (int64_t i = 0; i < left; i++) buf_append(&b, fill, flen);
     buf_append(&b, s, len);
     for (int64_t i = 0; i < marg - left; i++) buf_append(&b, fill, flen);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(center)
@@ -416,7 +372,7 @@ F(escape)
     struct buf b;
     buf_init(&b);
     html_escape(s, len, &b);
-    if (ret_buf(r, n, &b, out) < 0) return -1;
+    if (tmpl_ret_buf(r, n, &b, out) < 0) return -1;
     out->flags = VF_MARKUP;
     return 0;
 }
@@ -583,7 +539,7 @@ F(format)
         buf_free(&b);
         return -1;
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(groupby)
@@ -668,7 +624,7 @@ F(indent)
             break;
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(items)
@@ -711,7 +667,7 @@ F(join)
             return -1;
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(list)
@@ -732,7 +688,7 @@ static int map_case(struct tmpl_call *r, const struct node *n, tv *v, int upper,
     struct buf b;
     buf_init(&b);
     tmpl_utf8_case(s, len, upper ? CASE_UPPER : CASE_LOWER, &b);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(lower) { (void)a; return map_case(r, n, v, 0, out); }
@@ -794,7 +750,7 @@ static int minmax(struct tmpl_call *r, const struct node *n, tv *v, struct args 
         if (make_key(r, n, &items[i], &attr, 0, !cs, NULL, &k) < 0) return -1;
         if (tmpl_v_cmp(&k, &bk, &cmp) < 0)
             return tmpl_rerr(r, n, "'%s' not supported between instances of '%s' and '%s'", want_max ? ">" : "<",
-                        tmpl_kind_name(&k), tmpl_kind_name(&bk));
+                             tmpl_kind_name(&k), tmpl_kind_name(&bk));
         if (want_max ? cmp > 0 : cmp < 0) {
             best = i;
             bk = k;
@@ -832,7 +788,7 @@ F(replace)
                 buf_append(&b, s + x, y - x);
             }
         }
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     while (i < len) {
         const char *m = (count < 0 || done < count) ? memmem(s + i, len - i, os, ol) : NULL;
@@ -849,7 +805,7 @@ F(replace)
             return tmpl_rerr(r, n, "result too large");
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int select_common(struct tmpl_call *r, const struct node *n, tv *v, struct args *a, int by_attr, int want,
@@ -1061,7 +1017,7 @@ F(title)
     struct buf b;
     buf_init(&b);
     tmpl_utf8_case(s, len, CASE_TITLE, &b);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int json_str(const char *s, size_t len, struct buf *b)
@@ -1215,7 +1171,7 @@ F(tojson)
         buf_free(&b);
         return -1;
     }
-    if (ret_buf(r, n, &b, out) < 0) return -1;
+    if (tmpl_ret_buf(r, n, &b, out) < 0) return -1;
     out->flags = VF_MARKUP;
     return 0;
 }
@@ -1273,7 +1229,7 @@ F(truncate)
         buf_append(&b, s, k ? k - 1 : cut);
     }
     buf_append(&b, es, el);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(unique)
@@ -1314,7 +1270,7 @@ F(urlencode)
     buf_init(&b);
     if (v->kind == TMPL_STR) {
         url_quote(v->u.s, v->len, 0, &b);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     tv *ks = NULL, *vs = NULL;
     size_t c;
@@ -1336,7 +1292,7 @@ F(urlencode)
         size_t len;
         if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
         url_quote(s, len, 0, &b);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     for (size_t i = 0; i < c; i++) {
         const char *s;
@@ -1348,7 +1304,7 @@ F(urlencode)
         if (tmpl_str_of(r, n, &vs[i], &s, &len) < 0) { buf_free(&b); return -1; }
         url_quote(s, len, 1, &b);
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(wordcount)
@@ -1390,7 +1346,7 @@ F(b64encode)
         buf_putc(&b, i + 1 < len ? b64chars[(x >> 6) & 63] : '=');
         buf_putc(&b, i + 2 < len ? b64chars[x & 63] : '=');
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int utf8_valid(const unsigned char *s, size_t len)
@@ -1456,220 +1412,7 @@ F(b64decode)
         buf_free(&b);
         return tmpl_rerr(r, n, "b64decode: decoded data is not valid UTF-8");
     }
-    return ret_buf(r, n, &b, out);
-}
-
-/* Python-flavoured regex -> POSIX ERE: \d \w \s (and negations) are translated; lazy quantifiers,
- * lookarounds and inline flags are refused with a clear error. */
-#define REGEX_PATTERN_MAX 1024  /* bytes of a pattern: HAProxy path/host patterns are far shorter */
-#define REGEX_REPEAT_MAX 255     /* {m,n} bounds: libc compiles big counted repeats very slowly */
-#define REGEX_GROUPS_MAX 32      /* nesting of ( ) */
-
-/* Refuses what makes libc's regcomp blow up and Python's re refuse or behave differently: stacked
- * quantifiers ("multiple repeat" in Python), huge counted repeats, deep groups, back-references. */
-static int check_regex(struct tmpl_call *r, const struct node *n, const char *p, size_t len)
-{
-    if (len > REGEX_PATTERN_MAX) return tmpl_rerr(r, n, "regex pattern longer than %d bytes", REGEX_PATTERN_MAX);
-    int inbr = 0, depth = 0, quantifiable = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (c == '\\') {
-            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9' && !inbr)
-                return tmpl_rerr(r, n, "back-references are not supported in regex patterns");
-            i++;
-            quantifiable = 1;
-            continue;
-        }
-        if (inbr) {
-            if (c == ']') inbr = 0;
-            continue;
-        }
-        if (c == '[') {
-            inbr = 1;
-            if (i + 1 < len && p[i + 1] == '^') i++;
-            if (i + 1 < len && p[i + 1] == ']') i++;
-            quantifiable = 1;
-            continue;
-        }
-        if (c == '*' || c == '+' || c == '?' || (c == '{' && i + 1 < len && isdigit((unsigned char)p[i + 1]))) {
-            if (!quantifiable) {
-                if (c == '?' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
-                    return tmpl_rerr(r, n, "lazy quantifiers are not supported in regex patterns");
-                return tmpl_rerr(r, n, "multiple repeat or nothing to repeat in regex pattern at position %zu", i);
-            }
-            if (c == '{') {
-                long m = 0;
-                size_t j = i + 1;
-                while (j < len && (isdigit((unsigned char)p[j]) || p[j] == ',')) {
-                    if (isdigit((unsigned char)p[j])) {
-                        m = m * 10 + (p[j] - '0');
-                        if (m > REGEX_REPEAT_MAX) return tmpl_rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
-                    } else {
-                        m = 0;
-                    }
-                    j++;
-                }
-                if (j < len && p[j] == '}') i = j;
-            }
-            quantifiable = 0;
-            continue;
-        }
-        if (c == '(') {
-            if (++depth > REGEX_GROUPS_MAX) return tmpl_rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
-            quantifiable = 0;
-            continue;
-        }
-        if (c == ')') {
-            if (depth > 0) depth--;
-            quantifiable = 1;
-            continue;
-        }
-        quantifiable = c != '|' && c != '^';
-    }
-    return 0;
-}
-
-#define REGEX_CACHE_SIZE 64  /* distinct patterns kept compiled per env (templates use a handful) */
-
-struct rcache_entry {
-    char *pat;  /* NULL = free slot */
-    size_t len;
-    regex_t re;
-};
-
-void tmpl_regex_cache_free(struct tmpl_env *env)
-{
-    if (!env->rcache) return;
-    for (int i = 0; i < REGEX_CACHE_SIZE; i++)
-        if (env->rcache[i].pat) {
-            regfree(&env->rcache[i].re);
-            free(env->rcache[i].pat);
-        }
-    free(env->rcache);
-    env->rcache = NULL;
-}
-
-static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re);
-
-/* Compiled patterns are cached in the env: a pattern in a loop over 10k objects compiles once. The
- * returned regex belongs to the cache; do not regfree it. */
-static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out)
-{
-    if (pat->kind != TMPL_STR) return tmpl_rerr(r, n, "regex pattern must be a string");
-    struct tmpl_env *env = r->env;
-    if (!env->rcache && !(env->rcache = calloc(REGEX_CACHE_SIZE, sizeof(struct rcache_entry))))
-        return tmpl_rerr(r, n, "out of memory");
-    for (int i = 0; i < REGEX_CACHE_SIZE; i++) {
-        struct rcache_entry *c = &env->rcache[i];
-        if (c->pat && c->len == pat->len && !memcmp(c->pat, pat->u.s, pat->len)) {
-            *out = &c->re;
-            return 0;
-        }
-    }
-    struct rcache_entry *c = &env->rcache[env->rcache_next++ % REGEX_CACHE_SIZE];
-    if (c->pat) {
-        regfree(&c->re);
-        free(c->pat);
-        c->pat = NULL;
-    }
-    if (compile_regex_uncached(r, n, pat, &c->re) < 0) return -1;
-    if (!(c->pat = malloc(pat->len + 1))) {
-        regfree(&c->re);
-        return tmpl_rerr(r, n, "out of memory");
-    }
-    memcpy(c->pat, pat->u.s, pat->len);
-    c->pat[pat->len] = '\0';
-    c->len = pat->len;
-    *out = &c->re;
-    return 0;
-}
-
-static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
-{
-    if (check_regex(r, n, pat->u.s, pat->len) < 0) return -1;
-    struct buf b;
-    buf_init(&b);
-    int inbr = 0;
-    for (size_t i = 0; i < pat->len; i++) {
-        char c = pat->u.s[i];
-        if (c == '\\' && i + 1 < pat->len) {
-            char x = pat->u.s[++i];
-            const char *rep = NULL;
-            switch (x) {
-            case 'd': rep = inbr ? "0-9" : "[0-9]"; break;
-            case 'D': rep = inbr ? NULL : "[^0-9]"; break;
-            case 'w': rep = inbr ? "A-Za-z0-9_" : "[A-Za-z0-9_]"; break;
-            case 'W': rep = inbr ? NULL : "[^A-Za-z0-9_]"; break;
-            case 's': rep = inbr ? " \t\n\r\f\v" : "[ \t\n\r\f\v]"; break;
-            case 'S': rep = inbr ? NULL : "[^ \t\n\r\f\v]"; break;
-            case 'n': rep = "\n"; break;
-            case 't': rep = "\t"; break;
-            default:
-                if (isalnum((unsigned char)x) && !(x >= '1' && x <= '9')) {
-                    buf_free(&b);
-                    return tmpl_rerr(r, n, "unsupported regex escape '\\%c'", x);
-                }
-                if (inbr) buf_putc(&b, x);
-                else {
-                    buf_putc(&b, '\\');
-                    buf_putc(&b, x);
-                }
-                continue;
-            }
-            if (!rep) {
-                buf_free(&b);
-                return tmpl_rerr(r, n, "unsupported regex escape '\\%c' inside []", x);
-            }
-            buf_puts(&b, rep);
-            continue;
-        }
-        if (!inbr && c == '[') {
-            inbr = 1;
-            buf_putc(&b, c);
-            if (i + 1 < pat->len && pat->u.s[i + 1] == '^') buf_putc(&b, pat->u.s[++i]);
-            if (i + 1 < pat->len && pat->u.s[i + 1] == ']') buf_putc(&b, pat->u.s[++i]);
-            continue;
-        }
-        if (inbr && c == ']') inbr = 0;
-        if (!inbr && (c == '?' || c == '*' || c == '+' || c == '}') && i + 1 < pat->len && pat->u.s[i + 1] == '?' && c != '?') {
-            buf_free(&b);
-            return tmpl_rerr(r, n, "lazy quantifiers are not supported in regex patterns");
-        }
-        if (!inbr && c == '{') {  /* Python takes a '{' that starts no {m}, {m,}, {m,n} literally */
-            size_t j = i + 1;
-            int digits = 0, comma = 0;
-            while (j < pat->len && (isdigit((unsigned char)pat->u.s[j]) || (pat->u.s[j] == ',' && !comma))) {
-                if (pat->u.s[j] == ',') comma = 1;
-                else digits++;
-                j++;
-            }
-            if (!(digits && j < pat->len && pat->u.s[j] == '}')) {
-                buf_puts(&b, "\\{");
-                continue;
-            }
-        }
-        if (!inbr && c == '}' && (i == 0 || !isdigit((unsigned char)pat->u.s[i - 1])) && (i == 0 || pat->u.s[i - 1] != ',')) {
-            buf_puts(&b, "\\}");
-            continue;
-        }
-        if (!inbr && c == '(' && i + 1 < pat->len && pat->u.s[i + 1] == '?') {
-            buf_free(&b);
-            return tmpl_rerr(r, n, "(?...) groups are not supported in regex patterns");
-        }
-        buf_putc(&b, c);
-    }
-    if (b.oom) {
-        buf_free(&b);
-        return tmpl_rerr(r, n, "out of memory");
-    }
-    int rc = regcomp(re, buf_cstr(&b), REG_EXTENDED);
-    buf_free(&b);
-    if (rc != 0) {
-        char msg[128];
-        regerror(rc, re, msg, sizeof(msg));
-        return tmpl_rerr(r, n, "invalid regex: %s", msg);
-    }
-    return 0;
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(regex_search)
@@ -1680,7 +1423,7 @@ F(regex_search)
     size_t len;
     if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     regex_t *re;
-    if (compile_regex(r, n, &pat, &re) < 0) return -1;
+    if (tmpl_regex_compile(r, n, &pat, &re) < 0) return -1;
     const char *cs = tmpl_arena_strndup(r->ar, s, len);
     if (!cs) return tmpl_rerr(r, n, "out of memory");
     regmatch_t m[1];
@@ -1698,7 +1441,7 @@ F(regex_replace)
     size_t len, rl;
     if (tmpl_str_of(r, n, v, &s, &len) < 0 || tmpl_str_of(r, n, &rep, &rs, &rl) < 0) return -1;
     regex_t *re;
-    if (compile_regex(r, n, &pat, &re) < 0) return -1;
+    if (tmpl_regex_compile(r, n, &pat, &re) < 0) return -1;
     const char *cs = tmpl_arena_strndup(r->ar, s, len);
     if (!cs) return tmpl_rerr(r, n, "out of memory");
     struct buf b;
@@ -1760,7 +1503,7 @@ F(regex_replace)
         if (b.len > r->outmax) break;
     }
     if (pos < len) buf_append(&b, cs + pos, len - pos);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(glob_match)
@@ -1852,135 +1595,6 @@ F(sort_by)
 }
 
 F(strip) { return strip_common(r, n, v, a, 0, out); }
-
-/* ---- Python %-formatting ---- */
-
-#define FORMAT_WIDTH_MAX 100000  /* field width/precision in %-formatting and str.format: far above any use */
-
-static int read_num(const char *fmt, size_t flen, size_t *i, int64_t *out)
-{
-    int64_t v = 0;
-    while (*i < flen && isdigit((unsigned char)fmt[*i])) {
-        if (v <= FORMAT_WIDTH_MAX) v = v * 10 + (fmt[*i] - '0');
-        (*i)++;
-    }
-    *out = v;
-    return v > FORMAT_WIDTH_MAX ? -1 : 0;
-}
-
-int tmpl_py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
-                      size_t nargs, const tv *mapping, struct buf *out)
-{
-    size_t ai = 0;
-    for (size_t i = 0; i < flen; i++) {
-        if (fmt[i] != '%') {
-            buf_putc(out, fmt[i]);
-            continue;
-        }
-        if (++i >= flen) return tmpl_rerr(r, n, "incomplete format");
-        tv arg;
-        int have = 0;
-        if (fmt[i] == '(') {
-            const char *e = memchr(fmt + i, ')', flen - i);
-            if (!e || !mapping) return tmpl_rerr(r, n, "format requires a mapping");
-            tv key = tmpl_v_str_copy(r, fmt + i + 1, (size_t)(e - fmt - i - 1));
-            if (!tmpl_dict_get(mapping, &key, &arg)) return tmpl_rerr(r, n, "format key %.*s not found", (int)key.len, key.u.s);
-            have = 1;
-            i = (size_t)(e - fmt) + 1;
-        }
-        char flags[8];
-        size_t nf = 0;
-        int left = 0;
-        while (i < flen && strchr("-+ #0", fmt[i]) && fmt[i]) {
-            if (fmt[i] == '-') left = 1;
-            if (nf < sizeof(flags) - 1 && !memchr(flags, fmt[i], nf)) flags[nf++] = fmt[i];
-            i++;
-        }
-        flags[nf] = '\0';
-        int64_t width = 0, prec = -1;
-        if (read_num(fmt, flen, &i, &width) < 0) return tmpl_rerr(r, n, "format width too large");
-        if (i < flen && fmt[i] == '.') {
-            i++;
-            if (read_num(fmt, flen, &i, &prec) < 0) return tmpl_rerr(r, n, "format precision too large");
-        }
-        if (i >= flen) return tmpl_rerr(r, n, "incomplete format");
-        char conv = fmt[i];
-        if (conv == '%') {
-            buf_putc(out, '%');
-            continue;
-        }
-        if (!have) {
-            if (ai >= nargs) return tmpl_rerr(r, n, "not enough arguments for format string");
-            arg = args[ai++];
-        }
-        char spec[24];
-        switch (conv) {
-        case 's':
-        case 'r': {
-            struct buf t;
-            buf_init(&t);
-            if (conv == 's') {
-                if (tmpl_v_to_str(r, n, &arg, &t) < 0) {
-                    buf_free(&t);
-                    return -1;
-                }
-            } else {
-                tmpl_v_repr(&arg, &t);
-            }
-            size_t len = t.len;
-            if (prec >= 0) len = tmpl_utf8_offset(buf_cstr(&t), t.len, (size_t)prec);
-            int64_t cps = (int64_t)tmpl_utf8_len(buf_cstr(&t), len), pad = width > cps ? width - cps : 0;
-            if (!left)
-                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
-            buf_append(out, buf_cstr(&t), len);
-            if (left)
-                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
-            buf_free(&t);
-            break;
-        }
-        case 'd':
-        case 'i':
-        case 'x':
-        case 'X':
-        case 'o': {
-            int64_t x;
-            if (arg.kind == TMPL_FLOAT) x = (int64_t)arg.u.f;
-            else if (arg.kind == TMPL_INT || arg.kind == TMPL_BOOL) x = arg.u.i;
-            else return tmpl_rerr(r, n, "%%%c format: a number is required, not %s", conv, tmpl_kind_name(&arg));
-            if (prec < 0) {
-                snprintf(spec, sizeof(spec), "%%%s*ll%c", flags, conv == 'i' ? 'd' : conv);
-                buf_printf(out, spec, (int)width, (long long)x);
-            } else {
-                snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
-                buf_printf(out, spec, (int)width, (int)prec, (long long)x);
-            }
-            break;
-        }
-        case 'f':
-        case 'F':
-        case 'e':
-        case 'E':
-        case 'g':
-        case 'G': {
-            if (!tmpl_v_is_num(&arg)) return tmpl_rerr(r, n, "must be real number, not %s", tmpl_kind_name(&arg));
-            snprintf(spec, sizeof(spec), "%%%s*.*%c", flags, conv);
-            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 6 : prec), tmpl_v_num(&arg));
-            break;
-        }
-        case 'c': {
-            if (arg.kind == TMPL_STR && tmpl_utf8_len(arg.u.s, arg.len) == 1) buf_append(out, arg.u.s, arg.len);
-            else if (arg.kind == TMPL_INT && arg.u.i >= 0 && arg.u.i < 128) buf_putc(out, (char)arg.u.i);
-            else return tmpl_rerr(r, n, "%%c requires int or char");
-            break;
-        }
-        default:
-            return tmpl_rerr(r, n, "unsupported format character '%c'", conv);
-        }
-        if (out->len > r->outmax) return tmpl_rerr(r, n, "formatted string too large");
-    }
-    if (ai < nargs && !mapping) return tmpl_rerr(r, n, "not all arguments converted during string formatting");
-    return 0;
-}
 
 /* ---- registry ---- */
 

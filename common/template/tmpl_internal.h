@@ -6,6 +6,7 @@
 #ifndef HTIC_TMPL_INTERNAL_H
 #define HTIC_TMPL_INTERNAL_H
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -183,7 +184,7 @@ struct tmpl_env {
     size_t ng, gcap;
     struct arena rar;   /* render arena, reused */
     const char *name_loop;  /* interned "loop" */
-    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_filters.c) */
+    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_regex.c) */
     unsigned rcache_next;
     int rendering;
 };
@@ -217,8 +218,6 @@ enum { UF_NAME = 0, UF_ATTR = 1, UF_MSG = 2 };  /* UNDEF flags: how u.s explains
 tv tmpl_v_undef_attr(const tv *parent, const char *name);
 tv tmpl_v_undef_msg(const char *msg);
 int tmpl_undef_error(struct tmpl_call *r, const struct node *n, const tv *v);
-int tmpl_py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
-                      size_t nargs, const tv *mapping, struct buf *out);
 
 /* errors */
 int tmpl_syntax_error(struct tmpl *t, struct err *e, int line, int col, const char *fmt, ...)
@@ -285,19 +284,31 @@ size_t tmpl_ws_at(const char *p, size_t len, size_t i);      /* Python whitespac
 size_t tmpl_ws_before(const char *p, size_t len, size_t j);  /* same, for the character ending at p[j-1] */
 int tmpl_call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
 
-void tmpl_regex_cache_free(struct tmpl_env *env);
-
 /* case mapping (tmpl_unicode.c) */
 enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE };
 void tmpl_utf8_case(const char *s, size_t len, int mode, struct buf *b);
 int tmpl_utf8_is_case(const char *s, size_t len, int want_upper);
 int tmpl_utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha);
 
-/* filter helpers shared with methods */
-int tmpl_arg_get(struct args *a, uint32_t pos, const char *name, tv *out);
-int tmpl_apply_test(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, int *res);
-int tmpl_apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out);
+/* the built-ins' calling convention (tmpl_args.c) */
+int tmpl_arg_get(struct args *a, uint32_t pos, const char *name, tv *out);   /* 1 if given, by position or name */
 int tmpl_v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out);
 int tmpl_str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len);
+int tmpl_ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out);  /* frees b, *out = copy */
+/* Python's dict(x, **kw) and d.update(x, **kw): x a mapping or pairs (hashable keys); `what` names the call. */
+int tmpl_dict_update_args(struct tmpl_call *r, const struct node *n, struct args *a, tv *d, const char *what);
+
+/* Python string formatting (tmpl_format.c) */
+int tmpl_py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
+                           size_t nargs, const tv *mapping, struct buf *out);
+int tmpl_str_format(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, tv *out);
+
+/* regex filters' patterns (tmpl_regex.c): the regex belongs to the env's cache, never regfree it */
+int tmpl_regex_compile(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out);
+void tmpl_regex_cache_free(struct tmpl_env *env);
+
+/* filters (tmpl_filters.c) and tests (tmpl_tests.c) by name */
+int tmpl_apply_test(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, int *res);
+int tmpl_apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out);
 
 #endif

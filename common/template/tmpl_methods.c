@@ -1,9 +1,8 @@
 /* Methods callable on values from templates: str (split, startswith, format, ...), dict (get, items, keys,
  * values, update, pop, ...), list (append, extend, pop, ...) and loop (cycle, changed), with Python's
- * semantics. Values borrowed from the JSON context are read-only: mutating them is a render error. */
+ * semantics. Values borrowed from the JSON context are read-only: mutating them is a render error.
+ * str.format itself is in tmpl_format.c. */
 #include <ctype.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/template/tmpl_internal.h"
@@ -76,17 +75,6 @@ static int need_str(struct tmpl_call *r, const struct node *n, const tv *v, cons
 {
     if (v->kind != TMPL_STR) return tmpl_rerr(r, n, "%s() argument must be str, not %s", m, tmpl_kind_name(v));
     return 0;
-}
-
-static int ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out)
-{
-    if (b->oom) {
-        buf_free(b);
-        return tmpl_rerr(r, n, "out of memory");
-    }
-    *out = tmpl_v_str_copy(r, buf_cstr(b), b->len);
-    buf_free(b);
-    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static int isws(char c) { return isspace((unsigned char)c) || (c >= 0x1c && c <= 0x1f); }
@@ -246,7 +234,7 @@ static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args 
     for (size_t i = 0; i < nc; i++) {
         if (cands[i].kind != TMPL_STR)
             return tmpl_rerr(r, n, "%s first arg must be str or a tuple of str, not %s", ends ? "endswith" : "startswith",
-                        tmpl_kind_name(&cands[i]));
+                             tmpl_kind_name(&cands[i]));
         if (cands[i].len <= s->len &&
             !memcmp(ends ? s->u.s + s->len - cands[i].len : s->u.s, cands[i].u.s, cands[i].len)) {
             *out = v_bool(1);
@@ -254,211 +242,6 @@ static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args 
         }
     }
     return 0;
-}
-
-/* str.format field: {[index|name][!r|!s][:spec]} */
-static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, const char *spec, size_t sl,
-                       struct buf *out)
-{
-    char fill = ' ', align = 0, type = 0, sign = 0;
-    size_t i = 0;
-    int64_t width = -1, prec = -1;
-    int zero = 0;
-    if (sl >= 2 && strchr("<>^=", spec[1])) {
-        fill = spec[0];
-        align = spec[1];
-        i = 2;
-    } else if (sl >= 1 && strchr("<>^=", spec[0])) {
-        align = spec[0];
-        i = 1;
-    }
-    if (i < sl && strchr("+- ", spec[i])) sign = spec[i++];
-    if (i < sl && spec[i] == '0') {
-        zero = 1;
-        i++;
-    }
-    if (i < sl && isdigit((unsigned char)spec[i])) {
-        width = 0;
-        while (i < sl && isdigit((unsigned char)spec[i]) && width < 100000) width = width * 10 + (spec[i++] - '0');
-    }
-    char group = 0;
-    if (i < sl && (spec[i] == ',' || spec[i] == '_')) group = spec[i++];
-    if (i < sl && spec[i] == '.') {
-        i++;
-        prec = 0;
-        while (i < sl && isdigit((unsigned char)spec[i]) && prec < 1000) prec = prec * 10 + (spec[i++] - '0');
-    }
-    if (i < sl) type = spec[i++];
-    if (i < sl) return tmpl_rerr(r, n, "invalid format specifier");
-    struct buf body;
-    buf_init(&body);
-    int numeric = tmpl_v_is_num(v);
-    if (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b') {
-        if (v->kind != TMPL_INT && v->kind != TMPL_BOOL) {
-            buf_free(&body);
-            return tmpl_rerr(r, n, "unknown format code '%c' for object of type '%s'", type, tmpl_kind_name(v));
-        }
-        if (type == 'b') {
-            uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-            char tmp[70];
-            int k = 69;
-            tmp[k] = '\0';
-            do {
-                tmp[--k] = (char)('0' + (u & 1));
-                u >>= 1;
-            } while (u);
-            if (v->u.i < 0) buf_putc(&body, '-');
-            buf_puts(&body, tmp + k);
-        } else {
-            char f[8] = {'%', 'l', 'l', type, 0};
-            if (sign == '+' && v->u.i >= 0) buf_putc(&body, '+');
-            buf_printf(&body, f, (long long)v->u.i);
-        }
-    } else if (type == 'f' || type == 'F' || type == 'e' || type == 'E' || type == 'g' || type == '%') {
-        if (!numeric) {
-            buf_free(&body);
-            return tmpl_rerr(r, n, "unknown format code '%c' for object of type '%s'", type, tmpl_kind_name(v));
-        }
-        double d = tmpl_v_num(v) * (type == '%' ? 100.0 : 1.0);
-        if (sign == '+' && d >= 0) buf_putc(&body, '+');
-        char f[8] = {'%', '.', '*', type == '%' ? 'f' : type, 0};
-        buf_printf(&body, f, (int)(prec < 0 ? 6 : prec), d);
-        if (type == '%') buf_putc(&body, '%');
-    } else if (type == 0 || type == 's') {
-        if (type == 's' && numeric) {
-            buf_free(&body);
-            return tmpl_rerr(r, n, "unknown format code 's' for object of type '%s'", tmpl_kind_name(v));
-        }
-        if (v->kind == TMPL_FLOAT && prec >= 0) {
-            buf_printf(&body, "%.*g", (int)prec, v->u.f);
-        } else {
-            if (sign == '+' && numeric && tmpl_v_num(v) >= 0) buf_putc(&body, '+');
-            if (tmpl_v_to_str(r, n, v, &body) < 0) {
-                buf_free(&body);
-                return -1;
-            }
-            if (!numeric && prec >= 0 && (size_t)prec < body.len) body.len = tmpl_utf8_offset(body.data, body.len, (size_t)prec);
-        }
-    } else {
-        buf_free(&body);
-        return tmpl_rerr(r, n, "unsupported format code '%c'", type);
-    }
-    if (group) {  /* thousands separators in the integer digits */
-        const char *bs = buf_cstr(&body);
-        size_t st = (bs[0] == '-' || bs[0] == '+') ? 1 : 0, end = st;
-        while (end < body.len && isdigit((unsigned char)bs[end])) end++;
-        if (!numeric || end == st) {
-            buf_free(&body);
-            return tmpl_rerr(r, n, "cannot specify '%c' with this format", group);
-        }
-        struct buf g;
-        buf_init(&g);
-        buf_append(&g, bs, st);
-        for (size_t k = st; k < end; k++) {
-            buf_putc(&g, bs[k]);
-            if (k + 1 < end && (end - k - 1) % 3 == 0) buf_putc(&g, group);
-        }
-        buf_append(&g, bs + end, body.len - end);
-        buf_free(&body);
-        body = g;
-    }
-    if (zero && !align) {  /* Python: a leading 0 means fill '0' after the sign */
-        align = '=';
-        fill = '0';
-    }
-    if (!align) align = numeric ? '>' : '<';
-    int64_t cps = (int64_t)tmpl_utf8_len(buf_cstr(&body), body.len);
-    int64_t pad = width > cps ? width - cps : 0;
-    int64_t left = align == '>' || align == '=' ? pad : align == '^' ? pad / 2 : 0;
-    size_t skip = 0;
-    if (align == '=' && numeric && body.len && (body.data[0] == '-' || body.data[0] == '+')) {
-        buf_putc(out, body.data[0]);
-        skip = 1;
-    }
-    for (int64_t k = 0; k < left; k++) buf_putc(out, fill);
-    buf_append(out, buf_cstr(&body) + skip, body.len - skip);
-    for (int64_t k = 0; k < pad - left; k++) buf_putc(out, fill);
-    buf_free(&body);
-    return 0;
-}
-
-static int str_format(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, tv *out)
-{
-    struct buf b;
-    buf_init(&b);
-    uint32_t auto_idx = 0;
-    const char *p = s->u.s;
-    size_t len = s->len;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '}' ) {
-            if (i + 1 < len && p[i + 1] == '}') i++;
-            else { buf_free(&b); return tmpl_rerr(r, n, "Single '}' encountered in format string"); }
-            buf_putc(&b, '}');
-            continue;
-        }
-        if (p[i] != '{') {
-            buf_putc(&b, p[i]);
-            continue;
-        }
-        if (i + 1 < len && p[i + 1] == '{') {
-            buf_putc(&b, '{');
-            i++;
-            continue;
-        }
-        const char *e = memchr(p + i, '}', len - i);
-        if (!e) {
-            buf_free(&b);
-            return tmpl_rerr(r, n, "Single '{' encountered in format string");
-        }
-        const char *f = p + i + 1;
-        size_t fl = (size_t)(e - f);
-        const char *colon = memchr(f, ':', fl);
-        size_t nl = colon ? (size_t)(colon - f) : fl;
-        char conv = 0;
-        if (nl >= 2 && f[nl - 2] == '!') {
-            conv = f[nl - 1];
-            nl -= 2;
-        }
-        tv v;
-        if (nl == 0) {
-            if (auto_idx >= a->npos) {
-                buf_free(&b);
-                return tmpl_rerr(r, n, "Replacement index %u out of range for positional args tuple", auto_idx);
-            }
-            v = a->pos[auto_idx++];
-        } else if (isdigit((unsigned char)f[0])) {
-            uint32_t idx = (uint32_t)atoi(f);
-            if (idx >= a->npos) {
-                buf_free(&b);
-                return tmpl_rerr(r, n, "Replacement index %u out of range for positional args tuple", idx);
-            }
-            v = a->pos[idx];
-        } else {
-            uint32_t k;
-            for (k = 0; k < a->nkw; k++)
-                if (strlen(a->kwn[k]) == nl && !memcmp(a->kwn[k], f, nl)) break;
-            if (k == a->nkw) {
-                buf_free(&b);
-                return tmpl_rerr(r, n, "format: missing keyword argument '%.*s'", (int)nl, f);
-            }
-            v = a->kwv[k];
-        }
-        if (conv == 'r') {
-            struct buf t;
-            buf_init(&t);
-            tmpl_v_repr(&v, &t);
-            v = tmpl_v_str_copy(r, buf_cstr(&t), t.len);
-            buf_free(&t);
-        }
-        int rc = colon ? format_spec(r, n, &v, colon + 1, fl - nl - 1 - (conv ? 2 : 0), &b)
-                       : tmpl_v_to_str(r, n, &v, &b);
-        if (rc < 0) {
-            buf_free(&b);
-            return -1;
-        }
-        i = (size_t)(e - p);
-    }
-    return ret_buf(r, n, &b, out);
 }
 
 static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const char *m, struct args *a, tv *out)
@@ -469,7 +252,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
     if (!strcmp(m, "rsplit")) return do_split(r, n, s, a, 1, out);
     if (!strcmp(m, "startswith")) return affix(r, n, s, a, 0, out);
     if (!strcmp(m, "endswith")) return affix(r, n, s, a, 1, out);
-    if (!strcmp(m, "format")) return str_format(r, n, s, a, out);
+    if (!strcmp(m, "format")) return tmpl_str_format(r, n, s, a, out);
     if (!strcmp(m, "lower") || !strcmp(m, "upper") || !strcmp(m, "title") || !strcmp(m, "capitalize")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
         struct args none = {0};
@@ -510,7 +293,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
             if (i) buf_append(&b, p, len);
             buf_append(&b, items[i].u.s, items[i].len);
         }
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "count") || !strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index")) {
         if (nargs(r, n, a, 1, 1, m) < 0 || need_str(r, n, &a->pos[0], m) < 0) return -1;
@@ -589,7 +372,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         }
         for (int64_t k = 0; k < w - cps; k++) buf_putc(&b, '0');
         buf_append(&b, p + st, len - st);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "ljust") || !strcmp(m, "rjust") || !strcmp(m, "center")) {
         int64_t w;
@@ -614,7 +397,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         for (int64_t k = 0; k < left; k++) buf_append(&b, fill, fl);
         buf_append(&b, p, len);
         for (int64_t k = 0; k < marg - left; k++) buf_append(&b, fill, fl);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "splitlines")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
@@ -702,27 +485,9 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
     }
     if (readonly(r, n, d, m) < 0) return -1;
     if (!strcmp(m, "update")) {
-        if (a->npos > 1) return tmpl_rerr(r, n, "update expected at most 1 argument, got %u", a->npos);
-        if (a->npos) {
-            tv *src = &a->pos[0];
-            if (tmpl_v_is_map(src)) {
-                tv *ks, *vs;
-                size_t c = tmpl_map_entries(r, src, &ks, &vs);
-                for (size_t i = 0; i < c; i++) tmpl_dict_put(r, d, ks[i], vs[i]);
-            } else {
-                tv *items;
-                size_t c;
-                if (tmpl_v_iter(r, n, src, &items, &c) < 0) return -1;
-                for (size_t i = 0; i < c; i++) {
-                    if (!tmpl_v_is_seq(&items[i]) || tmpl_v_len(&items[i]) != 2)
-                        return tmpl_rerr(r, n, "dictionary update sequence element #%zu has wrong length", i);
-                    tmpl_dict_put(r, d, tmpl_seq_at(&items[i], 0), tmpl_seq_at(&items[i], 1));
-                }
-            }
-        }
-        for (uint32_t i = 0; i < a->nkw; i++) tmpl_dict_put(r, d, v_strn(a->kwn[i], strlen(a->kwn[i])), a->kwv[i]);
+        if (tmpl_dict_update_args(r, n, a, d, "update") < 0) return -1;
         *out = v_none();
-        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
+        return 0;
     }
     if (!strcmp(m, "pop")) {
         if (nargs(r, n, a, 1, 2, m) < 0) return -1;
