@@ -766,7 +766,8 @@ F(min) { return minmax(r, n, v, a, 0, out); }
 F(replace)
 {
     tv o, nw, cnt;
-    if (!tmpl_arg_get(a, 0, "old", &o) || !tmpl_arg_get(a, 1, "new", &nw)) return tmpl_rerr(r, n, "replace() needs old and new");
+    if (!tmpl_arg_get(a, 0, "old", &o) || !tmpl_arg_get(a, 1, "new", &nw))
+        return tmpl_rerr(r, n, "replace() needs old and new");
     int64_t count = -1;
     if (tmpl_arg_get(a, 2, "count", &cnt) && cnt.kind != TMPL_NONE && tmpl_v_as_int(r, n, &cnt, &count) < 0) return -1;
     const char *s, *os, *ns;
@@ -1113,7 +1114,8 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
     }
     case TMPL_DICT:
     case TMPL_JDICT: {
-        if (v->flags & (VF_NS | VF_MODULE)) return tmpl_rerr(r, n, "Object of type %s is not JSON serializable", tmpl_kind_name(v));
+        if (v->flags & (VF_NS | VF_MODULE))
+            return tmpl_rerr(r, n, "Object of type %s is not JSON serializable", tmpl_kind_name(v));
         tv *ks, *vs;
         size_t c = tmpl_map_entries(r, v, &ks, &vs);
         if (!c) {
@@ -1245,7 +1247,8 @@ F(unique)
     for (size_t i = 0; i < c; i++) {
         tv k, dummy;
         if (make_key(r, n, &items[i], &attr, 0, !cs, NULL, &k) < 0) return -1;
-        if ((tmpl_v_is_seq(&k) && !(k.flags & VF_TUPLE)) || tmpl_v_is_map(&k)) return tmpl_rerr(r, n, "unhashable type: '%s'", tmpl_kind_name(&k));
+        if ((tmpl_v_is_seq(&k) && !(k.flags & VF_TUPLE)) || tmpl_v_is_map(&k))
+            return tmpl_rerr(r, n, "unhashable type: '%s'", tmpl_kind_name(&k));
         if (tmpl_dict_get(&seen, &k, &dummy)) continue;
         tmpl_dict_put(r, &seen, k, v_none());
         tmpl_list_add(r, out, items[i]);
@@ -1283,7 +1286,8 @@ F(urlencode)
         vs = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(tv));
         if (!ks || !vs) return tmpl_rerr(r, n, "out of memory");
         for (size_t i = 0; i < c; i++) {
-            if (!tmpl_v_is_seq(&items[i]) || tmpl_v_len(&items[i]) != 2) return tmpl_rerr(r, n, "urlencode expects pairs");
+            if (!tmpl_v_is_seq(&items[i]) || tmpl_v_len(&items[i]) != 2)
+                return tmpl_rerr(r, n, "urlencode expects pairs");
             ks[i] = tmpl_seq_at(&items[i], 0);
             vs[i] = tmpl_seq_at(&items[i], 1);
         }

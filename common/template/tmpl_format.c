@@ -9,7 +9,7 @@
 #include "common/template/tmpl_internal.h"
 
 #define FORMAT_WIDTH_MAX 100000  /* field width/precision in %-formatting and str.format: far above any use */
-#define FORMAT_SPEC_PRECISION_MAX 1000  /* str.format precision: a double has 17 significant digits, the rest is zeros */
+#define FORMAT_SPEC_PRECISION_MAX 1000  /* str.format precision: a double has 17 significant digits */
 
 static int read_num(const char *fmt, size_t flen, size_t *i, int64_t *out)
 {
@@ -38,7 +38,8 @@ int tmpl_py_percent_format(struct tmpl_call *r, const struct node *n, const char
             const char *e = memchr(fmt + i, ')', flen - i);
             if (!e || !mapping) return tmpl_rerr(r, n, "format requires a mapping");
             tv key = tmpl_v_str_copy(r, fmt + i + 1, (size_t)(e - fmt - i - 1));
-            if (!tmpl_dict_get(mapping, &key, &arg)) return tmpl_rerr(r, n, "format key %.*s not found", (int)key.len, key.u.s);
+            if (!tmpl_dict_get(mapping, &key, &arg))
+                return tmpl_rerr(r, n, "format key %.*s not found", (int)key.len, key.u.s);
             have = 1;
             i = (size_t)(e - fmt) + 1;
         }

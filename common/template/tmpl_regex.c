@@ -53,7 +53,8 @@ static int check_regex(struct tmpl_call *r, const struct node *n, const char *p,
                 while (j < len && (isdigit((unsigned char)p[j]) || p[j] == ',')) {
                     if (isdigit((unsigned char)p[j])) {
                         m = m * 10 + (p[j] - '0');
-                        if (m > REGEX_REPEAT_MAX) return tmpl_rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
+                        if (m > REGEX_REPEAT_MAX)
+                            return tmpl_rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
                     } else {
                         m = 0;
                     }
@@ -65,7 +66,8 @@ static int check_regex(struct tmpl_call *r, const struct node *n, const char *p,
             continue;
         }
         if (c == '(') {
-            if (++depth > REGEX_GROUPS_MAX) return tmpl_rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
+            if (++depth > REGEX_GROUPS_MAX)
+                return tmpl_rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
             quantifiable = 0;
             continue;
         }

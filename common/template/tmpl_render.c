@@ -596,7 +596,8 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
         extra = (uint32_t)sn;
     }
     if (c->n + extra <= ARGS_INLINE) a->pos = a->pos_buf;
-    else if (!(a->pos = tmpl_arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv)))) return tmpl_rerr(r, c, "out of memory");
+    else if (!(a->pos = tmpl_arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv))))
+        return tmpl_rerr(r, c, "out of memory");
     for (uint32_t i = 0; i < c->n; i++)
         if (eval(r, c->list[i], &a->pos[i]) < 0) return -1;
     for (size_t i = 0; i < sn; i++) a->pos[c->n + i] = sitems[i];
@@ -605,7 +606,8 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
     size_t dn = 0;
     if (c->dstar) {
         if (eval(r, c->dstar, &dstar) < 0) return -1;
-        if (!tmpl_v_is_map(&dstar)) return tmpl_rerr(r, c->dstar, "argument after ** must be a mapping, not %s", tmpl_kind_name(&dstar));
+        if (!tmpl_v_is_map(&dstar))
+            return tmpl_rerr(r, c->dstar, "argument after ** must be a mapping, not %s", tmpl_kind_name(&dstar));
         dn = tmpl_map_entries(r, &dstar, &dk, &dv);
     }
     if (c->nn + dn <= ARGS_INLINE) {
@@ -653,12 +655,15 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
         for (p = 0; p < np; p++)
             if (d->names[p] == a->kwn[k] || !strcmp(d->names[p], a->kwn[k])) break;
         if (p < np) {
-            if (p < a->npos) return tmpl_rerr(r, n, "macro '%s' got multiple values for argument '%s'", mname, d->names[p]);
+            if (p < a->npos)
+                return tmpl_rerr(r, n, "macro '%s' got multiple values for argument '%s'", mname, d->names[p]);
             continue;
         }
         if (!strcmp(a->kwn[k], "caller") && !m->name) continue;
-        if (!(d->flags & NF_USES_KWARGS)) return tmpl_rerr(r, n, "macro '%s' takes no keyword argument '%s'", mname, a->kwn[k]);
-        if (tmpl_dict_put(r, &kwargs, v_strn(a->kwn[k], strlen(a->kwn[k])), a->kwv[k]) < 0) return tmpl_rerr(r, n, "out of memory");
+        if (!(d->flags & NF_USES_KWARGS))
+            return tmpl_rerr(r, n, "macro '%s' takes no keyword argument '%s'", mname, a->kwn[k]);
+        if (tmpl_dict_put(r, &kwargs, v_strn(a->kwn[k], strlen(a->kwn[k])), a->kwv[k]) < 0)
+            return tmpl_rerr(r, n, "out of memory");
     }
     struct frame *saved = r->frame;
     r->frame = f;
@@ -1174,7 +1179,8 @@ static int load_for(struct tmpl_call *r, const struct node *n, tv *name, int ign
     if (tmpl_v_is_seq(name) && tmpl_v_iter(r, n, name, &names, &cnt) < 0) return -1;
     for (size_t i = 0; i < cnt; i++) {
         if (names[i].kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &names[i]);
-        if (names[i].kind != TMPL_STR) return tmpl_rerr(r, n, "template name must be a string, not %s", tmpl_kind_name(&names[i]));
+        if (names[i].kind != TMPL_STR)
+            return tmpl_rerr(r, n, "template name must be a string, not %s", tmpl_kind_name(&names[i]));
         const char *nm = cstr_tmp(r, &names[i]);
         if (!nm) return tmpl_rerr(r, n, "out of memory");
         int missing = 0;
@@ -1201,7 +1207,8 @@ static int load_for(struct tmpl_call *r, const struct node *n, tv *name, int ign
 /* Renders template t as a module; returns the frame of its top-level names. */
 static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t, struct frame **mf)
 {
-    if (r->depth >= TMPL_DEPTH_MAX) return tmpl_rerr(r, n, "maximum include/import depth (%d) exceeded", TMPL_DEPTH_MAX);
+    if (r->depth >= TMPL_DEPTH_MAX)
+        return tmpl_rerr(r, n, "maximum include/import depth (%d) exceeded", TMPL_DEPTH_MAX);
     struct frame *f = frame_new(r, (n->flags & NF_WITH_CONTEXT) ? r->frame : NULL);
     if (!f) return tmpl_rerr(r, n, "out of memory");
     f->isolated = !(n->flags & NF_WITH_CONTEXT);

@@ -59,7 +59,8 @@ T(in)
     if (need_arg(r, n, a, "seq", &seq) < 0) return -1;
     switch (seq.kind) {
     case TMPL_STR:
-        if (v->kind != TMPL_STR) return tmpl_rerr(r, n, "'in <string>' requires string as left operand, not %s", tmpl_kind_name(v));
+        if (v->kind != TMPL_STR)
+            return tmpl_rerr(r, n, "'in <string>' requires string as left operand, not %s", tmpl_kind_name(v));
         *res = v->len == 0 || memmem(seq.u.s, seq.len, v->u.s, v->len) != NULL;
         return 0;
     case TMPL_LIST:
