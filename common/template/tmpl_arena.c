@@ -7,13 +7,13 @@
 
 #define ARENA_CHUNK ((size_t)64 << 10)
 
-void arena_init(struct arena *a, size_t limit)
+void tmpl_arena_init(struct arena *a, size_t limit)
 {
     memset(a, 0, sizeof(*a));
     a->limit = limit;
 }
 
-void *arena_alloc(struct arena *a, size_t n)
+void *tmpl_arena_alloc(struct arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
@@ -48,24 +48,24 @@ void *arena_alloc(struct arena *a, size_t n)
     return p;
 }
 
-void *arena_realloc(struct arena *a, void *p, size_t old, size_t n)
+void *tmpl_arena_realloc(struct arena *a, void *p, size_t old, size_t n)
 {
     if (n <= old) return p;
-    void *q = arena_alloc(a, n);
+    void *q = tmpl_arena_alloc(a, n);
     if (q && p && old) memcpy(q, p, old);
     return q;
 }
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
+char *tmpl_arena_strndup(struct arena *a, const char *s, size_t n)
 {
-    char *d = arena_alloc(a, n + 1);
+    char *d = tmpl_arena_alloc(a, n + 1);
     if (!d) return NULL;
     if (n) memcpy(d, s, n);
     d[n] = '\0';
     return d;
 }
 
-void arena_reset(struct arena *a)
+void tmpl_arena_reset(struct arena *a)
 {
     struct achunk *keep = NULL;
     for (struct achunk *c = a->head, *next; c; c = next) {
@@ -86,7 +86,7 @@ void arena_reset(struct arena *a)
     }
 }
 
-void arena_free(struct arena *a)
+void tmpl_arena_free(struct arena *a)
 {
     for (struct achunk *c = a->head, *next; c; c = next) {
         next = c->next;

@@ -24,8 +24,8 @@ struct tmpl_env *tmpl_env_new(const char *dir, const struct tmpl_options *opt)
         env->opt.trim_blocks = 1;
         env->opt.lstrip_blocks = 1;
     }
-    arena_init(&env->iar, TMPL_INTERN_MEMORY_MAX);
-    arena_init(&env->rar, TMPL_MEMORY_MAX);
+    tmpl_arena_init(&env->iar, TMPL_INTERN_MEMORY_MAX);
+    tmpl_arena_init(&env->rar, TMPL_MEMORY_MAX);
     return env;
 }
 
@@ -33,7 +33,7 @@ static void tmpl_destroy(struct tmpl *t)
 {
     free(t->name);
     free(t->src);
-    arena_free(&t->ar);
+    tmpl_arena_free(&t->ar);
     free(t);
 }
 
@@ -54,8 +54,8 @@ void tmpl_env_free(struct tmpl_env *env)
     free(env->itab);
     free(env->gnames);
     free(env->gvals);
-    arena_free(&env->iar);
-    arena_free(&env->rar);
+    tmpl_arena_free(&env->iar);
+    tmpl_arena_free(&env->rar);
     free(env->dir);
     free(env);
 }
@@ -91,7 +91,7 @@ const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n)
         if (strncmp(env->itab[p], s, n) == 0 && env->itab[p][n] == '\0') return env->itab[p];
         p = (p + 1) & (env->icap - 1);
     }
-    char *d = arena_strndup(&env->iar, s, n);
+    char *d = tmpl_arena_strndup(&env->iar, s, n);
     if (!d) return NULL;
     env->itab[p] = d;
     env->ilen++;
@@ -263,7 +263,7 @@ int tmpl_load(struct tmpl_env *env, const char *name, struct tmpl **out, struct 
     t->env = env;
     t->src = src;
     t->srclen = normalize(src, len);
-    arena_init(&t->ar, TMPL_AST_MEMORY_MAX);
+    tmpl_arena_init(&t->ar, TMPL_AST_MEMORY_MAX);
     struct token *toks;
     size_t ntok;
     if (tmpl_lex(t, &t->ar, t->src, t->srclen, &toks, &ntok, e) < 0 || tmpl_parse(t, toks, ntok, e) < 0) {
@@ -312,7 +312,7 @@ int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *na
         rc = -1;
     }
     env->rendering = 0;
-    arena_reset(&env->rar);
+    tmpl_arena_reset(&env->rar);
     return rc < 0 ? -1 : 0;
 }
 

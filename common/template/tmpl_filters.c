@@ -1,6 +1,7 @@
 /* Template filters: Jinja2's built-ins that HAProxy templates use plus the original controller's additions
- * (b64decode, b64encode, regex_replace, regex_search, glob_match, sort_by, strip), and Python %-formatting.
- * Each follows Jinja2 3.1's implementation; deliberate differences are listed in docs/templates.md. */
+ * (b64decode, b64encode, regex_replace, regex_search, glob_match, sort_by, strip), and their registry.
+ * Each follows Jinja2 3.1's implementation; deliberate differences are listed in docs/templates.md. Not here:
+ * argument helpers (tmpl_args.c), regex translation and cache (tmpl_regex.c), %-formatting (tmpl_format.c). */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -13,62 +14,11 @@
 
 #define F(name) static int f_##name(struct tmpl_call *r, const struct node *n, tv *v, struct args *a, tv *out)
 
-int arg_get(struct args *a, uint32_t pos, const char *name, tv *out)
-{
-    if (pos < a->npos) {
-        *out = a->pos[pos];
-        return 1;
-    }
-    for (uint32_t i = 0; i < a->nkw; i++)
-        if (!strcmp(a->kwn[i], name)) {
-            *out = a->kwv[i];
-            return 1;
-        }
-    return 0;
-}
-
-int args_max(struct tmpl_call *r, const struct node *n, struct args *a, uint32_t npos, const char *what)
-{
-    if (a->npos > npos) return rerr(r, n, "%s() takes at most %u positional argument(s), %u given", what, npos, a->npos);
-    return 0;
-}
-
 static int bool_arg(struct args *a, uint32_t pos, const char *name, int dflt)
 {
     tv x;
-    if (!arg_get(a, pos, name, &x)) return dflt;
-    return v_truthy(&x);
-}
-
-int v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out)
-{
-    if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) {
-        *out = v->u.i;
-        return 0;
-    }
-    if (v->kind == TMPL_FLOAT) return rerr(r, n, "'float' object cannot be interpreted as an integer");
-    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);
-    return rerr(r, n, "'%s' object cannot be interpreted as an integer", kind_name(v));
-}
-
-int str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len)
-{
-    tv x;
-    if (v_str(r, n, v, &x) < 0) return -1;
-    *s = x.u.s;
-    *len = x.len;
-    return 0;
-}
-
-static int ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out)
-{
-    if (b->oom) {
-        buf_free(b);
-        return rerr(r, n, "out of memory");
-    }
-    *out = v_str_copy(r, buf_cstr(b), b->len);
-    buf_free(b);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    if (!tmpl_arg_get(a, pos, name, &x)) return dflt;
+    return tmpl_v_truthy(&x);
 }
 
 /* ---- attribute paths (make_attrgetter): "a.b.0" ---- */
@@ -89,14 +39,14 @@ static int attr_path(struct tmpl_call *r, const struct node *n, tv *obj, const c
             for (size_t k = i; k < j && x < INT64_MAX / 10 - 10; k++) x = x * 10 + (path[k] - '0');
             key = v_int(x);
         } else {
-            key = v_str_copy(r, path + i, j - i);
-            if (r->failed) return rerr(r, n, "out of memory");
+            key = tmpl_v_str_copy(r, path + i, j - i);
+            if (r->failed) return tmpl_rerr(r, n, "out of memory");
         }
         if (cur.kind == TMPL_UNDEF) {
             *out = cur;
             return 0;
         }
-        if (getitem_v(r, n, &cur, &key, &cur) < 0) return -1;
+        if (tmpl_getitem(r, n, &cur, &key, &cur) < 0) return -1;
         i = j + 1;
         if (j >= plen) break;
     }
@@ -112,12 +62,12 @@ static tv lower_key(struct tmpl_call *r, tv k)
     if (!ascii) {  /* str.lower() beyond ASCII */
         struct buf b;
         buf_init(&b);
-        utf8_case(k.u.s, k.len, CASE_LOWER, &b);
-        tv out = b.oom ? k : v_str_copy(r, buf_cstr(&b), b.len);
+        tmpl_utf8_case(k.u.s, k.len, CASE_LOWER, &b);
+        tv out = b.oom ? k : tmpl_v_str_copy(r, buf_cstr(&b), b.len);
         buf_free(&b);
         return out;
     }
-    char *d = arena_alloc(r->ar, (size_t)k.len + 1);
+    char *d = tmpl_arena_alloc(r->ar, (size_t)k.len + 1);
     if (!d) {
         r->failed = 1;
         return k;
@@ -135,19 +85,19 @@ struct kv {
 static int sort_pairs(struct tmpl_call *r, const struct node *n, struct kv *p, size_t cnt, int reverse)
 {
     if (cnt < 2) return 0;
-    struct kv *tmp = arena_alloc(r->ar, cnt * sizeof(*tmp));
-    if (!tmp) return rerr(r, n, "out of memory");
+    struct kv *tmp = tmpl_arena_alloc(r->ar, cnt * sizeof(*tmp));
+    if (!tmp) return tmpl_rerr(r, n, "out of memory");
     for (size_t w = 1; w < cnt; w *= 2) {
         for (size_t lo = 0; lo < cnt; lo += 2 * w) {
             size_t mid = lo + w < cnt ? lo + w : cnt, hi = lo + 2 * w < cnt ? lo + 2 * w : cnt;
             size_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi) {
                 int c;
-                if (v_cmp(&p[j].k, &p[i].k, &c) < 0) {
-                    if (p[i].k.kind == TMPL_UNDEF) return undef_error(r, n, &p[i].k);
-                    if (p[j].k.kind == TMPL_UNDEF) return undef_error(r, n, &p[j].k);
-                    return rerr(r, n, "'<' not supported between instances of '%s' and '%s'", kind_name(&p[j].k),
-                                kind_name(&p[i].k));
+                if (tmpl_v_cmp(&p[j].k, &p[i].k, &c) < 0) {
+                    if (p[i].k.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &p[i].k);
+                    if (p[j].k.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &p[j].k);
+                    return tmpl_rerr(r, n, "'<' not supported between instances of '%s' and '%s'", tmpl_kind_name(&p[j].k),
+                                     tmpl_kind_name(&p[i].k));
                 }
                 /* take right only if strictly before left (stable) */
                 if (reverse ? c > 0 : c < 0) tmp[k++] = p[j++];
@@ -171,14 +121,14 @@ static int make_key(struct tmpl_call *r, const struct node *n, tv *item, const t
     }
     if (attr->kind == TMPL_INT) {
         tv key = *attr;
-        if (getitem_v(r, n, item, &key, out) < 0) return -1;
+        if (tmpl_getitem(r, n, item, &key, out) < 0) return -1;
         return 0;
     }
-    if (attr->kind != TMPL_STR) return rerr(r, n, "attribute must be a string");
+    if (attr->kind != TMPL_STR) return tmpl_rerr(r, n, "attribute must be a string");
     const char *s = attr->u.s;
     size_t len = attr->len;
     if (multi && memchr(s, ',', len)) {
-        tv t = v_list(r, 0);
+        tv t = tmpl_v_list(r, 0);
         t.flags = VF_TUPLE;
         size_t i = 0;
         while (i <= len) {
@@ -187,11 +137,11 @@ static int make_key(struct tmpl_call *r, const struct node *n, tv *item, const t
             tv x;
             if (attr_path(r, n, item, s + i, j - i, &x) < 0) return -1;
             if (fold) x = lower_key(r, x);
-            list_push(r, &t, x);
+            tmpl_list_add(r, &t, x);
             i = j + 1;
         }
         *out = t;
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (attr_path(r, n, item, s, len, out) < 0) return -1;
     if (out->kind == TMPL_UNDEF && dflt) *out = *dflt;
@@ -202,29 +152,29 @@ static int make_key(struct tmpl_call *r, const struct node *n, tv *item, const t
 static int to_items(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *cnt)
 {
     if (v->kind == TMPL_UNDEF) {
-        if (check_undef(r, n, v) < 0) return -1;
+        if (tmpl_check_undef(r, n, v) < 0) return -1;
         *items = NULL;
         *cnt = 0;
         return 0;
     }
-    return v_iter(r, n, v, items, cnt);
+    return tmpl_v_iter(r, n, v, items, cnt);
 }
 
 static tv list_of(struct tmpl_call *r, tv *items, size_t cnt)
 {
-    tv l = v_list(r, (uint32_t)cnt);
+    tv l = tmpl_v_list(r, (uint32_t)cnt);
     if (r->failed) return l;
-    for (size_t i = 0; i < cnt; i++) list_push(r, &l, items[i]);
+    for (size_t i = 0; i < cnt; i++) tmpl_list_add(r, &l, items[i]);
     return l;
 }
 
 static tv tuple2(struct tmpl_call *r, tv a, tv b)
 {
-    tv t = v_list(r, 2);
+    tv t = tmpl_v_list(r, 2);
     t.flags = VF_TUPLE;
     if (!r->failed) {
-        list_push(r, &t, a);
-        list_push(r, &t, b);
+        tmpl_list_add(r, &t, a);
+        tmpl_list_add(r, &t, b);
     }
     return t;
 }
@@ -235,7 +185,7 @@ F(abs)
 {
     (void)a;
     if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) {
-        if (v->u.i == INT64_MIN) return rerr(r, n, "integer overflow");
+        if (v->u.i == INT64_MIN) return tmpl_rerr(r, n, "integer overflow");
         *out = v_int(v->u.i < 0 ? -v->u.i : v->u.i);
         return 0;
     }
@@ -243,22 +193,22 @@ F(abs)
         *out = v_float(fabs(v->u.f));
         return 0;
     }
-    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);
-    return rerr(r, n, "bad operand type for abs(): '%s'", kind_name(v));
+    if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);
+    return tmpl_rerr(r, n, "bad operand type for abs(): '%s'", tmpl_kind_name(v));
 }
 
 F(attr)
 {
     tv name;
-    if (!arg_get(a, 0, "name", &name)) return rerr(r, n, "attr() missing argument 'name'");
-    if (name.kind != TMPL_STR) return rerr(r, n, "attribute name must be a string");
-    const char *nm = arena_strndup(r->ar, name.u.s, name.len);
-    if (!nm) return rerr(r, n, "out of memory");
-    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);
-    if (v->kind == TMPL_NATIVE || v->kind == TMPL_LOOP || method_exists(v, nm) ||
+    if (!tmpl_arg_get(a, 0, "name", &name)) return tmpl_rerr(r, n, "attr() missing argument 'name'");
+    if (name.kind != TMPL_STR) return tmpl_rerr(r, n, "attribute name must be a string");
+    const char *nm = tmpl_arena_strndup(r->ar, name.u.s, name.len);
+    if (!nm) return tmpl_rerr(r, n, "out of memory");
+    if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);
+    if (v->kind == TMPL_NATIVE || v->kind == TMPL_LOOP || tmpl_method_exists(v, nm) ||
         (v->kind == TMPL_DICT && (v->flags & (VF_NS | VF_MODULE))))
-        return getattr_v(r, n, v, nm, out);
-    *out = v_undef_attr(v, nm);
+        return tmpl_getattr(r, n, v, nm, out);
+    *out = tmpl_v_undef_attr(v, nm);
     return 0;
 }
 
@@ -266,28 +216,28 @@ F(batch)
 {
     tv cnt, fill;
     int64_t size;
-    if (!arg_get(a, 0, "linecount", &cnt)) return rerr(r, n, "batch() missing argument 'linecount'");
-    if (v_as_int(r, n, &cnt, &size) < 0) return -1;
-    int has_fill = arg_get(a, 1, "fill_with", &fill) && fill.kind != TMPL_NONE;
+    if (!tmpl_arg_get(a, 0, "linecount", &cnt)) return tmpl_rerr(r, n, "batch() missing argument 'linecount'");
+    if (tmpl_v_as_int(r, n, &cnt, &size) < 0) return -1;
+    int has_fill = tmpl_arg_get(a, 1, "fill_with", &fill) && fill.kind != TMPL_NONE;
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     tv cur = {0};
     for (size_t i = 0; i < c; i++) {
-        if (cur.kind == TMPL_UNDEF || v_len(&cur) == (size_t)size) {
-            if (cur.kind != TMPL_UNDEF) list_push(r, out, cur);
-            cur = v_list(r, 0);
+        if (cur.kind == TMPL_UNDEF || tmpl_v_len(&cur) == (size_t)size) {
+            if (cur.kind != TMPL_UNDEF) tmpl_list_add(r, out, cur);
+            cur = tmpl_v_list(r, 0);
         }
-        list_push(r, &cur, items[i]);
-        if (size <= 0) return rerr(r, n, "batch() linecount must be positive");
+        tmpl_list_add(r, &cur, items[i]);
+        if (size <= 0) return tmpl_rerr(r, n, "batch() linecount must be positive");
     }
-    if (cur.kind != TMPL_UNDEF && v_len(&cur)) {
+    if (cur.kind != TMPL_UNDEF && tmpl_v_len(&cur)) {
         if (has_fill)
-            while (v_len(&cur) < (size_t)size) list_push(r, &cur, fill);
-        list_push(r, out, cur);
+            while (tmpl_v_len(&cur) < (size_t)size) tmpl_list_add(r, &cur, fill);
+        tmpl_list_add(r, out, cur);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(capitalize)
@@ -295,22 +245,22 @@ F(capitalize)
     (void)a;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
-    utf8_case(s, len, CASE_CAPITALIZE, &b);
-    return ret_buf(r, n, &b, out);
+    tmpl_utf8_case(s, len, CASE_CAPITALIZE, &b);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int pad_center(struct tmpl_call *r, const struct node *n, const char *s, size_t len, int64_t width,
                       const char *fill, size_t flen, int how, tv *out)
 {
-    int64_t cps = (int64_t)utf8_len(s, len);
+    int64_t cps = (int64_t)tmpl_utf8_len(s, len);
     if (width <= cps) {
         *out = v_strn(s, len);
         return 0;
     }
-    if (width > (int64_t)r->outmax) return rerr(r, n, "width too large");
+    if (width > (int64_t)r->outmax) return tmpl_rerr(r, n, "width too large");
     int64_t marg = width - cps, left;
     if (how == 0) left = marg / 2 + (marg & width & 1);
     else if (how < 0) left = 0;
@@ -320,17 +270,17 @@ static int pad_center(struct tmpl_call *r, const struct node *n, const char *s, 
     for (int64_t i = 0; i < left; i++) buf_append(&b, fill, flen);
     buf_append(&b, s, len);
     for (int64_t i = 0; i < marg - left; i++) buf_append(&b, fill, flen);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(center)
 {
     tv w;
     int64_t width = 80;
-    if (arg_get(a, 0, "width", &w) && v_as_int(r, n, &w, &width) < 0) return -1;
+    if (tmpl_arg_get(a, 0, "width", &w) && tmpl_v_as_int(r, n, &w, &width) < 0) return -1;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     return pad_center(r, n, s, len, width, " ", 1, 0, out);
 }
 
@@ -343,25 +293,25 @@ F(length)
     case TMPL_JLIST:
     case TMPL_JDICT:
     case TMPL_UNDEF:
-        *out = v_int((int64_t)v_len(v));
+        *out = v_int((int64_t)tmpl_v_len(v));
         return 0;
     case TMPL_DICT:
         if (!(v->flags & (VF_NS | VF_MODULE))) {
-            *out = v_int((int64_t)v_len(v));
+            *out = v_int((int64_t)tmpl_v_len(v));
             return 0;
         }
         /* fallthrough */
     default:
-        return rerr(r, n, "object of type '%s' has no len()", kind_name(v));
+        return tmpl_rerr(r, n, "object of type '%s' has no len()", tmpl_kind_name(v));
     }
 }
 
 F(default)
 {
     tv d = v_strn("", 0);
-    arg_get(a, 0, "default_value", &d);
+    tmpl_arg_get(a, 0, "default_value", &d);
     int boolean = bool_arg(a, 1, "boolean", 0);
-    if (v->kind == TMPL_UNDEF || (boolean && !v_truthy(v))) *out = d;
+    if (v->kind == TMPL_UNDEF || (boolean && !tmpl_v_truthy(v))) *out = d;
     else *out = *v;
     return 0;
 }
@@ -370,29 +320,29 @@ F(dictsort)
 {
     int cs = bool_arg(a, 0, "case_sensitive", 0);
     tv by = v_strn("key", 3);
-    arg_get(a, 1, "by", &by);
+    tmpl_arg_get(a, 1, "by", &by);
     int reverse = bool_arg(a, 2, "reverse", 0);
     int pos;
     if (by.kind == TMPL_STR && by.len == 3 && !memcmp(by.u.s, "key", 3)) pos = 0;
     else if (by.kind == TMPL_STR && by.len == 5 && !memcmp(by.u.s, "value", 5)) pos = 1;
-    else return rerr(r, n, "You can only sort by either \"key\" or \"value\"");
-    if (!v_is_map(v)) {
-        if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);
-        return rerr(r, n, "'%s' object has no attribute 'items'", kind_name(v));
+    else return tmpl_rerr(r, n, "You can only sort by either \"key\" or \"value\"");
+    if (!tmpl_v_is_map(v)) {
+        if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);
+        return tmpl_rerr(r, n, "'%s' object has no attribute 'items'", tmpl_kind_name(v));
     }
     tv *ks, *vs;
-    size_t c = map_entries(r, v, &ks, &vs);
-    struct kv *p = arena_alloc(r->ar, (c + 1) * sizeof(*p));
-    if (!p) return rerr(r, n, "out of memory");
+    size_t c = tmpl_map_entries(r, v, &ks, &vs);
+    struct kv *p = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(*p));
+    if (!p) return tmpl_rerr(r, n, "out of memory");
     for (size_t i = 0; i < c; i++) {
         p[i].v = tuple2(r, ks[i], vs[i]);
         p[i].k = pos ? vs[i] : ks[i];
         if (!cs) p[i].k = lower_key(r, p[i].k);
     }
     if (sort_pairs(r, n, p, c, reverse) < 0) return -1;
-    *out = v_list(r, (uint32_t)c);
-    for (size_t i = 0; i < c; i++) list_push(r, out, p[i].v);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    *out = tmpl_v_list(r, (uint32_t)c);
+    for (size_t i = 0; i < c; i++) tmpl_list_add(r, out, p[i].v);
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static void html_escape(const char *s, size_t len, struct buf *b)
@@ -418,11 +368,11 @@ F(escape)
     }
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     html_escape(s, len, &b);
-    if (ret_buf(r, n, &b, out) < 0) return -1;
+    if (tmpl_ret_buf(r, n, &b, out) < 0) return -1;
     out->flags = VF_MARKUP;
     return 0;
 }
@@ -430,7 +380,7 @@ F(escape)
 F(safe)
 {
     (void)a;
-    if (v_str(r, n, v, out) < 0) return -1;
+    if (tmpl_v_str(r, n, v, out) < 0) return -1;
     out->flags = VF_MARKUP;
     return 0;
 }
@@ -438,14 +388,14 @@ F(safe)
 F(first)
 {
     (void)a;
-    if (v_is_seq(v)) {
-        *out = v_len(v) ? seq_at(v, 0) : v_undef_msg("No first item, sequence was empty.");
+    if (tmpl_v_is_seq(v)) {
+        *out = tmpl_v_len(v) ? tmpl_seq_at(v, 0) : tmpl_v_undef_msg("No first item, sequence was empty.");
         return 0;
     }
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    *out = c ? items[0] : v_undef_msg("No first item, sequence was empty.");
+    *out = c ? items[0] : tmpl_v_undef_msg("No first item, sequence was empty.");
     return 0;
 }
 
@@ -454,13 +404,13 @@ F(last)
     (void)a;
     tv *items;
     size_t c;
-    if (v_is_seq(v)) {
-        size_t len = v_len(v);
-        *out = len ? seq_at(v, len - 1) : v_undef_msg("No last item, sequence was empty.");
+    if (tmpl_v_is_seq(v)) {
+        size_t len = tmpl_v_len(v);
+        *out = len ? tmpl_seq_at(v, len - 1) : tmpl_v_undef_msg("No last item, sequence was empty.");
         return 0;
     }
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    *out = c ? items[c - 1] : v_undef_msg("No last item, sequence was empty.");
+    *out = c ? items[c - 1] : tmpl_v_undef_msg("No last item, sequence was empty.");
     return 0;
 }
 
@@ -495,8 +445,8 @@ static int parse_float(const char *s, size_t len, double *out)
 F(float)
 {
     tv d = v_float(0.0);
-    arg_get(a, 0, "default", &d);
-    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__float__ raises */
+    tmpl_arg_get(a, 0, "default", &d);
+    if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);  /* Undefined.__float__ raises */
     if (v->kind == TMPL_FLOAT) *out = *v;
     else if (v->kind == TMPL_INT || v->kind == TMPL_BOOL) *out = v_float((double)v->u.i);
     else if (v->kind == TMPL_STR) {
@@ -544,10 +494,10 @@ static int parse_int(const char *s, size_t len, int base, int64_t *out)
 F(int)
 {
     tv d = v_int(0), b = v_int(10);
-    arg_get(a, 0, "default", &d);
-    arg_get(a, 1, "base", &b);
+    tmpl_arg_get(a, 0, "default", &d);
+    tmpl_arg_get(a, 1, "base", &b);
     int64_t base = b.kind == TMPL_INT ? b.u.i : 10;
-    if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);  /* Undefined.__int__ raises */
+    if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);  /* Undefined.__int__ raises */
     if (v->kind == TMPL_INT) *out = *v;
     else if (v->kind == TMPL_BOOL) *out = v_int(v->u.i);
     else if (v->kind == TMPL_FLOAT) {
@@ -568,61 +518,61 @@ F(format)
 {
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     int rc;
     if (a->nkw && a->npos) {
         buf_free(&b);
-        return rerr(r, n, "can't handle positional and keyword arguments at the same time");
+        return tmpl_rerr(r, n, "can't handle positional and keyword arguments at the same time");
     }
     if (a->nkw) {
-        tv d = v_dict(r);
-        for (uint32_t i = 0; i < a->nkw; i++) dict_set(r, &d, v_strn(a->kwn[i], strlen(a->kwn[i])), a->kwv[i]);
-        rc = py_percent_format(r, n, s, len, &d, 1, &d, &b);
-    } else if (a->npos == 1 && v_is_map(&a->pos[0])) {
-        rc = py_percent_format(r, n, s, len, a->pos, 1, &a->pos[0], &b);
+        tv d = tmpl_v_dict(r);
+        for (uint32_t i = 0; i < a->nkw; i++) tmpl_dict_put(r, &d, v_strn(a->kwn[i], strlen(a->kwn[i])), a->kwv[i]);
+        rc = tmpl_py_percent_format(r, n, s, len, &d, 1, &d, &b);
+    } else if (a->npos == 1 && tmpl_v_is_map(&a->pos[0])) {
+        rc = tmpl_py_percent_format(r, n, s, len, a->pos, 1, &a->pos[0], &b);
     } else {
-        rc = py_percent_format(r, n, s, len, a->pos, a->npos, NULL, &b);
+        rc = tmpl_py_percent_format(r, n, s, len, a->pos, a->npos, NULL, &b);
     }
     if (rc < 0) {
         buf_free(&b);
         return -1;
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(groupby)
 {
     tv attr, dflt;
-    if (!arg_get(a, 0, "attribute", &attr)) return rerr(r, n, "groupby() missing argument 'attribute'");
-    int has_d = arg_get(a, 1, "default", &dflt);
+    if (!tmpl_arg_get(a, 0, "attribute", &attr)) return tmpl_rerr(r, n, "groupby() missing argument 'attribute'");
+    int has_d = tmpl_arg_get(a, 1, "default", &dflt);
     int cs = bool_arg(a, 2, "case_sensitive", 0);
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    struct kv *p = arena_alloc(r->ar, (c + 1) * sizeof(*p));
-    if (!p) return rerr(r, n, "out of memory");
+    struct kv *p = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(*p));
+    if (!p) return tmpl_rerr(r, n, "out of memory");
     for (size_t i = 0; i < c; i++) {
         p[i].v = items[i];
         if (make_key(r, n, &items[i], &attr, 0, !cs, has_d ? &dflt : NULL, &p[i].k) < 0) return -1;
     }
     if (sort_pairs(r, n, p, c, 0) < 0) return -1;
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     for (size_t i = 0; i < c;) {
         size_t j = i;
-        tv grp = v_list(r, 0);
-        while (j < c && v_eq(&p[j].k, &p[i].k)) list_push(r, &grp, p[j++].v);
+        tv grp = tmpl_v_list(r, 0);
+        while (j < c && tmpl_v_eq(&p[j].k, &p[i].k)) tmpl_list_add(r, &grp, p[j++].v);
         tv g = p[i].k;
         if (!cs) {  /* grouper shows the first item's original value */
             if (make_key(r, n, &p[i].v, &attr, 0, 0, has_d ? &dflt : NULL, &g) < 0) return -1;
         }
         tv t = tuple2(r, g, grp);
         t.flags |= VF_GROUP;
-        list_push(r, out, t);
+        tmpl_list_add(r, out, t);
         i = j;
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(indent)
@@ -631,17 +581,17 @@ F(indent)
     const char *ind = "    ";
     size_t il = 4;
     char spaces[256];
-    if (arg_get(a, 0, "width", &w)) {
+    if (tmpl_arg_get(a, 0, "width", &w)) {
         if (w.kind == TMPL_STR) {
             ind = w.u.s;
             il = w.len;
         } else {
             int64_t k;
-            if (v_as_int(r, n, &w, &k) < 0) return -1;
+            if (tmpl_v_as_int(r, n, &w, &k) < 0) return -1;
             if (k < 0) k = 0;
-            if (k > 100000) return rerr(r, n, "indent width too large");
-            char *sp = k < (int64_t)sizeof(spaces) ? spaces : arena_alloc(r->ar, (size_t)k);
-            if (!sp) return rerr(r, n, "out of memory");
+            if (k > 100000) return tmpl_rerr(r, n, "indent width too large");
+            char *sp = k < (int64_t)sizeof(spaces) ? spaces : tmpl_arena_alloc(r->ar, (size_t)k);
+            if (!sp) return tmpl_rerr(r, n, "out of memory");
             memset(sp, ' ', (size_t)k);
             ind = sp;
             il = (size_t)k;
@@ -650,7 +600,7 @@ F(indent)
     int first = bool_arg(a, 1, "first", 0), blank = bool_arg(a, 2, "blank", 0);
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     if (first) buf_append(&b, ind, il);
@@ -674,32 +624,32 @@ F(indent)
             break;
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(items)
 {
     (void)a;
     if (v->kind == TMPL_UNDEF) {
-        *out = v_list(r, 0);
+        *out = tmpl_v_list(r, 0);
         return 0;
     }
-    if (!v_is_map(v)) return rerr(r, n, "Can only get item pairs from a mapping.");
+    if (!tmpl_v_is_map(v)) return tmpl_rerr(r, n, "Can only get item pairs from a mapping.");
     tv *ks, *vs;
-    size_t c = map_entries(r, v, &ks, &vs);
-    *out = v_list(r, (uint32_t)c);
-    for (size_t i = 0; i < c; i++) list_push(r, out, tuple2(r, ks[i], vs[i]));
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    size_t c = tmpl_map_entries(r, v, &ks, &vs);
+    *out = tmpl_v_list(r, (uint32_t)c);
+    for (size_t i = 0; i < c; i++) tmpl_list_add(r, out, tuple2(r, ks[i], vs[i]));
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(join)
 {
     tv d = v_strn("", 0), attr;
-    arg_get(a, 0, "d", &d);
-    int has_attr = arg_get(a, 1, "attribute", &attr) && attr.kind != TMPL_NONE;
+    tmpl_arg_get(a, 0, "d", &d);
+    int has_attr = tmpl_arg_get(a, 1, "attribute", &attr) && attr.kind != TMPL_NONE;
     const char *sep;
     size_t sl;
-    if (str_of(r, n, &d, &sep, &sl) < 0) return -1;
+    if (tmpl_str_of(r, n, &d, &sep, &sl) < 0) return -1;
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
@@ -712,12 +662,12 @@ F(join)
             buf_free(&b);
             return -1;
         }
-        if (v_to_str(r, n, &x, &b) < 0) {
+        if (tmpl_v_to_str(r, n, &x, &b) < 0) {
             buf_free(&b);
             return -1;
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(list)
@@ -727,18 +677,18 @@ F(list)
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
     *out = list_of(r, items, c);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static int map_case(struct tmpl_call *r, const struct node *n, tv *v, int upper, tv *out)
 {
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
-    utf8_case(s, len, upper ? CASE_UPPER : CASE_LOWER, &b);
-    return ret_buf(r, n, &b, out);
+    tmpl_utf8_case(s, len, upper ? CASE_UPPER : CASE_LOWER, &b);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(lower) { (void)a; return map_case(r, n, v, 0, out); }
@@ -755,40 +705,40 @@ F(map)
         if (!strcmp(a->kwn[i], "attribute")) { attr = a->kwv[i]; has_attr = 1; }
         else if (!strcmp(a->kwn[i], "default")) { dflt = a->kwv[i]; has_d = 1; }
     }
-    *out = v_list(r, (uint32_t)c);
+    *out = tmpl_v_list(r, (uint32_t)c);
     if (has_attr || !a->npos) {
-        if (!has_attr) return rerr(r, n, "map requires a filter argument");
+        if (!has_attr) return tmpl_rerr(r, n, "map requires a filter argument");
         for (size_t i = 0; i < c; i++) {
             tv x;
             if (make_key(r, n, &items[i], &attr, 0, 0, has_d ? &dflt : NULL, &x) < 0) return -1;
-            list_push(r, out, x);
+            tmpl_list_add(r, out, x);
         }
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
-    if (a->pos[0].kind != TMPL_STR) return rerr(r, n, "map filter name must be a string");
-    const char *fname = arena_strndup(r->ar, a->pos[0].u.s, a->pos[0].len);
-    if (!fname) return rerr(r, n, "out of memory");
+    if (a->pos[0].kind != TMPL_STR) return tmpl_rerr(r, n, "map filter name must be a string");
+    const char *fname = tmpl_arena_strndup(r->ar, a->pos[0].u.s, a->pos[0].len);
+    if (!fname) return tmpl_rerr(r, n, "out of memory");
     struct args sub = *a;
     sub.pos++;
     sub.npos--;
     for (size_t i = 0; i < c; i++) {
         tv x;
-        if (apply_filter(r, n, fname, &items[i], &sub, &x) < 0) return -1;
-        list_push(r, out, x);
+        if (tmpl_apply_filter(r, n, fname, &items[i], &sub, &x) < 0) return -1;
+        tmpl_list_add(r, out, x);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static int minmax(struct tmpl_call *r, const struct node *n, tv *v, struct args *a, int want_max, tv *out)
 {
     int cs = bool_arg(a, 0, "case_sensitive", 0);
     tv attr = v_none();
-    arg_get(a, 1, "attribute", &attr);
+    tmpl_arg_get(a, 1, "attribute", &attr);
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
     if (!c) {
-        *out = v_undef_msg(want_max ? "No aggregated item, sequence was empty." : "No aggregated item, sequence was empty.");
+        *out = tmpl_v_undef_msg(want_max ? "No aggregated item, sequence was empty." : "No aggregated item, sequence was empty.");
         return 0;
     }
     size_t best = 0;
@@ -798,9 +748,9 @@ static int minmax(struct tmpl_call *r, const struct node *n, tv *v, struct args 
         tv k;
         int cmp;
         if (make_key(r, n, &items[i], &attr, 0, !cs, NULL, &k) < 0) return -1;
-        if (v_cmp(&k, &bk, &cmp) < 0)
-            return rerr(r, n, "'%s' not supported between instances of '%s' and '%s'", want_max ? ">" : "<",
-                        kind_name(&k), kind_name(&bk));
+        if (tmpl_v_cmp(&k, &bk, &cmp) < 0)
+            return tmpl_rerr(r, n, "'%s' not supported between instances of '%s' and '%s'", want_max ? ">" : "<",
+                             tmpl_kind_name(&k), tmpl_kind_name(&bk));
         if (want_max ? cmp > 0 : cmp < 0) {
             best = i;
             bk = k;
@@ -816,29 +766,30 @@ F(min) { return minmax(r, n, v, a, 0, out); }
 F(replace)
 {
     tv o, nw, cnt;
-    if (!arg_get(a, 0, "old", &o) || !arg_get(a, 1, "new", &nw)) return rerr(r, n, "replace() needs old and new");
+    if (!tmpl_arg_get(a, 0, "old", &o) || !tmpl_arg_get(a, 1, "new", &nw))
+        return tmpl_rerr(r, n, "replace() needs old and new");
     int64_t count = -1;
-    if (arg_get(a, 2, "count", &cnt) && cnt.kind != TMPL_NONE && v_as_int(r, n, &cnt, &count) < 0) return -1;
+    if (tmpl_arg_get(a, 2, "count", &cnt) && cnt.kind != TMPL_NONE && tmpl_v_as_int(r, n, &cnt, &count) < 0) return -1;
     const char *s, *os, *ns;
     size_t len, ol, nl;
-    if (str_of(r, n, v, &s, &len) < 0 || str_of(r, n, &o, &os, &ol) < 0 || str_of(r, n, &nw, &ns, &nl) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0 || tmpl_str_of(r, n, &o, &os, &ol) < 0 || tmpl_str_of(r, n, &nw, &ns, &nl) < 0) return -1;
     struct buf b;
     buf_init(&b);
     size_t i = 0;
     int64_t done = 0;
     if (ol == 0) {  /* Python inserts `new` between every character */
-        size_t cps = utf8_len(s, len);
+        size_t cps = tmpl_utf8_len(s, len);
         for (size_t k = 0; k <= cps; k++) {
             if (count < 0 || done < count) {
                 buf_append(&b, ns, nl);
                 done++;
             }
             if (k < cps) {
-                size_t x = utf8_offset(s, len, k), y = utf8_offset(s, len, k + 1);
+                size_t x = tmpl_utf8_offset(s, len, k), y = tmpl_utf8_offset(s, len, k + 1);
                 buf_append(&b, s + x, y - x);
             }
         }
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     while (i < len) {
         const char *m = (count < 0 || done < count) ? memmem(s + i, len - i, os, ol) : NULL;
@@ -852,10 +803,10 @@ F(replace)
         done++;
         if (b.len > r->outmax) {
             buf_free(&b);
-            return rerr(r, n, "result too large");
+            return tmpl_rerr(r, n, "result too large");
         }
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int select_common(struct tmpl_call *r, const struct node *n, tv *v, struct args *a, int by_attr, int want,
@@ -867,15 +818,15 @@ static int select_common(struct tmpl_call *r, const struct node *n, tv *v, struc
     uint32_t off = 0;
     tv attr = {0};
     if (by_attr) {
-        if (!a->npos) return rerr(r, n, "missing parameter for attribute name");
+        if (!a->npos) return tmpl_rerr(r, n, "missing parameter for attribute name");
         attr = a->pos[0];
         off = 1;
     }
     const char *test = NULL;
     if (a->npos > off) {
-        if (a->pos[off].kind != TMPL_STR) return rerr(r, n, "test name must be a string");
-        test = arena_strndup(r->ar, a->pos[off].u.s, a->pos[off].len);
-        if (!test) return rerr(r, n, "out of memory");
+        if (a->pos[off].kind != TMPL_STR) return tmpl_rerr(r, n, "test name must be a string");
+        test = tmpl_arena_strndup(r->ar, a->pos[off].u.s, a->pos[off].len);
+        if (!test) return tmpl_rerr(r, n, "out of memory");
     }
     struct args sub = {0};
     if (a->npos > off + 1) {
@@ -885,20 +836,20 @@ static int select_common(struct tmpl_call *r, const struct node *n, tv *v, struc
     sub.kwn = a->kwn;
     sub.kwv = a->kwv;
     sub.nkw = a->nkw;
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     for (size_t i = 0; i < c; i++) {
         tv x = items[i];
         if (by_attr && make_key(r, n, &items[i], &attr, 0, 0, NULL, &x) < 0) return -1;
         int res;
         if (test) {
-            if (apply_test(r, n, test, &x, &sub, &res) < 0) return -1;
+            if (tmpl_apply_test(r, n, test, &x, &sub, &res) < 0) return -1;
         } else {
-            if (check_undef(r, n, &x) < 0) return -1;
-            res = v_truthy(&x);
+            if (tmpl_check_undef(r, n, &x) < 0) return -1;
+            res = tmpl_v_truthy(&x);
         }
-        if (res == want) list_push(r, out, items[i]);
+        if (res == want) tmpl_list_add(r, out, items[i]);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(select) { return select_common(r, n, v, a, 0, 1, out); }
@@ -910,8 +861,8 @@ F(reverse)
 {
     (void)a;
     if (v->kind == TMPL_STR) {
-        char *d = arena_alloc(r->ar, (size_t)v->len + 1);
-        if (!d) return rerr(r, n, "out of memory");
+        char *d = tmpl_arena_alloc(r->ar, (size_t)v->len + 1);
+        if (!d) return tmpl_rerr(r, n, "out of memory");
         size_t k = v->len;
         for (size_t i = 0; i < v->len;) {
             size_t j = i + 1;
@@ -926,9 +877,9 @@ F(reverse)
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    *out = v_list(r, (uint32_t)c);
-    for (size_t i = c; i-- > 0;) list_push(r, out, items[i]);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    *out = tmpl_v_list(r, (uint32_t)c);
+    for (size_t i = c; i-- > 0;) tmpl_list_add(r, out, items[i]);
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static double round_half_even(double x, int64_t prec)
@@ -948,16 +899,16 @@ static double round_half_even(double x, int64_t prec)
 F(round)
 {
     tv pv = v_int(0), mv = v_strn("common", 6);
-    arg_get(a, 0, "precision", &pv);
-    arg_get(a, 1, "method", &mv);
+    tmpl_arg_get(a, 0, "precision", &pv);
+    tmpl_arg_get(a, 1, "method", &mv);
     int64_t prec;
-    if (v_as_int(r, n, &pv, &prec) < 0) return -1;
+    if (tmpl_v_as_int(r, n, &pv, &prec) < 0) return -1;
     if (mv.kind != TMPL_STR || (!(mv.len == 6 && !memcmp(mv.u.s, "common", 6)) && !(mv.len == 4 && !memcmp(mv.u.s, "ceil", 4)) &&
         !(mv.len == 5 && !memcmp(mv.u.s, "floor", 5))))
-        return rerr(r, n, "method must be common, ceil or floor");
-    if (!v_is_num(v)) {
-        if (v->kind == TMPL_UNDEF) return undef_error(r, n, v);
-        return rerr(r, n, "type %s doesn't define __round__ method", kind_name(v));
+        return tmpl_rerr(r, n, "method must be common, ceil or floor");
+    if (!tmpl_v_is_num(v)) {
+        if (v->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, v);
+        return tmpl_rerr(r, n, "type %s doesn't define __round__ method", tmpl_kind_name(v));
     }
     if (mv.u.s[0] == 'c' && mv.u.s[1] == 'o') {
         if (v->kind != TMPL_FLOAT) {
@@ -971,7 +922,7 @@ F(round)
         *out = v_float(round_half_even(v->u.f, prec));
         return 0;
     }
-    double p = pow(10.0, (double)prec), x = v_num(v) * p;
+    double p = pow(10.0, (double)prec), x = tmpl_v_num(v) * p;
     *out = v_float((mv.u.s[0] == 'c' ? ceil(x) : floor(x)) / p);
     return 0;
 }
@@ -980,46 +931,46 @@ F(slice)
 {
     tv sv, fill;
     int64_t slices;
-    if (!arg_get(a, 0, "slices", &sv)) return rerr(r, n, "slice() missing argument 'slices'");
-    if (v_as_int(r, n, &sv, &slices) < 0) return -1;
-    if (slices <= 0) return rerr(r, n, "slice() needs a positive number of slices");
-    int has_fill = arg_get(a, 1, "fill_with", &fill) && fill.kind != TMPL_NONE;
+    if (!tmpl_arg_get(a, 0, "slices", &sv)) return tmpl_rerr(r, n, "slice() missing argument 'slices'");
+    if (tmpl_v_as_int(r, n, &sv, &slices) < 0) return -1;
+    if (slices <= 0) return tmpl_rerr(r, n, "slice() needs a positive number of slices");
+    int has_fill = tmpl_arg_get(a, 1, "fill_with", &fill) && fill.kind != TMPL_NONE;
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    if (slices > TMPL_RANGE_MAX) return rerr(r, n, "too many slices");
+    if (slices > TMPL_RANGE_MAX) return tmpl_rerr(r, n, "too many slices");
     size_t per = c / (size_t)slices, extra = c % (size_t)slices, off = 0;
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     for (size_t s = 0; s < (size_t)slices; s++) {
         size_t start = off + s * per, end = start + per;
         if (s < extra) off++;
         if (s < extra) end++;
-        tv part = v_list(r, 0);
-        for (size_t i = start; i < end && i < c; i++) list_push(r, &part, items[i]);
-        if (has_fill && s >= extra) list_push(r, &part, fill);
-        list_push(r, out, part);
+        tv part = tmpl_v_list(r, 0);
+        for (size_t i = start; i < end && i < c; i++) tmpl_list_add(r, &part, items[i]);
+        if (has_fill && s >= extra) tmpl_list_add(r, &part, fill);
+        tmpl_list_add(r, out, part);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(sort)
 {
     int reverse = bool_arg(a, 0, "reverse", 0), cs = bool_arg(a, 1, "case_sensitive", 0);
     tv attr = v_none();
-    arg_get(a, 2, "attribute", &attr);
+    tmpl_arg_get(a, 2, "attribute", &attr);
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    struct kv *p = arena_alloc(r->ar, (c + 1) * sizeof(*p));
-    if (!p) return rerr(r, n, "out of memory");
+    struct kv *p = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(*p));
+    if (!p) return tmpl_rerr(r, n, "out of memory");
     for (size_t i = 0; i < c; i++) {
         p[i].v = items[i];
         if (make_key(r, n, &items[i], &attr, 1, !cs, NULL, &p[i].k) < 0) return -1;
     }
     if (sort_pairs(r, n, p, c, reverse) < 0) return -1;
-    *out = v_list(r, (uint32_t)c);
-    for (size_t i = 0; i < c; i++) list_push(r, out, p[i].v);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    *out = tmpl_v_list(r, (uint32_t)c);
+    for (size_t i = 0; i < c; i++) tmpl_list_add(r, out, p[i].v);
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(string)
@@ -1029,14 +980,14 @@ F(string)
         *out = *v;
         return 0;
     }
-    return v_str(r, n, v, out);
+    return tmpl_v_str(r, n, v, out);
 }
 
 F(sum)
 {
     tv attr = v_none(), start = v_int(0);
-    arg_get(a, 0, "attribute", &attr);
-    arg_get(a, 1, "start", &start);
+    tmpl_arg_get(a, 0, "attribute", &attr);
+    tmpl_arg_get(a, 1, "start", &start);
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
@@ -1044,15 +995,15 @@ F(sum)
     for (size_t i = 0; i < c; i++) {
         tv x;
         if (make_key(r, n, &items[i], &attr, 0, 0, NULL, &x) < 0) return -1;
-        if (!v_is_num(&acc) || !v_is_num(&x)) {
-            if (x.kind == TMPL_UNDEF) return undef_error(r, n, &x);
-            return rerr(r, n, "unsupported operand type(s) for +: '%s' and '%s'", kind_name(&acc), kind_name(&x));
+        if (!tmpl_v_is_num(&acc) || !tmpl_v_is_num(&x)) {
+            if (x.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &x);
+            return tmpl_rerr(r, n, "unsupported operand type(s) for +: '%s' and '%s'", tmpl_kind_name(&acc), tmpl_kind_name(&x));
         }
         if (acc.kind != TMPL_FLOAT && x.kind != TMPL_FLOAT) {
             int64_t z;
-            if (__builtin_add_overflow(acc.u.i, x.u.i, &z)) return rerr(r, n, "integer overflow");
+            if (__builtin_add_overflow(acc.u.i, x.u.i, &z)) return tmpl_rerr(r, n, "integer overflow");
             acc = v_int(z);
-        } else acc = v_float(v_num(&acc) + v_num(&x));
+        } else acc = v_float(tmpl_v_num(&acc) + tmpl_v_num(&x));
     }
     *out = acc;
     return 0;
@@ -1063,11 +1014,11 @@ F(title)
     (void)a;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
-    utf8_case(s, len, CASE_TITLE, &b);
-    return ret_buf(r, n, &b, out);
+    tmpl_utf8_case(s, len, CASE_TITLE, &b);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int json_str(const char *s, size_t len, struct buf *b)
@@ -1126,7 +1077,7 @@ static int key_cmp_str(const void *x, const void *y)
 
 static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int indent, int level, struct buf *b)
 {
-    if (level > TMPL_PARSE_DEPTH_MAX) return rerr(r, n, "tojson: value nested too deeply");
+    if (level > TMPL_PARSE_DEPTH_MAX) return tmpl_rerr(r, n, "tojson: value nested too deeply");
     switch (v->kind) {
     case TMPL_NONE: buf_puts(b, "null"); return 0;
     case TMPL_BOOL: buf_puts(b, v->u.i ? "true" : "false"); return 0;
@@ -1134,12 +1085,12 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
     case TMPL_FLOAT:
         if (isnan(v->u.f)) buf_puts(b, "NaN");
         else if (isinf(v->u.f)) buf_puts(b, v->u.f < 0 ? "-Infinity" : "Infinity");
-        else fmt_float(v->u.f, b);
+        else tmpl_fmt_float(v->u.f, b);
         return 0;
     case TMPL_STR: return json_str(v->u.s, v->len, b);
     case TMPL_LIST:
     case TMPL_JLIST: {
-        size_t c = v_len(v);
+        size_t c = tmpl_v_len(v);
         if (!c) {
             buf_puts(b, "[]");
             return 0;
@@ -1151,7 +1102,7 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
                 buf_putc(b, '\n');
                 for (int k = 0; k < indent * (level + 1); k++) buf_putc(b, ' ');
             } else if (i) buf_putc(b, ' ');
-            tv x = seq_at(v, i);
+            tv x = tmpl_seq_at(v, i);
             if (to_json(r, n, &x, indent, level + 1, b) < 0) return -1;
         }
         if (indent >= 0) {
@@ -1163,18 +1114,19 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
     }
     case TMPL_DICT:
     case TMPL_JDICT: {
-        if (v->flags & (VF_NS | VF_MODULE)) return rerr(r, n, "Object of type %s is not JSON serializable", kind_name(v));
+        if (v->flags & (VF_NS | VF_MODULE))
+            return tmpl_rerr(r, n, "Object of type %s is not JSON serializable", tmpl_kind_name(v));
         tv *ks, *vs;
-        size_t c = map_entries(r, v, &ks, &vs);
+        size_t c = tmpl_map_entries(r, v, &ks, &vs);
         if (!c) {
             buf_puts(b, "{}");
             return 0;
         }
         for (size_t i = 0; i < c; i++)
-            if (ks[i].kind != TMPL_STR) return rerr(r, n, "tojson: only string keys are supported");
-        size_t *idx = arena_alloc(r->ar, c * sizeof(size_t));
-        tv *sorted = arena_alloc(r->ar, c * sizeof(tv));
-        if (!idx || !sorted) return rerr(r, n, "out of memory");
+            if (ks[i].kind != TMPL_STR) return tmpl_rerr(r, n, "tojson: only string keys are supported");
+        size_t *idx = tmpl_arena_alloc(r->ar, c * sizeof(size_t));
+        tv *sorted = tmpl_arena_alloc(r->ar, c * sizeof(tv));
+        if (!idx || !sorted) return tmpl_rerr(r, n, "out of memory");
         memcpy(sorted, ks, c * sizeof(tv));
         qsort(sorted, c, sizeof(tv), key_cmp_str);
         buf_putc(b, '{');
@@ -1187,7 +1139,7 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
             json_str(sorted[i].u.s, sorted[i].len, b);
             buf_puts(b, ": ");
             tv x;
-            dict_get(v, &sorted[i], &x);
+            tmpl_dict_get(v, &sorted[i], &x);
             if (to_json(r, n, &x, indent, level + 1, b) < 0) return -1;
         }
         if (indent >= 0) {
@@ -1198,9 +1150,9 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
         return 0;
     }
     case TMPL_UNDEF:
-        return rerr(r, n, "Object of type Undefined is not JSON serializable");
+        return tmpl_rerr(r, n, "Object of type Undefined is not JSON serializable");
     default:
-        return rerr(r, n, "Object of type %s is not JSON serializable", kind_name(v));
+        return tmpl_rerr(r, n, "Object of type %s is not JSON serializable", tmpl_kind_name(v));
     }
 }
 
@@ -1208,9 +1160,9 @@ F(tojson)
 {
     tv iv;
     int indent = -1;
-    if (arg_get(a, 0, "indent", &iv) && iv.kind != TMPL_NONE) {
+    if (tmpl_arg_get(a, 0, "indent", &iv) && iv.kind != TMPL_NONE) {
         int64_t k;
-        if (v_as_int(r, n, &iv, &k) < 0) return -1;
+        if (tmpl_v_as_int(r, n, &iv, &k) < 0) return -1;
         if (k < 0) k = 0;
         if (k > 64) k = 64;
         indent = (int)k;
@@ -1221,7 +1173,7 @@ F(tojson)
         buf_free(&b);
         return -1;
     }
-    if (ret_buf(r, n, &b, out) < 0) return -1;
+    if (tmpl_ret_buf(r, n, &b, out) < 0) return -1;
     out->flags = VF_MARKUP;
     return 0;
 }
@@ -1230,17 +1182,17 @@ static int strip_common(struct tmpl_call *r, const struct node *n, tv *v, struct
 {
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     tv ch;
-    int has = arg_get(a, 0, "chars", &ch) && ch.kind != TMPL_NONE;
-    if (has && ch.kind != TMPL_STR) return rerr(r, n, "strip arg must be None or str");
+    int has = tmpl_arg_get(a, 0, "chars", &ch) && ch.kind != TMPL_NONE;
+    if (has && ch.kind != TMPL_STR) return tmpl_rerr(r, n, "strip arg must be None or str");
     size_t i = 0, j = len, w;
     if (has) {
         if (mode <= 0) while (i < j && memchr(ch.u.s, s[i], ch.len)) i++;
         if (mode >= 0) while (j > i && memchr(ch.u.s, s[j - 1], ch.len)) j--;
     } else {
-        if (mode <= 0) while (i < j && (w = ws_at(s, len, i))) i += w;
-        if (mode >= 0) while (j > i && (w = ws_before(s, len, j))) j -= w;
+        if (mode <= 0) while (i < j && (w = tmpl_ws_at(s, len, i))) i += w;
+        if (mode >= 0) while (j > i && (w = tmpl_ws_before(s, len, j))) j -= w;
     }
     *out = v_strn(s + i, j - i);
     return 0;
@@ -1251,24 +1203,24 @@ F(trim) { return strip_common(r, n, v, a, 0, out); }
 F(truncate)
 {
     tv lv = v_int(255), ev = v_strn("...", 3), lw = v_int(5);
-    arg_get(a, 0, "length", &lv);
+    tmpl_arg_get(a, 0, "length", &lv);
     int killwords = bool_arg(a, 1, "killwords", 0);
-    arg_get(a, 2, "end", &ev);
-    if (arg_get(a, 3, "leeway", &lw) && lw.kind == TMPL_NONE) lw = v_int(5);
+    tmpl_arg_get(a, 2, "end", &ev);
+    if (tmpl_arg_get(a, 3, "leeway", &lw) && lw.kind == TMPL_NONE) lw = v_int(5);
     int64_t length, leeway;
-    if (v_as_int(r, n, &lv, &length) < 0 || v_as_int(r, n, &lw, &leeway) < 0) return -1;
+    if (tmpl_v_as_int(r, n, &lv, &length) < 0 || tmpl_v_as_int(r, n, &lw, &leeway) < 0) return -1;
     const char *s, *es;
     size_t len, el;
-    if (str_of(r, n, v, &s, &len) < 0 || str_of(r, n, &ev, &es, &el) < 0) return -1;
-    int64_t cps = (int64_t)utf8_len(s, len), ecps = (int64_t)utf8_len(es, el);
-    if (length < ecps) return rerr(r, n, "expected length >= %lld, got %lld", (long long)ecps, (long long)length);
-    if (leeway < 0) return rerr(r, n, "expected leeway >= 0, got %lld", (long long)leeway);
+    if (tmpl_str_of(r, n, v, &s, &len) < 0 || tmpl_str_of(r, n, &ev, &es, &el) < 0) return -1;
+    int64_t cps = (int64_t)tmpl_utf8_len(s, len), ecps = (int64_t)tmpl_utf8_len(es, el);
+    if (length < ecps) return tmpl_rerr(r, n, "expected length >= %lld, got %lld", (long long)ecps, (long long)length);
+    if (leeway < 0) return tmpl_rerr(r, n, "expected leeway >= 0, got %lld", (long long)leeway);
     if (cps <= length + leeway) {
         *out = *v;
         if (v->kind != TMPL_STR) *out = v_strn(s, len);
         return 0;
     }
-    size_t cut = utf8_offset(s, len, (size_t)(length - ecps));
+    size_t cut = tmpl_utf8_offset(s, len, (size_t)(length - ecps));
     struct buf b;
     buf_init(&b);
     if (killwords) {
@@ -1279,28 +1231,29 @@ F(truncate)
         buf_append(&b, s, k ? k - 1 : cut);
     }
     buf_append(&b, es, el);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(unique)
 {
     int cs = bool_arg(a, 0, "case_sensitive", 0);
     tv attr = v_none();
-    arg_get(a, 1, "attribute", &attr);
+    tmpl_arg_get(a, 1, "attribute", &attr);
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    tv seen = v_dict(r);
-    *out = v_list(r, 0);
+    tv seen = tmpl_v_dict(r);
+    *out = tmpl_v_list(r, 0);
     for (size_t i = 0; i < c; i++) {
         tv k, dummy;
         if (make_key(r, n, &items[i], &attr, 0, !cs, NULL, &k) < 0) return -1;
-        if ((v_is_seq(&k) && !(k.flags & VF_TUPLE)) || v_is_map(&k)) return rerr(r, n, "unhashable type: '%s'", kind_name(&k));
-        if (dict_get(&seen, &k, &dummy)) continue;
-        dict_set(r, &seen, k, v_none());
-        list_push(r, out, items[i]);
+        if ((tmpl_v_is_seq(&k) && !(k.flags & VF_TUPLE)) || tmpl_v_is_map(&k))
+            return tmpl_rerr(r, n, "unhashable type: '%s'", tmpl_kind_name(&k));
+        if (tmpl_dict_get(&seen, &k, &dummy)) continue;
+        tmpl_dict_put(r, &seen, k, v_none());
+        tmpl_list_add(r, out, items[i]);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static void url_quote(const char *s, size_t len, int for_qs, struct buf *b)
@@ -1320,41 +1273,42 @@ F(urlencode)
     buf_init(&b);
     if (v->kind == TMPL_STR) {
         url_quote(v->u.s, v->len, 0, &b);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     tv *ks = NULL, *vs = NULL;
     size_t c;
-    if (v_is_map(v)) {
-        c = map_entries(r, v, &ks, &vs);
-    } else if (v_is_seq(v)) {
+    if (tmpl_v_is_map(v)) {
+        c = tmpl_map_entries(r, v, &ks, &vs);
+    } else if (tmpl_v_is_seq(v)) {
         tv *items;
-        if (v_iter(r, n, v, &items, &c) < 0) return -1;
-        ks = arena_alloc(r->ar, (c + 1) * sizeof(tv));
-        vs = arena_alloc(r->ar, (c + 1) * sizeof(tv));
-        if (!ks || !vs) return rerr(r, n, "out of memory");
+        if (tmpl_v_iter(r, n, v, &items, &c) < 0) return -1;
+        ks = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(tv));
+        vs = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(tv));
+        if (!ks || !vs) return tmpl_rerr(r, n, "out of memory");
         for (size_t i = 0; i < c; i++) {
-            if (!v_is_seq(&items[i]) || v_len(&items[i]) != 2) return rerr(r, n, "urlencode expects pairs");
-            ks[i] = seq_at(&items[i], 0);
-            vs[i] = seq_at(&items[i], 1);
+            if (!tmpl_v_is_seq(&items[i]) || tmpl_v_len(&items[i]) != 2)
+                return tmpl_rerr(r, n, "urlencode expects pairs");
+            ks[i] = tmpl_seq_at(&items[i], 0);
+            vs[i] = tmpl_seq_at(&items[i], 1);
         }
     } else {
         const char *s;
         size_t len;
-        if (str_of(r, n, v, &s, &len) < 0) return -1;
+        if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
         url_quote(s, len, 0, &b);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     for (size_t i = 0; i < c; i++) {
         const char *s;
         size_t len;
         if (i) buf_putc(&b, '&');
-        if (str_of(r, n, &ks[i], &s, &len) < 0) { buf_free(&b); return -1; }
+        if (tmpl_str_of(r, n, &ks[i], &s, &len) < 0) { buf_free(&b); return -1; }
         url_quote(s, len, 1, &b);
         buf_putc(&b, '=');
-        if (str_of(r, n, &vs[i], &s, &len) < 0) { buf_free(&b); return -1; }
+        if (tmpl_str_of(r, n, &vs[i], &s, &len) < 0) { buf_free(&b); return -1; }
         url_quote(s, len, 1, &b);
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(wordcount)
@@ -1362,7 +1316,7 @@ F(wordcount)
     (void)a;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     int64_t cnt = 0;
     int in = 0;
     for (size_t i = 0; i < len; i++) {
@@ -1384,7 +1338,7 @@ F(b64encode)
     (void)a;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     for (size_t i = 0; i < len; i += 3) {
@@ -1396,7 +1350,7 @@ F(b64encode)
         buf_putc(&b, i + 1 < len ? b64chars[(x >> 6) & 63] : '=');
         buf_putc(&b, i + 2 < len ? b64chars[x & 63] : '=');
     }
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 static int utf8_valid(const unsigned char *s, size_t len)
@@ -1428,7 +1382,7 @@ F(b64decode)
     (void)a;
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     struct buf b;
     buf_init(&b);
     uint32_t acc = 0;
@@ -1444,7 +1398,7 @@ F(b64decode)
         if (!p) continue;  /* Python's b64decode discards characters outside the alphabet */
         if (pad) {
             buf_free(&b);
-            return rerr(r, n, "b64decode: invalid base64 input");
+            return tmpl_rerr(r, n, "b64decode: invalid base64 input");
         }
         valid++;
         acc = (acc << 6) | (uint32_t)(p - b64chars);
@@ -1456,239 +1410,26 @@ F(b64decode)
     }
     if (valid % 4 == 1 || (valid + (size_t)pad) % 4 != 0) {
         buf_free(&b);
-        return rerr(r, n, "b64decode: invalid base64 input (incorrect padding)");
+        return tmpl_rerr(r, n, "b64decode: invalid base64 input (incorrect padding)");
     }
     if (!utf8_valid((const unsigned char *)buf_cstr(&b), b.len)) {
         buf_free(&b);
-        return rerr(r, n, "b64decode: decoded data is not valid UTF-8");
+        return tmpl_rerr(r, n, "b64decode: decoded data is not valid UTF-8");
     }
-    return ret_buf(r, n, &b, out);
-}
-
-/* Python-flavoured regex -> POSIX ERE: \d \w \s (and negations) are translated; lazy quantifiers,
- * lookarounds and inline flags are refused with a clear error. */
-#define REGEX_PATTERN_MAX 1024  /* bytes of a pattern: HAProxy path/host patterns are far shorter */
-#define REGEX_REPEAT_MAX 255     /* {m,n} bounds: libc compiles big counted repeats very slowly */
-#define REGEX_GROUPS_MAX 32      /* nesting of ( ) */
-
-/* Refuses what makes libc's regcomp blow up and Python's re refuse or behave differently: stacked
- * quantifiers ("multiple repeat" in Python), huge counted repeats, deep groups, back-references. */
-static int check_regex(struct tmpl_call *r, const struct node *n, const char *p, size_t len)
-{
-    if (len > REGEX_PATTERN_MAX) return rerr(r, n, "regex pattern longer than %d bytes", REGEX_PATTERN_MAX);
-    int inbr = 0, depth = 0, quantifiable = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (c == '\\') {
-            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9' && !inbr)
-                return rerr(r, n, "back-references are not supported in regex patterns");
-            i++;
-            quantifiable = 1;
-            continue;
-        }
-        if (inbr) {
-            if (c == ']') inbr = 0;
-            continue;
-        }
-        if (c == '[') {
-            inbr = 1;
-            if (i + 1 < len && p[i + 1] == '^') i++;
-            if (i + 1 < len && p[i + 1] == ']') i++;
-            quantifiable = 1;
-            continue;
-        }
-        if (c == '*' || c == '+' || c == '?' || (c == '{' && i + 1 < len && isdigit((unsigned char)p[i + 1]))) {
-            if (!quantifiable) {
-                if (c == '?' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
-                    return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
-                return rerr(r, n, "multiple repeat or nothing to repeat in regex pattern at position %zu", i);
-            }
-            if (c == '{') {
-                long m = 0;
-                size_t j = i + 1;
-                while (j < len && (isdigit((unsigned char)p[j]) || p[j] == ',')) {
-                    if (isdigit((unsigned char)p[j])) {
-                        m = m * 10 + (p[j] - '0');
-                        if (m > REGEX_REPEAT_MAX) return rerr(r, n, "regex repeat count above %d", REGEX_REPEAT_MAX);
-                    } else {
-                        m = 0;
-                    }
-                    j++;
-                }
-                if (j < len && p[j] == '}') i = j;
-            }
-            quantifiable = 0;
-            continue;
-        }
-        if (c == '(') {
-            if (++depth > REGEX_GROUPS_MAX) return rerr(r, n, "regex groups nested deeper than %d", REGEX_GROUPS_MAX);
-            quantifiable = 0;
-            continue;
-        }
-        if (c == ')') {
-            if (depth > 0) depth--;
-            quantifiable = 1;
-            continue;
-        }
-        quantifiable = c != '|' && c != '^';
-    }
-    return 0;
-}
-
-#define REGEX_CACHE_SIZE 64  /* distinct patterns kept compiled per env (templates use a handful) */
-
-struct rcache_entry {
-    char *pat;  /* NULL = free slot */
-    size_t len;
-    regex_t re;
-};
-
-void tmpl_regex_cache_free(struct tmpl_env *env)
-{
-    if (!env->rcache) return;
-    for (int i = 0; i < REGEX_CACHE_SIZE; i++)
-        if (env->rcache[i].pat) {
-            regfree(&env->rcache[i].re);
-            free(env->rcache[i].pat);
-        }
-    free(env->rcache);
-    env->rcache = NULL;
-}
-
-static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re);
-
-/* Compiled patterns are cached in the env: a pattern in a loop over 10k objects compiles once. The
- * returned regex belongs to the cache; do not regfree it. */
-static int compile_regex(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out)
-{
-    if (pat->kind != TMPL_STR) return rerr(r, n, "regex pattern must be a string");
-    struct tmpl_env *env = r->env;
-    if (!env->rcache && !(env->rcache = calloc(REGEX_CACHE_SIZE, sizeof(struct rcache_entry))))
-        return rerr(r, n, "out of memory");
-    for (int i = 0; i < REGEX_CACHE_SIZE; i++) {
-        struct rcache_entry *c = &env->rcache[i];
-        if (c->pat && c->len == pat->len && !memcmp(c->pat, pat->u.s, pat->len)) {
-            *out = &c->re;
-            return 0;
-        }
-    }
-    struct rcache_entry *c = &env->rcache[env->rcache_next++ % REGEX_CACHE_SIZE];
-    if (c->pat) {
-        regfree(&c->re);
-        free(c->pat);
-        c->pat = NULL;
-    }
-    if (compile_regex_uncached(r, n, pat, &c->re) < 0) return -1;
-    if (!(c->pat = malloc(pat->len + 1))) {
-        regfree(&c->re);
-        return rerr(r, n, "out of memory");
-    }
-    memcpy(c->pat, pat->u.s, pat->len);
-    c->pat[pat->len] = '\0';
-    c->len = pat->len;
-    *out = &c->re;
-    return 0;
-}
-
-static int compile_regex_uncached(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t *re)
-{
-    if (check_regex(r, n, pat->u.s, pat->len) < 0) return -1;
-    struct buf b;
-    buf_init(&b);
-    int inbr = 0;
-    for (size_t i = 0; i < pat->len; i++) {
-        char c = pat->u.s[i];
-        if (c == '\\' && i + 1 < pat->len) {
-            char x = pat->u.s[++i];
-            const char *rep = NULL;
-            switch (x) {
-            case 'd': rep = inbr ? "0-9" : "[0-9]"; break;
-            case 'D': rep = inbr ? NULL : "[^0-9]"; break;
-            case 'w': rep = inbr ? "A-Za-z0-9_" : "[A-Za-z0-9_]"; break;
-            case 'W': rep = inbr ? NULL : "[^A-Za-z0-9_]"; break;
-            case 's': rep = inbr ? " \t\n\r\f\v" : "[ \t\n\r\f\v]"; break;
-            case 'S': rep = inbr ? NULL : "[^ \t\n\r\f\v]"; break;
-            case 'n': rep = "\n"; break;
-            case 't': rep = "\t"; break;
-            default:
-                if (isalnum((unsigned char)x) && !(x >= '1' && x <= '9')) {
-                    buf_free(&b);
-                    return rerr(r, n, "unsupported regex escape '\\%c'", x);
-                }
-                if (inbr) buf_putc(&b, x);
-                else {
-                    buf_putc(&b, '\\');
-                    buf_putc(&b, x);
-                }
-                continue;
-            }
-            if (!rep) {
-                buf_free(&b);
-                return rerr(r, n, "unsupported regex escape '\\%c' inside []", x);
-            }
-            buf_puts(&b, rep);
-            continue;
-        }
-        if (!inbr && c == '[') {
-            inbr = 1;
-            buf_putc(&b, c);
-            if (i + 1 < pat->len && pat->u.s[i + 1] == '^') buf_putc(&b, pat->u.s[++i]);
-            if (i + 1 < pat->len && pat->u.s[i + 1] == ']') buf_putc(&b, pat->u.s[++i]);
-            continue;
-        }
-        if (inbr && c == ']') inbr = 0;
-        if (!inbr && (c == '?' || c == '*' || c == '+' || c == '}') && i + 1 < pat->len && pat->u.s[i + 1] == '?' && c != '?') {
-            buf_free(&b);
-            return rerr(r, n, "lazy quantifiers are not supported in regex patterns");
-        }
-        if (!inbr && c == '{') {  /* Python takes a '{' that starts no {m}, {m,}, {m,n} literally */
-            size_t j = i + 1;
-            int digits = 0, comma = 0;
-            while (j < pat->len && (isdigit((unsigned char)pat->u.s[j]) || (pat->u.s[j] == ',' && !comma))) {
-                if (pat->u.s[j] == ',') comma = 1;
-                else digits++;
-                j++;
-            }
-            if (!(digits && j < pat->len && pat->u.s[j] == '}')) {
-                buf_puts(&b, "\\{");
-                continue;
-            }
-        }
-        if (!inbr && c == '}' && (i == 0 || !isdigit((unsigned char)pat->u.s[i - 1])) && (i == 0 || pat->u.s[i - 1] != ',')) {
-            buf_puts(&b, "\\}");
-            continue;
-        }
-        if (!inbr && c == '(' && i + 1 < pat->len && pat->u.s[i + 1] == '?') {
-            buf_free(&b);
-            return rerr(r, n, "(?...) groups are not supported in regex patterns");
-        }
-        buf_putc(&b, c);
-    }
-    if (b.oom) {
-        buf_free(&b);
-        return rerr(r, n, "out of memory");
-    }
-    int rc = regcomp(re, buf_cstr(&b), REG_EXTENDED);
-    buf_free(&b);
-    if (rc != 0) {
-        char msg[128];
-        regerror(rc, re, msg, sizeof(msg));
-        return rerr(r, n, "invalid regex: %s", msg);
-    }
-    return 0;
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(regex_search)
 {
     tv pat;
-    if (!arg_get(a, 0, "pattern", &pat)) return rerr(r, n, "regex_search() needs a pattern");
+    if (!tmpl_arg_get(a, 0, "pattern", &pat)) return tmpl_rerr(r, n, "regex_search() needs a pattern");
     const char *s;
     size_t len;
-    if (str_of(r, n, v, &s, &len) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0) return -1;
     regex_t *re;
-    if (compile_regex(r, n, &pat, &re) < 0) return -1;
-    const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) return rerr(r, n, "out of memory");
+    if (tmpl_regex_compile(r, n, &pat, &re) < 0) return -1;
+    const char *cs = tmpl_arena_strndup(r->ar, s, len);
+    if (!cs) return tmpl_rerr(r, n, "out of memory");
     regmatch_t m[1];
     if (regexec(re, cs, 1, m, 0) == 0) *out = v_strn(cs + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so));
     else *out = v_none();
@@ -1698,15 +1439,15 @@ F(regex_search)
 F(regex_replace)
 {
     tv pat, rep;
-    if (!arg_get(a, 0, "pattern", &pat) || !arg_get(a, 1, "replacement", &rep))
-        return rerr(r, n, "regex_replace() needs pattern and replacement");
+    if (!tmpl_arg_get(a, 0, "pattern", &pat) || !tmpl_arg_get(a, 1, "replacement", &rep))
+        return tmpl_rerr(r, n, "regex_replace() needs pattern and replacement");
     const char *s, *rs;
     size_t len, rl;
-    if (str_of(r, n, v, &s, &len) < 0 || str_of(r, n, &rep, &rs, &rl) < 0) return -1;
+    if (tmpl_str_of(r, n, v, &s, &len) < 0 || tmpl_str_of(r, n, &rep, &rs, &rl) < 0) return -1;
     regex_t *re;
-    if (compile_regex(r, n, &pat, &re) < 0) return -1;
-    const char *cs = arena_strndup(r->ar, s, len);
-    if (!cs) return rerr(r, n, "out of memory");
+    if (tmpl_regex_compile(r, n, &pat, &re) < 0) return -1;
+    const char *cs = tmpl_arena_strndup(r->ar, s, len);
+    if (!cs) return tmpl_rerr(r, n, "out of memory");
     struct buf b;
     buf_init(&b);
     size_t pos = 0;
@@ -1747,7 +1488,7 @@ F(regex_replace)
                 if (g >= 0) {
                     if (g >= 10 || (size_t)g > re->re_nsub) {
                         buf_free(&b);
-                        return rerr(r, n, "invalid group reference %d", g);
+                        return tmpl_rerr(r, n, "invalid group reference %d", g);
                     }
                     if (m[g].rm_so >= 0) buf_append(&b, cs + pos + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
                     continue;
@@ -1766,55 +1507,55 @@ F(regex_replace)
         if (b.len > r->outmax) break;
     }
     if (pos < len) buf_append(&b, cs + pos, len - pos);
-    return ret_buf(r, n, &b, out);
+    return tmpl_ret_buf(r, n, &b, out);
 }
 
 F(glob_match)
 {
     tv pat;
-    if (!arg_get(a, 0, "pattern", &pat)) return rerr(r, n, "glob_match() needs a pattern");
+    if (!tmpl_arg_get(a, 0, "pattern", &pat)) return tmpl_rerr(r, n, "glob_match() needs a pattern");
     const char *ps;
     size_t pl;
-    if (str_of(r, n, &pat, &ps, &pl) < 0) return -1;
-    const char *p = arena_strndup(r->ar, ps, pl);
-    if (!p) return rerr(r, n, "out of memory");
+    if (tmpl_str_of(r, n, &pat, &ps, &pl) < 0) return -1;
+    const char *p = tmpl_arena_strndup(r->ar, ps, pl);
+    if (!p) return tmpl_rerr(r, n, "out of memory");
     if (v->kind == TMPL_STR) {
-        const char *s = arena_strndup(r->ar, v->u.s, v->len);
-        if (!s) return rerr(r, n, "out of memory");
+        const char *s = tmpl_arena_strndup(r->ar, v->u.s, v->len);
+        if (!s) return tmpl_rerr(r, n, "out of memory");
         *out = v_bool(fnmatch(p, s, 0) == 0);
         return 0;
     }
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     for (size_t i = 0; i < c; i++) {
         const char *s;
         size_t len;
-        if (str_of(r, n, &items[i], &s, &len) < 0) return -1;
-        const char *cs = arena_strndup(r->ar, s, len);
-        if (!cs) return rerr(r, n, "out of memory");
-        if (fnmatch(p, cs, 0) == 0) list_push(r, out, items[i]);
+        if (tmpl_str_of(r, n, &items[i], &s, &len) < 0) return -1;
+        const char *cs = tmpl_arena_strndup(r->ar, s, len);
+        if (!cs) return tmpl_rerr(r, n, "out of memory");
+        if (fnmatch(p, cs, 0) == 0) tmpl_list_add(r, out, items[i]);
     }
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 /* sort_by(keys): keys is a string or a list of "path[:desc|:exists|:length]" with an optional "$." prefix */
 F(sort_by)
 {
     tv keys;
-    if (!arg_get(a, 0, "keys", &keys)) return rerr(r, n, "sort_by() needs keys");
+    if (!tmpl_arg_get(a, 0, "keys", &keys)) return tmpl_rerr(r, n, "sort_by() needs keys");
     tv *kl = &keys;
     size_t nk = 1;
-    if (v_is_seq(&keys) && v_iter(r, n, &keys, &kl, &nk) < 0) return -1;
+    if (tmpl_v_is_seq(&keys) && tmpl_v_iter(r, n, &keys, &kl, &nk) < 0) return -1;
     tv *items;
     size_t c;
     if (to_items(r, n, v, &items, &c) < 0) return -1;
-    struct kv *p = arena_alloc(r->ar, (c + 1) * sizeof(*p));
-    if (!p) return rerr(r, n, "out of memory");
+    struct kv *p = tmpl_arena_alloc(r->ar, (c + 1) * sizeof(*p));
+    if (!p) return tmpl_rerr(r, n, "out of memory");
     for (size_t i = 0; i < c; i++) p[i].v = items[i];
     for (size_t k = nk; k-- > 0;) {
-        if (kl[k].kind != TMPL_STR) return rerr(r, n, "sort_by keys must be strings");
+        if (kl[k].kind != TMPL_STR) return tmpl_rerr(r, n, "sort_by keys must be strings");
         const char *s = kl[k].u.s;
         size_t len = kl[k].len;
         if (len >= 2 && s[0] == '$' && s[1] == '.') { s += 2; len -= 2; }
@@ -1828,7 +1569,7 @@ F(sort_by)
             if (l2 == 4 && !memcmp(mod, "desc", 4)) desc = 1;
             else if (l2 == 6 && !memcmp(mod, "exists", 6)) exists = 1;
             else if (l2 == 6 && !memcmp(mod, "length", 6)) length = 1;
-            else return rerr(r, n, "sort_by: unknown modifier '%.*s'", (int)l2, mod);
+            else return tmpl_rerr(r, n, "sort_by: unknown modifier '%.*s'", (int)l2, mod);
             len = (size_t)(colon - s);
             colon = NULL;
             if (next) {
@@ -1838,7 +1579,7 @@ F(sort_by)
                 if (l3 == 4 && !memcmp(m2, "desc", 4)) desc = 1;
                 else if (l3 == 6 && !memcmp(m2, "exists", 6)) exists = 1;
                 else if (l3 == 6 && !memcmp(m2, "length", 6)) length = 1;
-                else return rerr(r, n, "sort_by: unknown modifier '%.*s'", (int)l3, m2);
+                else return tmpl_rerr(r, n, "sort_by: unknown modifier '%.*s'", (int)l3, m2);
             }
         }
         for (size_t i = 0; i < c; i++) {
@@ -1846,147 +1587,18 @@ F(sort_by)
             if (attr_path(r, n, &p[i].v, s, len, &x) < 0) return -1;
             tv key;
             if (exists) key = v_bool(x.kind != TMPL_UNDEF && x.kind != TMPL_NONE);
-            else if (length) key = v_int((int64_t)v_len(&x));
+            else if (length) key = v_int((int64_t)tmpl_v_len(&x));
             else key = x.kind == TMPL_UNDEF || x.kind == TMPL_NONE ? tuple2(r, v_int(0), v_int(0)) : tuple2(r, v_int(1), x);
             p[i].k = key;
         }
         if (sort_pairs(r, n, p, c, desc) < 0) return -1;
     }
-    *out = v_list(r, (uint32_t)c);
-    for (size_t i = 0; i < c; i++) list_push(r, out, p[i].v);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    *out = tmpl_v_list(r, (uint32_t)c);
+    for (size_t i = 0; i < c; i++) tmpl_list_add(r, out, p[i].v);
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 F(strip) { return strip_common(r, n, v, a, 0, out); }
-
-/* ---- Python %-formatting ---- */
-
-#define FORMAT_WIDTH_MAX 100000  /* field width/precision in %-formatting and str.format: far above any use */
-
-static int read_num(const char *fmt, size_t flen, size_t *i, int64_t *out)
-{
-    int64_t v = 0;
-    while (*i < flen && isdigit((unsigned char)fmt[*i])) {
-        if (v <= FORMAT_WIDTH_MAX) v = v * 10 + (fmt[*i] - '0');
-        (*i)++;
-    }
-    *out = v;
-    return v > FORMAT_WIDTH_MAX ? -1 : 0;
-}
-
-int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
-                      size_t nargs, const tv *mapping, struct buf *out)
-{
-    size_t ai = 0;
-    for (size_t i = 0; i < flen; i++) {
-        if (fmt[i] != '%') {
-            buf_putc(out, fmt[i]);
-            continue;
-        }
-        if (++i >= flen) return rerr(r, n, "incomplete format");
-        tv arg;
-        int have = 0;
-        if (fmt[i] == '(') {
-            const char *e = memchr(fmt + i, ')', flen - i);
-            if (!e || !mapping) return rerr(r, n, "format requires a mapping");
-            tv key = v_str_copy(r, fmt + i + 1, (size_t)(e - fmt - i - 1));
-            if (!dict_get(mapping, &key, &arg)) return rerr(r, n, "format key %.*s not found", (int)key.len, key.u.s);
-            have = 1;
-            i = (size_t)(e - fmt) + 1;
-        }
-        char flags[8];
-        size_t nf = 0;
-        int left = 0;
-        while (i < flen && strchr("-+ #0", fmt[i]) && fmt[i]) {
-            if (fmt[i] == '-') left = 1;
-            if (nf < sizeof(flags) - 1 && !memchr(flags, fmt[i], nf)) flags[nf++] = fmt[i];
-            i++;
-        }
-        flags[nf] = '\0';
-        int64_t width = 0, prec = -1;
-        if (read_num(fmt, flen, &i, &width) < 0) return rerr(r, n, "format width too large");
-        if (i < flen && fmt[i] == '.') {
-            i++;
-            if (read_num(fmt, flen, &i, &prec) < 0) return rerr(r, n, "format precision too large");
-        }
-        if (i >= flen) return rerr(r, n, "incomplete format");
-        char conv = fmt[i];
-        if (conv == '%') {
-            buf_putc(out, '%');
-            continue;
-        }
-        if (!have) {
-            if (ai >= nargs) return rerr(r, n, "not enough arguments for format string");
-            arg = args[ai++];
-        }
-        char spec[24];
-        switch (conv) {
-        case 's':
-        case 'r': {
-            struct buf t;
-            buf_init(&t);
-            if (conv == 's') {
-                if (v_to_str(r, n, &arg, &t) < 0) {
-                    buf_free(&t);
-                    return -1;
-                }
-            } else {
-                v_repr(&arg, &t);
-            }
-            size_t len = t.len;
-            if (prec >= 0) len = utf8_offset(buf_cstr(&t), t.len, (size_t)prec);
-            int64_t cps = (int64_t)utf8_len(buf_cstr(&t), len), pad = width > cps ? width - cps : 0;
-            if (!left)
-                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
-            buf_append(out, buf_cstr(&t), len);
-            if (left)
-                for (int64_t k = 0; k < pad; k++) buf_putc(out, ' ');
-            buf_free(&t);
-            break;
-        }
-        case 'd':
-        case 'i':
-        case 'x':
-        case 'X':
-        case 'o': {
-            int64_t x;
-            if (arg.kind == TMPL_FLOAT) x = (int64_t)arg.u.f;
-            else if (arg.kind == TMPL_INT || arg.kind == TMPL_BOOL) x = arg.u.i;
-            else return rerr(r, n, "%%%c format: a number is required, not %s", conv, kind_name(&arg));
-            if (prec < 0) {
-                snprintf(spec, sizeof(spec), "%%%s*ll%c", flags, conv == 'i' ? 'd' : conv);
-                buf_printf(out, spec, (int)width, (long long)x);
-            } else {
-                snprintf(spec, sizeof(spec), "%%%s*.*ll%c", flags, conv == 'i' ? 'd' : conv);
-                buf_printf(out, spec, (int)width, (int)prec, (long long)x);
-            }
-            break;
-        }
-        case 'f':
-        case 'F':
-        case 'e':
-        case 'E':
-        case 'g':
-        case 'G': {
-            if (!v_is_num(&arg)) return rerr(r, n, "must be real number, not %s", kind_name(&arg));
-            snprintf(spec, sizeof(spec), "%%%s*.*%c", flags, conv);
-            buf_printf(out, spec, (int)width, (int)(prec < 0 ? 6 : prec), v_num(&arg));
-            break;
-        }
-        case 'c': {
-            if (arg.kind == TMPL_STR && utf8_len(arg.u.s, arg.len) == 1) buf_append(out, arg.u.s, arg.len);
-            else if (arg.kind == TMPL_INT && arg.u.i >= 0 && arg.u.i < 128) buf_putc(out, (char)arg.u.i);
-            else return rerr(r, n, "%%c requires int or char");
-            break;
-        }
-        default:
-            return rerr(r, n, "unsupported format character '%c'", conv);
-        }
-        if (out->len > r->outmax) return rerr(r, n, "formatted string too large");
-    }
-    if (ai < nargs && !mapping) return rerr(r, n, "not all arguments converted during string formatting");
-    return 0;
-}
 
 /* ---- registry ---- */
 
@@ -2016,9 +1628,9 @@ filter_fn tmpl_find_filter(const char *name)
     return NULL;
 }
 
-int apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out)
+int tmpl_apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out)
 {
     filter_fn fn = tmpl_find_filter(name);
-    if (!fn) return rerr(r, n, "no filter named '%s'", name);
+    if (!fn) return tmpl_rerr(r, n, "no filter named '%s'", name);
     return fn(r, n, val, a, out);
 }

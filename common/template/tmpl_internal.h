@@ -1,8 +1,12 @@
 /* Template engine internals shared by its files: arena, tokens, AST, values, render state.
- * Nothing outside common/template/ includes this; the public API is template.h. */
+ * Nothing outside common/template/ includes this; the public API is template.h. Every role links one binary,
+ * so every function declared here carries the tmpl_ prefix (tests/template/check_symbols.py fails on a
+ * global without it); the static inline constructors (v_int, v_none...) are not linker symbols and keep
+ * short names. */
 #ifndef HTIC_TMPL_INTERNAL_H
 #define HTIC_TMPL_INTERNAL_H
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -21,12 +25,12 @@ struct arena {
     size_t total, limit;
     int oom;
 };
-void arena_init(struct arena *a, size_t limit);
-void *arena_alloc(struct arena *a, size_t n);          /* zeroed, 16-aligned; NULL on limit */
-void *arena_realloc(struct arena *a, void *p, size_t old, size_t n);
-char *arena_strndup(struct arena *a, const char *s, size_t n);
-void arena_reset(struct arena *a);                      /* frees all but the first chunk */
-void arena_free(struct arena *a);
+void tmpl_arena_init(struct arena *a, size_t limit);
+void *tmpl_arena_alloc(struct arena *a, size_t n);          /* zeroed, 16-aligned; NULL on limit */
+void *tmpl_arena_realloc(struct arena *a, void *p, size_t old, size_t n);
+char *tmpl_arena_strndup(struct arena *a, const char *s, size_t n);
+void tmpl_arena_reset(struct arena *a);                      /* frees all but the first chunk */
+void tmpl_arena_free(struct arena *a);
 
 /* ---- tokens ---- */
 enum tok {
@@ -98,7 +102,7 @@ struct node {
     struct node *star, *dstar;  /* *args, **kwargs in calls */
     filter_fn ffn;
     test_fn tfn;
-    uint32_t hash;       /* GETATTR: v_hash of the name */
+    uint32_t hash;       /* GETATTR: tmpl_v_hash of the name */
 };
 
 /* ---- values ---- */
@@ -180,7 +184,7 @@ struct tmpl_env {
     size_t ng, gcap;
     struct arena rar;   /* render arena, reused */
     const char *name_loop;  /* interned "loop" */
-    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_filters.c) */
+    struct rcache_entry *rcache;  /* compiled regexes of the regex filters (tmpl_regex.c) */
     unsigned rcache_next;
     int rendering;
 };
@@ -211,20 +215,14 @@ struct tmpl_call {
     const char *stack_base;  /* frame address at render start: stack use is bounded by TMPL_STACK_MAX */
 };
 enum { UF_NAME = 0, UF_ATTR = 1, UF_MSG = 2 };  /* UNDEF flags: how u.s explains the undefined value */
-tv v_undef_attr(const tv *parent, const char *name);
-tv v_undef_msg(const char *msg);
-void undef_message(const tv *v, char *out, size_t n);
-int undef_error(struct tmpl_call *r, const struct node *n, const tv *v);
-int py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
-                      size_t nargs, const tv *mapping, struct buf *out);
-int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v);
-struct frame *frame_new(struct tmpl_call *r, struct frame *parent);
-int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out);
+tv tmpl_v_undef_attr(const tv *parent, const char *name);
+tv tmpl_v_undef_msg(const char *msg);
+int tmpl_undef_error(struct tmpl_call *r, const struct node *n, const tv *v);
 
 /* errors */
 int tmpl_syntax_error(struct tmpl *t, struct err *e, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-int rerr(struct tmpl_call *r, const struct node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tmpl_rerr(struct tmpl_call *r, const struct node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* parser */
 int tmpl_parse(struct tmpl *t, struct token *toks, size_t ntok, struct err *e);
@@ -239,68 +237,78 @@ static inline tv v_bool(int b) { tv v = {0}; v.kind = TMPL_BOOL; v.u.i = b ? 1 :
 static inline tv v_int(int64_t i) { tv v = {0}; v.kind = TMPL_INT; v.u.i = i; return v; }
 static inline tv v_float(double f) { tv v = {0}; v.kind = TMPL_FLOAT; v.u.f = f; return v; }
 static inline tv v_strn(const char *s, size_t n) { tv v = {0}; v.kind = TMPL_STR; v.u.s = s; v.len = (uint32_t)n; return v; }
-tv v_str_copy(struct tmpl_call *r, const char *s, size_t n);   /* UNDEF + r->failed on OOM */
-tv v_from_json(json_object *j);
-tv v_list(struct tmpl_call *r, uint32_t cap);
-tv v_dict(struct tmpl_call *r);
-int list_push(struct tmpl_call *r, tv *list, tv item);
-int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val);
-int dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
-int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out);  /* DICT only, h = v_hash(key) */
-int dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
-int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
-size_t v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
-int v_is_seq(const tv *v);    /* LIST or JLIST */
-int v_is_map(const tv *v);    /* DICT or JDICT */
-tv seq_at(const tv *v, size_t i);
+tv tmpl_v_str_copy(struct tmpl_call *r, const char *s, size_t n);   /* UNDEF + r->failed on OOM */
+tv tmpl_v_from_json(json_object *j);
+tv tmpl_v_list(struct tmpl_call *r, uint32_t cap);
+tv tmpl_v_dict(struct tmpl_call *r);
+/* The engine's tmpl_list_push / tmpl_dict_set: no kind or frozen check, and any hashable value as key. */
+int tmpl_list_add(struct tmpl_call *r, tv *list, tv item);
+int tmpl_dict_put(struct tmpl_call *r, tv *dict, tv key, tv val);
+int tmpl_dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
+int tmpl_dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out);  /* DICT only, h = tmpl_v_hash(key) */
+int tmpl_dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
+int tmpl_dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
+size_t tmpl_v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
+int tmpl_v_is_seq(const tv *v);    /* LIST or JLIST */
+int tmpl_v_is_map(const tv *v);    /* DICT or JDICT */
+tv tmpl_seq_at(const tv *v, size_t i);
 /* Materializes what `for` iterates: list items, dict keys, string characters. */
-int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count);
+int tmpl_v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count);
 /* dict iteration: keys and values */
-size_t map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals);
-int v_truthy(const tv *v);
-int v_eq(const tv *a, const tv *b);
+size_t tmpl_map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals);
+int tmpl_v_truthy(const tv *v);
+int tmpl_v_eq(const tv *a, const tv *b);
 /* Python ordering; returns 0 and sets *cmp, or -1 (types not orderable) */
-int v_cmp(const tv *a, const tv *b, int *cmp);
-int v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf *b);   /* str(v) */
-void v_repr(const tv *v, struct buf *b);                                               /* repr(v) */
-int v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out);            /* str() as value */
-void fmt_float(double d, struct buf *b);
-const char *kind_name(const tv *v);
-int v_is_num(const tv *v);
-double v_num(const tv *v);
-size_t utf8_len(const char *s, size_t n);
-size_t utf8_offset(const char *s, size_t n, size_t cps);   /* byte offset of codepoint index */
-uint32_t v_hash(const tv *v);
+int tmpl_v_cmp(const tv *a, const tv *b, int *cmp);
+int tmpl_v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf *b);   /* str(v) */
+void tmpl_v_repr(const tv *v, struct buf *b);                                               /* repr(v) */
+int tmpl_v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out);            /* str() as value */
+void tmpl_fmt_float(double d, struct buf *b);
+const char *tmpl_kind_name(const tv *v);
+int tmpl_v_is_num(const tv *v);
+double tmpl_v_num(const tv *v);
+size_t tmpl_utf8_len(const char *s, size_t n);
+size_t tmpl_utf8_offset(const char *s, size_t n, size_t cps);   /* byte offset of codepoint index */
+uint32_t tmpl_v_hash(const tv *v);
 
 /* render (tmpl_render.c) */
-int eval(struct tmpl_call *r, const struct node *n, tv *out);
-int call_value(struct tmpl_call *r, const struct node *n, tv *callee, struct args *a, tv *out);
-int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *name, tv *out);
-int getitem_v(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *out);
+int tmpl_getattr(struct tmpl_call *r, const struct node *n, tv *obj, const char *name, tv *out);
+int tmpl_getitem(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *out);
 int tmpl_render_root(struct tmpl_call *r, struct tmpl *t, struct buf *out);
-int check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
+int tmpl_check_undef(struct tmpl_call *r, const struct node *n, const tv *v);
 
 /* methods (tmpl_methods.c) */
-int method_exists(const tv *self, const char *name);
-int method_name_known(const char *name);   /* a method of some type has this name */
-size_t ws_at(const char *p, size_t len, size_t i);      /* Python whitespace at p[i]: its byte length or 0 */
-size_t ws_before(const char *p, size_t len, size_t j);  /* same, for the character ending at p[j-1] */
-int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
-
-void tmpl_regex_cache_free(struct tmpl_env *env);
+int tmpl_method_exists(const tv *self, const char *name);
+int tmpl_method_name_known(const char *name);   /* a method of some type has this name */
+size_t tmpl_ws_at(const char *p, size_t len, size_t i);      /* Python whitespace at p[i]: its byte length or 0 */
+size_t tmpl_ws_before(const char *p, size_t len, size_t j);  /* same, for the character ending at p[j-1] */
+int tmpl_call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out);
 
 /* case mapping (tmpl_unicode.c) */
 enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE };
-void utf8_case(const char *s, size_t len, int mode, struct buf *b);
-int utf8_is_case(const char *s, size_t len, int want_upper);
-int utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha);
+void tmpl_utf8_case(const char *s, size_t len, int mode, struct buf *b);
+int tmpl_utf8_is_case(const char *s, size_t len, int want_upper);
+int tmpl_utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha);
 
-/* filter helpers shared with methods */
-int arg_get(struct args *a, uint32_t pos, const char *name, tv *out);
-int args_max(struct tmpl_call *r, const struct node *n, struct args *a, uint32_t npos, const char *what);
-int apply_test(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, int *res);
-int apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out);
-int v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out);
-int str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len);
+/* the built-ins' calling convention (tmpl_args.c) */
+int tmpl_arg_get(struct args *a, uint32_t pos, const char *name, tv *out);   /* 1 if given, by position or name */
+int tmpl_v_as_int(struct tmpl_call *r, const struct node *n, const tv *v, int64_t *out);
+int tmpl_str_of(struct tmpl_call *r, const struct node *n, const tv *v, const char **s, size_t *len);
+int tmpl_ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out);  /* frees b, *out = copy */
+/* Python's dict(x, **kw) and d.update(x, **kw): x a mapping or pairs (hashable keys); `what` names the call. */
+int tmpl_dict_update_args(struct tmpl_call *r, const struct node *n, struct args *a, tv *d, const char *what);
+
+/* Python string formatting (tmpl_format.c) */
+int tmpl_py_percent_format(struct tmpl_call *r, const struct node *n, const char *fmt, size_t flen, tv *args,
+                           size_t nargs, const tv *mapping, struct buf *out);
+int tmpl_str_format(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, tv *out);
+
+/* regex filters' patterns (tmpl_regex.c): the regex belongs to the env's cache, never regfree it */
+int tmpl_regex_compile(struct tmpl_call *r, const struct node *n, const tv *pat, regex_t **out);
+void tmpl_regex_cache_free(struct tmpl_env *env);
+
+/* filters (tmpl_filters.c) and tests (tmpl_tests.c) by name */
+int tmpl_apply_test(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, int *res);
+int tmpl_apply_filter(struct tmpl_call *r, const struct node *n, const char *name, tv *val, struct args *a, tv *out);
 
 #endif

@@ -48,7 +48,7 @@ static struct token *push(struct lexer *L, int type, size_t pos)
 {
     if (L->n == L->cap) {
         size_t cap = L->cap ? L->cap * 2 : 256;
-        struct token *nt = arena_realloc(L->a, L->toks, L->cap * sizeof(*nt), cap * sizeof(*nt));
+        struct token *nt = tmpl_arena_realloc(L->a, L->toks, L->cap * sizeof(*nt), cap * sizeof(*nt));
         if (!nt) return NULL;
         L->toks = nt;
         L->cap = cap;
@@ -115,7 +115,7 @@ static int lex_string(struct lexer *L, size_t pos, size_t *end)
         i++;
     }
     if (i >= L->len) return lerr(L, pos, "unterminated string");
-    char *d = arena_alloc(L->a, i - pos + 1);
+    char *d = tmpl_arena_alloc(L->a, i - pos + 1);
     if (!d) return lerr(L, pos, "out of memory");
     size_t k = 0;
     for (size_t j = pos + 1; j < i; j++) {

@@ -1,9 +1,8 @@
 /* Methods callable on values from templates: str (split, startswith, format, ...), dict (get, items, keys,
  * values, update, pop, ...), list (append, extend, pop, ...) and loop (cycle, changed), with Python's
- * semantics. Values borrowed from the JSON context are read-only: mutating them is a render error. */
+ * semantics. Values borrowed from the JSON context are read-only: mutating them is a render error.
+ * str.format itself is in tmpl_format.c. */
 #include <ctype.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/template/tmpl_internal.h"
@@ -38,13 +37,13 @@ static int maybe_method(const char *name)
     }
 }
 
-int method_name_known(const char *name)
+int tmpl_method_name_known(const char *name)
 {
     return in_list(str_methods, name) || in_list(dict_methods, name) || in_list(list_methods, name) ||
            in_list(loop_methods, name);
 }
 
-int method_exists(const tv *self, const char *name)
+int tmpl_method_exists(const tv *self, const char *name)
 {
     if (!maybe_method(name)) return 0;
     switch (self->kind) {
@@ -64,36 +63,25 @@ int method_exists(const tv *self, const char *name)
 
 static int nargs(struct tmpl_call *r, const struct node *n, struct args *a, uint32_t lo, uint32_t hi, const char *m)
 {
-    if (a->nkw) return rerr(r, n, "%s() takes no keyword arguments", m);
+    if (a->nkw) return tmpl_rerr(r, n, "%s() takes no keyword arguments", m);
     if (a->npos < lo || a->npos > hi) {
-        if (lo == hi) return rerr(r, n, "%s() takes exactly %u argument(s) (%u given)", m, lo, a->npos);
-        return rerr(r, n, "%s() takes from %u to %u arguments (%u given)", m, lo, hi, a->npos);
+        if (lo == hi) return tmpl_rerr(r, n, "%s() takes exactly %u argument(s) (%u given)", m, lo, a->npos);
+        return tmpl_rerr(r, n, "%s() takes from %u to %u arguments (%u given)", m, lo, hi, a->npos);
     }
     return 0;
 }
 
 static int need_str(struct tmpl_call *r, const struct node *n, const tv *v, const char *m)
 {
-    if (v->kind != TMPL_STR) return rerr(r, n, "%s() argument must be str, not %s", m, kind_name(v));
+    if (v->kind != TMPL_STR) return tmpl_rerr(r, n, "%s() argument must be str, not %s", m, tmpl_kind_name(v));
     return 0;
-}
-
-static int ret_buf(struct tmpl_call *r, const struct node *n, struct buf *b, tv *out)
-{
-    if (b->oom) {
-        buf_free(b);
-        return rerr(r, n, "out of memory");
-    }
-    *out = v_str_copy(r, buf_cstr(b), b->len);
-    buf_free(b);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
 }
 
 static int isws(char c) { return isspace((unsigned char)c) || (c >= 0x1c && c <= 0x1f); }
 
 /* byte length of the (Python str.isspace) whitespace character at p[i], 0 if none; covers the non-ASCII
  * spaces too: U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 */
-size_t ws_at(const char *p, size_t len, size_t i)
+size_t tmpl_ws_at(const char *p, size_t len, size_t i)
 {
     unsigned char c = (unsigned char)p[i];
     if (c < 0x80) return isws((char)c) ? 1 : 0;
@@ -108,10 +96,10 @@ size_t ws_at(const char *p, size_t len, size_t i)
 }
 
 /* whitespace ending at p[j-1]: its byte length, 0 if none */
-size_t ws_before(const char *p, size_t len, size_t j)
+size_t tmpl_ws_before(const char *p, size_t len, size_t j)
 {
     for (size_t k = 1; k <= 3 && k <= j; k++)
-        if (ws_at(p, len, j - k) == k) return k;
+        if (tmpl_ws_at(p, len, j - k) == k) return k;
     return 0;
 }
 
@@ -121,26 +109,26 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
     tv sep = v_none();
     int64_t maxs = -1;
     if (a->npos > 0) sep = a->pos[0];
-    if (a->npos > 1 && v_as_int(r, n, &a->pos[1], &maxs) < 0) return -1;
-    *out = v_list(r, 0);
+    if (a->npos > 1 && tmpl_v_as_int(r, n, &a->pos[1], &maxs) < 0) return -1;
+    *out = tmpl_v_list(r, 0);
     const char *p = s->u.s;
     size_t len = s->len;
     tv *parts = NULL;
     size_t np = 0, cap = 0;
-#define PUSH(x, l) do { if (np == cap) { cap = cap ? cap * 2 : 8; parts = arena_realloc(r->ar, parts, np * sizeof(tv), cap * sizeof(tv)); if (!parts) return rerr(r, n, "out of memory"); } parts[np++] = v_strn((x), (l)); } while (0)
+#define PUSH(x, l) do { if (np == cap) { cap = cap ? cap * 2 : 8; parts = tmpl_arena_realloc(r->ar, parts, np * sizeof(tv), cap * sizeof(tv)); if (!parts) return tmpl_rerr(r, n, "out of memory"); } parts[np++] = v_strn((x), (l)); } while (0)
     if (sep.kind == TMPL_NONE) {  /* runs of whitespace; the remainder after maxsplit keeps its far side */
         if (!right) {
             size_t i = 0, w;
             int64_t done = 0;
             while (i < len) {
-                while (i < len && (w = ws_at(p, len, i))) i += w;
+                while (i < len && (w = tmpl_ws_at(p, len, i))) i += w;
                 if (i >= len) break;
                 if (maxs >= 0 && done >= maxs) {
                     PUSH(p + i, len - i);
                     break;
                 }
                 size_t j = i;
-                while (j < len && !ws_at(p, len, j)) j++;
+                while (j < len && !tmpl_ws_at(p, len, j)) j++;
                 PUSH(p + i, j - i);
                 done++;
                 i = j;
@@ -149,14 +137,14 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
             size_t i = len, w;
             int64_t done = 0;
             while (i > 0) {
-                while (i > 0 && (w = ws_before(p, len, i))) i -= w;
+                while (i > 0 && (w = tmpl_ws_before(p, len, i))) i -= w;
                 if (!i) break;
                 if (maxs >= 0 && done >= maxs) {
                     PUSH(p, i);
                     break;
                 }
                 size_t j = i;
-                while (j > 0 && !ws_before(p, len, j)) j--;
+                while (j > 0 && !tmpl_ws_before(p, len, j)) j--;
                 PUSH(p + j, i - j);
                 done++;
                 i = j;
@@ -169,7 +157,7 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
         }
     } else {
         if (need_str(r, n, &sep, "split") < 0) return -1;
-        if (!sep.len) return rerr(r, n, "empty separator");
+        if (!sep.len) return tmpl_rerr(r, n, "empty separator");
         if (!right) {
             size_t i = 0;
             int64_t done = 0;
@@ -210,19 +198,19 @@ static int do_split(struct tmpl_call *r, const struct node *n, tv *s, struct arg
         }
     }
 #undef PUSH
-    for (size_t i = 0; i < np; i++) list_push(r, out, parts[i]);
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    for (size_t i = 0; i < np; i++) tmpl_list_add(r, out, parts[i]);
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args *a, int ends, tv *out)
 {
     if (nargs(r, n, a, 1, 3, ends ? "endswith" : "startswith") < 0) return -1;
     /* optional start/end (code point indices, Python slice rules) narrow the string first */
-    int64_t cps = (int64_t)utf8_len(sv->u.s, sv->len), b0 = 0, b1 = cps;
+    int64_t cps = (int64_t)tmpl_utf8_len(sv->u.s, sv->len), b0 = 0, b1 = cps;
     for (uint32_t k = 1; k < a->npos; k++) {
         if (a->pos[k].kind == TMPL_NONE) continue;
         int64_t x;
-        if (v_as_int(r, n, &a->pos[k], &x) < 0) return -1;
+        if (tmpl_v_as_int(r, n, &a->pos[k], &x) < 0) return -1;
         if (x < 0) x += cps;
         if (x < 0) x = 0;
         if (x > cps) x = cps;
@@ -233,7 +221,7 @@ static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args 
         *out = v_bool(0);
         return 0;
     }
-    size_t o0 = utf8_offset(sv->u.s, sv->len, (size_t)b0), o1 = utf8_offset(sv->u.s, sv->len, (size_t)b1);
+    size_t o0 = tmpl_utf8_offset(sv->u.s, sv->len, (size_t)b0), o1 = tmpl_utf8_offset(sv->u.s, sv->len, (size_t)b1);
     tv sub = v_strn(sv->u.s + o0, o1 - o0);
     tv *s = &sub;
     tv *cands = &a->pos[0];
@@ -245,8 +233,8 @@ static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args 
     *out = v_bool(0);
     for (size_t i = 0; i < nc; i++) {
         if (cands[i].kind != TMPL_STR)
-            return rerr(r, n, "%s first arg must be str or a tuple of str, not %s", ends ? "endswith" : "startswith",
-                        kind_name(&cands[i]));
+            return tmpl_rerr(r, n, "%s first arg must be str or a tuple of str, not %s", ends ? "endswith" : "startswith",
+                             tmpl_kind_name(&cands[i]));
         if (cands[i].len <= s->len &&
             !memcmp(ends ? s->u.s + s->len - cands[i].len : s->u.s, cands[i].u.s, cands[i].len)) {
             *out = v_bool(1);
@@ -254,211 +242,6 @@ static int affix(struct tmpl_call *r, const struct node *n, tv *sv, struct args 
         }
     }
     return 0;
-}
-
-/* str.format field: {[index|name][!r|!s][:spec]} */
-static int format_spec(struct tmpl_call *r, const struct node *n, const tv *v, const char *spec, size_t sl,
-                       struct buf *out)
-{
-    char fill = ' ', align = 0, type = 0, sign = 0;
-    size_t i = 0;
-    int64_t width = -1, prec = -1;
-    int zero = 0;
-    if (sl >= 2 && strchr("<>^=", spec[1])) {
-        fill = spec[0];
-        align = spec[1];
-        i = 2;
-    } else if (sl >= 1 && strchr("<>^=", spec[0])) {
-        align = spec[0];
-        i = 1;
-    }
-    if (i < sl && strchr("+- ", spec[i])) sign = spec[i++];
-    if (i < sl && spec[i] == '0') {
-        zero = 1;
-        i++;
-    }
-    if (i < sl && isdigit((unsigned char)spec[i])) {
-        width = 0;
-        while (i < sl && isdigit((unsigned char)spec[i]) && width < 100000) width = width * 10 + (spec[i++] - '0');
-    }
-    char group = 0;
-    if (i < sl && (spec[i] == ',' || spec[i] == '_')) group = spec[i++];
-    if (i < sl && spec[i] == '.') {
-        i++;
-        prec = 0;
-        while (i < sl && isdigit((unsigned char)spec[i]) && prec < 1000) prec = prec * 10 + (spec[i++] - '0');
-    }
-    if (i < sl) type = spec[i++];
-    if (i < sl) return rerr(r, n, "invalid format specifier");
-    struct buf body;
-    buf_init(&body);
-    int numeric = v_is_num(v);
-    if (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b') {
-        if (v->kind != TMPL_INT && v->kind != TMPL_BOOL) {
-            buf_free(&body);
-            return rerr(r, n, "unknown format code '%c' for object of type '%s'", type, kind_name(v));
-        }
-        if (type == 'b') {
-            uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-            char tmp[70];
-            int k = 69;
-            tmp[k] = '\0';
-            do {
-                tmp[--k] = (char)('0' + (u & 1));
-                u >>= 1;
-            } while (u);
-            if (v->u.i < 0) buf_putc(&body, '-');
-            buf_puts(&body, tmp + k);
-        } else {
-            char f[8] = {'%', 'l', 'l', type, 0};
-            if (sign == '+' && v->u.i >= 0) buf_putc(&body, '+');
-            buf_printf(&body, f, (long long)v->u.i);
-        }
-    } else if (type == 'f' || type == 'F' || type == 'e' || type == 'E' || type == 'g' || type == '%') {
-        if (!numeric) {
-            buf_free(&body);
-            return rerr(r, n, "unknown format code '%c' for object of type '%s'", type, kind_name(v));
-        }
-        double d = v_num(v) * (type == '%' ? 100.0 : 1.0);
-        if (sign == '+' && d >= 0) buf_putc(&body, '+');
-        char f[8] = {'%', '.', '*', type == '%' ? 'f' : type, 0};
-        buf_printf(&body, f, (int)(prec < 0 ? 6 : prec), d);
-        if (type == '%') buf_putc(&body, '%');
-    } else if (type == 0 || type == 's') {
-        if (type == 's' && numeric) {
-            buf_free(&body);
-            return rerr(r, n, "unknown format code 's' for object of type '%s'", kind_name(v));
-        }
-        if (v->kind == TMPL_FLOAT && prec >= 0) {
-            buf_printf(&body, "%.*g", (int)prec, v->u.f);
-        } else {
-            if (sign == '+' && numeric && v_num(v) >= 0) buf_putc(&body, '+');
-            if (v_to_str(r, n, v, &body) < 0) {
-                buf_free(&body);
-                return -1;
-            }
-            if (!numeric && prec >= 0 && (size_t)prec < body.len) body.len = utf8_offset(body.data, body.len, (size_t)prec);
-        }
-    } else {
-        buf_free(&body);
-        return rerr(r, n, "unsupported format code '%c'", type);
-    }
-    if (group) {  /* thousands separators in the integer digits */
-        const char *bs = buf_cstr(&body);
-        size_t st = (bs[0] == '-' || bs[0] == '+') ? 1 : 0, end = st;
-        while (end < body.len && isdigit((unsigned char)bs[end])) end++;
-        if (!numeric || end == st) {
-            buf_free(&body);
-            return rerr(r, n, "cannot specify '%c' with this format", group);
-        }
-        struct buf g;
-        buf_init(&g);
-        buf_append(&g, bs, st);
-        for (size_t k = st; k < end; k++) {
-            buf_putc(&g, bs[k]);
-            if (k + 1 < end && (end - k - 1) % 3 == 0) buf_putc(&g, group);
-        }
-        buf_append(&g, bs + end, body.len - end);
-        buf_free(&body);
-        body = g;
-    }
-    if (zero && !align) {  /* Python: a leading 0 means fill '0' after the sign */
-        align = '=';
-        fill = '0';
-    }
-    if (!align) align = numeric ? '>' : '<';
-    int64_t cps = (int64_t)utf8_len(buf_cstr(&body), body.len);
-    int64_t pad = width > cps ? width - cps : 0;
-    int64_t left = align == '>' || align == '=' ? pad : align == '^' ? pad / 2 : 0;
-    size_t skip = 0;
-    if (align == '=' && numeric && body.len && (body.data[0] == '-' || body.data[0] == '+')) {
-        buf_putc(out, body.data[0]);
-        skip = 1;
-    }
-    for (int64_t k = 0; k < left; k++) buf_putc(out, fill);
-    buf_append(out, buf_cstr(&body) + skip, body.len - skip);
-    for (int64_t k = 0; k < pad - left; k++) buf_putc(out, fill);
-    buf_free(&body);
-    return 0;
-}
-
-static int str_format(struct tmpl_call *r, const struct node *n, tv *s, struct args *a, tv *out)
-{
-    struct buf b;
-    buf_init(&b);
-    uint32_t auto_idx = 0;
-    const char *p = s->u.s;
-    size_t len = s->len;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '}' ) {
-            if (i + 1 < len && p[i + 1] == '}') i++;
-            else { buf_free(&b); return rerr(r, n, "Single '}' encountered in format string"); }
-            buf_putc(&b, '}');
-            continue;
-        }
-        if (p[i] != '{') {
-            buf_putc(&b, p[i]);
-            continue;
-        }
-        if (i + 1 < len && p[i + 1] == '{') {
-            buf_putc(&b, '{');
-            i++;
-            continue;
-        }
-        const char *e = memchr(p + i, '}', len - i);
-        if (!e) {
-            buf_free(&b);
-            return rerr(r, n, "Single '{' encountered in format string");
-        }
-        const char *f = p + i + 1;
-        size_t fl = (size_t)(e - f);
-        const char *colon = memchr(f, ':', fl);
-        size_t nl = colon ? (size_t)(colon - f) : fl;
-        char conv = 0;
-        if (nl >= 2 && f[nl - 2] == '!') {
-            conv = f[nl - 1];
-            nl -= 2;
-        }
-        tv v;
-        if (nl == 0) {
-            if (auto_idx >= a->npos) {
-                buf_free(&b);
-                return rerr(r, n, "Replacement index %u out of range for positional args tuple", auto_idx);
-            }
-            v = a->pos[auto_idx++];
-        } else if (isdigit((unsigned char)f[0])) {
-            uint32_t idx = (uint32_t)atoi(f);
-            if (idx >= a->npos) {
-                buf_free(&b);
-                return rerr(r, n, "Replacement index %u out of range for positional args tuple", idx);
-            }
-            v = a->pos[idx];
-        } else {
-            uint32_t k;
-            for (k = 0; k < a->nkw; k++)
-                if (strlen(a->kwn[k]) == nl && !memcmp(a->kwn[k], f, nl)) break;
-            if (k == a->nkw) {
-                buf_free(&b);
-                return rerr(r, n, "format: missing keyword argument '%.*s'", (int)nl, f);
-            }
-            v = a->kwv[k];
-        }
-        if (conv == 'r') {
-            struct buf t;
-            buf_init(&t);
-            v_repr(&v, &t);
-            v = v_str_copy(r, buf_cstr(&t), t.len);
-            buf_free(&t);
-        }
-        int rc = colon ? format_spec(r, n, &v, colon + 1, fl - nl - 1 - (conv ? 2 : 0), &b)
-                       : v_to_str(r, n, &v, &b);
-        if (rc < 0) {
-            buf_free(&b);
-            return -1;
-        }
-        i = (size_t)(e - p);
-    }
-    return ret_buf(r, n, &b, out);
 }
 
 static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const char *m, struct args *a, tv *out)
@@ -469,11 +252,11 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
     if (!strcmp(m, "rsplit")) return do_split(r, n, s, a, 1, out);
     if (!strcmp(m, "startswith")) return affix(r, n, s, a, 0, out);
     if (!strcmp(m, "endswith")) return affix(r, n, s, a, 1, out);
-    if (!strcmp(m, "format")) return str_format(r, n, s, a, out);
+    if (!strcmp(m, "format")) return tmpl_str_format(r, n, s, a, out);
     if (!strcmp(m, "lower") || !strcmp(m, "upper") || !strcmp(m, "title") || !strcmp(m, "capitalize")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
         struct args none = {0};
-        return apply_filter(r, n, m, s, &none, out);
+        return tmpl_apply_filter(r, n, m, s, &none, out);
     }
     if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip")) {
         if (nargs(r, n, a, 0, 1, m) < 0) return -1;
@@ -484,8 +267,8 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
             if (m[0] != 'r') while (i < j && memchr(a->pos[0].u.s, p[i], a->pos[0].len)) i++;
             if (m[0] != 'l') while (j > i && memchr(a->pos[0].u.s, p[j - 1], a->pos[0].len)) j--;
         } else {
-            if (m[0] != 'r') while (i < j && (w = ws_at(p, len, i))) i += w;
-            if (m[0] != 'l') while (j > i && (w = ws_before(p, len, j))) j -= w;
+            if (m[0] != 'r') while (i < j && (w = tmpl_ws_at(p, len, i))) i += w;
+            if (m[0] != 'l') while (j > i && (w = tmpl_ws_before(p, len, j))) j -= w;
         }
         *out = v_strn(p + i, j - i);
         return 0;
@@ -493,31 +276,31 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
     if (!strcmp(m, "replace")) {
         if (nargs(r, n, a, 2, 3, m) < 0) return -1;
         if (need_str(r, n, &a->pos[0], m) < 0 || need_str(r, n, &a->pos[1], m) < 0) return -1;
-        return apply_filter(r, n, "replace", s, a, out);
+        return tmpl_apply_filter(r, n, "replace", s, a, out);
     }
     if (!strcmp(m, "join")) {
         if (nargs(r, n, a, 1, 1, m) < 0) return -1;
         tv *items;
         size_t c;
-        if (v_iter(r, n, &a->pos[0], &items, &c) < 0) return -1;
+        if (tmpl_v_iter(r, n, &a->pos[0], &items, &c) < 0) return -1;
         struct buf b;
         buf_init(&b);
         for (size_t i = 0; i < c; i++) {
             if (items[i].kind != TMPL_STR) {
                 buf_free(&b);
-                return rerr(r, n, "sequence item %zu: expected str instance, %s found", i, kind_name(&items[i]));
+                return tmpl_rerr(r, n, "sequence item %zu: expected str instance, %s found", i, tmpl_kind_name(&items[i]));
             }
             if (i) buf_append(&b, p, len);
             buf_append(&b, items[i].u.s, items[i].len);
         }
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "count") || !strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index")) {
         if (nargs(r, n, a, 1, 1, m) < 0 || need_str(r, n, &a->pos[0], m) < 0) return -1;
         const tv *sub = &a->pos[0];
         if (!strcmp(m, "count")) {
             int64_t c = 0;
-            if (!sub->len) c = (int64_t)utf8_len(p, len) + 1;
+            if (!sub->len) c = (int64_t)tmpl_utf8_len(p, len) + 1;
             else
                 for (size_t i = 0; i + sub->len <= len;) {
                     const char *x = memmem(p + i, len - i, sub->u.s, sub->len);
@@ -538,15 +321,15 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         } else {
             x = sub->len ? memmem(p, len, sub->u.s, sub->len) : p;
         }
-        if (!x && m[0] == 'i') return rerr(r, n, "substring not found");
-        *out = v_int(x ? (int64_t)utf8_len(p, (size_t)(x - p)) : -1);
+        if (!x && m[0] == 'i') return tmpl_rerr(r, n, "substring not found");
+        *out = v_int(x ? (int64_t)tmpl_utf8_len(p, (size_t)(x - p)) : -1);
         return 0;
     }
     if (!strncmp(m, "is", 2)) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
         if (!strcmp(m, "islower") || !strcmp(m, "isupper")) {
             int res;
-            if (apply_test(r, n, m + 2, s, a, &res) < 0) return -1;
+            if (tmpl_apply_test(r, n, m + 2, s, a, &res) < 0) return -1;
             *out = v_bool(res);
             return 0;
         }
@@ -554,11 +337,11 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         for (size_t i = 0; i < len && ok;) {
             unsigned char c = (unsigned char)p[i];
             if (c >= 0x80 && (!strcmp(m, "isalpha") || !strcmp(m, "isalnum"))) {
-                utf8_is_alpha_cp(p, len, &i, &ok);  /* letters of the scripts tmpl_unicode.c knows */
+                tmpl_utf8_is_alpha_cp(p, len, &i, &ok);  /* letters of the scripts tmpl_unicode.c knows */
                 continue;
             }
             if (!strcmp(m, "isspace")) {
-                size_t w = ws_at(p, len, i);
+                size_t w = tmpl_ws_at(p, len, i);
                 ok = w != 0;
                 i += w ? w : 1;
                 continue;
@@ -573,13 +356,13 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
     }
     if (!strcmp(m, "zfill")) {
         int64_t w;
-        if (nargs(r, n, a, 1, 1, m) < 0 || v_as_int(r, n, &a->pos[0], &w) < 0) return -1;
-        int64_t cps = (int64_t)utf8_len(p, len);
+        if (nargs(r, n, a, 1, 1, m) < 0 || tmpl_v_as_int(r, n, &a->pos[0], &w) < 0) return -1;
+        int64_t cps = (int64_t)tmpl_utf8_len(p, len);
         if (w <= cps) {
             *out = *s;
             return 0;
         }
-        if (w > (int64_t)r->outmax) return rerr(r, n, "width too large");
+        if (w > (int64_t)r->outmax) return tmpl_rerr(r, n, "width too large");
         struct buf b;
         buf_init(&b);
         size_t st = 0;
@@ -589,62 +372,62 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         }
         for (int64_t k = 0; k < w - cps; k++) buf_putc(&b, '0');
         buf_append(&b, p + st, len - st);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "ljust") || !strcmp(m, "rjust") || !strcmp(m, "center")) {
         int64_t w;
-        if (nargs(r, n, a, 1, 2, m) < 0 || v_as_int(r, n, &a->pos[0], &w) < 0) return -1;
+        if (nargs(r, n, a, 1, 2, m) < 0 || tmpl_v_as_int(r, n, &a->pos[0], &w) < 0) return -1;
         const char *fill = " ";
         size_t fl = 1;
         if (a->npos > 1) {
-            if (a->pos[1].kind != TMPL_STR || utf8_len(a->pos[1].u.s, a->pos[1].len) != 1)
-                return rerr(r, n, "The fill character must be exactly one character long");
+            if (a->pos[1].kind != TMPL_STR || tmpl_utf8_len(a->pos[1].u.s, a->pos[1].len) != 1)
+                return tmpl_rerr(r, n, "The fill character must be exactly one character long");
             fill = a->pos[1].u.s;
             fl = a->pos[1].len;
         }
-        int64_t cps = (int64_t)utf8_len(p, len);
+        int64_t cps = (int64_t)tmpl_utf8_len(p, len);
         if (w <= cps) {
             *out = *s;
             return 0;
         }
-        if (w > (int64_t)r->outmax) return rerr(r, n, "width too large");
+        if (w > (int64_t)r->outmax) return tmpl_rerr(r, n, "width too large");
         int64_t marg = w - cps, left = m[0] == 'l' ? 0 : m[0] == 'r' ? marg : marg / 2 + (marg & w & 1);
         struct buf b;
         buf_init(&b);
         for (int64_t k = 0; k < left; k++) buf_append(&b, fill, fl);
         buf_append(&b, p, len);
         for (int64_t k = 0; k < marg - left; k++) buf_append(&b, fill, fl);
-        return ret_buf(r, n, &b, out);
+        return tmpl_ret_buf(r, n, &b, out);
     }
     if (!strcmp(m, "splitlines")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
-        *out = v_list(r, 0);
+        *out = tmpl_v_list(r, 0);
         size_t i = 0;
         while (i < len) {
             size_t j = i;
             while (j < len && p[j] != '\n' && p[j] != '\r') j++;
-            list_push(r, out, v_strn(p + i, j - i));
+            tmpl_list_add(r, out, v_strn(p + i, j - i));
             if (j < len && p[j] == '\r' && j + 1 < len && p[j + 1] == '\n') j++;
             i = j + 1;
         }
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (!strcmp(m, "partition")) {
         if (nargs(r, n, a, 1, 1, m) < 0 || need_str(r, n, &a->pos[0], m) < 0) return -1;
-        if (!a->pos[0].len) return rerr(r, n, "empty separator");
+        if (!a->pos[0].len) return tmpl_rerr(r, n, "empty separator");
         const char *x = memmem(p, len, a->pos[0].u.s, a->pos[0].len);
-        *out = v_list(r, 3);
+        *out = tmpl_v_list(r, 3);
         out->flags = VF_TUPLE;
         if (!x) {
-            list_push(r, out, *s);
-            list_push(r, out, v_strn("", 0));
-            list_push(r, out, v_strn("", 0));
+            tmpl_list_add(r, out, *s);
+            tmpl_list_add(r, out, v_strn("", 0));
+            tmpl_list_add(r, out, v_strn("", 0));
         } else {
-            list_push(r, out, v_strn(p, (size_t)(x - p)));
-            list_push(r, out, a->pos[0]);
-            list_push(r, out, v_strn(x + a->pos[0].len, len - (size_t)(x - p) - a->pos[0].len));
+            tmpl_list_add(r, out, v_strn(p, (size_t)(x - p)));
+            tmpl_list_add(r, out, a->pos[0]);
+            tmpl_list_add(r, out, v_strn(x + a->pos[0].len, len - (size_t)(x - p) - a->pos[0].len));
         }
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (!strcmp(m, "removeprefix") || !strcmp(m, "removesuffix")) {
         if (nargs(r, n, a, 1, 1, m) < 0 || need_str(r, n, &a->pos[0], m) < 0) return -1;
@@ -656,13 +439,13 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
         }
         return 0;
     }
-    return rerr(r, n, "str.%s() is not supported", m);
+    return tmpl_rerr(r, n, "str.%s() is not supported", m);
 }
 
 static int readonly(struct tmpl_call *r, const struct node *n, const tv *self, const char *m)
 {
     if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT || (self->flags & VF_FROZEN))
-        return rerr(r, n, "%s(): values from the render context are read-only; copy first (e.g. |list or dict(x))", m);
+        return tmpl_rerr(r, n, "%s(): values from the render context are read-only; copy first (e.g. |list or dict(x))", m);
     return 0;
 }
 
@@ -670,69 +453,51 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
 {
     if (!strcmp(m, "get")) {
         if (nargs(r, n, a, 1, 2, m) < 0) return -1;
-        if (!dict_get(d, &a->pos[0], out)) *out = a->npos > 1 ? a->pos[1] : v_none();
+        if (!tmpl_dict_get(d, &a->pos[0], out)) *out = a->npos > 1 ? a->pos[1] : v_none();
         return 0;
     }
     if (!strcmp(m, "items") || !strcmp(m, "keys") || !strcmp(m, "values")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
         tv *ks, *vs;
-        size_t c = map_entries(r, d, &ks, &vs);
-        *out = v_list(r, (uint32_t)c);
+        size_t c = tmpl_map_entries(r, d, &ks, &vs);
+        *out = tmpl_v_list(r, (uint32_t)c);
         out->flags = m[0] == 'k' ? VF_VIEW_KEYS : m[0] == 'v' ? VF_VIEW_VALUES : VF_VIEW_ITEMS;
         for (size_t i = 0; i < c; i++) {
-            if (m[0] == 'k') list_push(r, out, ks[i]);
-            else if (m[0] == 'v') list_push(r, out, vs[i]);
+            if (m[0] == 'k') tmpl_list_add(r, out, ks[i]);
+            else if (m[0] == 'v') tmpl_list_add(r, out, vs[i]);
             else {
-                tv t = v_list(r, 2);
+                tv t = tmpl_v_list(r, 2);
                 t.flags = VF_TUPLE;
-                list_push(r, &t, ks[i]);
-                list_push(r, &t, vs[i]);
-                list_push(r, out, t);
+                tmpl_list_add(r, &t, ks[i]);
+                tmpl_list_add(r, &t, vs[i]);
+                tmpl_list_add(r, out, t);
             }
         }
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (!strcmp(m, "copy")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
         tv *ks, *vs;
-        size_t c = map_entries(r, d, &ks, &vs);
-        *out = v_dict(r);
-        for (size_t i = 0; i < c; i++) dict_set(r, out, ks[i], vs[i]);
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        size_t c = tmpl_map_entries(r, d, &ks, &vs);
+        *out = tmpl_v_dict(r);
+        for (size_t i = 0; i < c; i++) tmpl_dict_put(r, out, ks[i], vs[i]);
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (readonly(r, n, d, m) < 0) return -1;
     if (!strcmp(m, "update")) {
-        if (a->npos > 1) return rerr(r, n, "update expected at most 1 argument, got %u", a->npos);
-        if (a->npos) {
-            tv *src = &a->pos[0];
-            if (v_is_map(src)) {
-                tv *ks, *vs;
-                size_t c = map_entries(r, src, &ks, &vs);
-                for (size_t i = 0; i < c; i++) dict_set(r, d, ks[i], vs[i]);
-            } else {
-                tv *items;
-                size_t c;
-                if (v_iter(r, n, src, &items, &c) < 0) return -1;
-                for (size_t i = 0; i < c; i++) {
-                    if (!v_is_seq(&items[i]) || v_len(&items[i]) != 2)
-                        return rerr(r, n, "dictionary update sequence element #%zu has wrong length", i);
-                    dict_set(r, d, seq_at(&items[i], 0), seq_at(&items[i], 1));
-                }
-            }
-        }
-        for (uint32_t i = 0; i < a->nkw; i++) dict_set(r, d, v_strn(a->kwn[i], strlen(a->kwn[i])), a->kwv[i]);
+        if (tmpl_dict_update_args(r, n, a, d, "update") < 0) return -1;
         *out = v_none();
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return 0;
     }
     if (!strcmp(m, "pop")) {
         if (nargs(r, n, a, 1, 2, m) < 0) return -1;
-        if (!dict_del(r, d, &a->pos[0], out)) {
+        if (!tmpl_dict_del(r, d, &a->pos[0], out)) {
             if (a->npos > 1) *out = a->pos[1];
             else {
                 struct buf b;
                 buf_init(&b);
-                v_repr(&a->pos[0], &b);
-                rerr(r, n, "KeyError: %s", buf_cstr(&b));
+                tmpl_v_repr(&a->pos[0], &b);
+                tmpl_rerr(r, n, "KeyError: %s", buf_cstr(&b));
                 buf_free(&b);
                 return -1;
             }
@@ -741,9 +506,9 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
     }
     if (!strcmp(m, "setdefault")) {
         if (nargs(r, n, a, 1, 2, m) < 0) return -1;
-        if (!dict_get(d, &a->pos[0], out)) {
+        if (!tmpl_dict_get(d, &a->pos[0], out)) {
             *out = a->npos > 1 ? a->pos[1] : v_none();
-            if (dict_set(r, d, a->pos[0], *out) < 0) return rerr(r, n, "out of memory");
+            if (tmpl_dict_put(r, d, a->pos[0], *out) < 0) return tmpl_rerr(r, n, "out of memory");
         }
         return 0;
     }
@@ -756,18 +521,18 @@ static int dict_method(struct tmpl_call *r, const struct node *n, tv *d, const c
         *out = v_none();
         return 0;
     }
-    return rerr(r, n, "dict.%s() is not supported", m);
+    return tmpl_rerr(r, n, "dict.%s() is not supported", m);
 }
 
 static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const char *m, struct args *a, tv *out)
 {
     if (!strcmp(m, "count") || !strcmp(m, "index")) {
         if (nargs(r, n, a, 1, 1, m) < 0) return -1;
-        size_t c = v_len(l);
+        size_t c = tmpl_v_len(l);
         int64_t cnt = 0;
         for (size_t i = 0; i < c; i++) {
-            tv x = seq_at(l, i);
-            if (v_eq(&x, &a->pos[0])) {
+            tv x = tmpl_seq_at(l, i);
+            if (tmpl_v_eq(&x, &a->pos[0])) {
                 if (m[0] == 'i') {
                     *out = v_int((int64_t)i);
                     return 0;
@@ -775,40 +540,40 @@ static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const c
                 cnt++;
             }
         }
-        if (m[0] == 'i') return rerr(r, n, "list.index(x): x not in list");
+        if (m[0] == 'i') return tmpl_rerr(r, n, "list.index(x): x not in list");
         *out = v_int(cnt);
         return 0;
     }
     if (!strcmp(m, "copy")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
-        size_t c = v_len(l);
-        *out = v_list(r, (uint32_t)c);
-        for (size_t i = 0; i < c; i++) list_push(r, out, seq_at(l, i));
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        size_t c = tmpl_v_len(l);
+        *out = tmpl_v_list(r, (uint32_t)c);
+        for (size_t i = 0; i < c; i++) tmpl_list_add(r, out, tmpl_seq_at(l, i));
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (readonly(r, n, l, m) < 0) return -1;
     struct tlist *tl = l->u.p;
     *out = v_none();
     if (!strcmp(m, "append")) {
         if (nargs(r, n, a, 1, 1, m) < 0) return -1;
-        if (tl->len >= TMPL_RANGE_MAX * 10) return rerr(r, n, "list too long");
-        return list_push(r, l, a->pos[0]) < 0 ? rerr(r, n, "out of memory") : 0;
+        if (tl->len >= TMPL_RANGE_MAX * 10) return tmpl_rerr(r, n, "list too long");
+        return tmpl_list_add(r, l, a->pos[0]) < 0 ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (!strcmp(m, "extend")) {
         if (nargs(r, n, a, 1, 1, m) < 0) return -1;
         tv *items;
         size_t c;
-        if (v_iter(r, n, &a->pos[0], &items, &c) < 0) return -1;
-        for (size_t i = 0; i < c; i++) list_push(r, l, items[i]);
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        if (tmpl_v_iter(r, n, &a->pos[0], &items, &c) < 0) return -1;
+        for (size_t i = 0; i < c; i++) tmpl_list_add(r, l, items[i]);
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     if (!strcmp(m, "pop")) {
         if (nargs(r, n, a, 0, 1, m) < 0) return -1;
         int64_t i = -1;
-        if (a->npos && v_as_int(r, n, &a->pos[0], &i) < 0) return -1;
-        if (!tl->len) return rerr(r, n, "pop from empty list");
+        if (a->npos && tmpl_v_as_int(r, n, &a->pos[0], &i) < 0) return -1;
+        if (!tl->len) return tmpl_rerr(r, n, "pop from empty list");
         if (i < 0) i += tl->len;
-        if (i < 0 || i >= tl->len) return rerr(r, n, "pop index out of range");
+        if (i < 0 || i >= tl->len) return tmpl_rerr(r, n, "pop index out of range");
         *out = tl->it[i];
         memmove(&tl->it[i], &tl->it[i + 1], (tl->len - (size_t)i - 1) * sizeof(tv));
         tl->len--;
@@ -817,11 +582,11 @@ static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const c
     if (!strcmp(m, "insert")) {
         if (nargs(r, n, a, 2, 2, m) < 0) return -1;
         int64_t i;
-        if (v_as_int(r, n, &a->pos[0], &i) < 0) return -1;
+        if (tmpl_v_as_int(r, n, &a->pos[0], &i) < 0) return -1;
         if (i < 0) i += tl->len;
         if (i < 0) i = 0;
         if (i > tl->len) i = tl->len;
-        if (list_push(r, l, v_none()) < 0) return rerr(r, n, "out of memory");
+        if (tmpl_list_add(r, l, v_none()) < 0) return tmpl_rerr(r, n, "out of memory");
         memmove(&tl->it[i + 1], &tl->it[i], (tl->len - (size_t)i - 1) * sizeof(tv));
         tl->it[i] = a->pos[1];
         return 0;
@@ -829,12 +594,12 @@ static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const c
     if (!strcmp(m, "remove")) {
         if (nargs(r, n, a, 1, 1, m) < 0) return -1;
         for (uint32_t i = 0; i < tl->len; i++)
-            if (v_eq(&tl->it[i], &a->pos[0])) {
+            if (tmpl_v_eq(&tl->it[i], &a->pos[0])) {
                 memmove(&tl->it[i], &tl->it[i + 1], (tl->len - i - 1) * sizeof(tv));
                 tl->len--;
                 return 0;
             }
-        return rerr(r, n, "list.remove(x): x not in list");
+        return tmpl_rerr(r, n, "list.remove(x): x not in list");
     }
     if (!strcmp(m, "reverse")) {
         if (nargs(r, n, a, 0, 0, m) < 0) return -1;
@@ -850,12 +615,12 @@ static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const c
         tv rev = v_bool(0);
         for (uint32_t i = 0; i < a->nkw; i++)
             if (!strcmp(a->kwn[i], "reverse")) rev = a->kwv[i];
-            else return rerr(r, n, "sort() got an unexpected keyword argument '%s'", a->kwn[i]);
+            else return tmpl_rerr(r, n, "sort() got an unexpected keyword argument '%s'", a->kwn[i]);
         tv fpos[2] = {rev, v_bool(1)};
         fa.pos = fpos;
         fa.npos = 2;
         tv sorted;
-        if (apply_filter(r, n, "sort", l, &fa, &sorted) < 0) return -1;
+        if (tmpl_apply_filter(r, n, "sort", l, &fa, &sorted) < 0) return -1;
         struct tlist *sl = sorted.u.p;
         memcpy(tl->it, sl->it, tl->len * sizeof(tv));
         *out = v_none();
@@ -866,22 +631,22 @@ static int list_method(struct tmpl_call *r, const struct node *n, tv *l, const c
         tl->len = 0;
         return 0;
     }
-    return rerr(r, n, "list.%s() is not supported", m);
+    return tmpl_rerr(r, n, "list.%s() is not supported", m);
 }
 
 static int loop_method(struct tmpl_call *r, const struct node *n, tv *lv, const char *m, struct args *a, tv *out)
 {
     struct tloop *l = lv->u.p;
     if (!strcmp(m, "cycle")) {
-        if (!a->npos) return rerr(r, n, "no items for cycling given");
+        if (!a->npos) return tmpl_rerr(r, n, "no items for cycling given");
         *out = a->pos[l->index0 % a->npos];
         return 0;
     }
     /* changed(*values) */
-    tv cur = v_list(r, a->npos);
+    tv cur = tmpl_v_list(r, a->npos);
     cur.flags = VF_TUPLE;
-    for (uint32_t i = 0; i < a->npos; i++) list_push(r, &cur, a->pos[i]);
-    if (!l->changed_init || !v_eq(&cur, &l->last_changed)) {
+    for (uint32_t i = 0; i < a->npos; i++) tmpl_list_add(r, &cur, a->pos[i]);
+    if (!l->changed_init || !tmpl_v_eq(&cur, &l->last_changed)) {
         l->changed_init = 1;
         l->last_changed = cur;
         *out = v_bool(1);
@@ -891,7 +656,7 @@ static int loop_method(struct tmpl_call *r, const struct node *n, tv *lv, const 
     return 0;
 }
 
-int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out)
+int tmpl_call_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, struct args *a, tv *out)
 {
     switch (self->kind) {
     case TMPL_STR: return str_method(r, n, self, name, a, out);
@@ -900,6 +665,6 @@ int call_method(struct tmpl_call *r, const struct node *n, tv *self, const char 
     case TMPL_LIST:
     case TMPL_JLIST: return list_method(r, n, self, name, a, out);
     case TMPL_LOOP: return loop_method(r, n, self, name, a, out);
-    default: return rerr(r, n, "'%s' object has no attribute '%s'", kind_name(self), name);
+    default: return tmpl_rerr(r, n, "'%s' object has no attribute '%s'", tmpl_kind_name(self), name);
     }
 }

@@ -63,7 +63,7 @@ static void *unexpected(struct parser *P)
 
 static struct node *mk(struct parser *P, int kind, struct token *t)
 {
-    struct node *n = arena_alloc(P->a, sizeof(*n));
+    struct node *n = tmpl_arena_alloc(P->a, sizeof(*n));
     if (!n) return perr(P, t, "out of memory");
     n->kind = (uint8_t)kind;
     n->line = t->line;
@@ -76,7 +76,7 @@ static int vpush(struct parser *P, struct vec *v, struct node *n)
 {
     if (v->n == v->cap) {
         uint32_t cap = v->cap ? v->cap * 2 : 4;
-        struct node **nv = arena_realloc(P->a, v->v, v->cap * sizeof(*nv), cap * sizeof(*nv));
+        struct node **nv = tmpl_arena_realloc(P->a, v->v, v->cap * sizeof(*nv), cap * sizeof(*nv));
         if (!nv) {
             perr(P, cur(P), "out of memory");
             return -1;
@@ -144,7 +144,7 @@ static int parse_call_args(struct parser *P, struct node *call)
             if (call->dstar) return perr(P, cur(P), "keyword argument after **kwargs"), -1;
             if (nkw == kwcap) {
                 uint32_t cap = kwcap ? kwcap * 2 : 4;
-                const char **nk = arena_realloc(P->a, kwn, kwcap * sizeof(*nk), cap * sizeof(*nk));
+                const char **nk = tmpl_arena_realloc(P->a, kwn, kwcap * sizeof(*nk), cap * sizeof(*nk));
                 if (!nk) return perr(P, cur(P), "out of memory"), -1;
                 kwn = nk;
                 kwcap = cap;
@@ -208,7 +208,7 @@ static struct node *parse_primary(struct parser *P)
             buf_append(&b, cur(P)->s, cur(P)->len);
             adv(P);
         }
-        char *s = arena_strndup(P->a, buf_cstr(&b), b.len);
+        char *s = tmpl_arena_strndup(P->a, buf_cstr(&b), b.len);
         size_t l = b.len;
         buf_free(&b);
         if (!s) return perr(P, t, "out of memory");
@@ -342,9 +342,9 @@ static struct node *parse_postfix(struct parser *P, struct node *n)
                 if (!g) return NULL;
                 g->s = a->s;
                 g->slen = a->len;
-                if (method_name_known(a->s)) g->flags |= NF_MAYBE_METHOD;
+                if (tmpl_method_name_known(a->s)) g->flags |= NF_MAYBE_METHOD;
                 tv key = v_strn(a->s, a->len);
-                g->hash = v_hash(&key);
+                g->hash = tmpl_v_hash(&key);
             } else if (a->type == T_INT) {
                 g = mk(P, N_GETITEM, a);
                 if (!g) return NULL;
@@ -401,7 +401,7 @@ static const char *parse_dotted_name(struct parser *P)
     adv(P);
     while (cur(P)->type == T_DOT && peek(P, 1)->type == T_NAME) {
         size_t l = strlen(s), l2 = strlen(peek(P, 1)->s);
-        char *d = arena_alloc(P->a, l + l2 + 2);
+        char *d = tmpl_arena_alloc(P->a, l + l2 + 2);
         if (!d) return perr(P, cur(P), "out of memory");
         memcpy(d, s, l);
         d[l] = '.';
@@ -452,7 +452,7 @@ static struct node *parse_filters(struct parser *P, struct node *n, int tests_to
                 if (is_name(P, "is")) return perr(P, cur(P), "you cannot chain multiple tests with is");
                 struct node *arg = parse_primary(P);
                 if (!arg || !(arg = parse_postfix(P, arg))) return NULL;
-                x->list = arena_alloc(P->a, sizeof(struct node *));
+                x->list = tmpl_arena_alloc(P->a, sizeof(struct node *));
                 if (!x->list) return perr(P, t, "out of memory");
                 x->list[0] = arg;
                 x->n = 1;
@@ -587,7 +587,7 @@ static struct node *parse_compare(struct parser *P)
     n->a = l;
     n->list = v.v;
     n->n = v.n;
-    n->ops = arena_alloc(P->a, v.n);
+    n->ops = tmpl_arena_alloc(P->a, v.n);
     if (!n->ops) return perr(P, t, "out of memory");
     memcpy(n->ops, ops, v.n);
     return n;
@@ -674,7 +674,7 @@ static struct node *parse_target(struct parser *P, int with_ns, int for_loop)
         struct node *n = mk(P, N_NSREF, t);
         if (!n) return NULL;
         n->s = t->s;
-        n->names = arena_alloc(P->a, sizeof(char *));
+        n->names = tmpl_arena_alloc(P->a, sizeof(char *));
         if (!n->names) return perr(P, t, "out of memory");
         n->names[0] = peek(P, 2)->s;
         adv(P);
@@ -722,7 +722,7 @@ static int parse_signature(struct parser *P, struct node *m)
         if (cur(P)->type != T_NAME) return perr(P, cur(P), "expected parameter name"), -1;
         if (nn == cap) {
             cap = cap ? cap * 2 : 4;
-            const char **nv = arena_realloc(P->a, names, nn * sizeof(*nv), cap * sizeof(*nv));
+            const char **nv = tmpl_arena_realloc(P->a, names, nn * sizeof(*nv), cap * sizeof(*nv));
             if (!nv) return perr(P, cur(P), "out of memory"), -1;
             names = nv;
         }
@@ -788,7 +788,7 @@ static struct node *parse_statement(struct parser *P)
                 if (parse_body(P, ends, &which, &eb) < 0) return NULL;
                 e->list = eb.v;
                 e->n = eb.n;
-                last->list2 = arena_alloc(P->a, sizeof(struct node *));
+                last->list2 = tmpl_arena_alloc(P->a, sizeof(struct node *));
                 if (!last->list2) return perr(P, t, "out of memory");
                 last->list2[0] = e;
                 last->n2 = 1;
@@ -941,8 +941,8 @@ static struct node *parse_statement(struct parser *P)
             }
             if (n->nn == cap) {
                 cap = cap ? cap * 2 : 4;
-                const char **a1 = arena_realloc(P->a, n->names, n->nn * sizeof(char *), cap * sizeof(char *));
-                const char **a2 = arena_realloc(P->a, n->names2, n->nn * sizeof(char *), cap * sizeof(char *));
+                const char **a1 = tmpl_arena_realloc(P->a, n->names, n->nn * sizeof(char *), cap * sizeof(char *));
+                const char **a2 = tmpl_arena_realloc(P->a, n->names2, n->nn * sizeof(char *), cap * sizeof(char *));
                 if (!a1 || !a2) return perr(P, t, "out of memory");
                 n->names = a1;
                 n->names2 = a2;
@@ -982,7 +982,7 @@ static struct node *parse_statement(struct parser *P)
             if (cur(P)->type != T_NAME) return perr(P, cur(P), "expected name in with");
             if (n->nn == cap) {
                 cap = cap ? cap * 2 : 4;
-                const char **a1 = arena_realloc(P->a, n->names, n->nn * sizeof(char *), cap * sizeof(char *));
+                const char **a1 = tmpl_arena_realloc(P->a, n->names, n->nn * sizeof(char *), cap * sizeof(char *));
                 if (!a1) return perr(P, t, "out of memory");
                 n->names = a1;
             }

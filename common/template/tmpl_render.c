@@ -56,7 +56,7 @@ int tmpl_syntax_error(struct tmpl *t, struct err *e, int line, int col, const ch
     return -1;
 }
 
-int rerr(struct tmpl_call *r, const struct node *n, const char *fmt, ...)
+int tmpl_rerr(struct tmpl_call *r, const struct node *n, const char *fmt, ...)
 {
     r->failed = 1;
     if (r->reported) return -1;
@@ -79,7 +79,7 @@ int tmpl_call_error(struct tmpl_call *c, const char *fmt, ...)
     return -1;
 }
 
-tv v_undef_attr(const tv *parent, const char *name)
+tv tmpl_v_undef_attr(const tv *parent, const char *name)
 {
     tv v = {0};
     v.flags = UF_ATTR;
@@ -88,7 +88,7 @@ tv v_undef_attr(const tv *parent, const char *name)
     return v;
 }
 
-tv v_undef_msg(const char *msg)
+tv tmpl_v_undef_msg(const char *msg)
 {
     tv v = {0};
     v.flags = UF_MSG;
@@ -96,7 +96,7 @@ tv v_undef_msg(const char *msg)
     return v;
 }
 
-void undef_message(const tv *v, char *out, size_t n)
+static void undef_message(const tv *v, char *out, size_t n)
 {
     if (!v->u.s) {
         snprintf(out, n, "value is undefined");
@@ -106,30 +106,30 @@ void undef_message(const tv *v, char *out, size_t n)
         tv p = {0};
         p.kind = (uint8_t)(v->len & 0xff);
         p.flags = (uint8_t)(v->len >> 8);
-        snprintf(out, n, "'%s object' has no attribute '%s'", kind_name(&p), v->u.s);
+        snprintf(out, n, "'%s object' has no attribute '%s'", tmpl_kind_name(&p), v->u.s);
     } else {
         snprintf(out, n, "'%s' is undefined", v->u.s);
     }
 }
 
-int undef_error(struct tmpl_call *r, const struct node *n, const tv *v)
+int tmpl_undef_error(struct tmpl_call *r, const struct node *n, const tv *v)
 {
     char m[300];
     undef_message(v, m, sizeof(m));
-    return rerr(r, n, "%s", m);
+    return tmpl_rerr(r, n, "%s", m);
 }
 
-int check_undef(struct tmpl_call *r, const struct node *n, const tv *v)
+int tmpl_check_undef(struct tmpl_call *r, const struct node *n, const tv *v)
 {
-    if (v->kind == TMPL_UNDEF && r->strict) return undef_error(r, n, v);
+    if (v->kind == TMPL_UNDEF && r->strict) return tmpl_undef_error(r, n, v);
     return 0;
 }
 
 /* ---- frames ---- */
 
-struct frame *frame_new(struct tmpl_call *r, struct frame *parent)
+static struct frame *frame_new(struct tmpl_call *r, struct frame *parent)
 {
-    struct frame *f = arena_alloc(r->ar, sizeof(*f));
+    struct frame *f = tmpl_arena_alloc(r->ar, sizeof(*f));
     if (!f) return NULL;
     f->parent = parent;
     f->v = f->inl;
@@ -137,7 +137,7 @@ struct frame *frame_new(struct tmpl_call *r, struct frame *parent)
     return f;
 }
 
-int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
+static int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
 {
     for (uint32_t i = 0; i < f->n; i++)
         if (f->v[i].name == name) {
@@ -146,7 +146,7 @@ int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
         }
     if (f->n == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 8;
-        struct fvar *nv = arena_realloc(r->ar, f->v, f->cap * sizeof(*nv), cap * sizeof(*nv));
+        struct fvar *nv = tmpl_arena_realloc(r->ar, f->v, f->cap * sizeof(*nv), cap * sizeof(*nv));
         if (!nv) return -1;
         f->v = nv;
         f->cap = cap;
@@ -157,7 +157,7 @@ int frame_set(struct tmpl_call *r, struct frame *f, const char *name, tv v)
     return 0;
 }
 
-int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
+static int frame_lookup(struct tmpl_call *r, const char *name, tv *out)
 {
     int isolated = 0, hide_loop = 0;
     for (struct frame *f = r->frame; f; f = f->parent) {
@@ -173,7 +173,7 @@ int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
     if (!isolated) {
         json_object *j;
         if (r->ctx && json_object_object_get_ex(r->ctx, name, &j)) {
-            *out = v_from_json(j);
+            *out = tmpl_v_from_json(j);
             return 1;
         }
         for (size_t i = 0; i < r->nvars; i++)
@@ -190,7 +190,7 @@ int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
         }
     builtin_fn fn = tmpl_find_global(name);
     if (fn) {
-        struct tfunc *f = arena_alloc(r->ar, sizeof(*f));
+        struct tfunc *f = tmpl_arena_alloc(r->ar, sizeof(*f));
         if (!f) return 0;
         f->name = name;
         f->fn = fn;
@@ -207,12 +207,13 @@ int tmpl_frame_lookup(struct tmpl_call *r, const char *name, tv *out)
 
 static int out_check(struct tmpl_call *r, const struct node *n)
 {
-    if (r->out->oom) return rerr(r, n, "out of memory while writing output");
-    if (r->out->len > r->outmax) return rerr(r, n, "output exceeds %zu bytes", r->outmax);
+    if (r->out->oom) return tmpl_rerr(r, n, "out of memory while writing output");
+    if (r->out->len > r->outmax) return tmpl_rerr(r, n, "output exceeds %zu bytes", r->outmax);
     return 0;
 }
 
 static int render_to_string(struct tmpl_call *r, struct node **body, uint32_t nb, tv *out);
+static int eval(struct tmpl_call *r, const struct node *n, tv *out);
 static int exec_body(struct tmpl_call *r, struct node **body, uint32_t n);
 
 /* ---- attribute and item access ---- */
@@ -229,13 +230,13 @@ static int loop_attr(struct tmpl_call *r, const struct node *n, struct tloop *l,
     else if (!strcmp(name, "depth")) *out = v_int(l->depth);
     else if (!strcmp(name, "depth0")) *out = v_int(l->depth - 1);
     else if (!strcmp(name, "previtem"))
-        *out = l->index0 > 0 ? l->items[l->index0 - 1] : v_undef_msg("there is no previous item");
+        *out = l->index0 > 0 ? l->items[l->index0 - 1] : tmpl_v_undef_msg("there is no previous item");
     else if (!strcmp(name, "nextitem"))
-        *out = l->index0 + 1 < l->length ? l->items[l->index0 + 1] : v_undef_msg("there is no next item");
+        *out = l->index0 + 1 < l->length ? l->items[l->index0 + 1] : tmpl_v_undef_msg("there is no next item");
     else {
         tv self = {0};
         self.kind = TMPL_LOOP;
-        *out = v_undef_attr(&self, name);
+        *out = tmpl_v_undef_attr(&self, name);
     }
     (void)r;
     (void)n;
@@ -244,8 +245,8 @@ static int loop_attr(struct tmpl_call *r, const struct node *n, struct tloop *l,
 
 static int bound_method(struct tmpl_call *r, const struct node *n, tv *self, const char *name, tv *out)
 {
-    struct tfunc *f = arena_alloc(r->ar, sizeof(*f));
-    if (!f) return rerr(r, n, "out of memory");
+    struct tfunc *f = tmpl_arena_alloc(r->ar, sizeof(*f));
+    if (!f) return tmpl_rerr(r, n, "out of memory");
     f->name = name;
     f->self = *self;
     tv v = {0};
@@ -258,17 +259,17 @@ static int bound_method(struct tmpl_call *r, const struct node *n, tv *self, con
 static const char *cstr_tmp(struct tmpl_call *r, const tv *s)
 {
     if (s->u.s[s->len] == '\0') return s->u.s;
-    return arena_strndup(r->ar, s->u.s, s->len);
+    return tmpl_arena_strndup(r->ar, s->u.s, s->len);
 }
 
-int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *name, tv *out)
+int tmpl_getattr(struct tmpl_call *r, const struct node *n, tv *obj, const char *name, tv *out)
 {
     switch (obj->kind) {
     case TMPL_UNDEF:
-        return undef_error(r, n, obj);
+        return tmpl_undef_error(r, n, obj);
     case TMPL_DICT:
         if (obj->flags & (VF_NS | VF_MODULE)) {
-            if (!dict_get_str(obj, name, out)) *out = v_undef_attr(obj, name);
+            if (!tmpl_dict_get_str(obj, name, out)) *out = tmpl_v_undef_attr(obj, name);
             return 0;
         }
         /* fallthrough */
@@ -277,27 +278,27 @@ int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *na
     case TMPL_JLIST:
     case TMPL_STR:
         if (obj->kind == TMPL_LIST && (obj->flags & VF_GROUP) && (!strcmp(name, "grouper") || !strcmp(name, "list"))) {
-            *out = seq_at(obj, name[0] == 'g' ? 0 : 1);
+            *out = tmpl_seq_at(obj, name[0] == 'g' ? 0 : 1);
             return 0;
         }
-        if (method_exists(obj, name)) return bound_method(r, n, obj, name, out);
-        if (v_is_map(obj) && dict_get_str(obj, name, out)) return 0;
-        *out = v_undef_attr(obj, name);
+        if (tmpl_method_exists(obj, name)) return bound_method(r, n, obj, name, out);
+        if (tmpl_v_is_map(obj) && tmpl_dict_get_str(obj, name, out)) return 0;
+        *out = tmpl_v_undef_attr(obj, name);
         return 0;
     case TMPL_LOOP:
-        if (method_exists(obj, name)) return bound_method(r, n, obj, name, out);
+        if (tmpl_method_exists(obj, name)) return bound_method(r, n, obj, name, out);
         return loop_attr(r, n, obj->u.p, name, out);
     case TMPL_NATIVE: {
         struct tmpl_native *nat = obj->u.nat;
         if (nat->ops->get_attr) {
             r->pending[0] = '\0';
             int rc = nat->ops->get_attr(nat->self, name, out, r);
-            if (rc < 0) return rerr(r, n, "%s", r->pending[0] ? r->pending : "attribute lookup failed");
+            if (rc < 0) return tmpl_rerr(r, n, "%s", r->pending[0] ? r->pending : "attribute lookup failed");
             if (rc > 0) return 0;
         }
         /* methods are called directly (obj.Name(...)); a bare obj.Name that get_attr does not know is
          * undefined, so `obj.Name is defined` tells what the native offers */
-        *out = v_undef_attr(obj, name);
+        *out = tmpl_v_undef_attr(obj, name);
         return 0;
     }
     case TMPL_MACRO:
@@ -308,56 +309,56 @@ int getattr_v(struct tmpl_call *r, const struct node *n, tv *obj, const char *na
         }
         /* fallthrough */
     default:
-        *out = v_undef_attr(obj, name);
+        *out = tmpl_v_undef_attr(obj, name);
         return 0;
     }
 }
 
-int getitem_v(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *out)
+int tmpl_getitem(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv *out)
 {
-    if (obj->kind == TMPL_UNDEF) return undef_error(r, n, obj);
-    if ((v_is_seq(obj) || obj->kind == TMPL_STR) && (key->kind == TMPL_INT || key->kind == TMPL_BOOL)) {
-        int64_t len = obj->kind == TMPL_STR ? (int64_t)utf8_len(obj->u.s, obj->len) : (int64_t)v_len(obj);
+    if (obj->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, obj);
+    if ((tmpl_v_is_seq(obj) || obj->kind == TMPL_STR) && (key->kind == TMPL_INT || key->kind == TMPL_BOOL)) {
+        int64_t len = obj->kind == TMPL_STR ? (int64_t)tmpl_utf8_len(obj->u.s, obj->len) : (int64_t)tmpl_v_len(obj);
         int64_t i = key->u.i;
         if (i < 0) i += len;
         if (i < 0 || i >= len) {
-            char *m = arena_alloc(r->ar, 64);
-            if (!m) return rerr(r, n, "out of memory");
-            snprintf(m, 64, "'%s object' has no element %lld", kind_name(obj), (long long)key->u.i);
-            *out = v_undef_msg(m);
+            char *m = tmpl_arena_alloc(r->ar, 64);
+            if (!m) return tmpl_rerr(r, n, "out of memory");
+            snprintf(m, 64, "'%s object' has no element %lld", tmpl_kind_name(obj), (long long)key->u.i);
+            *out = tmpl_v_undef_msg(m);
             return 0;
         }
         if (obj->kind == TMPL_STR) {
-            size_t a = utf8_offset(obj->u.s, obj->len, (size_t)i), b = utf8_offset(obj->u.s, obj->len, (size_t)i + 1);
+            size_t a = tmpl_utf8_offset(obj->u.s, obj->len, (size_t)i), b = tmpl_utf8_offset(obj->u.s, obj->len, (size_t)i + 1);
             *out = v_strn(obj->u.s + a, b - a);
         } else {
-            *out = seq_at(obj, (size_t)i);
+            *out = tmpl_seq_at(obj, (size_t)i);
         }
         return 0;
     }
-    if (v_is_map(obj) || (obj->kind == TMPL_DICT)) {
+    if (tmpl_v_is_map(obj) || (obj->kind == TMPL_DICT)) {
         if (key->kind == TMPL_LIST || key->kind == TMPL_DICT || key->kind == TMPL_JLIST || key->kind == TMPL_JDICT) {
-            if (!(key->flags & VF_TUPLE)) return rerr(r, n, "unhashable type: '%s'", kind_name(key));
+            if (!(key->flags & VF_TUPLE)) return tmpl_rerr(r, n, "unhashable type: '%s'", tmpl_kind_name(key));
         }
-        if (dict_get(obj, key, out)) return 0;
+        if (tmpl_dict_get(obj, key, out)) return 0;
     }
     if (key->kind == TMPL_STR) {
         const char *k = cstr_tmp(r, key);
-        if (!k) return rerr(r, n, "out of memory");
-        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || method_exists(obj, k) ||
+        if (!k) return tmpl_rerr(r, n, "out of memory");
+        if (obj->kind == TMPL_NATIVE || obj->kind == TMPL_LOOP || tmpl_method_exists(obj, k) ||
             (obj->kind == TMPL_LIST && (obj->flags & VF_GROUP)))
-            return getattr_v(r, n, obj, k, out);
-        *out = v_undef_attr(obj, k);
+            return tmpl_getattr(r, n, obj, k, out);
+        *out = tmpl_v_undef_attr(obj, k);
         return 0;
     }
-    char *m = arena_alloc(r->ar, 64);
-    if (!m) return rerr(r, n, "out of memory");
+    char *m = tmpl_arena_alloc(r->ar, 64);
+    if (!m) return tmpl_rerr(r, n, "out of memory");
     struct buf b;
     buf_init(&b);
-    v_repr(key, &b);
-    snprintf(m, 64, "'%s object' has no element %s", kind_name(obj), buf_cstr(&b));
+    tmpl_v_repr(key, &b);
+    snprintf(m, 64, "'%s object' has no element %s", tmpl_kind_name(obj), buf_cstr(&b));
     buf_free(&b);
-    *out = v_undef_msg(m);
+    *out = tmpl_v_undef_msg(m);
     return 0;
 }
 
@@ -365,7 +366,7 @@ static int slice_bound(struct tmpl_call *r, const struct node *n, int64_t *v, in
 {
     if (!present || x->kind == TMPL_NONE) return 0;
     if (x->kind != TMPL_INT && x->kind != TMPL_BOOL)
-        return rerr(r, n, "slice indices must be integers or None");
+        return tmpl_rerr(r, n, "slice indices must be integers or None");
     *v = x->u.i;
     return 1;
 }
@@ -376,14 +377,14 @@ static int do_slice(struct tmpl_call *r, const struct node *n, tv *obj, const st
     if (sl->a && eval(r, sl->a, &a) < 0) return -1;
     if (sl->b && eval(r, sl->b, &b) < 0) return -1;
     if (sl->c && eval(r, sl->c, &c) < 0) return -1;
-    if (obj->kind == TMPL_UNDEF) return undef_error(r, n, obj);
+    if (obj->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, obj);
     int64_t len;
-    if (obj->kind == TMPL_STR) len = (int64_t)utf8_len(obj->u.s, obj->len);
-    else if (v_is_seq(obj)) len = (int64_t)v_len(obj);
-    else return rerr(r, n, "'%s' object is not subscriptable", kind_name(obj));
+    if (obj->kind == TMPL_STR) len = (int64_t)tmpl_utf8_len(obj->u.s, obj->len);
+    else if (tmpl_v_is_seq(obj)) len = (int64_t)tmpl_v_len(obj);
+    else return tmpl_rerr(r, n, "'%s' object is not subscriptable", tmpl_kind_name(obj));
     int64_t step = 1, start, stop;
     if (slice_bound(r, n, &step, sl->c != NULL, &c) < 0) return -1;
-    if (step == 0) return rerr(r, n, "slice step cannot be zero");
+    if (step == 0) return tmpl_rerr(r, n, "slice step cannot be zero");
     start = step < 0 ? len - 1 : 0;
     stop = step < 0 ? -1 : len;
     int64_t v = 0;
@@ -407,18 +408,18 @@ static int do_slice(struct tmpl_call *r, const struct node *n, tv *obj, const st
         struct buf bb;
         buf_init(&bb);
         for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
-            size_t x = utf8_offset(obj->u.s, obj->len, (size_t)i), y = utf8_offset(obj->u.s, obj->len, (size_t)i + 1);
+            size_t x = tmpl_utf8_offset(obj->u.s, obj->len, (size_t)i), y = tmpl_utf8_offset(obj->u.s, obj->len, (size_t)i + 1);
             buf_append(&bb, obj->u.s + x, y - x);
             if (__builtin_add_overflow(i, step, &i)) break;
         }
-        *out = v_str_copy(r, buf_cstr(&bb), bb.len);
+        *out = tmpl_v_str_copy(r, buf_cstr(&bb), bb.len);
         buf_free(&bb);
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
-    *out = v_list(r, 0);
+    *out = tmpl_v_list(r, 0);
     out->flags = obj->flags & VF_TUPLE;
     for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
-        if (list_push(r, out, seq_at(obj, (size_t)i)) < 0) return rerr(r, n, "out of memory");
+        if (tmpl_list_add(r, out, tmpl_seq_at(obj, (size_t)i)) < 0) return tmpl_rerr(r, n, "out of memory");
         if (__builtin_add_overflow(i, step, &i)) break;
     }
     return 0;
@@ -442,89 +443,89 @@ static const char *opname(int op)
 
 static int concat_seq(struct tmpl_call *r, const struct node *n, tv *a, tv *b, tv *out)
 {
-    size_t na = v_len(a), nb = v_len(b);
-    *out = v_list(r, (uint32_t)(na + nb));
-    if (r->failed) return rerr(r, n, "out of memory");
+    size_t na = tmpl_v_len(a), nb = tmpl_v_len(b);
+    *out = tmpl_v_list(r, (uint32_t)(na + nb));
+    if (r->failed) return tmpl_rerr(r, n, "out of memory");
     out->flags = a->flags & VF_TUPLE;
-    for (size_t i = 0; i < na; i++) list_push(r, out, seq_at(a, i));
-    for (size_t i = 0; i < nb; i++) list_push(r, out, seq_at(b, i));
-    return r->failed ? rerr(r, n, "out of memory") : 0;
+    for (size_t i = 0; i < na; i++) tmpl_list_add(r, out, tmpl_seq_at(a, i));
+    for (size_t i = 0; i < nb; i++) tmpl_list_add(r, out, tmpl_seq_at(b, i));
+    return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
 }
 
 static int repeat(struct tmpl_call *r, const struct node *n, tv *s, int64_t times, tv *out)
 {
     if (times < 0) times = 0;
     if (s->kind == TMPL_STR) {
-        if (s->len && (uint64_t)times > r->outmax / s->len) return rerr(r, n, "string repetition too large");
+        if (s->len && (uint64_t)times > r->outmax / s->len) return tmpl_rerr(r, n, "string repetition too large");
         size_t total = (size_t)times * s->len;
-        char *d = arena_alloc(r->ar, total + 1);
-        if (!d) return rerr(r, n, "out of memory");
+        char *d = tmpl_arena_alloc(r->ar, total + 1);
+        if (!d) return tmpl_rerr(r, n, "out of memory");
         for (int64_t i = 0; i < times; i++) memcpy(d + (size_t)i * s->len, s->u.s, s->len);
         *out = v_strn(d, total);
         return 0;
     }
-    size_t len = v_len(s);
-    if (len && (uint64_t)times > TMPL_RANGE_MAX / len) return rerr(r, n, "list repetition too large");
-    *out = v_list(r, (uint32_t)(len * (size_t)times));
-    if (r->failed) return rerr(r, n, "out of memory");
+    size_t len = tmpl_v_len(s);
+    if (len && (uint64_t)times > TMPL_RANGE_MAX / len) return tmpl_rerr(r, n, "list repetition too large");
+    *out = tmpl_v_list(r, (uint32_t)(len * (size_t)times));
+    if (r->failed) return tmpl_rerr(r, n, "out of memory");
     out->flags = s->flags & VF_TUPLE;
     for (int64_t t = 0; t < times; t++)
-        for (size_t i = 0; i < len; i++) list_push(r, out, seq_at(s, i));
+        for (size_t i = 0; i < len; i++) tmpl_list_add(r, out, tmpl_seq_at(s, i));
     return 0;
 }
 
 static int arith(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b, tv *out)
 {
-    if (a->kind == TMPL_UNDEF) return undef_error(r, n, a);
-    if (b->kind == TMPL_UNDEF) return undef_error(r, n, b);
-    if (v_is_num(a) && v_is_num(b)) {
+    if (a->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, a);
+    if (b->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, b);
+    if (tmpl_v_is_num(a) && tmpl_v_is_num(b)) {
         int ints = a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT;
         int64_t x = a->u.i, y = b->u.i, z;
-        double fx = v_num(a), fy = v_num(b);
+        double fx = tmpl_v_num(a), fy = tmpl_v_num(b);
         switch (op) {
         case T_ADD:
             if (ints) {
-                if (__builtin_add_overflow(x, y, &z)) return rerr(r, n, "integer overflow");
+                if (__builtin_add_overflow(x, y, &z)) return tmpl_rerr(r, n, "integer overflow");
                 *out = v_int(z);
             } else *out = v_float(fx + fy);
             return 0;
         case T_SUB:
             if (ints) {
-                if (__builtin_sub_overflow(x, y, &z)) return rerr(r, n, "integer overflow");
+                if (__builtin_sub_overflow(x, y, &z)) return tmpl_rerr(r, n, "integer overflow");
                 *out = v_int(z);
             } else *out = v_float(fx - fy);
             return 0;
         case T_MUL:
             if (ints) {
-                if (__builtin_mul_overflow(x, y, &z)) return rerr(r, n, "integer overflow");
+                if (__builtin_mul_overflow(x, y, &z)) return tmpl_rerr(r, n, "integer overflow");
                 *out = v_int(z);
             } else *out = v_float(fx * fy);
             return 0;
         case T_DIV:
-            if (fy == 0) return rerr(r, n, "division by zero");
+            if (fy == 0) return tmpl_rerr(r, n, "division by zero");
             *out = v_float(fx / fy);
             return 0;
         case T_FLOORDIV:
             if (ints) {
-                if (y == 0) return rerr(r, n, "integer division or modulo by zero");
-                if (x == INT64_MIN && y == -1) return rerr(r, n, "integer overflow");
+                if (y == 0) return tmpl_rerr(r, n, "integer division or modulo by zero");
+                if (x == INT64_MIN && y == -1) return tmpl_rerr(r, n, "integer overflow");
                 z = x / y;
                 if ((x % y != 0) && ((x < 0) != (y < 0))) z--;
                 *out = v_int(z);
             } else {
-                if (fy == 0) return rerr(r, n, "float floor division by zero");
+                if (fy == 0) return tmpl_rerr(r, n, "float floor division by zero");
                 *out = v_float(floor(fx / fy));
             }
             return 0;
         case T_MOD:
             if (ints) {
-                if (y == 0) return rerr(r, n, "integer division or modulo by zero");
+                if (y == 0) return tmpl_rerr(r, n, "integer division or modulo by zero");
                 if (y == -1) { *out = v_int(0); return 0; }
                 z = x % y;
                 if (z != 0 && ((z < 0) != (y < 0))) z += y;
                 *out = v_int(z);
             } else {
-                if (fy == 0) return rerr(r, n, "float modulo");
+                if (fy == 0) return tmpl_rerr(r, n, "float modulo");
                 double m = fmod(fx, fy);
                 if (m != 0 && ((m < 0) != (fy < 0))) m += fy;
                 *out = v_float(m);
@@ -536,31 +537,31 @@ static int arith(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b
                 int64_t e2 = y;
                 while (e2 > 0) {
                     if (e2 & 1)
-                        if (__builtin_mul_overflow(res, base, &res)) return rerr(r, n, "integer overflow");
+                        if (__builtin_mul_overflow(res, base, &res)) return tmpl_rerr(r, n, "integer overflow");
                     e2 >>= 1;
-                    if (e2 && __builtin_mul_overflow(base, base, &base)) return rerr(r, n, "integer overflow");
+                    if (e2 && __builtin_mul_overflow(base, base, &base)) return tmpl_rerr(r, n, "integer overflow");
                 }
                 *out = v_int(res);
                 return 0;
             }
-            if (fx == 0 && fy < 0) return rerr(r, n, "0.0 cannot be raised to a negative power");
+            if (fx == 0 && fy < 0) return tmpl_rerr(r, n, "0.0 cannot be raised to a negative power");
             *out = v_float(pow(fx, fy));
             return 0;
         }
     }
     if (op == T_ADD && a->kind == TMPL_STR && b->kind == TMPL_STR) {
-        char *d = arena_alloc(r->ar, (size_t)a->len + b->len + 1);
-        if (!d) return rerr(r, n, "out of memory");
+        char *d = tmpl_arena_alloc(r->ar, (size_t)a->len + b->len + 1);
+        if (!d) return tmpl_rerr(r, n, "out of memory");
         memcpy(d, a->u.s, a->len);
         memcpy(d + a->len, b->u.s, b->len);
         *out = v_strn(d, (size_t)a->len + b->len);
         return 0;
     }
-    if (op == T_ADD && v_is_seq(a) && v_is_seq(b) && (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE))
+    if (op == T_ADD && tmpl_v_is_seq(a) && tmpl_v_is_seq(b) && (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE))
         return concat_seq(r, n, a, b, out);
-    if (op == T_MUL && (a->kind == TMPL_STR || v_is_seq(a)) && (b->kind == TMPL_INT || b->kind == TMPL_BOOL))
+    if (op == T_MUL && (a->kind == TMPL_STR || tmpl_v_is_seq(a)) && (b->kind == TMPL_INT || b->kind == TMPL_BOOL))
         return repeat(r, n, a, b->u.i, out);
-    if (op == T_MUL && (b->kind == TMPL_STR || v_is_seq(b)) && (a->kind == TMPL_INT || a->kind == TMPL_BOOL))
+    if (op == T_MUL && (b->kind == TMPL_STR || tmpl_v_is_seq(b)) && (a->kind == TMPL_INT || a->kind == TMPL_BOOL))
         return repeat(r, n, b, a->u.i, out);
     if (op == T_MOD && a->kind == TMPL_STR) {
         struct buf bb;
@@ -568,17 +569,17 @@ static int arith(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b
         int rc;
         if (b->kind == TMPL_LIST && (b->flags & VF_TUPLE)) {
             struct tlist *l = b->u.p;
-            rc = py_percent_format(r, n, a->u.s, a->len, l->it, l->len, NULL, &bb);
-        } else if (v_is_map(b)) {
-            rc = py_percent_format(r, n, a->u.s, a->len, b, 1, b, &bb);
+            rc = tmpl_py_percent_format(r, n, a->u.s, a->len, l->it, l->len, NULL, &bb);
+        } else if (tmpl_v_is_map(b)) {
+            rc = tmpl_py_percent_format(r, n, a->u.s, a->len, b, 1, b, &bb);
         } else {
-            rc = py_percent_format(r, n, a->u.s, a->len, b, 1, NULL, &bb);
+            rc = tmpl_py_percent_format(r, n, a->u.s, a->len, b, 1, NULL, &bb);
         }
-        if (rc == 0) *out = v_str_copy(r, buf_cstr(&bb), bb.len);
+        if (rc == 0) *out = tmpl_v_str_copy(r, buf_cstr(&bb), bb.len);
         buf_free(&bb);
         return rc;
     }
-    return rerr(r, n, "unsupported operand type(s) for %s: '%s' and '%s'", opname(op), kind_name(a), kind_name(b));
+    return tmpl_rerr(r, n, "unsupported operand type(s) for %s: '%s' and '%s'", opname(op), tmpl_kind_name(a), tmpl_kind_name(b));
 }
 
 /* ---- calls ---- */
@@ -591,11 +592,12 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
     tv *sitems = NULL;
     size_t sn = 0;
     if (c->star) {
-        if (eval(r, c->star, &star) < 0 || v_iter(r, c->star, &star, &sitems, &sn) < 0) return -1;
+        if (eval(r, c->star, &star) < 0 || tmpl_v_iter(r, c->star, &star, &sitems, &sn) < 0) return -1;
         extra = (uint32_t)sn;
     }
     if (c->n + extra <= ARGS_INLINE) a->pos = a->pos_buf;
-    else if (!(a->pos = arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv)))) return rerr(r, c, "out of memory");
+    else if (!(a->pos = tmpl_arena_alloc(r->ar, (c->n + extra + 1) * sizeof(tv))))
+        return tmpl_rerr(r, c, "out of memory");
     for (uint32_t i = 0; i < c->n; i++)
         if (eval(r, c->list[i], &a->pos[i]) < 0) return -1;
     for (size_t i = 0; i < sn; i++) a->pos[c->n + i] = sitems[i];
@@ -604,25 +606,26 @@ static int eval_args(struct tmpl_call *r, const struct node *c, struct args *a)
     size_t dn = 0;
     if (c->dstar) {
         if (eval(r, c->dstar, &dstar) < 0) return -1;
-        if (!v_is_map(&dstar)) return rerr(r, c->dstar, "argument after ** must be a mapping, not %s", kind_name(&dstar));
-        dn = map_entries(r, &dstar, &dk, &dv);
+        if (!tmpl_v_is_map(&dstar))
+            return tmpl_rerr(r, c->dstar, "argument after ** must be a mapping, not %s", tmpl_kind_name(&dstar));
+        dn = tmpl_map_entries(r, &dstar, &dk, &dv);
     }
     if (c->nn + dn <= ARGS_INLINE) {
         a->kwn = a->kwn_buf;
         a->kwv = a->kwv_buf;
     } else {
-        a->kwn = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
-        a->kwv = arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
-        if (!a->kwn || !a->kwv) return rerr(r, c, "out of memory");
+        a->kwn = tmpl_arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(char *));
+        a->kwv = tmpl_arena_alloc(r->ar, (c->nn + dn + 1) * sizeof(tv));
+        if (!a->kwn || !a->kwv) return tmpl_rerr(r, c, "out of memory");
     }
     for (uint32_t i = 0; i < c->nn; i++) {
         a->kwn[i] = c->names[i];
         if (eval(r, c->list2[i], &a->kwv[i]) < 0) return -1;
     }
     for (size_t i = 0; i < dn; i++) {
-        if (dk[i].kind != TMPL_STR) return rerr(r, c->dstar, "keywords must be strings");
-        a->kwn[c->nn + i] = arena_strndup(r->ar, dk[i].u.s, dk[i].len);  /* not interned: per render */
-        if (!a->kwn[c->nn + i]) return rerr(r, c, "out of memory");
+        if (dk[i].kind != TMPL_STR) return tmpl_rerr(r, c->dstar, "keywords must be strings");
+        a->kwn[c->nn + i] = tmpl_arena_strndup(r->ar, dk[i].u.s, dk[i].len);  /* not interned: per render */
+        if (!a->kwn[c->nn + i]) return tmpl_rerr(r, c, "out of memory");
         a->kwv[c->nn + i] = dv[i];
     }
     a->nkw = c->nn + (uint32_t)dn;
@@ -634,30 +637,33 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
 {
     const struct node *d = m->def;
     const char *mname = m->name ? m->name : "caller";
-    if (r->depth >= TMPL_DEPTH_MAX) return rerr(r, n, "maximum recursion depth (%d) exceeded", TMPL_DEPTH_MAX);
+    if (r->depth >= TMPL_DEPTH_MAX) return tmpl_rerr(r, n, "maximum recursion depth (%d) exceeded", TMPL_DEPTH_MAX);
     struct frame *f = frame_new(r, m->closure);
-    if (!f) return rerr(r, n, "out of memory");
+    if (!f) return tmpl_rerr(r, n, "out of memory");
     uint32_t np = d->nn;
     if (caller && m->name && !(d->flags & NF_USES_CALLER))
-        return rerr(r, n, "macro '%s' was invoked with a call block but does not use caller()", mname);
+        return tmpl_rerr(r, n, "macro '%s' was invoked with a call block but does not use caller()", mname);
     if (a->npos > np && !(d->flags & NF_USES_VARARGS))
-        return rerr(r, n, "macro '%s' takes not more than %u argument(s)", mname, np);
+        return tmpl_rerr(r, n, "macro '%s' takes not more than %u argument(s)", mname, np);
     tv kwargs = {0};
     if (d->flags & NF_USES_KWARGS) {
-        kwargs = v_dict(r);
-        if (r->failed) return rerr(r, n, "out of memory");
+        kwargs = tmpl_v_dict(r);
+        if (r->failed) return tmpl_rerr(r, n, "out of memory");
     }
     for (uint32_t k = 0; k < a->nkw; k++) {
         uint32_t p;
         for (p = 0; p < np; p++)
             if (d->names[p] == a->kwn[k] || !strcmp(d->names[p], a->kwn[k])) break;
         if (p < np) {
-            if (p < a->npos) return rerr(r, n, "macro '%s' got multiple values for argument '%s'", mname, d->names[p]);
+            if (p < a->npos)
+                return tmpl_rerr(r, n, "macro '%s' got multiple values for argument '%s'", mname, d->names[p]);
             continue;
         }
         if (!strcmp(a->kwn[k], "caller") && !m->name) continue;
-        if (!(d->flags & NF_USES_KWARGS)) return rerr(r, n, "macro '%s' takes no keyword argument '%s'", mname, a->kwn[k]);
-        if (dict_set(r, &kwargs, v_strn(a->kwn[k], strlen(a->kwn[k])), a->kwv[k]) < 0) return rerr(r, n, "out of memory");
+        if (!(d->flags & NF_USES_KWARGS))
+            return tmpl_rerr(r, n, "macro '%s' takes no keyword argument '%s'", mname, a->kwn[k]);
+        if (tmpl_dict_put(r, &kwargs, v_strn(a->kwn[k], strlen(a->kwn[k])), a->kwv[k]) < 0)
+            return tmpl_rerr(r, n, "out of memory");
     }
     struct frame *saved = r->frame;
     r->frame = f;
@@ -679,21 +685,21 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
         if (!have && d->list2 && d->list2[p]) {
             if (eval(r, d->list2[p], &v) < 0) rc = -1;
         } else if (!have) {
-            char *msg = arena_alloc(r->ar, strlen(d->names[p]) + 40);
+            char *msg = tmpl_arena_alloc(r->ar, strlen(d->names[p]) + 40);
             if (msg) sprintf(msg, "parameter '%s' was not provided", d->names[p]);
-            v = v_undef_msg(msg ? msg : "parameter was not provided");
+            v = tmpl_v_undef_msg(msg ? msg : "parameter was not provided");
         }
-        if (rc == 0 && frame_set(r, f, d->names[p], v) < 0) rc = rerr(r, n, "out of memory");
+        if (rc == 0 && frame_set(r, f, d->names[p], v) < 0) rc = tmpl_rerr(r, n, "out of memory");
     }
     if (rc == 0 && (d->flags & NF_USES_VARARGS)) {
-        tv va = v_list(r, 0);
+        tv va = tmpl_v_list(r, 0);
         va.flags = VF_TUPLE;
-        for (uint32_t i = np; i < a->npos; i++) list_push(r, &va, a->pos[i]);
+        for (uint32_t i = np; i < a->npos; i++) tmpl_list_add(r, &va, a->pos[i]);
         frame_set(r, f, tmpl_intern(r->env, "varargs", 7), va);
     }
     if (rc == 0 && (d->flags & NF_USES_KWARGS)) frame_set(r, f, tmpl_intern(r->env, "kwargs", 6), kwargs);
     if (rc == 0 && caller) frame_set(r, f, tmpl_intern(r->env, "caller", 6), *caller);
-    if (rc == 0 && r->failed) rc = rerr(r, n, "out of memory");
+    if (rc == 0 && r->failed) rc = tmpl_rerr(r, n, "out of memory");
     if (rc == 0) rc = render_to_string(r, d->list, d->n, out);
     r->depth--;
     r->frame = saved;
@@ -703,17 +709,17 @@ static int call_macro(struct tmpl_call *r, const struct node *n, struct tmacro *
 static int call_native(struct tmpl_call *r, const struct node *n, struct tmpl_native *nat, const char *name,
                        struct args *a, tv *out)
 {
-    if (!nat->ops->call_method) return rerr(r, n, "'%s' object has no method '%s'", nat->ops->type_name, name);
-    if (a->nkw) return rerr(r, n, "%s.%s() takes no keyword arguments", nat->ops->type_name, name);
+    if (!nat->ops->call_method) return tmpl_rerr(r, n, "'%s' object has no method '%s'", nat->ops->type_name, name);
+    if (a->nkw) return tmpl_rerr(r, n, "%s.%s() takes no keyword arguments", nat->ops->type_name, name);
     for (uint32_t i = 0; i < a->npos; i++)
         if (a->pos[i].kind == TMPL_STR && a->pos[i].u.s[a->pos[i].len] != '\0') {
-            a->pos[i] = v_str_copy(r, a->pos[i].u.s, a->pos[i].len);
-            if (r->failed) return rerr(r, n, "out of memory");
+            a->pos[i] = tmpl_v_str_copy(r, a->pos[i].u.s, a->pos[i].len);
+            if (r->failed) return tmpl_rerr(r, n, "out of memory");
         }
     r->pending[0] = '\0';
     *out = v_none();
     if (nat->ops->call_method(nat->self, name, a->pos, a->npos, out, r) < 0)
-        return rerr(r, n, "%s", r->pending[0] ? r->pending : "native call failed");
+        return tmpl_rerr(r, n, "%s", r->pending[0] ? r->pending : "native call failed");
     return 0;
 }
 
@@ -726,33 +732,28 @@ static int call_full(struct tmpl_call *r, const struct node *n, tv *callee, stru
         struct tfunc *f = callee->u.p;
         if (f->fn) return f->fn(r, n, a, out);
         if (f->self.kind == TMPL_NATIVE) return call_native(r, n, f->self.u.nat, f->name, a, out);
-        return call_method(r, n, &f->self, f->name, a, out);
+        return tmpl_call_method(r, n, &f->self, f->name, a, out);
     }
     case TMPL_NATIVE: {
         struct tmpl_native *nat = callee->u.nat;
-        if (!nat->ops->call) return rerr(r, n, "'%s' object is not callable", kind_name(callee));
-        if (a->nkw) return rerr(r, n, "%s() takes no keyword arguments", kind_name(callee));
+        if (!nat->ops->call) return tmpl_rerr(r, n, "'%s' object is not callable", tmpl_kind_name(callee));
+        if (a->nkw) return tmpl_rerr(r, n, "%s() takes no keyword arguments", tmpl_kind_name(callee));
         for (uint32_t i = 0; i < a->npos; i++)
             if (a->pos[i].kind == TMPL_STR && a->pos[i].u.s[a->pos[i].len] != '\0') {
-                a->pos[i] = v_str_copy(r, a->pos[i].u.s, a->pos[i].len);
-                if (r->failed) return rerr(r, n, "out of memory");
+                a->pos[i] = tmpl_v_str_copy(r, a->pos[i].u.s, a->pos[i].len);
+                if (r->failed) return tmpl_rerr(r, n, "out of memory");
             }
         r->pending[0] = '\0';
         *out = v_none();
         if (nat->ops->call(nat->self, a->pos, a->npos, out, r) < 0)
-            return rerr(r, n, "%s", r->pending[0] ? r->pending : "native call failed");
+            return tmpl_rerr(r, n, "%s", r->pending[0] ? r->pending : "native call failed");
         return 0;
     }
     case TMPL_UNDEF:
-        return undef_error(r, n, callee);
+        return tmpl_undef_error(r, n, callee);
     default:
-        return rerr(r, n, "'%s' object is not callable", kind_name(callee));
+        return tmpl_rerr(r, n, "'%s' object is not callable", tmpl_kind_name(callee));
     }
-}
-
-int call_value(struct tmpl_call *r, const struct node *n, tv *callee, struct args *a, tv *out)
-{
-    return call_full(r, n, callee, a, NULL, out);
 }
 
 static int eval_call(struct tmpl_call *r, const struct node *c, tv *caller, tv *out)
@@ -767,7 +768,7 @@ static int eval_call(struct tmpl_call *r, const struct node *c, tv *caller, tv *
             if (obj.u.nat->ops->get_attr) {
                 r->pending[0] = '\0';
                 int rc = obj.u.nat->ops->get_attr(obj.u.nat->self, fn->s, &callee, r);
-                if (rc < 0) return rerr(r, fn, "%s", r->pending[0] ? r->pending : "attribute lookup failed");
+                if (rc < 0) return tmpl_rerr(r, fn, "%s", r->pending[0] ? r->pending : "attribute lookup failed");
                 is_attr = rc > 0;
             }
             if (!is_attr) {
@@ -776,11 +777,11 @@ static int eval_call(struct tmpl_call *r, const struct node *c, tv *caller, tv *
                 return call_native(r, c, obj.u.nat, fn->s, &a, out);
             }
         } else if (obj.kind != TMPL_UNDEF && !(obj.kind == TMPL_DICT && (obj.flags & (VF_NS | VF_MODULE))) &&
-                   method_exists(&obj, fn->s)) {
+                   tmpl_method_exists(&obj, fn->s)) {
             struct args a;
             if (eval_args(r, c, &a) < 0) return -1;
-            return call_method(r, c, &obj, fn->s, &a, out);
-        } else if (getattr_v(r, fn, &obj, fn->s, &callee) < 0) {
+            return tmpl_call_method(r, c, &obj, fn->s, &a, out);
+        } else if (tmpl_getattr(r, fn, &obj, fn->s, &callee) < 0) {
             return -1;
         }
     } else if (eval(r, fn, &callee) < 0) {
@@ -797,20 +798,20 @@ static int contains(struct tmpl_call *r, const struct node *n, tv *item, tv *con
 {
     switch (cont->kind) {
     case TMPL_UNDEF:
-        if (check_undef(r, n, cont) < 0) return -1;
+        if (tmpl_check_undef(r, n, cont) < 0) return -1;
         *res = 0;
         return 0;
     case TMPL_STR:
         if (item->kind != TMPL_STR)
-            return rerr(r, n, "'in <string>' requires string as left operand, not %s", kind_name(item));
+            return tmpl_rerr(r, n, "'in <string>' requires string as left operand, not %s", tmpl_kind_name(item));
         *res = item->len == 0 || (item->len <= cont->len && memmem(cont->u.s, cont->len, item->u.s, item->len));
         return 0;
     case TMPL_LIST:
     case TMPL_JLIST: {
-        size_t len = v_len(cont);
+        size_t len = tmpl_v_len(cont);
         for (size_t i = 0; i < len; i++) {
-            tv x = seq_at(cont, i);
-            if (v_eq(&x, item)) {
+            tv x = tmpl_seq_at(cont, i);
+            if (tmpl_v_eq(&x, item)) {
                 *res = 1;
                 return 0;
             }
@@ -820,34 +821,34 @@ static int contains(struct tmpl_call *r, const struct node *n, tv *item, tv *con
     }
     case TMPL_DICT:
     case TMPL_JDICT: {
-        if (cont->flags & VF_NS) return rerr(r, n, "argument of type 'Namespace' is not iterable");
+        if (cont->flags & VF_NS) return tmpl_rerr(r, n, "argument of type 'Namespace' is not iterable");
         tv dummy;
-        *res = dict_get(cont, item, &dummy);
+        *res = tmpl_dict_get(cont, item, &dummy);
         return 0;
     }
     default:
-        return rerr(r, n, "argument of type '%s' is not iterable", kind_name(cont));
+        return tmpl_rerr(r, n, "argument of type '%s' is not iterable", tmpl_kind_name(cont));
     }
 }
 
 static int compare_op(struct tmpl_call *r, const struct node *n, int op, tv *a, tv *b, int *res)
 {
-    if (r->strict && (check_undef(r, n, a) < 0 || check_undef(r, n, b) < 0)) return -1;
+    if (r->strict && (tmpl_check_undef(r, n, a) < 0 || tmpl_check_undef(r, n, b) < 0)) return -1;
     int c;
     switch (op) {
-    case T_EQ: *res = v_eq(a, b); return 0;
-    case T_NE: *res = !v_eq(a, b); return 0;
+    case T_EQ: *res = tmpl_v_eq(a, b); return 0;
+    case T_NE: *res = !tmpl_v_eq(a, b); return 0;
     case 100: return contains(r, n, a, b, res);
     case 101:
         if (contains(r, n, a, b, res) < 0) return -1;
         *res = !*res;
         return 0;
     }
-    if (v_cmp(a, b, &c) < 0) {
-        if (a->kind == TMPL_UNDEF) return undef_error(r, n, a);
-        if (b->kind == TMPL_UNDEF) return undef_error(r, n, b);
+    if (tmpl_v_cmp(a, b, &c) < 0) {
+        if (a->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, a);
+        if (b->kind == TMPL_UNDEF) return tmpl_undef_error(r, n, b);
         const char *o = op == T_LT ? "<" : op == T_LE ? "<=" : op == T_GT ? ">" : ">=";
-        return rerr(r, n, "'%s' not supported between instances of '%s' and '%s'", o, kind_name(a), kind_name(b));
+        return tmpl_rerr(r, n, "'%s' not supported between instances of '%s' and '%s'", o, tmpl_kind_name(a), tmpl_kind_name(b));
     }
     switch (op) {
     case T_LT: *res = c < 0; break;
@@ -860,8 +861,8 @@ static int compare_op(struct tmpl_call *r, const struct node *n, int op, tv *a, 
 
 static int truthy(struct tmpl_call *r, const struct node *n, const tv *v, int *res)
 {
-    if (check_undef(r, n, v) < 0) return -1;
-    *res = v_truthy(v);
+    if (tmpl_check_undef(r, n, v) < 0) return -1;
+    *res = tmpl_v_truthy(v);
     return 0;
 }
 
@@ -873,40 +874,40 @@ static int stack_exhausted(const struct tmpl_call *r)
     return r->stack_base && (size_t)(r->stack_base > here ? r->stack_base - here : here - r->stack_base) > TMPL_STACK_MAX;
 }
 
-int eval(struct tmpl_call *r, const struct node *n, tv *out)
+static int eval(struct tmpl_call *r, const struct node *n, tv *out)
 {
-    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
-    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
+    if (stack_exhausted(r)) return tmpl_rerr(r, n, "template too deeply nested or recursive (stack limit)");
+    if (++r->steps > r->max_steps) return tmpl_rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_CONST:
         *out = n->lit;
         return 0;
     case N_NAME:
-        if (!tmpl_frame_lookup(r, n->s, out)) {
+        if (!frame_lookup(r, n->s, out)) {
             *out = v_undef();
             out->u.s = n->s;
         }
         return 0;
     case N_LIST:
     case N_TUPLE:
-        *out = v_list(r, n->n);
-        if (r->failed) return rerr(r, n, "out of memory");
+        *out = tmpl_v_list(r, n->n);
+        if (r->failed) return tmpl_rerr(r, n, "out of memory");
         if (n->kind == N_TUPLE) out->flags = VF_TUPLE;
         for (uint32_t i = 0; i < n->n; i++) {
             tv x;
             if (eval(r, n->list[i], &x) < 0) return -1;
-            list_push(r, out, x);
+            tmpl_list_add(r, out, x);
         }
         return 0;
     case N_DICT:
-        *out = v_dict(r);
-        if (r->failed) return rerr(r, n, "out of memory");
+        *out = tmpl_v_dict(r);
+        if (r->failed) return tmpl_rerr(r, n, "out of memory");
         for (uint32_t i = 0; i < n->n; i++) {
             tv k, v;
             if (eval(r, n->list[i], &k) < 0 || eval(r, n->list2[i], &v) < 0) return -1;
-            if ((v_is_seq(&k) && !(k.flags & VF_TUPLE)) || v_is_map(&k))
-                return rerr(r, n->list[i], "unhashable type: '%s'", kind_name(&k));
-            if (dict_set(r, out, k, v) < 0) return rerr(r, n, "out of memory");
+            if ((tmpl_v_is_seq(&k) && !(k.flags & VF_TUPLE)) || tmpl_v_is_map(&k))
+                return tmpl_rerr(r, n->list[i], "unhashable type: '%s'", tmpl_kind_name(&k));
+            if (tmpl_dict_put(r, out, k, v) < 0) return tmpl_rerr(r, n, "out of memory");
         }
         return 0;
     case N_GETATTR: {
@@ -915,22 +916,22 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         if (!(n->flags & NF_MAYBE_METHOD)) {  /* fast paths: plain data */
             tv key = v_strn(n->s, n->slen);
             if (obj.kind == TMPL_DICT && obj.flags == VF_FROZEN) {
-                if (!dict_get_h(&obj, &key, n->hash, out)) *out = v_undef_attr(&obj, n->s);
+                if (!tmpl_dict_get_h(&obj, &key, n->hash, out)) *out = tmpl_v_undef_attr(&obj, n->s);
                 return 0;
             }
             if (obj.kind == TMPL_JDICT) {
-                if (!dict_get(&obj, &key, out)) *out = v_undef_attr(&obj, n->s);
+                if (!tmpl_dict_get(&obj, &key, out)) *out = tmpl_v_undef_attr(&obj, n->s);
                 return 0;
             }
         }
-        return getattr_v(r, n, &obj, n->s, out);
+        return tmpl_getattr(r, n, &obj, n->s, out);
     }
     case N_GETITEM: {
         tv obj, key;
         if (eval(r, n->a, &obj) < 0) return -1;
         if (n->b->kind == N_SLICE) return do_slice(r, n, &obj, n->b, out);
         if (eval(r, n->b, &key) < 0) return -1;
-        return getitem_v(r, n, &obj, &key, out);
+        return tmpl_getitem(r, n, &obj, &key, out);
     }
     case N_CALL:
         return eval_call(r, n, NULL, out);
@@ -941,17 +942,17 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         } else {
             v = r->blockval;
         }
-        if (!n->ffn) return rerr(r, n, "no filter named '%s'", n->s);
+        if (!n->ffn) return tmpl_rerr(r, n, "no filter named '%s'", n->s);
         struct args a;
         if (eval_args(r, n, &a) < 0) return -1;
         if (v.kind == TMPL_UNDEF && r->strict && strcmp(n->s, "default") && strcmp(n->s, "d"))
-            return undef_error(r, n, &v);
+            return tmpl_undef_error(r, n, &v);
         return n->ffn(r, n, &v, &a, out);
     }
     case N_TEST: {
         tv v;
         if (eval(r, n->a, &v) < 0) return -1;
-        if (!n->tfn) return rerr(r, n, "no test named '%s'", n->s);
+        if (!n->tfn) return tmpl_rerr(r, n, "no test named '%s'", n->s);
         struct args a;
         if (eval_args(r, n, &a) < 0) return -1;
         int res;
@@ -968,11 +969,11 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
     case N_POS: {
         tv a;
         if (eval(r, n->a, &a) < 0) return -1;
-        if (a.kind == TMPL_UNDEF) return undef_error(r, n, &a);
-        if (!v_is_num(&a)) return rerr(r, n, "bad operand type for unary %s: '%s'", n->kind == N_NEG ? "-" : "+", kind_name(&a));
+        if (a.kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &a);
+        if (!tmpl_v_is_num(&a)) return tmpl_rerr(r, n, "bad operand type for unary %s: '%s'", n->kind == N_NEG ? "-" : "+", tmpl_kind_name(&a));
         if (n->kind == N_POS) *out = a.kind == TMPL_BOOL ? v_int(a.u.i) : a;
         else if (a.kind == TMPL_FLOAT) *out = v_float(-a.u.f);
-        else if (a.u.i == INT64_MIN) return rerr(r, n, "integer overflow");
+        else if (a.u.i == INT64_MIN) return tmpl_rerr(r, n, "integer overflow");
         else *out = v_int(-a.u.i);
         return 0;
     }
@@ -999,18 +1000,18 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         buf_init(&b);
         for (uint32_t i = 0; i < n->n; i++) {
             tv x;
-            if (eval(r, n->list[i], &x) < 0 || v_to_str(r, n, &x, &b) < 0) {
+            if (eval(r, n->list[i], &x) < 0 || tmpl_v_to_str(r, n, &x, &b) < 0) {
                 buf_free(&b);
                 return -1;
             }
         }
         if (b.oom) {
             buf_free(&b);
-            return rerr(r, n, "out of memory");
+            return tmpl_rerr(r, n, "out of memory");
         }
-        *out = v_str_copy(r, buf_cstr(&b), b.len);
+        *out = tmpl_v_str_copy(r, buf_cstr(&b), b.len);
         buf_free(&b);
-        return r->failed ? rerr(r, n, "out of memory") : 0;
+        return r->failed ? tmpl_rerr(r, n, "out of memory") : 0;
     }
     case N_COMPARE: {
         tv a;
@@ -1034,17 +1035,17 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
         if (eval(r, n->b, &c) < 0 || truthy(r, n, &c, &t) < 0) return -1;
         if (t) return eval(r, n->a, out);
         if (n->c) return eval(r, n->c, out);
-        char *m = arena_alloc(r->ar, 120);
-        if (!m) return rerr(r, n, "out of memory");
+        char *m = tmpl_arena_alloc(r->ar, 120);
+        if (!m) return tmpl_rerr(r, n, "out of memory");
         snprintf(m, 120, "the inline if-expression on line %d evaluated to false and no else section was defined.", n->line);
-        *out = v_undef_msg(m);
+        *out = tmpl_v_undef_msg(m);
         return 0;
     }
     case N_BLOCKVAL:
         *out = r->blockval;
         return 0;
     default:
-        return rerr(r, n, "internal error: unexpected node %d in expression", n->kind);
+        return tmpl_rerr(r, n, "internal error: unexpected node %d in expression", n->kind);
     }
 }
 
@@ -1053,24 +1054,24 @@ int eval(struct tmpl_call *r, const struct node *n, tv *out)
 static int assign(struct tmpl_call *r, const struct node *target, tv v)
 {
     if (target->kind == N_NAME) {
-        if (frame_set(r, r->frame, target->s, v) < 0) return rerr(r, target, "out of memory");
+        if (frame_set(r, r->frame, target->s, v) < 0) return tmpl_rerr(r, target, "out of memory");
         return 0;
     }
     if (target->kind == N_NSREF) {
         tv ns;
-        if (!tmpl_frame_lookup(r, target->s, &ns) || ns.kind != TMPL_DICT || !(ns.flags & VF_NS))
-            return rerr(r, target, "cannot assign attribute on non-namespace object");
-        if (dict_set(r, &ns, v_strn(target->names[0], strlen(target->names[0])), v) < 0)
-            return rerr(r, target, "out of memory");
+        if (!frame_lookup(r, target->s, &ns) || ns.kind != TMPL_DICT || !(ns.flags & VF_NS))
+            return tmpl_rerr(r, target, "cannot assign attribute on non-namespace object");
+        if (tmpl_dict_put(r, &ns, v_strn(target->names[0], strlen(target->names[0])), v) < 0)
+            return tmpl_rerr(r, target, "out of memory");
         return 0;
     }
     /* tuple unpacking */
     tv *items;
     size_t cnt;
-    if (v.kind == TMPL_UNDEF) return undef_error(r, target, &v);
-    if (v_iter(r, target, &v, &items, &cnt) < 0) return -1;
+    if (v.kind == TMPL_UNDEF) return tmpl_undef_error(r, target, &v);
+    if (tmpl_v_iter(r, target, &v, &items, &cnt) < 0) return -1;
     if (cnt != target->n)
-        return rerr(r, target, cnt > target->n ? "too many values to unpack (expected %u)"
+        return tmpl_rerr(r, target, cnt > target->n ? "too many values to unpack (expected %u)"
                                                 : "not enough values to unpack (expected %u)", target->n);
     for (uint32_t i = 0; i < target->n; i++)
         if (assign(r, target->list[i], items[i]) < 0) return -1;
@@ -1086,8 +1087,8 @@ static int render_to_string(struct tmpl_call *r, struct node **body, uint32_t nb
     int rc = exec_body(r, body, nb);
     r->out = saved;
     if (rc == 0) {
-        *out = v_str_copy(r, buf_cstr(&b), b.len);
-        if (r->failed) rc = rerr(r, NULL, "out of memory");
+        *out = tmpl_v_str_copy(r, buf_cstr(&b), b.len);
+        if (r->failed) rc = tmpl_rerr(r, NULL, "out of memory");
     }
     buf_free(&b);
     return rc;
@@ -1102,18 +1103,18 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     if (seq.kind == TMPL_UNDEF && !r->strict) {
         items = NULL;
         cnt = 0;
-    } else if (v_iter(r, n->a, &seq, &items, &cnt) < 0) {
+    } else if (tmpl_v_iter(r, n->a, &seq, &items, &cnt) < 0) {
         return -1;
     }
     struct frame *saved = r->frame;
     struct frame *f = frame_new(r, saved);
-    if (!f) return rerr(r, n, "out of memory");
+    if (!f) return tmpl_rerr(r, n, "out of memory");
     r->frame = f;
     if (n->b) {  /* inline filter: `for x in xs if cond` (into a copy: items may be immutable data) */
-        tv *kept = arena_alloc(r->ar, (cnt ? cnt : 1) * sizeof(tv));
+        tv *kept = tmpl_arena_alloc(r->ar, (cnt ? cnt : 1) * sizeof(tv));
         if (!kept) {
             r->frame = saved;
-            return rerr(r, n, "out of memory");
+            return tmpl_rerr(r, n, "out of memory");
         }
         size_t k = 0;
         for (size_t i = 0; i < cnt; i++) {
@@ -1129,10 +1130,10 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
         items = kept;
         cnt = k;
     }
-    struct tloop *loop = arena_alloc(r->ar, sizeof(*loop));
+    struct tloop *loop = tmpl_arena_alloc(r->ar, sizeof(*loop));
     if (!loop) {
         r->frame = saved;
-        return rerr(r, n, "out of memory");
+        return tmpl_rerr(r, n, "out of memory");
     }
     loop->items = items;
     loop->length = (int64_t)cnt;
@@ -1142,7 +1143,7 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
     lv.u.p = loop;
     if (!r->env->name_loop && !(r->env->name_loop = tmpl_intern(r->env, "loop", 4))) {
         r->frame = saved;
-        return rerr(r, n, "out of memory");
+        return tmpl_rerr(r, n, "out of memory");
     }
     const char *loopname = r->env->name_loop;
     int rc = 0;
@@ -1150,7 +1151,7 @@ static int exec_for(struct tmpl_call *r, const struct node *n)
         f->n = 0;
         loop->index0 = (int64_t)i;
         if (frame_set(r, f, loopname, lv) < 0) {
-            rc = rerr(r, n, "out of memory");
+            rc = tmpl_rerr(r, n, "out of memory");
             break;
         }
         if (assign(r, n->c, items[i]) < 0 || exec_body(r, n->list, n->n) < 0) {
@@ -1175,12 +1176,13 @@ static int load_for(struct tmpl_call *r, const struct node *n, tv *name, int ign
 {
     tv *names = name;
     size_t cnt = 1;
-    if (v_is_seq(name) && v_iter(r, n, name, &names, &cnt) < 0) return -1;
+    if (tmpl_v_is_seq(name) && tmpl_v_iter(r, n, name, &names, &cnt) < 0) return -1;
     for (size_t i = 0; i < cnt; i++) {
-        if (names[i].kind == TMPL_UNDEF) return undef_error(r, n, &names[i]);
-        if (names[i].kind != TMPL_STR) return rerr(r, n, "template name must be a string, not %s", kind_name(&names[i]));
+        if (names[i].kind == TMPL_UNDEF) return tmpl_undef_error(r, n, &names[i]);
+        if (names[i].kind != TMPL_STR)
+            return tmpl_rerr(r, n, "template name must be a string, not %s", tmpl_kind_name(&names[i]));
         const char *nm = cstr_tmp(r, &names[i]);
-        if (!nm) return rerr(r, n, "out of memory");
+        if (!nm) return tmpl_rerr(r, n, "out of memory");
         int missing = 0;
         struct err e2;
         err_clear(&e2);
@@ -1196,8 +1198,8 @@ static int load_for(struct tmpl_call *r, const struct node *n, tv *name, int ign
     struct buf b;
     buf_init(&b);
     if (cnt == 1) buf_append(&b, names[0].u.s, names[0].len);
-    else v_repr(name, &b);
-    rerr(r, n, "template not found: %s", buf_cstr(&b));
+    else tmpl_v_repr(name, &b);
+    tmpl_rerr(r, n, "template not found: %s", buf_cstr(&b));
     buf_free(&b);
     return -1;
 }
@@ -1205,9 +1207,10 @@ static int load_for(struct tmpl_call *r, const struct node *n, tv *name, int ign
 /* Renders template t as a module; returns the frame of its top-level names. */
 static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t, struct frame **mf)
 {
-    if (r->depth >= TMPL_DEPTH_MAX) return rerr(r, n, "maximum include/import depth (%d) exceeded", TMPL_DEPTH_MAX);
+    if (r->depth >= TMPL_DEPTH_MAX)
+        return tmpl_rerr(r, n, "maximum include/import depth (%d) exceeded", TMPL_DEPTH_MAX);
     struct frame *f = frame_new(r, (n->flags & NF_WITH_CONTEXT) ? r->frame : NULL);
-    if (!f) return rerr(r, n, "out of memory");
+    if (!f) return tmpl_rerr(r, n, "out of memory");
     f->isolated = !(n->flags & NF_WITH_CONTEXT);
     struct frame *saved = r->frame;
     struct buf discard, *savedout = r->out;
@@ -1226,8 +1229,8 @@ static int run_module(struct tmpl_call *r, const struct node *n, struct tmpl *t,
 
 static int exec_stmt(struct tmpl_call *r, const struct node *n)
 {
-    if (stack_exhausted(r)) return rerr(r, n, "template too deeply nested or recursive (stack limit)");
-    if (++r->steps > r->max_steps) return rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
+    if (stack_exhausted(r)) return tmpl_rerr(r, n, "template too deeply nested or recursive (stack limit)");
+    if (++r->steps > r->max_steps) return tmpl_rerr(r, n, "render aborted after %lld evaluation steps", r->max_steps);
     switch (n->kind) {
     case N_DATA:
         buf_append(r->out, n->s, n->slen);
@@ -1236,7 +1239,7 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         tv v;
         if (eval(r, n->a, &v) < 0) return -1;
         if (v.kind == TMPL_STR) buf_append(r->out, v.u.s, v.len);
-        else if (v_to_str(r, n, &v, r->out) < 0) return -1;
+        else if (tmpl_v_to_str(r, n, &v, r->out) < 0) return -1;
         return out_check(r, n);
     }
     case N_IF: {
@@ -1266,27 +1269,27 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         return assign(r, n->c, v);
     }
     case N_MACRO: {
-        struct tmacro *m = arena_alloc(r->ar, sizeof(*m));
-        if (!m) return rerr(r, n, "out of memory");
+        struct tmacro *m = tmpl_arena_alloc(r->ar, sizeof(*m));
+        if (!m) return tmpl_rerr(r, n, "out of memory");
         m->def = n;
         m->closure = r->frame;
         m->name = n->s;
         tv v = {0};
         v.kind = TMPL_MACRO;
         v.u.p = m;
-        if (frame_set(r, r->frame, n->s, v) < 0) return rerr(r, n, "out of memory");
+        if (frame_set(r, r->frame, n->s, v) < 0) return tmpl_rerr(r, n, "out of memory");
         return 0;
     }
     case N_CALLBLOCK: {
-        struct tmacro *m = arena_alloc(r->ar, sizeof(*m));
-        if (!m) return rerr(r, n, "out of memory");
+        struct tmacro *m = tmpl_arena_alloc(r->ar, sizeof(*m));
+        if (!m) return tmpl_rerr(r, n, "out of memory");
         m->def = n;
         m->closure = r->frame;
         tv caller = {0}, res;
         caller.kind = TMPL_MACRO;
         caller.u.p = m;
         if (eval_call(r, n->a, &caller, &res) < 0) return -1;
-        if (v_to_str(r, n, &res, r->out) < 0) return -1;
+        if (tmpl_v_to_str(r, n, &res, r->out) < 0) return -1;
         return out_check(r, n);
     }
     case N_INCLUDE: {
@@ -1295,9 +1298,9 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         if (eval(r, n->a, &name) < 0) return -1;
         int rc = load_for(r, n, &name, n->flags & NF_IGNORE_MISSING, &t);
         if (rc <= 0) return rc;
-        if (r->depth >= TMPL_DEPTH_MAX) return rerr(r, n, "maximum include depth (%d) exceeded", TMPL_DEPTH_MAX);
+        if (r->depth >= TMPL_DEPTH_MAX) return tmpl_rerr(r, n, "maximum include depth (%d) exceeded", TMPL_DEPTH_MAX);
         struct frame *f = frame_new(r, (n->flags & NF_WITH_CONTEXT) ? r->frame : NULL);
-        if (!f) return rerr(r, n, "out of memory");
+        if (!f) return tmpl_rerr(r, n, "out of memory");
         f->isolated = !(n->flags & NF_WITH_CONTEXT);
         f->include = 1;
         struct frame *saved = r->frame;
@@ -1317,13 +1320,13 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         if (load_for(r, n, &name, 0, &t) <= 0) return -1;
         if (run_module(r, n, t, &mf) < 0) return -1;
         if (n->kind == N_IMPORT) {
-            tv mod = v_dict(r);
-            if (r->failed) return rerr(r, n, "out of memory");
+            tv mod = tmpl_v_dict(r);
+            if (r->failed) return tmpl_rerr(r, n, "out of memory");
             mod.flags = VF_MODULE;
             for (uint32_t i = 0; i < mf->n; i++)
                 if (mf->v[i].name[0] != '_')
-                    dict_set(r, &mod, v_strn(mf->v[i].name, strlen(mf->v[i].name)), mf->v[i].v);
-            if (r->failed || frame_set(r, r->frame, n->s, mod) < 0) return rerr(r, n, "out of memory");
+                    tmpl_dict_put(r, &mod, v_strn(mf->v[i].name, strlen(mf->v[i].name)), mf->v[i].v);
+            if (r->failed || frame_set(r, r->frame, n->s, mod) < 0) return tmpl_rerr(r, n, "out of memory");
             return 0;
         }
         for (uint32_t k = 0; k < n->nn; k++) {
@@ -1335,13 +1338,13 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
                 v = mf->v[i].v;
             } else {
                 size_t ml = strlen(t->name) + strlen(n->names[k]) + 80;
-                char *m = arena_alloc(r->ar, ml);
-                if (!m) return rerr(r, n, "out of memory");
+                char *m = tmpl_arena_alloc(r->ar, ml);
+                if (!m) return tmpl_rerr(r, n, "out of memory");
                 snprintf(m, ml, "the template '%s' (imported on line %d) does not export the requested name '%s'",
                          t->name, n->line, n->names[k]);
-                v = v_undef_msg(m);
+                v = tmpl_v_undef_msg(m);
             }
-            if (frame_set(r, r->frame, n->names2[k], v) < 0) return rerr(r, n, "out of memory");
+            if (frame_set(r, r->frame, n->names2[k], v) < 0) return tmpl_rerr(r, n, "out of memory");
         }
         return 0;
     }
@@ -1352,18 +1355,18 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         r->blockval = v;
         int rc = eval(r, n->a, &res);
         r->blockval = saved;
-        if (rc < 0 || v_to_str(r, n, &res, r->out) < 0) return -1;
+        if (rc < 0 || tmpl_v_to_str(r, n, &res, r->out) < 0) return -1;
         return out_check(r, n);
     }
     case N_WITH: {
-        tv *vals = arena_alloc(r->ar, (n->n2 + 1) * sizeof(tv));
-        if (!vals) return rerr(r, n, "out of memory");
+        tv *vals = tmpl_arena_alloc(r->ar, (n->n2 + 1) * sizeof(tv));
+        if (!vals) return tmpl_rerr(r, n, "out of memory");
         for (uint32_t i = 0; i < n->n2; i++)
             if (eval(r, n->list2[i], &vals[i]) < 0) return -1;
         struct frame *f = frame_new(r, r->frame);
-        if (!f) return rerr(r, n, "out of memory");
+        if (!f) return tmpl_rerr(r, n, "out of memory");
         for (uint32_t i = 0; i < n->nn; i++)
-            if (frame_set(r, f, n->names[i], vals[i]) < 0) return rerr(r, n, "out of memory");
+            if (frame_set(r, f, n->names[i], vals[i]) < 0) return tmpl_rerr(r, n, "out of memory");
         struct frame *saved = r->frame;
         r->frame = f;
         int rc = exec_body(r, n->list, n->n);
@@ -1377,7 +1380,7 @@ static int exec_stmt(struct tmpl_call *r, const struct node *n)
         r->brk = 2;
         return 0;
     default:
-        return rerr(r, n, "internal error: unexpected node %d in statement", n->kind);
+        return tmpl_rerr(r, n, "internal error: unexpected node %d in statement", n->kind);
     }
 }
 
@@ -1394,7 +1397,7 @@ int tmpl_render_root(struct tmpl_call *r, struct tmpl *t, struct buf *out)
 {
     r->stack_base = __builtin_frame_address(0);
     r->frame = frame_new(r, NULL);
-    if (!r->frame) return rerr(r, t->body, "out of memory");
+    if (!r->frame) return tmpl_rerr(r, t->body, "out of memory");
     r->out = out;
     r->cur = t;
     return exec_body(r, t->body->list, t->body->n);

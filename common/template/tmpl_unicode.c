@@ -73,7 +73,7 @@ static uint32_t to_lower(uint32_t c)
     if (c < 0x80) return c + 32;
     if (c < 0x100) return c + 0x20;
     if (c == 0x178) return 0xFF;
-    if (c == 0x130) return 'i';  /* followed by U+0307, see utf8_case */
+    if (c == 0x130) return 'i';  /* followed by U+0307, see tmpl_utf8_case */
     if (c < 0x180) return c + 1;
     if (c == 0x386) return 0x3AC;
     if (c >= 0x388 && c <= 0x38A) return c + 37;
@@ -140,7 +140,7 @@ static void ascii_case(const char *s, size_t len, int mode, struct buf *b)
     b->data[b->len] = '\0';
 }
 
-void utf8_case(const char *s, size_t len, int mode, struct buf *b)
+void tmpl_utf8_case(const char *s, size_t len, int mode, struct buf *b)
 {
     size_t k = 0;
     while (k < len && (unsigned char)s[k] < 0x80) k++;
@@ -195,7 +195,7 @@ void utf8_case(const char *s, size_t len, int mode, struct buf *b)
 }
 
 /* Python's str.islower()/isupper(): at least one cased character and none of the other case */
-int utf8_is_case(const char *s, size_t len, int want_upper)
+int tmpl_utf8_is_case(const char *s, size_t len, int want_upper)
 {
     size_t i = 0;
     int any = 0;
@@ -211,7 +211,7 @@ int utf8_is_case(const char *s, size_t len, int want_upper)
 }
 
 /* letters this file knows (ASCII and the cased ranges above) */
-int utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha)
+int tmpl_utf8_is_alpha_cp(const char *s, size_t len, size_t *i, int *alpha)
 {
     uint32_t c = decode(s, len, i);
     *alpha = c != 0xFFFFFFFF && (cased(c) != 0 || c == 0xAA || c == 0xBA);

@@ -8,13 +8,13 @@
 
 #include "common/template/tmpl_internal.h"
 
-tv v_str_copy(struct tmpl_call *r, const char *s, size_t n)
+tv tmpl_v_str_copy(struct tmpl_call *r, const char *s, size_t n)
 {
     if (n > UINT32_MAX - 1) {
         r->failed = 1;
         return v_undef();
     }
-    char *d = arena_strndup(r->ar, s, n);
+    char *d = tmpl_arena_strndup(r->ar, s, n);
     if (!d) {
         r->failed = 1;
         return v_undef();
@@ -22,7 +22,7 @@ tv v_str_copy(struct tmpl_call *r, const char *s, size_t n)
     return v_strn(d, n);
 }
 
-tv v_from_json(json_object *j)
+tv tmpl_v_from_json(json_object *j)
 {
     tv v = {0};
     switch (json_object_get_type(j)) {
@@ -37,16 +37,16 @@ tv v_from_json(json_object *j)
     return v;
 }
 
-tv v_list(struct tmpl_call *r, uint32_t cap)
+tv tmpl_v_list(struct tmpl_call *r, uint32_t cap)
 {
     tv v = {0};
-    struct tlist *l = arena_alloc(r->ar, sizeof(*l));
+    struct tlist *l = tmpl_arena_alloc(r->ar, sizeof(*l));
     if (!l) {
         r->failed = 1;
         return v;
     }
     if (cap) {
-        l->it = arena_alloc(r->ar, cap * sizeof(tv));
+        l->it = tmpl_arena_alloc(r->ar, cap * sizeof(tv));
         if (!l->it) {
             r->failed = 1;
             return v;
@@ -58,10 +58,10 @@ tv v_list(struct tmpl_call *r, uint32_t cap)
     return v;
 }
 
-tv v_dict(struct tmpl_call *r)
+tv tmpl_v_dict(struct tmpl_call *r)
 {
     tv v = {0};
-    struct tdict *d = arena_alloc(r->ar, sizeof(*d));
+    struct tdict *d = tmpl_arena_alloc(r->ar, sizeof(*d));
     if (!d) {
         r->failed = 1;
         return v;
@@ -71,12 +71,12 @@ tv v_dict(struct tmpl_call *r)
     return v;
 }
 
-int list_push(struct tmpl_call *r, tv *list, tv item)
+int tmpl_list_add(struct tmpl_call *r, tv *list, tv item)
 {
     struct tlist *l = list->u.p;
     if (l->len == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 8;
-        tv *n = arena_realloc(r->ar, l->it, l->cap * sizeof(tv), cap * sizeof(tv));
+        tv *n = tmpl_arena_realloc(r->ar, l->it, l->cap * sizeof(tv), cap * sizeof(tv));
         if (!n) {
             r->failed = 1;
             return -1;
@@ -95,7 +95,7 @@ static uint32_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-uint32_t v_hash(const tv *v)
+uint32_t tmpl_v_hash(const tv *v)
 {
     switch (v->kind) {
     case TMPL_STR: return hash_bytes(v->u.s, v->len);
@@ -116,7 +116,7 @@ static void dict_reindex(struct tdict *d, struct tmpl_call *r)
 {
     uint32_t icap = 16;
     while (icap < d->len * 2 + 2) icap *= 2;
-    uint32_t *idx = arena_alloc(r->ar, icap * sizeof(uint32_t));
+    uint32_t *idx = tmpl_arena_alloc(r->ar, icap * sizeof(uint32_t));
     if (!idx) {
         d->idx = NULL;
         d->icap = 0;
@@ -135,7 +135,7 @@ static inline int key_eq(const tv *k, const tv *key)
 {
     if (key->kind == TMPL_STR)  /* the common case, without a call */
         return k->kind == TMPL_STR && k->len == key->len && (k->u.s == key->u.s || !memcmp(k->u.s, key->u.s, key->len));
-    return v_eq(k, key);
+    return tmpl_v_eq(k, key);
 }
 
 static int64_t dict_find(const struct tdict *d, const tv *key, uint32_t h)
@@ -154,10 +154,10 @@ static int64_t dict_find(const struct tdict *d, const tv *key, uint32_t h)
     return -1;
 }
 
-int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val)
+int tmpl_dict_put(struct tmpl_call *r, tv *dict, tv key, tv val)
 {
     struct tdict *d = dict->u.p;
-    uint32_t h = v_hash(&key);
+    uint32_t h = tmpl_v_hash(&key);
     int64_t i = dict_find(d, &key, h);
     if (i >= 0) {
         d->e[i].v = val;
@@ -165,7 +165,7 @@ int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val)
     }
     if (d->len == d->cap) {
         uint32_t cap = d->cap ? d->cap * 2 : 8;
-        struct tdent *n = arena_realloc(r->ar, d->e, d->cap * sizeof(*n), cap * sizeof(*n));
+        struct tdent *n = tmpl_arena_realloc(r->ar, d->e, d->cap * sizeof(*n), cap * sizeof(*n));
         if (!n) {
             r->failed = 1;
             return -1;
@@ -190,7 +190,7 @@ int dict_set(struct tmpl_call *r, tv *dict, tv key, tv val)
  * spec...) are faster to scan in insertion order comparing lengths first. */
 #define JDICT_SCAN_MAX 12
 
-int dict_get(const tv *dict, const tv *key, tv *out)
+int tmpl_dict_get(const tv *dict, const tv *key, tv *out)
 {
     if (dict->kind == TMPL_JDICT) {
         if (key->kind != TMPL_STR) return 0;
@@ -202,7 +202,7 @@ int dict_get(const tv *dict, const tv *key, tv *out)
                 uint32_t i = 0;
                 while (i < key->len && k[i] == key->u.s[i] && k[i]) i++;  /* stops at k's end */
                 if (i == key->len && k[i] == '\0') {
-                    *out = v_from_json((json_object *)lh_entry_v(e));
+                    *out = tmpl_v_from_json((json_object *)lh_entry_v(e));
                     return 1;
                 }
             }
@@ -218,18 +218,18 @@ int dict_get(const tv *dict, const tv *key, tv *out)
         }
         json_object *j;
         if (!json_object_object_get_ex(dict->u.j, k, &j)) return 0;
-        *out = v_from_json(j);
+        *out = tmpl_v_from_json(j);
         return 1;
     }
     if (dict->kind != TMPL_DICT) return 0;
     const struct tdict *d = dict->u.p;
-    int64_t i = dict_find(d, key, v_hash(key));
+    int64_t i = dict_find(d, key, tmpl_v_hash(key));
     if (i < 0) return 0;
     *out = d->e[i].v;
     return 1;
 }
 
-int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out)
+int tmpl_dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out)
 {
     const struct tdict *d = dict->u.p;
     int64_t i = dict_find(d, key, h);
@@ -238,16 +238,16 @@ int dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out)
     return 1;
 }
 
-int dict_get_str(const tv *dict, const char *key, tv *out)
+int tmpl_dict_get_str(const tv *dict, const char *key, tv *out)
 {
     tv k = v_strn(key, strlen(key));
-    return dict_get(dict, &k, out);
+    return tmpl_dict_get(dict, &k, out);
 }
 
-int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out)
+int tmpl_dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out)
 {
     struct tdict *d = dict->u.p;
-    int64_t i = dict_find(d, key, v_hash(key));
+    int64_t i = dict_find(d, key, tmpl_v_hash(key));
     if (i < 0) return 0;
     if (out) *out = d->e[i].v;
     memmove(&d->e[i], &d->e[i + 1], (d->len - (uint32_t)i - 1) * sizeof(struct tdent));
@@ -256,7 +256,7 @@ int dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out)
     return 1;
 }
 
-size_t utf8_len(const char *s, size_t n)
+size_t tmpl_utf8_len(const char *s, size_t n)
 {
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
@@ -264,7 +264,7 @@ size_t utf8_len(const char *s, size_t n)
     return c;
 }
 
-size_t utf8_offset(const char *s, size_t n, size_t cps)
+size_t tmpl_utf8_offset(const char *s, size_t n, size_t cps)
 {
     size_t i = 0, c = 0;
     while (i < n) {
@@ -277,10 +277,10 @@ size_t utf8_offset(const char *s, size_t n, size_t cps)
     return n;
 }
 
-size_t v_len(const tv *v)
+size_t tmpl_v_len(const tv *v)
 {
     switch (v->kind) {
-    case TMPL_STR: return utf8_len(v->u.s, v->len);
+    case TMPL_STR: return tmpl_utf8_len(v->u.s, v->len);
     case TMPL_LIST: return ((struct tlist *)v->u.p)->len;
     case TMPL_DICT: return ((struct tdict *)v->u.p)->len;
     case TMPL_JLIST: return json_object_array_length(v->u.j);
@@ -289,20 +289,20 @@ size_t v_len(const tv *v)
     }
 }
 
-int v_is_seq(const tv *v) { return v->kind == TMPL_LIST || v->kind == TMPL_JLIST; }
-int v_is_map(const tv *v) { return (v->kind == TMPL_DICT && !(v->flags & (VF_NS | VF_MODULE))) || v->kind == TMPL_JDICT; }
+int tmpl_v_is_seq(const tv *v) { return v->kind == TMPL_LIST || v->kind == TMPL_JLIST; }
+int tmpl_v_is_map(const tv *v) { return (v->kind == TMPL_DICT && !(v->flags & (VF_NS | VF_MODULE))) || v->kind == TMPL_JDICT; }
 
-tv seq_at(const tv *v, size_t i)
+tv tmpl_seq_at(const tv *v, size_t i)
 {
     if (v->kind == TMPL_LIST) return ((struct tlist *)v->u.p)->it[i];
-    return v_from_json(json_object_array_get_idx(v->u.j, i));
+    return tmpl_v_from_json(json_object_array_get_idx(v->u.j, i));
 }
 
-size_t map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals)
+size_t tmpl_map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals)
 {
-    size_t n = v_len(m);
-    *keys = arena_alloc(r->ar, (n ? n : 1) * sizeof(tv));
-    if (vals) *vals = arena_alloc(r->ar, (n ? n : 1) * sizeof(tv));
+    size_t n = tmpl_v_len(m);
+    *keys = tmpl_arena_alloc(r->ar, (n ? n : 1) * sizeof(tv));
+    if (vals) *vals = tmpl_arena_alloc(r->ar, (n ? n : 1) * sizeof(tv));
     if (!*keys || (vals && !*vals)) {
         r->failed = 1;
         return 0;
@@ -319,13 +319,13 @@ size_t map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals)
     json_object_object_foreach(m->u.j, k, val) {
         if (i >= n) break;
         (*keys)[i] = v_strn(k, strlen(k));
-        if (vals) (*vals)[i] = v_from_json(val);
+        if (vals) (*vals)[i] = tmpl_v_from_json(val);
         i++;
     }
     return i;
 }
 
-const char *kind_name(const tv *v)
+const char *tmpl_kind_name(const tv *v)
 {
     switch (v->kind) {
     case TMPL_UNDEF: return "Undefined";
@@ -346,12 +346,12 @@ const char *kind_name(const tv *v)
     return "object";
 }
 
-int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count)
+int tmpl_v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count)
 {
     size_t len;
     switch (v->kind) {
     case TMPL_UNDEF:
-        if (check_undef(r, n, v) < 0) return -1;
+        if (tmpl_check_undef(r, n, v) < 0) return -1;
         *items = NULL;
         *count = 0;
         return 0;
@@ -362,29 +362,29 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
             *count = l->len;
             return 0;
         }
-        *items = arena_alloc(r->ar, (l->len ? l->len : 1) * sizeof(tv));
-        if (!*items) return rerr(r, n, "out of memory");
+        *items = tmpl_arena_alloc(r->ar, (l->len ? l->len : 1) * sizeof(tv));
+        if (!*items) return tmpl_rerr(r, n, "out of memory");
         if (l->len) memcpy(*items, l->it, l->len * sizeof(tv));
         *count = l->len;
         return 0;
     }
     case TMPL_JLIST:
         len = json_object_array_length(v->u.j);
-        *items = arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
-        if (!*items) return rerr(r, n, "out of memory");
-        for (size_t i = 0; i < len; i++) (*items)[i] = v_from_json(json_object_array_get_idx(v->u.j, i));
+        *items = tmpl_arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
+        if (!*items) return tmpl_rerr(r, n, "out of memory");
+        for (size_t i = 0; i < len; i++) (*items)[i] = tmpl_v_from_json(json_object_array_get_idx(v->u.j, i));
         *count = len;
         return 0;
     case TMPL_DICT:
     case TMPL_JDICT:
-        if (v->flags & VF_NS) return rerr(r, n, "'Namespace' object is not iterable");
-        *count = map_entries(r, v, items, NULL);
-        if (r->failed) return rerr(r, n, "out of memory");
+        if (v->flags & VF_NS) return tmpl_rerr(r, n, "'Namespace' object is not iterable");
+        *count = tmpl_map_entries(r, v, items, NULL);
+        if (r->failed) return tmpl_rerr(r, n, "out of memory");
         return 0;
     case TMPL_STR: {
         len = v->len;  /* bytes: an upper bound even for invalid UTF-8 (stray continuation bytes) */
-        *items = arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
-        if (!*items) return rerr(r, n, "out of memory");
+        *items = tmpl_arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
+        if (!*items) return tmpl_rerr(r, n, "out of memory");
         size_t i = 0, k = 0;
         while (i < v->len) {
             size_t j = i + 1;
@@ -396,11 +396,11 @@ int v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t 
         return 0;
     }
     default:
-        return rerr(r, n, "'%s' object is not iterable", kind_name(v));
+        return tmpl_rerr(r, n, "'%s' object is not iterable", tmpl_kind_name(v));
     }
 }
 
-int v_truthy(const tv *v)
+int tmpl_v_truthy(const tv *v)
 {
     switch (v->kind) {
     case TMPL_UNDEF:
@@ -411,14 +411,14 @@ int v_truthy(const tv *v)
     case TMPL_STR: return v->len != 0;
     case TMPL_LIST:
     case TMPL_JLIST:
-    case TMPL_JDICT: return v_len(v) != 0;
-    case TMPL_DICT: return (v->flags & (VF_NS | VF_MODULE)) ? 1 : v_len(v) != 0;
+    case TMPL_JDICT: return tmpl_v_len(v) != 0;
+    case TMPL_DICT: return (v->flags & (VF_NS | VF_MODULE)) ? 1 : tmpl_v_len(v) != 0;
     default: return 1;
     }
 }
 
-int v_is_num(const tv *v) { return v->kind == TMPL_INT || v->kind == TMPL_FLOAT || v->kind == TMPL_BOOL; }
-double v_num(const tv *v) { return v->kind == TMPL_FLOAT ? v->u.f : (double)v->u.i; }
+int tmpl_v_is_num(const tv *v) { return v->kind == TMPL_INT || v->kind == TMPL_FLOAT || v->kind == TMPL_BOOL; }
+double tmpl_v_num(const tv *v) { return v->kind == TMPL_FLOAT ? v->u.f : (double)v->u.i; }
 
 /* Containers nest at most this deep in comparisons and repr(): a structure that contains itself (possible
  * through append/update) or absurd nesting must not exhaust the C stack. */
@@ -426,7 +426,7 @@ double v_num(const tv *v) { return v->kind == TMPL_FLOAT ? v->u.f : (double)v->u
 
 static int eq_d(const tv *a, const tv *b, int depth);
 
-int v_eq(const tv *a, const tv *b) { return eq_d(a, b, 0); }
+int tmpl_v_eq(const tv *a, const tv *b) { return eq_d(a, b, 0); }
 
 static int eq_d(const tv *a, const tv *b, int depth)
 {
@@ -434,37 +434,37 @@ static int eq_d(const tv *a, const tv *b, int depth)
     if (a->kind == b->kind && (a->kind == TMPL_LIST || a->kind == TMPL_DICT) && a->u.p == b->u.p &&
         (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE))
         return 1;  /* the same object, as Python's identity shortcut */
-    if (v_is_num(a) && v_is_num(b)) {
+    if (tmpl_v_is_num(a) && tmpl_v_is_num(b)) {
         if (a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT) return a->u.i == b->u.i;
-        return v_num(a) == v_num(b);
+        return tmpl_v_num(a) == tmpl_v_num(b);
     }
     if (a->kind == TMPL_STR && b->kind == TMPL_STR)
         return a->len == b->len && (a->u.s == b->u.s || memcmp(a->u.s, b->u.s, a->len) == 0);
-    if (v_is_seq(a) && v_is_seq(b)) {
+    if (tmpl_v_is_seq(a) && tmpl_v_is_seq(b)) {
         if ((a->flags & VF_TUPLE) != (b->flags & VF_TUPLE)) return 0;
         if ((a->kind == TMPL_LIST ? a->flags & VF_VIEW_ITEMS : 0) != (b->kind == TMPL_LIST ? b->flags & VF_VIEW_ITEMS : 0))
             return 0;  /* a dict view never equals a list */
-        size_t n = v_len(a);
-        if (n != v_len(b)) return 0;
+        size_t n = tmpl_v_len(a);
+        if (n != tmpl_v_len(b)) return 0;
         for (size_t i = 0; i < n; i++) {
-            tv x = seq_at(a, i), y = seq_at(b, i);
+            tv x = tmpl_seq_at(a, i), y = tmpl_seq_at(b, i);
             if (!eq_d(&x, &y, depth + 1)) return 0;
         }
         return 1;
     }
-    if (v_is_map(a) && v_is_map(b)) {
-        if (v_len(a) != v_len(b)) return 0;
+    if (tmpl_v_is_map(a) && tmpl_v_is_map(b)) {
+        if (tmpl_v_len(a) != tmpl_v_len(b)) return 0;
         if (a->kind == TMPL_JDICT) {
             json_object_object_foreach(a->u.j, k, val) {
-                tv x = v_from_json(val), y;
-                if (!dict_get_str(b, k, &y) || !eq_d(&x, &y, depth + 1)) return 0;
+                tv x = tmpl_v_from_json(val), y;
+                if (!tmpl_dict_get_str(b, k, &y) || !eq_d(&x, &y, depth + 1)) return 0;
             }
             return 1;
         }
         const struct tdict *d = a->u.p;
         for (uint32_t i = 0; i < d->len; i++) {
             tv y;
-            if (!dict_get(b, &d->e[i].k, &y) || !eq_d(&d->e[i].v, &y, depth + 1)) return 0;
+            if (!tmpl_dict_get(b, &d->e[i].k, &y) || !eq_d(&d->e[i].v, &y, depth + 1)) return 0;
         }
         return 1;
     }
@@ -475,15 +475,15 @@ static int eq_d(const tv *a, const tv *b, int depth)
 
 static int cmp_d(const tv *a, const tv *b, int *cmp, int depth);
 
-int v_cmp(const tv *a, const tv *b, int *cmp) { return cmp_d(a, b, cmp, 0); }
+int tmpl_v_cmp(const tv *a, const tv *b, int *cmp) { return cmp_d(a, b, cmp, 0); }
 
 static int cmp_d(const tv *a, const tv *b, int *cmp, int depth)
 {
     if (depth > VALUE_NEST_MAX) return -1;
-    if (v_is_num(a) && v_is_num(b)) {
+    if (tmpl_v_is_num(a) && tmpl_v_is_num(b)) {
         if (a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT) *cmp = (a->u.i > b->u.i) - (a->u.i < b->u.i);
         else {
-            double x = v_num(a), y = v_num(b);
+            double x = tmpl_v_num(a), y = tmpl_v_num(b);
             *cmp = (x > y) - (x < y);
         }
         return 0;
@@ -494,10 +494,10 @@ static int cmp_d(const tv *a, const tv *b, int *cmp, int depth)
         *cmp = c ? (c > 0) - (c < 0) : (a->len > b->len) - (a->len < b->len);
         return 0;
     }
-    if (v_is_seq(a) && v_is_seq(b) && (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE)) {
-        size_t na = v_len(a), nb = v_len(b);
+    if (tmpl_v_is_seq(a) && tmpl_v_is_seq(b) && (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE)) {
+        size_t na = tmpl_v_len(a), nb = tmpl_v_len(b);
         for (size_t i = 0; i < na && i < nb; i++) {
-            tv x = seq_at(a, i), y = seq_at(b, i);
+            tv x = tmpl_seq_at(a, i), y = tmpl_seq_at(b, i);
             if (eq_d(&x, &y, depth + 1)) continue;
             return cmp_d(&x, &y, cmp, depth + 1);
         }
@@ -507,7 +507,7 @@ static int cmp_d(const tv *a, const tv *b, int *cmp, int depth)
     return -1;
 }
 
-void fmt_float(double d, struct buf *b)
+void tmpl_fmt_float(double d, struct buf *b)
 {
     if (isnan(d)) { buf_puts(b, "nan"); return; }
     if (isinf(d)) { buf_puts(b, d < 0 ? "-inf" : "inf"); return; }
@@ -590,7 +590,7 @@ struct repr_stack {
 
 static void repr_d(const tv *v, struct buf *b, struct repr_stack *st);
 
-void v_repr(const tv *v, struct buf *b)
+void tmpl_v_repr(const tv *v, struct buf *b)
 {
     struct repr_stack st;
     st.n = 0;
@@ -620,11 +620,11 @@ static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
         int tuple = v->flags & VF_TUPLE;
         int view = v->kind == TMPL_LIST ? (v->flags & VF_VIEW_ITEMS) : 0;
         if (view) buf_puts(b, view == VF_VIEW_KEYS ? "dict_keys(" : view == VF_VIEW_VALUES ? "dict_values(" : "dict_items(");
-        size_t n = v_len(v);
+        size_t n = tmpl_v_len(v);
         buf_putc(b, tuple ? '(' : '[');
         for (size_t i = 0; i < n; i++) {
             if (i) buf_puts(b, ", ");
-            tv x = seq_at(v, i);
+            tv x = tmpl_seq_at(v, i);
             repr_d(&x, b, st);
         }
         if (tuple && n == 1) buf_putc(b, ',');
@@ -644,7 +644,7 @@ static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
                 first = 0;
                 repr_str(k, strlen(k), b);
                 buf_puts(b, ": ");
-                tv x = v_from_json(val);
+                tv x = tmpl_v_from_json(val);
                 repr_d(&x, b, st);
             }
         } else {
@@ -662,15 +662,15 @@ static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
         return;
     }
     default:
-        v_to_str(NULL, NULL, v, b);
+        tmpl_v_to_str(NULL, NULL, v, b);
     }
 }
 
-int v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf *b)
+int tmpl_v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf *b)
 {
     switch (v->kind) {
     case TMPL_UNDEF:
-        if (r && check_undef(r, n, v) < 0) return -1;
+        if (r && tmpl_check_undef(r, n, v) < 0) return -1;
         return 0;
     case TMPL_NONE: buf_puts(b, "None"); return 0;
     case TMPL_BOOL: buf_puts(b, v->u.i ? "True" : "False"); return 0;
@@ -686,17 +686,17 @@ int v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf 
         buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
         return 0;
     }
-    case TMPL_FLOAT: fmt_float(v->u.f, b); return 0;
+    case TMPL_FLOAT: tmpl_fmt_float(v->u.f, b); return 0;
     case TMPL_STR: buf_append(b, v->u.s, v->len); return 0;
     case TMPL_LIST:
     case TMPL_JLIST:
-    case TMPL_JDICT: v_repr(v, b); return 0;
+    case TMPL_JDICT: tmpl_v_repr(v, b); return 0;
     case TMPL_DICT:
         if (v->flags & VF_MODULE) {
             buf_puts(b, "<TemplateModule>");
             return 0;
         }
-        v_repr(v, b);
+        tmpl_v_repr(v, b);
         return 0;
     case TMPL_MACRO: {
         const struct tmacro *m = v->u.p;
@@ -714,12 +714,12 @@ int v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct buf 
         buf_printf(b, "<LoopContext %lld/%lld>", (long long)l->index0 + 1, (long long)l->length);
         return 0;
     }
-    case TMPL_NATIVE: buf_printf(b, "<%s>", kind_name(v)); return 0;
+    case TMPL_NATIVE: buf_printf(b, "<%s>", tmpl_kind_name(v)); return 0;
     }
     return 0;
 }
 
-int v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out)
+int tmpl_v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out)
 {
     if (v->kind == TMPL_STR) {
         *out = *v;
@@ -728,17 +728,17 @@ int v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out)
     }
     struct buf b;
     buf_init(&b);
-    if (v_to_str(r, n, v, &b) < 0) {
+    if (tmpl_v_to_str(r, n, v, &b) < 0) {
         buf_free(&b);
         return -1;
     }
     if (b.oom) {
         buf_free(&b);
-        return rerr(r, n, "out of memory");
+        return tmpl_rerr(r, n, "out of memory");
     }
-    *out = v_str_copy(r, buf_cstr(&b), b.len);
+    *out = tmpl_v_str_copy(r, buf_cstr(&b), b.len);
     buf_free(&b);
-    if (r->failed && out->kind == TMPL_UNDEF) return rerr(r, n, "out of memory");
+    if (r->failed && out->kind == TMPL_UNDEF) return tmpl_rerr(r, n, "out of memory");
     return 0;
 }
 
@@ -746,7 +746,7 @@ int v_str(struct tmpl_call *r, const struct node *n, const tv *v, tv *out)
 struct tmpl_value tmpl_value_none(void) { return v_none(); }
 struct tmpl_value tmpl_value_bool(int b) { return v_bool(b); }
 struct tmpl_value tmpl_value_int(int64_t i) { return v_int(i); }
-struct tmpl_value tmpl_value_json(json_object *j) { return v_from_json(j); }
+struct tmpl_value tmpl_value_json(json_object *j) { return tmpl_v_from_json(j); }
 struct tmpl_value tmpl_value_native(struct tmpl_native *n)
 {
     tv v = {0};
@@ -754,20 +754,20 @@ struct tmpl_value tmpl_value_native(struct tmpl_native *n)
     v.u.nat = n;
     return v;
 }
-struct tmpl_value tmpl_value_str(struct tmpl_call *c, const char *s, size_t n) { return v_str_copy(c, s, n); }
-struct tmpl_value tmpl_list_new(struct tmpl_call *c) { return v_list(c, 0); }
+struct tmpl_value tmpl_value_str(struct tmpl_call *c, const char *s, size_t n) { return tmpl_v_str_copy(c, s, n); }
+struct tmpl_value tmpl_list_new(struct tmpl_call *c) { return tmpl_v_list(c, 0); }
 int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_value item)
 {
     if (list->kind != TMPL_LIST) return -1;
-    return list_push(c, list, item);
+    return tmpl_list_add(c, list, item);
 }
-struct tmpl_value tmpl_dict_new(struct tmpl_call *c) { return v_dict(c); }
+struct tmpl_value tmpl_dict_new(struct tmpl_call *c) { return tmpl_v_dict(c); }
 int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v)
 {
     if (dict->kind != TMPL_DICT || (dict->flags & VF_FROZEN)) return -1;
-    tv k = v_str_copy(c, key, strlen(key));
+    tv k = tmpl_v_str_copy(c, key, strlen(key));
     if (k.kind != TMPL_STR) return -1;
-    return dict_set(c, dict, k, v);
+    return tmpl_dict_put(c, dict, k, v);
 }
 
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len)
