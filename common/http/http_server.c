@@ -27,7 +27,11 @@ struct http_conn {
     enum conn_state state;
     int closing;
     int reading;          /* uv_read_start active */
-    int request_started;  /* the request timer runs for the request being received */
+    int request_started;  /* a request's first byte has arrived: its header/request deadlines run */
+    int headers_done;     /* the current request's header is complete: only the request deadline runs */
+    unsigned long served; /* complete requests so far: 0 means the first-byte timeout applies */
+    uint64_t wait_since;  /* loop ms since this connection waits for its client (eviction order) */
+    uint64_t request_start; /* loop ms of the current request's first byte */
     int resume_pending;   /* timer armed with 0 to parse pipelined input */
     int in_process;       /* process_input is running (a synchronous answer must not re-arm timers) */
     http_parser parser;
@@ -57,6 +61,7 @@ static void conn_close(struct http_conn *c);
 static void conn_shutdown(struct http_conn *c);
 static void process_input(struct http_conn *c);
 static void arm_timer(struct http_conn *c, uint64_t ms);
+static void arm_wait_timer(struct http_conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
@@ -72,6 +77,8 @@ void http_server_init(struct http_server *srv, uv_loop_t *loop, http_on_request_
     srv->limits.max_headers = HTTP_MAX_HEADERS;
     srv->limits.max_body_bytes = HTTP_MAX_BODY_BYTES;
     srv->limits.max_connections = HTTP_MAX_CONNECTIONS;
+    srv->limits.first_byte_timeout_ms = HTTP_FIRST_BYTE_TIMEOUT_MS;
+    srv->limits.header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
     srv->limits.idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
     srv->limits.request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
     srv->limits.max_pending_write = HTTP_MAX_PENDING_WRITE;
@@ -222,6 +229,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
+    srv->nclosing--;
     if (srv->filter && c->filter_state) srv->filter->conn_free(c->filter_state);
     buf_free(&c->in);
     buf_free(&c->field);
@@ -234,6 +242,7 @@ static void conn_close(struct http_conn *c)
 {
     if (c->closing) return;
     c->closing = 1;
+    c->srv->nclosing++;
     c->state = CONN_CLOSING;
     uv_timer_stop(&c->timer);
     if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
@@ -276,7 +285,9 @@ static void on_conn_timer(uv_timer_t *t)
         return;
     }
     if (c->state == CONN_READING) {
-        log_debug(c->request_started ? "http request too slow, closing" : "http idle connection closed",
+        log_debug(c->request_started ? "http request too slow, closing"
+                  : c->served          ? "http idle connection closed"
+                                       : "http connection sent nothing, closing",
                   "peer", c->peer);
         conn_close(c);
     }
@@ -286,6 +297,24 @@ static void arm_timer(struct http_conn *c, uint64_t ms)
 {
     uv_timer_stop(&c->timer);
     if (!c->closing) uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+}
+
+/* The deadline of a connection waiting for its client, from fixed start points (never from the last
+ * byte, so a trickle cannot push it back): the first byte of a new connection, the next request on a
+ * kept-alive one, the end of the current request's header, the end of its body. */
+static void arm_wait_timer(struct http_conn *c)
+{
+    const struct http_limits *l = &c->srv->limits;
+    uint64_t deadline;
+    if (!c->request_started) {
+        deadline = c->wait_since + (c->served ? l->idle_timeout_ms : l->first_byte_timeout_ms);
+    } else {
+        uint64_t budget = l->request_timeout_ms;
+        if (!c->headers_done && l->header_timeout_ms < budget) budget = l->header_timeout_ms;
+        deadline = c->request_start + budget;
+    }
+    uint64_t now = uv_now(c->srv->loop);
+    arm_timer(c, deadline > now ? deadline - now : 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -305,6 +334,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (c->state == CONN_CLOSING) return;
+    if (c->state == CONN_READING && !c->request_started) {
+        /* any byte (a TLS handshake too) starts the request: from now on the header deadline runs */
+        c->request_started = 1;
+        c->headers_done = 0;
+        c->request_start = uv_now(c->srv->loop);
+    }
     const struct http_filter *f = c->srv->filter;
     if (f) {
         struct buf wire;
@@ -377,6 +412,11 @@ static int on_message_begin(http_parser *p)
     c->header_bytes = 0;
     c->message_done = 0;
     c->in_message = 1;
+    c->headers_done = 0;
+    if (!c->request_started) { /* a pipelined request: its bytes are here already */
+        c->request_started = 1;
+        c->request_start = uv_now(c->srv->loop);
+    }
     return 0;
 }
 
@@ -427,6 +467,7 @@ static int on_headers_complete(http_parser *p)
     if (take_url(c) < 0) return -1;
     if (c->last_was_value && push_header(c) < 0) return -1;
     c->last_was_value = 0;
+    c->headers_done = 1;
     r->method = http_method_str((enum http_method)p->method);
     r->http_minor = p->http_major == 1 ? p->http_minor : 0;
     r->keep_alive = http_should_keep_alive(p);
@@ -513,20 +554,14 @@ static void process_input(struct http_conn *c)
         c->in_message = 0;
         c->state = CONN_HANDLING;
         c->request_started = 0;
+        c->served++;
         uv_timer_stop(&c->timer);
         c->srv->requests_total++;
         c->srv->on_request(c->req, c->srv->data);
     }
     c->in_process = 0;
     if (c->state != CONN_READING || c->closing) return;
-    if (!c->in_message) {
-        c->request_started = 0;
-        arm_timer(c, c->srv->limits.idle_timeout_ms);
-    } else if (!c->request_started) {
-        /* the deadline counts from the request's first byte and is not pushed back by a trickle */
-        c->request_started = 1;
-        arm_timer(c, c->srv->limits.request_timeout_ms);
-    }
+    arm_wait_timer(c);
 }
 
 /* The handler is done with the current request: free it and go on with the next one (or close). */
@@ -544,13 +579,14 @@ static void finish_request(struct http_request *r)
     c->state = CONN_READING;
     if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     c->request_started = 0;
+    c->wait_since = uv_now(c->srv->loop);
     if (c->in_process) return; /* answered from inside process_input: its loop goes on with the input */
     if (c->in.len) {
         /* pipelined bytes wait: parse them from the loop, not from inside the handler's call */
         c->resume_pending = 1;
         arm_timer(c, 0);
     } else {
-        arm_timer(c, c->srv->limits.idle_timeout_ms);
+        arm_wait_timer(c);
     }
 }
 
@@ -638,6 +674,30 @@ void http_request_drop(struct http_request *r)
 
 /* ---- listening ---- */
 
+/* At the connection cap: drops the connection that has waited longest for its client (one lingering
+ * after its last answer first), so a new client, such as the kubelet's probe, always gets in. Connections
+ * a handler is working on (a watch stream, a slow answer) are never dropped. Returns 0 if room was made. */
+static int drop_before(const struct http_conn *a, const struct http_conn *b)
+{
+    int a_lingers = a->state == CONN_CLOSING, b_lingers = b->state == CONN_CLOSING;
+    if (a_lingers != b_lingers) return a_lingers;
+    return a->wait_since <= b->wait_since; /* the list is newest first: "<=" keeps the oldest of equals */
+}
+
+static int make_room(struct http_server *srv, struct http_conn *fresh)
+{
+    struct http_conn *victim = NULL;
+    for (struct http_conn *c = srv->conns; c; c = c->next) {
+        if (c == fresh || c->closing || c->state == CONN_HANDLING) continue;
+        if (!victim || drop_before(c, victim)) victim = c;
+    }
+    if (!victim) return -1;
+    srv->conns_evicted++;
+    log_debug("http connection limit reached, dropping the longest-waiting connection", "peer", victim->peer);
+    conn_close(victim);
+    return 0;
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     struct http_server *srv = ls->data;
@@ -661,9 +721,10 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
-    if (srv->nconns > srv->limits.max_connections) {
+    /* a closing connection still counts until its handles are closed: count only the live ones */
+    if (srv->nconns - srv->nclosing > srv->limits.max_connections && make_room(srv, c) < 0) {
         srv->conns_rejected++;
-        log_warn("http connection limit reached, closing new connection");
+        log_warn("http connection limit reached, every connection busy, closing new connection");
         conn_close(c);
         return;
     }
@@ -695,7 +756,8 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     c->reading = 1;
     c->state = CONN_READING;
-    arm_timer(c, srv->limits.idle_timeout_ms);
+    c->wait_since = uv_now(srv->loop);
+    arm_wait_timer(c);
 }
 
 int http_server_listen(struct http_server *srv, const char *host, int port)

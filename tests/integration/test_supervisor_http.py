@@ -150,6 +150,20 @@ def test_slow_request_is_cut_off(tmp):
         assert get(base + "/healthz")[0] == 200
 
 
+def test_idle_connections_do_not_lock_out_healthz(tmp):
+    # the supervisor takes 64 connections; 70 that never send a byte must not keep the kubelet's probe out
+    p, base, port = start(tmp)
+    with p:
+        idle = []
+        try:
+            for _ in range(70):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            assert get(base + "/healthz")[0] == 200
+        finally:
+            for s in idle:
+                s.close()
+
+
 if __name__ == "__main__":
     h.run([
         test_healthz_and_readyz,
@@ -159,4 +173,5 @@ if __name__ == "__main__":
         test_debug_vars_json,
         test_refusals_404_405_400_431,
         test_slow_request_is_cut_off,
+        test_idle_connections_do_not_lock_out_healthz,
     ])

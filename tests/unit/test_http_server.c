@@ -108,6 +108,12 @@ static void on_request(struct http_request *req, void *data)
         http_request_on_abort(req, on_slow_abort, l);
         http_stream_start(req, 200, NULL);
         uv_timer_start(&l->t, on_later, 1, 1);
+    } else if (strcmp(req->path, "/hold") == 0) { /* never answered: held until the client goes */
+        struct later *l = calloc(1, sizeof(*l));
+        l->req = req;
+        l->t.data = l;
+        uv_timer_init(&F.loop, &l->t);
+        http_request_on_abort(req, on_slow_abort, l);
     } else if (strcmp(req->path, "/drop") == 0) {
         http_stream_start(req, 200, NULL);
         http_stream_write(req, "partial", 7);
@@ -493,26 +499,108 @@ END_TEST
 
 static void two_conns(struct http_limits *l) { l->max_connections = 2; }
 
-START_TEST(test_http_connection_cap_closes_extra_connections)
+START_TEST(test_http_connection_cap_closes_new_connection_when_all_are_in_handlers)
 {
+    /* connections a handler is working on are never dropped to make room: the newcomer is refused */
     start_with(two_conns);
     int a = connect_client(), b = connect_client();
-    /* make sure both are accepted before the third arrives */
-    reset_rbuf();
-    send_str(a, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert(read_until(a, "hello", 1));
-    reset_rbuf();
-    send_str(b, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    ck_assert(read_until(b, "hello", 1));
+    send_str(a, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_str(b, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 500 && F.srv.requests_total < 2; i++) usleep(10 * 1000);
+    ck_assert_uint_eq(F.srv.requests_total, 2);
     int c = connect_client();
     reset_rbuf();
     send_str(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     ck_assert(read_to_eof(c));
     ck_assert_uint_eq(rlen, 0);
     ck_assert_uint_eq(F.srv.conns_rejected, 1);
+    ck_assert_uint_eq(F.srv.conns_evicted, 0);
     close(a);
     close(b);
     close(c);
+    stop();
+}
+END_TEST
+
+static void cap_of_64(struct http_limits *l) { l->max_connections = 64; } /* what the supervisor uses */
+
+START_TEST(test_http_idle_sockets_at_the_cap_do_not_lock_out_a_probe)
+{
+    /* 70 clients hold connections without finishing a request (half send nothing, half a header that
+     * never ends); a probe that comes after them must still be answered: the oldest waiting connection
+     * makes room for it. */
+    start_with(cap_of_64);
+    int idle[70];
+    for (int i = 0; i < 70; i++) {
+        idle[i] = connect_client();
+        if (i % 2) send_str(idle[i], "GET /hello HTTP/1.1\r\nHost: t\r\nX-Never: ");
+    }
+    int probe = connect_client();
+    reset_rbuf();
+    send_str(probe, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_msg(read_until(probe, "hello GET", 1), "probe not answered: [%s]", rbuf);
+    ck_assert_ptr_nonnull(strstr(rbuf, "HTTP/1.1 200 OK\r\n"));
+    ck_assert_uint_ge(F.srv.conns_evicted, 7);
+    ck_assert_uint_eq(F.srv.conns_rejected, 0);
+    close(probe);
+    for (int i = 0; i < 70; i++) close(idle[i]);
+    stop();
+}
+END_TEST
+
+static void short_first_byte(struct http_limits *l)
+{
+    l->first_byte_timeout_ms = 200;
+    l->idle_timeout_ms = 60000;
+    l->header_timeout_ms = 300;
+    l->request_timeout_ms = 60000;
+}
+
+START_TEST(test_http_silent_connection_closed_after_first_byte_timeout)
+{
+    start_with(short_first_byte);
+    int fd = connect_client(); /* receive timeout 5 s: far beyond 200 ms, far below the 60 s idle time */
+    reset_rbuf();
+    ck_assert(read_to_eof(fd));
+    ck_assert_uint_eq(rlen, 0);
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_http_trickled_header_cut_off_at_header_timeout)
+{
+    /* a byte every 50 ms keeps the connection busy but the header never ends: the header deadline
+     * (300 ms from the first byte) closes it long before the 60 s request timeout */
+    start_with(short_first_byte);
+    int fd = connect_client();
+    send_str(fd, "GET /hello HTTP/1.1\r\nX-Slow: ");
+    int closed = 0;
+    for (int i = 0; i < 200 && !closed; i++) { /* at most 10 s */
+        usleep(50 * 1000);
+        char ch;
+        ssize_t n = recv(fd, &ch, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = 1;
+        else if (send(fd, "a", 1, MSG_NOSIGNAL) < 0) closed = 1;
+    }
+    ck_assert(closed);
+    close(fd);
+    stop();
+}
+END_TEST
+
+START_TEST(test_http_keepalive_connection_outlives_first_byte_timeout)
+{
+    /* between complete requests the long idle timeout applies, not the first-byte one */
+    start_with(short_first_byte);
+    int fd = connect_client();
+    reset_rbuf();
+    send_str(fd, "GET /hello?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert(read_until(fd, "x=1", 1));
+    usleep(600 * 1000); /* three first-byte timeouts */
+    send_str(fd, "GET /hello?x=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert(read_until(fd, "x=2", 1));
+    close(fd);
     stop();
 }
 END_TEST
@@ -603,7 +691,11 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_http_big_body_refused_with_413);
     tcase_add_test(tc, test_http_big_chunked_body_refused_with_413);
     tcase_add_test(tc, test_http_garbage_gets_400_and_close);
-    tcase_add_test(tc, test_http_connection_cap_closes_extra_connections);
+    tcase_add_test(tc, test_http_connection_cap_closes_new_connection_when_all_are_in_handlers);
+    tcase_add_test(tc, test_http_idle_sockets_at_the_cap_do_not_lock_out_a_probe);
+    tcase_add_test(tc, test_http_silent_connection_closed_after_first_byte_timeout);
+    tcase_add_test(tc, test_http_trickled_header_cut_off_at_header_timeout);
+    tcase_add_test(tc, test_http_keepalive_connection_outlives_first_byte_timeout);
     tcase_add_test(tc, test_http_client_gone_during_async_request_reports_abort);
     tcase_add_test(tc, test_http_server_close_aborts_pending_requests);
     tcase_add_test(tc, test_http_reader_that_stops_reading_is_cut_off);
