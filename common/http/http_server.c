@@ -5,6 +5,9 @@
 #include "common/http/http_server.h"
 
 #include <http_parser.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,13 @@
 
 /* How long a closing connection waits for its peer to read the last response and hang up. */
 #define HTTP_LINGER_MS 2000
+/* Input buffer capacity a connection keeps once drained; a bigger one (a burst of pipelined requests, a
+ * body) is freed, so a thousand idle keep-alive connections do not each hold their largest burst. */
+#define HTTP_IN_KEEP_BYTES (16 * 1024)
+/* glibc keeps freed heap memory mapped unless it is at the top of the heap, so connection buffers freed
+ * in bulk (30 clients' answers) stayed in RSS after the clients left; after this much released by closed
+ * connections, malloc_trim gives it back. One heap walk per 4 MiB costs nothing at normal rates. */
+#define HTTP_TRIM_AFTER_BYTES (4 * 1024 * 1024)
 
 enum conn_state { CONN_READING, CONN_HANDLING, CONN_CLOSING };
 
@@ -34,6 +44,7 @@ struct http_conn {
     uint64_t request_start; /* loop ms of the current request's first byte */
     int resume_pending;   /* timer armed with 0 to parse pipelined input */
     int in_process;       /* process_input is running (a synchronous answer must not re-arm timers) */
+    int paused;           /* not reading or parsing until pending_write drains to read_pause_pending */
     http_parser parser;
     struct buf in;        /* received plaintext not yet parsed (owned) */
     struct buf field;     /* header name being parsed (owned) */
@@ -46,6 +57,7 @@ struct http_conn {
     struct http_request *req; /* being parsed or handled (owned) */
     void *filter_state;   /* owned by the filter */
     size_t pending_write;
+    size_t pending_peak;  /* most of pending_write at once: what closing this connection gives back */
     char peer[64];
     int peer_port;
 };
@@ -82,6 +94,7 @@ void http_server_init(struct http_server *srv, uv_loop_t *loop, http_on_request_
     srv->limits.idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
     srv->limits.request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
     srv->limits.max_pending_write = HTTP_MAX_PENDING_WRITE;
+    srv->limits.read_pause_pending = HTTP_READ_PAUSE_PENDING;
 }
 
 void http_server_set_filter(struct http_server *srv, const struct http_filter *filter) { srv->filter = filter; }
@@ -163,6 +176,27 @@ static void request_free(struct http_request *r)
 
 /* ---- writing ---- */
 
+/* Backpressure: a client that sends requests without reading the answers would make us hold every
+ * answer (up to max_pending_write each connection). Above read_pause_pending we stop reading and parsing
+ * its input; the kernel's buffers fill and the client's sends block, until our writes drain. */
+static void pause_reading(struct http_conn *c)
+{
+    if (c->paused) return;
+    c->paused = 1;
+    c->srv->reads_paused++;
+    if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
+static void resume_reading(struct http_conn *c)
+{
+    c->paused = 0;
+    if (c->state != CONN_READING) return;
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    c->resume_pending = 1; /* parse what is already buffered, from the loop */
+    arm_timer(c, 0);
+}
+
 static void on_write_done(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;
@@ -170,6 +204,8 @@ static void on_write_done(uv_write_t *w, int status)
     c->pending_write -= wr->len;
     free(wr);
     if (status < 0 && status != UV_ECANCELED) conn_close(c);
+    else if (c->paused && !c->closing && c->pending_write <= c->srv->limits.read_pause_pending)
+        resume_reading(c);
 }
 
 static int write_wire(struct http_conn *c, const char *data, size_t n)
@@ -196,6 +232,8 @@ static int write_wire(struct http_conn *c, const char *data, size_t n)
         return -1;
     }
     c->pending_write += n;
+    if (c->pending_write > c->pending_peak) c->pending_peak = c->pending_write;
+    if (c->pending_write > c->srv->pending_write_peak) c->srv->pending_write_peak = c->pending_write;
     return 0;
 }
 
@@ -231,10 +269,17 @@ static void on_conn_handle_closed(uv_handle_t *h)
     srv->nconns--;
     srv->nclosing--;
     if (srv->filter && c->filter_state) srv->filter->conn_free(c->filter_state);
+    srv->released_since_trim += c->pending_peak + c->in.cap;
     buf_free(&c->in);
     buf_free(&c->field);
     buf_free(&c->value);
     free(c);
+    if (srv->released_since_trim >= HTTP_TRIM_AFTER_BYTES) {
+        srv->released_since_trim = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
     if (--srv->handles_open == 0 && srv->closing && srv->on_closed) srv->on_closed(srv);
 }
 
@@ -534,12 +579,17 @@ static void process_input(struct http_conn *c)
     c->resume_pending = 0; /* the timer is re-armed below (or stopped at dispatch) */
     c->in_process = 1;
     while (c->state == CONN_READING && !c->closing && c->in.len > 0) {
+        if (c->pending_write > c->srv->limits.read_pause_pending) {
+            pause_reading(c); /* the next request waits until the client has taken our answers */
+            break;
+        }
         c->message_done = 0;
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data, c->in.len);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         memmove(c->in.data, c->in.data + n, c->in.len - n);
         c->in.len -= n;
         c->in.data[c->in.len] = '\0';
+        if (c->in.len == 0 && c->in.cap > HTTP_IN_KEEP_BYTES) buf_free(&c->in);
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
         } else if (e != HPE_OK) {
@@ -577,7 +627,8 @@ static void finish_request(struct http_request *r)
         return;
     }
     c->state = CONN_READING;
-    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    if (c->pending_write > c->srv->limits.read_pause_pending) pause_reading(c);
+    else if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     c->request_started = 0;
     c->wait_since = uv_now(c->srv->loop);
     if (c->in_process) return; /* answered from inside process_input: its loop goes on with the input */

@@ -28,6 +28,10 @@
                                                  * longer than a 60 s scrape interval, so scrapers reuse it */
 #define HTTP_REQUEST_TIMEOUT_MS 30000           /* first byte to last byte of one request (slow body) */
 #define HTTP_MAX_PENDING_WRITE (32 * 1024 * 1024) /* unsent response bytes before a reader counts as stuck */
+#define HTTP_READ_PAUSE_PENDING (64 * 1024)     /* unsent answers above which a connection's further
+                                                 * (pipelined) requests wait: a client that sends without
+                                                 * reading costs this plus one answer, not 32 MiB; many
+                                                 * small answers fit, so a reading client never waits */
 
 struct http_limits {
     size_t max_header_bytes;
@@ -39,6 +43,7 @@ struct http_limits {
     uint64_t idle_timeout_ms;
     uint64_t request_timeout_ms;
     size_t max_pending_write;
+    size_t read_pause_pending;
 };
 
 struct http_header {
@@ -103,12 +108,15 @@ struct http_server {
     struct http_conn *conns;       /* owned list */
     size_t nconns;
     size_t nclosing;               /* of nconns, closed and waiting for their handles */
+    size_t released_since_trim;    /* buffer bytes closed connections gave back since malloc_trim */
     int handles_open;
     void (*on_closed)(struct http_server *srv);
     /* counters, for tests and metrics */
     unsigned long requests_total;
     unsigned long conns_rejected;  /* at the cap with every connection busy in a handler */
     unsigned long conns_evicted;   /* waiting connections dropped at the cap to admit a new one */
+    unsigned long reads_paused;    /* times a connection stopped being read until its answers drain */
+    size_t pending_write_peak;     /* most unsent bytes any connection has held */
 };
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop, http_on_request_fn on_request, void *data);

@@ -108,6 +108,10 @@ static void on_request(struct http_request *req, void *data)
         http_request_on_abort(req, on_slow_abort, l);
         http_stream_start(req, 200, NULL);
         uv_timer_start(&l->t, on_later, 1, 1);
+    } else if (strcmp(req->path, "/big") == 0) { /* 4 KiB answers: pipelined, they pile up fast */
+        static char big[4096];
+        memset(big, 'b', sizeof(big));
+        http_respond(req, 200, NULL, big, sizeof(big));
     } else if (strcmp(req->path, "/hold") == 0) { /* never answered: held until the client goes */
         struct later *l = calloc(1, sizeof(*l));
         l->req = req;
@@ -207,6 +211,19 @@ static int read_until(int fd, const char *needle, int count)
         rlen += (size_t)n;
         rbuf[rlen] = '\0';
     }
+}
+
+/* Reads until at least n bytes have arrived in all; 1 if they did. */
+static int read_bytes(int fd, size_t n)
+{
+    while (rlen < n) {
+        if (rlen + 1 >= sizeof(rbuf)) return 0;
+        ssize_t got = recv(fd, rbuf + rlen, sizeof(rbuf) - rlen - 1, 0);
+        if (got <= 0) return 0;
+        rlen += (size_t)got;
+        rbuf[rlen] = '\0';
+    }
+    return 1;
 }
 
 /* 1 if the server closed the connection (EOF) before the receive timeout. */
@@ -651,6 +668,58 @@ START_TEST(test_http_reader_that_stops_reading_is_cut_off)
 }
 END_TEST
 
+START_TEST(test_http_pipelining_client_that_does_not_read_is_paused)
+{
+    /* 2000 pipelined requests for 4 KiB each, sent at once and not read: the server must stop taking
+     * requests while the answers it holds for this client exceed read_pause_pending, then answer every
+     * one once the client reads */
+    start();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.srv.port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+
+    /* one answer alone, to know its size */
+    static const char one[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    reset_rbuf();
+    send_str(fd, one);
+    ck_assert(read_until(fd, "\r\n\r\n", 1));
+    size_t answer = (size_t)(strstr(rbuf, "\r\n\r\n") + 4 - rbuf) + 4096;
+    ck_assert(read_bytes(fd, answer));
+
+    enum { N = 2000 };
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < N; i++) buf_puts(&b, one);
+    ssize_t sent = send(fd, b.data, b.len, MSG_NOSIGNAL);
+    ck_assert_int_eq(sent, (ssize_t)b.len);
+    buf_free(&b);
+    for (int i = 0; i < 500 && F.srv.requests_total < 2; i++) usleep(10 * 1000);
+    usleep(300 * 1000); /* let the server run ahead as far as it will */
+    size_t peak = F.srv.pending_write_peak;
+    ck_assert_msg(peak <= F.srv.limits.read_pause_pending + answer, "peak %zu", peak);
+    ck_assert_uint_ge(F.srv.reads_paused, 1); /* 8 MB of answers: more than loopback's buffers hold */
+
+    /* now read: every answer arrives */
+    size_t want = (size_t)N * answer, got = 0;
+    char chunk[65536];
+    while (got < want) {
+        ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    ck_assert_uint_eq(got, want);
+    ck_assert_uint_eq(F.srv.requests_total, N + 1);
+    close(fd);
+    stop();
+}
+END_TEST
+
 START_TEST(test_http_query_get_decodes_and_bounds)
 {
     char out[16];
@@ -699,6 +768,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_http_client_gone_during_async_request_reports_abort);
     tcase_add_test(tc, test_http_server_close_aborts_pending_requests);
     tcase_add_test(tc, test_http_reader_that_stops_reading_is_cut_off);
+    tcase_add_test(tc, test_http_pipelining_client_that_does_not_read_is_paused);
     tcase_add_test(tc, test_http_query_get_decodes_and_bounds);
     suite_add_tcase(s, tc);
     return s;
