@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/http/http_head.h"
 #include "common/log.h"
 
 /* How long a closing connection waits for its peer to read the last response and hang up. */
@@ -46,6 +47,7 @@ struct http_conn {
     int in_process;       /* process_input is running (a synchronous answer must not re-arm timers) */
     int paused;           /* not reading or parsing until pending_write drains to read_pause_pending */
     http_parser parser;
+    struct http_head_check head; /* strict syntax of the current request's head, ahead of the parser */
     struct buf in;        /* received plaintext not yet parsed (owned) */
     struct buf field;     /* header name being parsed (owned) */
     struct buf value;     /* header value (or the URL) being parsed (owned) */
@@ -130,6 +132,7 @@ const char *http_status_reason(int status)
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
@@ -514,7 +517,7 @@ static int on_headers_complete(http_parser *p)
     c->last_was_value = 0;
     c->headers_done = 1;
     r->method = http_method_str((enum http_method)p->method);
-    r->http_minor = p->http_major == 1 ? p->http_minor : 0;
+    r->http_minor = p->http_major == 1 && p->http_minor >= 1 ? 1 : 0; /* HTTP/1.2-1.9 are read as 1.1 */
     r->keep_alive = http_should_keep_alive(p);
     r->is_head = p->method == HTTP_HEAD;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->limits.max_body_bytes) {
@@ -560,14 +563,16 @@ static const http_parser_settings parser_settings = {
 static void reject(struct http_conn *c, int status)
 {
     char head[256];
-    const char *msg = status == 413 ? "request body too large\n"
+    const char *msg = status == 413   ? "request body too large\n"
                       : status == 431 ? "request headers too large\n"
+                      : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served\n"
                                       : "bad request\n";
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      status, http_status_reason(status), strlen(msg), msg);
-    log_debug("http request rejected", "peer", c->peer, "status",
-              status == 413 ? "413" : status == 431 ? "431" : "400");
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    log_debug("http request rejected", "peer", c->peer, "status", code);
     request_free(c->req);
     c->req = NULL;
     conn_write(c, head, (size_t)n);
@@ -584,6 +589,15 @@ static void process_input(struct http_conn *c)
             break;
         }
         c->message_done = 0;
+        if (!http_head_check_done(&c->head)) {
+            /* the parser consumes every byte of an unfinished head, so each byte is checked once */
+            int bad = http_head_check_feed(&c->head, c->in.data, c->in.len);
+            if (bad) {
+                c->in_process = 0;
+                reject(c, bad);
+                return;
+            }
+        }
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data, c->in.len);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         memmove(c->in.data, c->in.data + n, c->in.len - n);
@@ -601,6 +615,7 @@ static void process_input(struct http_conn *c)
         }
         if (!c->message_done) break; /* everything consumed, request incomplete */
         /* one complete request: hand it over */
+        http_head_check_init(&c->head);
         c->in_message = 0;
         c->state = CONN_HANDLING;
         c->request_started = 0;
@@ -768,6 +783,7 @@ static void on_connection(uv_stream_t *ls, int status)
     srv->handles_open++;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    http_head_check_init(&c->head);
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;

@@ -2,7 +2,8 @@
  * health endpoints and by the Kubernetes API simulator. One request at a time per connection (pipelined
  * requests wait in the input buffer), keep-alive, bounded sizes and times, whole responses or chunked
  * streams. An optional byte filter (struct http_filter) lets a caller add TLS without this file knowing it.
- * Not a general web server: no HTTP/2, no upgrade, no trailers. */
+ * Not a general web server: no HTTP/2, no upgrade, no trailers; request heads are held to RFC 9112
+ * (http_head.h) rather than read leniently. */
 #ifndef HTIC_HTTP_SERVER_H
 #define HTIC_HTTP_SERVER_H
 

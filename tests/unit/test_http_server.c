@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/http/http_head.h"
 #include "common/http/http_server.h"
 
 struct fixture {
@@ -720,6 +721,94 @@ START_TEST(test_http_pipelining_client_that_does_not_read_is_paused)
 }
 END_TEST
 
+/* Request heads and what the server must answer: 0 for served (200), else the refusal. */
+static const struct head_case {
+    const char *head;
+    int status;
+} head_cases[] = {
+    {"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", 0},
+    {"GET /hello HTTP/1.0\r\n\r\n", 0},
+    {"\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n", 0},                /* an empty line first is ignored */
+    {"GET /hello HTTP/1.1\r\nHost: t\r\nX-A:\tb c \r\nX-E:\r\n\r\n", 0}, /* tab, inner space, empty */
+    {"GET /hello HTTP/1.1\r\nX-Hi: \xc3\xa9t\xc3\xa9\r\n\r\n", 0},     /* obs-text */
+    {"GET /hello HTTP/1.2\r\nHost: t\r\n\r\n", 0},                   /* a later 1.x reads as 1.1 */
+    {"GET /hello HTTP/2.0\r\nHost: t\r\n\r\n", 505},
+    {"GET /hello HTTP/9.9\r\nHost: t\r\n\r\n", 505},
+    {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},                        /* the HTTP/2 preface */
+    {"GET /hello\r\n\r\n", 400},                                      /* HTTP/0.9 style */
+    {"GET /hello\r\nHost: t\r\n\r\n", 400},
+    {"GET /hello HTTP/1.10\r\n\r\n", 400},
+    {"GET /hello http/1.1\r\n\r\n", 400},
+    {"GET /hello HTTP/1.1 \r\n\r\n", 400},
+    {"GET  /hello HTTP/1.1\r\n\r\n", 400},
+    {"GET /hello  HTTP/1.1\r\n\r\n", 400},
+    {"GET /hello HTTP/1.1\r\nFoo Bar: x\r\n\r\n", 400},               /* space in a field name */
+    {"GET /hello HTTP/1.1\r\nFoo : x\r\n\r\n", 400},                  /* space before the colon */
+    {"GET /hello HTTP/1.1\r\n Host: t\r\n\r\n", 400},                 /* space before the first field */
+    {"GET /hello HTTP/1.1\r\nX-A: a\r\n  b\r\n\r\n", 400},             /* obs-fold */
+    {"GET /hello HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n", 400},             /* obs-fold with a tab */
+    {"GET /hello HTTP/1.1\nHost: t\n\n", 400},                        /* bare LF everywhere */
+    {"GET /hello HTTP/1.1\r\nHost: t\n\r\n", 400},                    /* one bare LF */
+    {"GET /hello HTTP/1.1\r\nHost: t\r\n\n", 400},                    /* bare LF ending the head */
+    {"GET /hello HTTP/1.1\r\nX-A: a\rb\r\n\r\n", 400},                 /* bare CR */
+    {"GET /hello HTTP/1.1\r\nX-A: a\x01" "b\r\n\r\n", 400},           /* a control byte in a value */
+    {"GET /hello HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+    {"GET /hello HTTP/1.1\r\n: x\r\n\r\n", 400},                      /* empty field name */
+};
+
+START_TEST(test_http_head_check_same_answer_whole_or_byte_by_byte)
+{
+    for (size_t i = 0; i < sizeof(head_cases) / sizeof(head_cases[0]); i++) {
+        const char *head = head_cases[i].head;
+        struct http_head_check whole, bytes;
+        http_head_check_init(&whole);
+        int a = http_head_check_feed(&whole, head, strlen(head));
+        http_head_check_init(&bytes);
+        int b = 0;
+        for (size_t j = 0; head[j] && b == 0; j++) b = http_head_check_feed(&bytes, head + j, 1);
+        ck_assert_msg(a == head_cases[i].status && b == a, "case %zu: %d whole, %d byte by byte, want %d", i, a,
+                      b, head_cases[i].status);
+        if (a == 0) ck_assert_msg(http_head_check_done(&whole) && http_head_check_done(&bytes), "case %zu", i);
+    }
+}
+END_TEST
+
+START_TEST(test_http_malformed_heads_refused_with_400_and_versions_with_505)
+{
+    start();
+    for (size_t i = 0; i < sizeof(head_cases) / sizeof(head_cases[0]); i++) {
+        int fd = connect_client();
+        reset_rbuf();
+        send_str(fd, head_cases[i].head);
+        shutdown(fd, SHUT_WR); /* no more bytes: the server answers what it has */
+        read_to_eof(fd);
+        char want[32];
+        snprintf(want, sizeof(want), " %d ", head_cases[i].status ? head_cases[i].status : 200);
+        ck_assert_msg(strncmp(rbuf, "HTTP/1.", 7) == 0 && strncmp(rbuf + 8, want, strlen(want)) == 0,
+                      "case %zu: got [%.40s], want%s", i, rbuf, want);
+        close(fd);
+    }
+    stop();
+}
+END_TEST
+
+START_TEST(test_http_bad_head_after_a_good_pipelined_request)
+{
+    /* the check starts afresh for each request of a connection, bodies are not looked at */
+    start();
+    int fd = connect_client();
+    reset_rbuf();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nA b\nc\r\n "
+                 "GET /hello?x=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /hello HTTP/1.1\r\nBad Name: x\r\n\r\n");
+    ck_assert(read_to_eof(fd));
+    char *a = strstr(rbuf, "A b\nc\r\n "), *b = strstr(rbuf, "x=2"), *c = strstr(rbuf, "HTTP/1.1 400 ");
+    ck_assert_msg(a && b && c && a < b && b < c, "[%s]", rbuf);
+    close(fd);
+    stop();
+}
+END_TEST
+
 START_TEST(test_http_query_get_decodes_and_bounds)
 {
     char out[16];
@@ -769,6 +858,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_http_server_close_aborts_pending_requests);
     tcase_add_test(tc, test_http_reader_that_stops_reading_is_cut_off);
     tcase_add_test(tc, test_http_pipelining_client_that_does_not_read_is_paused);
+    tcase_add_test(tc, test_http_head_check_same_answer_whole_or_byte_by_byte);
+    tcase_add_test(tc, test_http_malformed_heads_refused_with_400_and_versions_with_505);
+    tcase_add_test(tc, test_http_bad_head_after_a_good_pipelined_request);
     tcase_add_test(tc, test_http_query_get_decodes_and_bounds);
     suite_add_tcase(s, tc);
     return s;
