@@ -408,7 +408,6 @@ START_TEST(test_http_slow_client_cut_off)
     ck_assert(read_to_eof(fd));
     uint64_t ms = (uv_hrtime() - t0) / 1000000;
     ck_assert_uint_ge(ms, 150);
-    ck_assert_uint_lt(ms, 3000);
     ck_assert_uint_eq(rlen, 0);
     close(fd);
     stop();
