@@ -5,15 +5,26 @@
 #include "common/http/http_server.h"
 
 #include <http_parser.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/http/http_head.h"
 #include "common/log.h"
 
 /* How long a closing connection waits for its peer to read the last response and hang up. */
 #define HTTP_LINGER_MS 2000
+/* Input buffer capacity a connection keeps once drained; a bigger one (a burst of pipelined requests, a
+ * body) is freed, so a thousand idle keep-alive connections do not each hold their largest burst. */
+#define HTTP_IN_KEEP_BYTES (16 * 1024)
+/* glibc keeps freed heap memory mapped unless it is at the top of the heap, so connection buffers freed
+ * in bulk (30 clients' answers) stayed in RSS after the clients left; after this much released by closed
+ * connections, malloc_trim gives it back. One heap walk per 4 MiB costs nothing at normal rates. */
+#define HTTP_TRIM_AFTER_BYTES (4 * 1024 * 1024)
 
 enum conn_state { CONN_READING, CONN_HANDLING, CONN_CLOSING };
 
@@ -27,10 +38,16 @@ struct http_conn {
     enum conn_state state;
     int closing;
     int reading;          /* uv_read_start active */
-    int request_started;  /* the request timer runs for the request being received */
+    int request_started;  /* a request's first byte has arrived: its header/request deadlines run */
+    int headers_done;     /* the current request's header is complete: only the request deadline runs */
+    unsigned long served; /* complete requests so far: 0 means the first-byte timeout applies */
+    uint64_t wait_since;  /* loop ms since this connection waits for its client (eviction order) */
+    uint64_t request_start; /* loop ms of the current request's first byte */
     int resume_pending;   /* timer armed with 0 to parse pipelined input */
     int in_process;       /* process_input is running (a synchronous answer must not re-arm timers) */
+    int paused;           /* not reading or parsing until pending_write drains to read_pause_pending */
     http_parser parser;
+    struct http_head_check head; /* strict syntax of the current request's head, ahead of the parser */
     struct buf in;        /* received plaintext not yet parsed (owned) */
     struct buf field;     /* header name being parsed (owned) */
     struct buf value;     /* header value (or the URL) being parsed (owned) */
@@ -42,6 +59,7 @@ struct http_conn {
     struct http_request *req; /* being parsed or handled (owned) */
     void *filter_state;   /* owned by the filter */
     size_t pending_write;
+    size_t pending_peak;  /* most of pending_write at once: what closing this connection gives back */
     char peer[64];
     int peer_port;
 };
@@ -57,6 +75,7 @@ static void conn_close(struct http_conn *c);
 static void conn_shutdown(struct http_conn *c);
 static void process_input(struct http_conn *c);
 static void arm_timer(struct http_conn *c, uint64_t ms);
+static void arm_wait_timer(struct http_conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
@@ -72,9 +91,12 @@ void http_server_init(struct http_server *srv, uv_loop_t *loop, http_on_request_
     srv->limits.max_headers = HTTP_MAX_HEADERS;
     srv->limits.max_body_bytes = HTTP_MAX_BODY_BYTES;
     srv->limits.max_connections = HTTP_MAX_CONNECTIONS;
+    srv->limits.first_byte_timeout_ms = HTTP_FIRST_BYTE_TIMEOUT_MS;
+    srv->limits.header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
     srv->limits.idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
     srv->limits.request_timeout_ms = HTTP_REQUEST_TIMEOUT_MS;
     srv->limits.max_pending_write = HTTP_MAX_PENDING_WRITE;
+    srv->limits.read_pause_pending = HTTP_READ_PAUSE_PENDING;
 }
 
 void http_server_set_filter(struct http_server *srv, const struct http_filter *filter) { srv->filter = filter; }
@@ -110,6 +132,7 @@ const char *http_status_reason(int status)
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
@@ -156,6 +179,27 @@ static void request_free(struct http_request *r)
 
 /* ---- writing ---- */
 
+/* Backpressure: a client that sends requests without reading the answers would make us hold every
+ * answer (up to max_pending_write each connection). Above read_pause_pending we stop reading and parsing
+ * its input; the kernel's buffers fill and the client's sends block, until our writes drain. */
+static void pause_reading(struct http_conn *c)
+{
+    if (c->paused) return;
+    c->paused = 1;
+    c->srv->reads_paused++;
+    if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
+static void resume_reading(struct http_conn *c)
+{
+    c->paused = 0;
+    if (c->state != CONN_READING) return;
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    c->resume_pending = 1; /* parse what is already buffered, from the loop */
+    arm_timer(c, 0);
+}
+
 static void on_write_done(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;
@@ -163,6 +207,8 @@ static void on_write_done(uv_write_t *w, int status)
     c->pending_write -= wr->len;
     free(wr);
     if (status < 0 && status != UV_ECANCELED) conn_close(c);
+    else if (c->paused && !c->closing && c->pending_write <= c->srv->limits.read_pause_pending)
+        resume_reading(c);
 }
 
 static int write_wire(struct http_conn *c, const char *data, size_t n)
@@ -189,6 +235,8 @@ static int write_wire(struct http_conn *c, const char *data, size_t n)
         return -1;
     }
     c->pending_write += n;
+    if (c->pending_write > c->pending_peak) c->pending_peak = c->pending_write;
+    if (c->pending_write > c->srv->pending_write_peak) c->srv->pending_write_peak = c->pending_write;
     return 0;
 }
 
@@ -222,11 +270,19 @@ static void on_conn_handle_closed(uv_handle_t *h)
     else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
+    srv->nclosing--;
     if (srv->filter && c->filter_state) srv->filter->conn_free(c->filter_state);
+    srv->released_since_trim += c->pending_peak + c->in.cap;
     buf_free(&c->in);
     buf_free(&c->field);
     buf_free(&c->value);
     free(c);
+    if (srv->released_since_trim >= HTTP_TRIM_AFTER_BYTES) {
+        srv->released_since_trim = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
     if (--srv->handles_open == 0 && srv->closing && srv->on_closed) srv->on_closed(srv);
 }
 
@@ -234,6 +290,7 @@ static void conn_close(struct http_conn *c)
 {
     if (c->closing) return;
     c->closing = 1;
+    c->srv->nclosing++;
     c->state = CONN_CLOSING;
     uv_timer_stop(&c->timer);
     if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
@@ -276,7 +333,9 @@ static void on_conn_timer(uv_timer_t *t)
         return;
     }
     if (c->state == CONN_READING) {
-        log_debug(c->request_started ? "http request too slow, closing" : "http idle connection closed",
+        log_debug(c->request_started ? "http request too slow, closing"
+                  : c->served          ? "http idle connection closed"
+                                       : "http connection sent nothing, closing",
                   "peer", c->peer);
         conn_close(c);
     }
@@ -286,6 +345,24 @@ static void arm_timer(struct http_conn *c, uint64_t ms)
 {
     uv_timer_stop(&c->timer);
     if (!c->closing) uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+}
+
+/* The deadline of a connection waiting for its client, from fixed start points (never from the last
+ * byte, so a trickle cannot push it back): the first byte of a new connection, the next request on a
+ * kept-alive one, the end of the current request's header, the end of its body. */
+static void arm_wait_timer(struct http_conn *c)
+{
+    const struct http_limits *l = &c->srv->limits;
+    uint64_t deadline;
+    if (!c->request_started) {
+        deadline = c->wait_since + (c->served ? l->idle_timeout_ms : l->first_byte_timeout_ms);
+    } else {
+        uint64_t budget = l->request_timeout_ms;
+        if (!c->headers_done && l->header_timeout_ms < budget) budget = l->header_timeout_ms;
+        deadline = c->request_start + budget;
+    }
+    uint64_t now = uv_now(c->srv->loop);
+    arm_timer(c, deadline > now ? deadline - now : 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -305,6 +382,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (c->state == CONN_CLOSING) return;
+    if (c->state == CONN_READING && !c->request_started) {
+        /* any byte (a TLS handshake too) starts the request: from now on the header deadline runs */
+        c->request_started = 1;
+        c->headers_done = 0;
+        c->request_start = uv_now(c->srv->loop);
+    }
     const struct http_filter *f = c->srv->filter;
     if (f) {
         struct buf wire;
@@ -377,6 +460,11 @@ static int on_message_begin(http_parser *p)
     c->header_bytes = 0;
     c->message_done = 0;
     c->in_message = 1;
+    c->headers_done = 0;
+    if (!c->request_started) { /* a pipelined request: its bytes are here already */
+        c->request_started = 1;
+        c->request_start = uv_now(c->srv->loop);
+    }
     return 0;
 }
 
@@ -427,8 +515,9 @@ static int on_headers_complete(http_parser *p)
     if (take_url(c) < 0) return -1;
     if (c->last_was_value && push_header(c) < 0) return -1;
     c->last_was_value = 0;
+    c->headers_done = 1;
     r->method = http_method_str((enum http_method)p->method);
-    r->http_minor = p->http_major == 1 ? p->http_minor : 0;
+    r->http_minor = p->http_major == 1 && p->http_minor >= 1 ? 1 : 0; /* HTTP/1.2-1.9 are read as 1.1 */
     r->keep_alive = http_should_keep_alive(p);
     r->is_head = p->method == HTTP_HEAD;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->limits.max_body_bytes) {
@@ -474,14 +563,16 @@ static const http_parser_settings parser_settings = {
 static void reject(struct http_conn *c, int status)
 {
     char head[256];
-    const char *msg = status == 413 ? "request body too large\n"
+    const char *msg = status == 413   ? "request body too large\n"
                       : status == 431 ? "request headers too large\n"
+                      : status == 505 ? "only HTTP/1.0 and HTTP/1.1 are served\n"
                                       : "bad request\n";
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      status, http_status_reason(status), strlen(msg), msg);
-    log_debug("http request rejected", "peer", c->peer, "status",
-              status == 413 ? "413" : status == 431 ? "431" : "400");
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    log_debug("http request rejected", "peer", c->peer, "status", code);
     request_free(c->req);
     c->req = NULL;
     conn_write(c, head, (size_t)n);
@@ -493,12 +584,26 @@ static void process_input(struct http_conn *c)
     c->resume_pending = 0; /* the timer is re-armed below (or stopped at dispatch) */
     c->in_process = 1;
     while (c->state == CONN_READING && !c->closing && c->in.len > 0) {
+        if (c->pending_write > c->srv->limits.read_pause_pending) {
+            pause_reading(c); /* the next request waits until the client has taken our answers */
+            break;
+        }
         c->message_done = 0;
+        if (!http_head_check_done(&c->head)) {
+            /* the parser consumes every byte of an unfinished head, so each byte is checked once */
+            int bad = http_head_check_feed(&c->head, c->in.data, c->in.len);
+            if (bad) {
+                c->in_process = 0;
+                reject(c, bad);
+                return;
+            }
+        }
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data, c->in.len);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         memmove(c->in.data, c->in.data + n, c->in.len - n);
         c->in.len -= n;
         c->in.data[c->in.len] = '\0';
+        if (c->in.len == 0 && c->in.cap > HTTP_IN_KEEP_BYTES) buf_free(&c->in);
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
         } else if (e != HPE_OK) {
@@ -510,23 +615,18 @@ static void process_input(struct http_conn *c)
         }
         if (!c->message_done) break; /* everything consumed, request incomplete */
         /* one complete request: hand it over */
+        http_head_check_init(&c->head);
         c->in_message = 0;
         c->state = CONN_HANDLING;
         c->request_started = 0;
+        c->served++;
         uv_timer_stop(&c->timer);
         c->srv->requests_total++;
         c->srv->on_request(c->req, c->srv->data);
     }
     c->in_process = 0;
     if (c->state != CONN_READING || c->closing) return;
-    if (!c->in_message) {
-        c->request_started = 0;
-        arm_timer(c, c->srv->limits.idle_timeout_ms);
-    } else if (!c->request_started) {
-        /* the deadline counts from the request's first byte and is not pushed back by a trickle */
-        c->request_started = 1;
-        arm_timer(c, c->srv->limits.request_timeout_ms);
-    }
+    arm_wait_timer(c);
 }
 
 /* The handler is done with the current request: free it and go on with the next one (or close). */
@@ -542,15 +642,17 @@ static void finish_request(struct http_request *r)
         return;
     }
     c->state = CONN_READING;
-    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    if (c->pending_write > c->srv->limits.read_pause_pending) pause_reading(c);
+    else if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     c->request_started = 0;
+    c->wait_since = uv_now(c->srv->loop);
     if (c->in_process) return; /* answered from inside process_input: its loop goes on with the input */
     if (c->in.len) {
         /* pipelined bytes wait: parse them from the loop, not from inside the handler's call */
         c->resume_pending = 1;
         arm_timer(c, 0);
     } else {
-        arm_timer(c, c->srv->limits.idle_timeout_ms);
+        arm_wait_timer(c);
     }
 }
 
@@ -638,6 +740,30 @@ void http_request_drop(struct http_request *r)
 
 /* ---- listening ---- */
 
+/* At the connection cap: drops the connection that has waited longest for its client (one lingering
+ * after its last answer first), so a new client, such as the kubelet's probe, always gets in. Connections
+ * a handler is working on (a watch stream, a slow answer) are never dropped. Returns 0 if room was made. */
+static int drop_before(const struct http_conn *a, const struct http_conn *b)
+{
+    int a_lingers = a->state == CONN_CLOSING, b_lingers = b->state == CONN_CLOSING;
+    if (a_lingers != b_lingers) return a_lingers;
+    return a->wait_since <= b->wait_since; /* the list is newest first: "<=" keeps the oldest of equals */
+}
+
+static int make_room(struct http_server *srv, struct http_conn *fresh)
+{
+    struct http_conn *victim = NULL;
+    for (struct http_conn *c = srv->conns; c; c = c->next) {
+        if (c == fresh || c->closing || c->state == CONN_HANDLING) continue;
+        if (!victim || drop_before(c, victim)) victim = c;
+    }
+    if (!victim) return -1;
+    srv->conns_evicted++;
+    log_debug("http connection limit reached, dropping the longest-waiting connection", "peer", victim->peer);
+    conn_close(victim);
+    return 0;
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     struct http_server *srv = ls->data;
@@ -657,13 +783,15 @@ static void on_connection(uv_stream_t *ls, int status)
     srv->handles_open++;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    http_head_check_init(&c->head);
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
     }
-    if (srv->nconns > srv->limits.max_connections) {
+    /* a closing connection still counts until its handles are closed: count only the live ones */
+    if (srv->nconns - srv->nclosing > srv->limits.max_connections && make_room(srv, c) < 0) {
         srv->conns_rejected++;
-        log_warn("http connection limit reached, closing new connection");
+        log_warn("http connection limit reached, every connection busy, closing new connection");
         conn_close(c);
         return;
     }
@@ -695,7 +823,8 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     c->reading = 1;
     c->state = CONN_READING;
-    arm_timer(c, srv->limits.idle_timeout_ms);
+    c->wait_since = uv_now(srv->loop);
+    arm_wait_timer(c);
 }
 
 int http_server_listen(struct http_server *srv, const char *host, int port)

@@ -2,7 +2,8 @@
  * health endpoints and by the Kubernetes API simulator. One request at a time per connection (pipelined
  * requests wait in the input buffer), keep-alive, bounded sizes and times, whole responses or chunked
  * streams. An optional byte filter (struct http_filter) lets a caller add TLS without this file knowing it.
- * Not a general web server: no HTTP/2, no upgrade, no trailers. */
+ * Not a general web server: no HTTP/2, no upgrade, no trailers; request heads are held to RFC 9112
+ * (http_head.h) rather than read leniently. */
 #ifndef HTIC_HTTP_SERVER_H
 #define HTIC_HTTP_SERVER_H
 
@@ -16,19 +17,34 @@
 #define HTTP_MAX_HEADER_BYTES (32 * 1024)      /* request line + headers; kube requests carry < 4 KiB */
 #define HTTP_MAX_HEADERS 100                    /* header lines per request */
 #define HTTP_MAX_BODY_BYTES (8 * 1024 * 1024)   /* request body; kube's own limit is 3 MiB per object */
-#define HTTP_MAX_CONNECTIONS 1024               /* open connections per server; more are closed at once */
-#define HTTP_IDLE_TIMEOUT_MS 90000              /* keep-alive connection with no request in progress */
-#define HTTP_REQUEST_TIMEOUT_MS 30000           /* first byte to last byte of one request (slow client) */
+/* Connection slots are few (64 in the supervisor) and one probe must always get one: a client that holds
+ * a slot without making progress is dropped quickly, and at the cap the longest-waiting connection that no
+ * handler is working on is dropped to admit the new one (http_server.c, make_room). */
+#define HTTP_MAX_CONNECTIONS 1024               /* open connections per server; see make_room at the cap */
+#define HTTP_FIRST_BYTE_TIMEOUT_MS 5000         /* connect to first request byte: kubelet, Prometheus and
+                                                 * curl send at once; 5 s is many round trips on a bad link */
+#define HTTP_HEADER_TIMEOUT_MS 10000            /* first byte to end of the header: a real client's header
+                                                 * is one or two segments; a trickle (slowloris) is cut */
+#define HTTP_IDLE_TIMEOUT_MS 90000              /* between complete requests of a keep-alive connection:
+                                                 * longer than a 60 s scrape interval, so scrapers reuse it */
+#define HTTP_REQUEST_TIMEOUT_MS 30000           /* first byte to last byte of one request (slow body) */
 #define HTTP_MAX_PENDING_WRITE (32 * 1024 * 1024) /* unsent response bytes before a reader counts as stuck */
+#define HTTP_READ_PAUSE_PENDING (64 * 1024)     /* unsent answers above which a connection's further
+                                                 * (pipelined) requests wait: a client that sends without
+                                                 * reading costs this plus one answer, not 32 MiB; many
+                                                 * small answers fit, so a reading client never waits */
 
 struct http_limits {
     size_t max_header_bytes;
     size_t max_headers;
     size_t max_body_bytes;
     size_t max_connections;
+    uint64_t first_byte_timeout_ms;
+    uint64_t header_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t request_timeout_ms;
     size_t max_pending_write;
+    size_t read_pause_pending;
 };
 
 struct http_header {
@@ -92,11 +108,16 @@ struct http_server {
     const struct http_filter *filter; /* NULL: plain HTTP */
     struct http_conn *conns;       /* owned list */
     size_t nconns;
+    size_t nclosing;               /* of nconns, closed and waiting for their handles */
+    size_t released_since_trim;    /* buffer bytes closed connections gave back since malloc_trim */
     int handles_open;
     void (*on_closed)(struct http_server *srv);
     /* counters, for tests and metrics */
     unsigned long requests_total;
-    unsigned long conns_rejected;
+    unsigned long conns_rejected;  /* at the cap with every connection busy in a handler */
+    unsigned long conns_evicted;   /* waiting connections dropped at the cap to admit a new one */
+    unsigned long reads_paused;    /* times a connection stopped being read until its answers drain */
+    size_t pending_write_peak;     /* most unsent bytes any connection has held */
 };
 
 void http_server_init(struct http_server *srv, uv_loop_t *loop, http_on_request_fn on_request, void *data);
