@@ -17,7 +17,9 @@ struct json_object;
 /* Bounds on what we accept from outside. */
 /* A ConfigMap holds at most 1 MiB and the original controller's whole chart library is about 400 kB. */
 #define CONFIG_MAX_FILE_BYTES (8 * 1024 * 1024)
-/* The schema is 6 levels deep; Kubernetes objects in fixtures rarely exceed 15. Also stops self-aliases. */
+/* Collections nested in the document, counted from its root. The schema is 6 levels deep; Kubernetes objects
+ * in fixtures rarely exceed 15. Checked before loading (libyaml's time per token grows with the flow depth)
+ * and again while walking, where it also stops self-aliases. */
 #define CONFIG_MAX_DEPTH 64
 /* Free-form values after alias expansion ("billion laughs"); 5 000 fixture objects are about 100 000. */
 #define CONFIG_MAX_JSON_NODES 1000000

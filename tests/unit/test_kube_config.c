@@ -351,6 +351,23 @@ START_TEST(test_kube_config_base64)
 }
 END_TEST
 
+/* 100 000 nested `[` (libyaml's cost grows with the flow depth on every token): refused at the depth bound,
+ * as soon as the parser reaches it, with the kubeconfig's line. */
+START_TEST(test_kube_config_deep_nesting_refused)
+{
+    size_t n = 100000;
+    char *text = malloc(n + 16);
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, "clusters: ", 10);
+    memset(text + 10, '[', n);
+    memcpy(text + 10 + n, "\n", 2);
+    const char *path = write_file("deep", text);
+    free(text);
+    struct kube_config_opts o = {.mode = KUBE_CONFIG_KUBECONFIG, .kubeconfig = path};
+    load_fails(&o, "nested too deeply");
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_config");
@@ -364,6 +381,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_config_auto_order);
     tcase_add_test(tc, test_kube_config_base64);
     tcase_add_test(tc, test_kube_config_exec_plugin);
+    tcase_add_test(tc, test_kube_config_deep_nesting_refused);
     suite_add_tcase(s, tc);
     return s;
 }
