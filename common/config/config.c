@@ -74,7 +74,8 @@ static int load(const char *text, size_t len, const char *name, struct config **
     yaml_document_delete(&doc);
     sort_errors(errs, before);
     cfg->source = strdup(name);
-    if (errs->len > before || !cfg->source) {
+    /* pc.nerrors too: a problem whose entry could not be stored (out of memory) still fails the load */
+    if (errs->len > before || pc.nerrors || !cfg->source) {
         if (!cfg->source && errs->len == before) err_list_add(errs, name, "", 0, 0, "out of memory");
         config_free(cfg);
         return -1;

@@ -24,7 +24,10 @@ struct cfg_parse {
     struct cfg_mark *marks;    /* owned */
     size_t nmarks, capmarks;
     size_t json_nodes;         /* free-form values converted so far (bounded by CONFIG_MAX_JSON_NODES) */
-    size_t nerrors;            /* problems found so far (listed up to CONFIG_MAX_ERRORS) */
+    size_t bytes;              /* string bytes copied so far (bounded by CONFIG_MAX_EXPANDED_BYTES) */
+    int budget_reported;       /* a whole-document bound was reported: later problems are its consequences */
+    size_t nerrors;            /* problems found so far (listed up to CONFIG_MAX_ERRORS); the load fails when
+                                * non-zero, even if listing one ran out of memory */
 };
 
 /* Builds the document from text in one pass (config_yaml.c): nesting bounded by CONFIG_MAX_DEPTH, scalars

@@ -6,6 +6,9 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/unit/config_test_util.h"
 
@@ -126,6 +129,125 @@ START_TEST(test_unknown_tags_refused)
 }
 END_TEST
 
+/* --- alias expansion ----------------------------------------------------------------------------------- */
+
+#define MIB (1024 * 1024)
+
+/* `key:` then an anchored string of `len` bytes in a sequence (items indented by `ind`), then `refs` aliases
+ * of it. */
+static char *aliased_list_at(const char *key, const char *ind, size_t len, size_t refs)
+{
+    char *big = malloc(len + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', len);
+    big[len] = '\0';
+    size_t cap = len + refs * 16 + strlen(VALID_REST) + strlen(key) + 64;
+    char *doc = malloc(cap);
+    ck_assert_ptr_nonnull(doc);
+    int n = snprintf(doc, cap, "%s%s\n%s- &s %s\n", VALID_REST, key, ind, big);
+    for (size_t i = 0; i < refs; i++) n += snprintf(doc + n, cap - (size_t)n, "%s- *s\n", ind);
+    free(big);
+    return doc;
+}
+
+static char *aliased_list(const char *key, size_t len, size_t refs) { return aliased_list_at(key, "  ", len, refs); }
+
+START_TEST(test_aliased_strings_bounded_in_bytes)
+{
+    /* 1 MiB referenced 100 times: 100 MiB of copies, refused at CONFIG_MAX_EXPANDED_BYTES */
+    char *doc = aliased_list("watched_resources_ignore_fields:", MIB, 100);
+    struct loaded l = load_yaml(doc);
+    ck_assert_int_eq(l.rc, -1);
+    ck_assert_uint_eq(l.errs.len, 1);
+    ck_assert_msg(strstr(l.errs.items[0].msg, "bytes of strings once aliases are expanded"), "%s", l.errs.items[0].msg);
+    ck_assert_int_gt(l.errs.items[0].line, 7);
+    loaded_free(&l);
+    free(doc);
+    /* the same in a free-form value, where each copy is a json-c string */
+    doc = aliased_list_at("templating_settings:\n  extra_context:\n    a:", "      ", MIB, 100);
+    l = load_yaml(doc);
+    ck_assert_int_eq(l.rc, -1);
+    ck_assert_uint_eq(l.errs.len, 1);
+    ck_assert_ptr_nonnull(strstr(l.errs.items[0].msg, "bytes of strings once aliases are expanded"));
+    loaded_free(&l);
+    free(doc);
+    /* a few reuses stay well within the bound */
+    doc = aliased_list("watched_resources_ignore_fields:", MIB, 4);
+    l = load_ok(doc);
+    ck_assert_uint_eq(l.cfg->watched_resources_ignore_fields.len, 5);
+    loaded_free(&l);
+    free(doc);
+}
+END_TEST
+
+START_TEST(test_aliased_keys_count_against_the_bound)
+{
+    /* a mapping with a 1 MiB key (explicit: libyaml limits plain keys to 1024 characters), aliased 100 times */
+    char *big = malloc(MIB + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'k', MIB);
+    big[MIB] = '\0';
+    size_t cap = MIB + 100 * 16 + 256;
+    char *doc = malloc(cap);
+    ck_assert_ptr_nonnull(doc);
+    int n = snprintf(doc, cap, VALID_REST "templating_settings:\n  extra_context:\n    a: &m\n      ? %s\n      : 1\n    b: [", big);
+    for (int i = 0; i < 100; i++) n += snprintf(doc + n, cap - (size_t)n, "*m, ");
+    snprintf(doc + n, cap - (size_t)n, "*m]\n");
+    free(big);
+    struct loaded l = load_yaml(doc);
+    ck_assert_int_eq(l.rc, -1);
+    ck_assert_uint_eq(l.errs.len, 1);
+    ck_assert_ptr_nonnull(strstr(l.errs.items[0].msg, "bytes of strings once aliases are expanded"));
+    loaded_free(&l);
+    free(doc);
+}
+END_TEST
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#endif
+
+#ifndef UNDER_ASAN
+/* Under an address-space limit that lets only some of 30 copies of 1 MiB be made, the load fails: before,
+ * parse_strings dropped the copies it could not make and the config loaded with a shorter list. (Not under
+ * ASan, whose shadow memory needs more address space than any such limit.) */
+START_TEST(test_allocation_failure_fails_the_load)
+{
+    char *doc = aliased_list("watched_resources_ignore_fields:", MIB, 29);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
+        fclose(f);
+        struct rlimit rl = {.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + 12 * MIB};
+        rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_AS, &rl) < 0) _exit(3);
+        struct config *cfg = NULL;
+        struct err_list errs;
+        err_list_init(&errs);
+        int rc = config_load_string(doc, "test.yaml", &cfg, &errs);
+        if (rc == 0) _exit(1); /* loaded, with however many entries fit */
+        for (size_t i = 0; i < errs.len; i++)
+            if (!strstr(errs.items[i].msg, "out of memory")) _exit(2);
+        _exit(0);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    free(doc);
+    ck_assert_msg(WIFEXITED(st), "child died");
+    ck_assert_msg(WEXITSTATUS(st) == 0, "child exit %d (1: loaded a shorter list, 2: another error)", WEXITSTATUS(st));
+}
+END_TEST
+#endif
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("config_hostile");
@@ -141,5 +263,13 @@ Suite *suite_under_test(void)
     tcase_add_test(t, test_str_tag_makes_a_string);
     tcase_add_test(t, test_unknown_tags_refused);
     suite_add_tcase(s, t);
+    TCase *a = tcase_create("aliases");
+    tcase_add_checked_fixture(a, env_setup, env_teardown);
+    tcase_add_test(a, test_aliased_strings_bounded_in_bytes);
+    tcase_add_test(a, test_aliased_keys_count_against_the_bound);
+#ifndef UNDER_ASAN
+    tcase_add_test(a, test_allocation_failure_fails_the_load);
+#endif
+    suite_add_tcase(s, a);
     return s;
 }
