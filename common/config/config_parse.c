@@ -198,7 +198,8 @@ void cfg_error(struct cfg_check *ck, const char *key, const char *fmt, ...)
 int cfg_failed(struct cfg_check *ck, const char *key)
 {
     char path[ERR_WHERE_MAX];
-    cfg_path_key(path, sizeof(path), ck->path, key);
+    if (strpbrk(key, ".[")) path_fmt(path, sizeof(path), "%s%s%s", ck->path, *ck->path ? "." : "", key);
+    else cfg_path_key(path, sizeof(path), ck->path, key);
     struct cfg_mark *m = mark_find(ck->pc, path);
     return m && m->failed;
 }
