@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -97,6 +98,12 @@ int config_load_file(const char *path, struct config **out, struct err_list *err
     FILE *f = fopen(path, "rb");
     if (!f) {
         err_list_add(errs, path, "", 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f); /* fopen accepts a directory; reading it would fail with a bare EISDIR */
+        err_list_add(errs, path, "", 0, 0, "is a directory: give the config file's path");
         return -1;
     }
     return load_stream(f, path, out, errs);

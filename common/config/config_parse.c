@@ -61,8 +61,31 @@ static int is_simple_key(const char *k)
     return 1;
 }
 
+/* Text from the input as shown in a message: quotes, backslashes and control characters escaped (a key
+ * with a newline must not split the error line), cut after SHOWN_MAX bytes. */
+#define SHOWN_MAX 200
+static const char *shown_len(const char *s, size_t len, char *out, size_t n)
+{
+    size_t k = 0, i = 0;
+    for (; i < len && i < SHOWN_MAX && k + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') k += (size_t)snprintf(out + k, n - k, "\\n");
+        else if (c == '\t') k += (size_t)snprintf(out + k, n - k, "\\t");
+        else if (c == '"' || c == '\\') k += (size_t)snprintf(out + k, n - k, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    if (i < len && k + 4 < n) k += (size_t)snprintf(out + k, n - k, "...");
+    out[k] = '\0';
+    return out;
+}
+
+static const char *shown(const char *s, char *out, size_t n) { return shown_len(s, strlen(s), out, n); }
+
 void cfg_path_key(char *out, size_t n, const char *parent, const char *key)
 {
+    char q[4 * SHOWN_MAX + 8];
+    if (!is_simple_key(key)) key = shown(key, q, sizeof(q));
     if (!parent || !*parent) path_fmt(out, n, is_simple_key(key) ? "%s" : "[\"%s\"]", key);
     else if (is_simple_key(key)) path_fmt(out, n, "%s.%s", parent, key);
     else path_fmt(out, n, "%s[\"%s\"]", parent, key);
@@ -224,6 +247,18 @@ static const char *node_kind(const yaml_node_t *n)
     }
 }
 
+/* The path of a key node, whole even when the key holds NUL (shown escaped). */
+static void key_path(char *out, size_t n, const char *parent, const yaml_node_t *k)
+{
+    if (strlen(scalar(k)) == k->data.scalar.length) {
+        cfg_path_key(out, n, parent, scalar(k));
+        return;
+    }
+    char q[4 * SHOWN_MAX + 8];
+    shown_len(scalar(k), k->data.scalar.length, q, sizeof(q));
+    path_fmt(out, n, "%s[\"%s\"]", parent ? parent : "", q);
+}
+
 static int is_plain(const yaml_node_t *n)
 {
     return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -292,15 +327,17 @@ static void enum_names(const struct cfg_field *f, char *out, size_t n)
  * Returns 0, or -1 with a message in why (a buffer of ERR_MSG_MAX). */
 static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quoted, char *why)
 {
+    char q[4 * SHOWN_MAX + 8];
+    const char *sh = shown(s, q, sizeof(q));
     switch (f->type) {
     case CFG_BOOL: {
         bool v;
         if (quoted || parse_bool_text(s, &v) < 0) {
             if (!quoted && (!strcasecmp(s, "yes") || !strcasecmp(s, "no") || !strcasecmp(s, "on") ||
                             !strcasecmp(s, "off")))
-                snprintf(why, ERR_MSG_MAX, "expected true or false, got \"%s\" (yes/no/on/off are not booleans here)", s);
+                snprintf(why, ERR_MSG_MAX, "expected true or false, got \"%s\" (yes/no/on/off are not booleans here)", sh);
             else
-                snprintf(why, ERR_MSG_MAX, "expected true or false, got %s\"%s\"", quoted ? "the string " : "", s);
+                snprintf(why, ERR_MSG_MAX, "expected true or false, got %s\"%s\"", quoted ? "the string " : "", sh);
             return -1;
         }
         *(bool *)p = v;
@@ -309,7 +346,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
     case CFG_INT: {
         long long v;
         if (quoted || parse_int_text(s, &v) < 0) {
-            snprintf(why, ERR_MSG_MAX, "expected an integer, got %s\"%s\"", quoted ? "the string " : "", s);
+            snprintf(why, ERR_MSG_MAX, "expected an integer, got %s\"%s\"", quoted ? "the string " : "", sh);
             return -1;
         }
         if ((bounded(f) && (v < f->min || v > f->max)) || v < INT32_MIN || v > INT32_MAX) {
@@ -325,14 +362,14 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         int64_t ms;
         const char *reason = NULL;
         if (duration_parse_ms(s, &ms, &reason) < 0) {
-            snprintf(why, ERR_MSG_MAX, "invalid duration \"%s\": %s", s, reason);
+            snprintf(why, ERR_MSG_MAX, "invalid duration \"%s\": %s", sh, reason);
             return -1;
         }
         if (bounded(f) && (ms < f->min || ms > f->max)) {
             char lo[32], hi[32];
             duration_format_ms(f->min, lo, sizeof(lo));
             duration_format_ms(f->max, hi, sizeof(hi));
-            snprintf(why, ERR_MSG_MAX, "%s is out of range (%s to %s)", s, lo, hi);
+            snprintf(why, ERR_MSG_MAX, "%s is out of range (%s to %s)", sh, lo, hi);
             return -1;
         }
         *(int64_t *)p = ms;
@@ -348,7 +385,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         {
             char names[256];
             enum_names(f, names, sizeof(names));
-            snprintf(why, ERR_MSG_MAX, "\"%s\" is not one of: %s", s, names);
+            snprintf(why, ERR_MSG_MAX, "\"%s\" is not one of: %s", sh, names);
         }
         return -1;
     case CFG_STRING:
@@ -359,7 +396,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         }
         const char *reason = NULL;
         if (f->check && *s && f->check(s, &reason) < 0) {
-            snprintf(why, ERR_MSG_MAX, "\"%.200s\" %s", s, reason);
+            snprintf(why, ERR_MSG_MAX, "\"%s\" %s", sh, reason);
             return -1;
         }
         char *d = strdup(s);
@@ -492,7 +529,7 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
             }
             if (is_plain(k) && !strcmp(scalar(k), "<<")) continue; /* merged below */
             char sub[ERR_WHERE_MAX];
-            cfg_path_key(sub, sizeof(sub), path, scalar(k));
+            key_path(sub, sizeof(sub), path, k);
             if (!key_copied_ok(pc, sub, k)) {
                 rc = -1;
                 if (budget_spent(pc)) break;
@@ -612,7 +649,8 @@ static void parse_strings(struct cfg_parse *pc, const struct cfg_field *f, void 
         if (take_bytes(pc, sub, it, it->data.scalar.length) < 0) break;
         const char *reason = NULL;
         if (f->check && f->check(scalar(it), &reason) < 0) {
-            perr(pc, sub, it, "\"%.200s\" %s", scalar(it), reason);
+            char q[4 * SHOWN_MAX + 8];
+            perr(pc, sub, it, "\"%s\" %s", shown(scalar(it), q, sizeof(q)), reason);
             continue;
         }
         items[k] = strdup(scalar(it));
@@ -700,14 +738,15 @@ static void parse_map(struct cfg_parse *pc, const struct cfg_field *f, void *p, 
         }
         const char *name = scalar(kn);
         char sub[ERR_WHERE_MAX];
-        cfg_path_key(sub, sizeof(sub), path, name);
+        key_path(sub, sizeof(sub), path, kn);
         if (!key_copied_ok(pc, sub, kn)) {
             if (budget_spent(pc)) break;
             continue;
         }
         const char *reason = NULL;
         if (f->sub->check_name && f->sub->check_name(name, &reason) < 0) {
-            perr(pc, sub, kn, "invalid name \"%.200s\": %s", name, reason);
+            char q[4 * SHOWN_MAX + 8];
+            perr(pc, sub, kn, "invalid name \"%s\": %s", shown(name, q, sizeof(q)), reason);
             continue;
         }
         int dup = 0;
@@ -861,7 +900,7 @@ static void merge_keys(struct cfg_parse *pc, const struct cfg_schema *s, yaml_no
         size_t i = 0;
         while (i < nf && strcmp(s->fields[i].key, scalar(kn)) != 0) i++;
         char sub[ERR_WHERE_MAX];
-        cfg_path_key(sub, sizeof(sub), path, scalar(kn));
+        key_path(sub, sizeof(sub), path, kn);
         if (!key_ok(pc, sub, kn)) continue;
         if (i == nf) report_unknown(pc, s, scalar(kn), sub, kn);
         else if (!given[i]) given[i] = yaml_document_get_node(pc->doc, pr->value);
@@ -893,7 +932,7 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
             if (is_merge_key(kn)) continue; /* after the explicit keys, which win */
             const char *key = scalar(kn);
             char sub[ERR_WHERE_MAX];
-            cfg_path_key(sub, sizeof(sub), path, key);
+            key_path(sub, sizeof(sub), path, kn);
             if (!key_ok(pc, sub, kn)) continue;
             size_t i = 0;
             while (i < nf && strcmp(s->fields[i].key, key) != 0) i++;

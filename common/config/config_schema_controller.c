@@ -56,7 +56,8 @@ static void leader_election_finish(void *obj, struct config *root, struct cfg_ch
             ns_source = cfg_sa_namespace_file();
         }
     }
-    if (!le->enabled) return; /* the rules below only matter when a Lease is used */
+    /* The rules below only matter when a Lease is used; an `enabled` that did not parse says nothing. */
+    if (!le->enabled || cfg_failed(ck, "enabled")) return;
 
     const char *why = NULL;
     if (!le->lease_namespace) {

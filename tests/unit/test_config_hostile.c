@@ -248,6 +248,66 @@ START_TEST(test_allocation_failure_fails_the_load)
 END_TEST
 #endif
 
+/* --- careless input ------------------------------------------------------------------------------------ */
+
+START_TEST(test_directory_as_config_named_as_such)
+{
+    char dir[] = "/tmp/cfgdir-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct config *cfg = NULL;
+    struct err_list errs;
+    err_list_init(&errs);
+    ck_assert_int_eq(config_load_file(dir, &cfg, &errs), -1);
+    rmdir(dir);
+    ck_assert_uint_eq(errs.len, 1);
+    ck_assert_msg(strstr(errs.items[0].msg, "is a directory"), "%s", errs.items[0].msg);
+    ck_assert_str_eq(errs.items[0].file, dir);
+    err_list_free(&errs);
+}
+END_TEST
+
+START_TEST(test_nul_in_keys_refused)
+{
+    /* "port\0x" was read as "port" */
+    struct loaded l = load_refused("controller:\n  http:\n    \"port\\0x\": 80\n" VALID_REST,
+                                   "controller.http[\"port\\x00x\"]", "keys must not contain NUL");
+    ck_assert_int_eq(l.errs.items[0].line, 3);
+    loaded_free(&l);
+    l = load_refused(VALID_REST "maps:\n  \"a\\0b\": {template: x}\n", "maps[\"a\\x00b\"]", "NUL");
+    loaded_free(&l);
+    l = load_refused(VALID_REST "templating_settings:\n  extra_context: {\"a\\0b\": 1}\n",
+                     "templating_settings.extra_context[\"a\\x00b\"]", "NUL");
+    loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_control_characters_escaped_in_messages)
+{
+    struct loaded l = load_refused("controller:\n  \"bo\\ngus\\t\": 1\n" VALID_REST, "controller[\"bo\\ngus\\t\"]",
+                                   "unknown key");
+    loaded_free(&l);
+    l = load_refused("controller:\n  leader_election:\n    lease_name: \"a\\nb\"\n" VALID_REST,
+                     "controller.leader_election.lease_name", "\"a\\nb\"");
+    loaded_free(&l);
+    l = load_refused(VALID_REST "maps:\n  \"x\\ny\": {template: x}\n", "maps[\"x\\ny\"]", "invalid name \"x\\ny\"");
+    for (size_t i = 0; i < l.errs.len; i++) {
+        ck_assert_ptr_null(strchr(l.errs.items[i].msg, '\n'));
+        ck_assert_ptr_null(strchr(l.errs.items[i].path, '\n'));
+    }
+    loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_enabled_type_error_does_not_cascade)
+{
+    unsetenv("POD_NAMESPACE"); /* the lease_namespace rule would fail too if it ran */
+    struct loaded l = load_refused("controller:\n  leader_election:\n    enabled: \"false\"\n" VALID_REST,
+                                   "controller.leader_election.enabled", "expected true or false");
+    ck_assert_uint_eq(l.errs.len, 1);
+    loaded_free(&l);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("config_hostile");
@@ -271,5 +331,12 @@ Suite *suite_under_test(void)
     tcase_add_test(a, test_allocation_failure_fails_the_load);
 #endif
     suite_add_tcase(s, a);
+    TCase *c = tcase_create("careless");
+    tcase_add_checked_fixture(c, env_setup, env_teardown);
+    tcase_add_test(c, test_directory_as_config_named_as_such);
+    tcase_add_test(c, test_nul_in_keys_refused);
+    tcase_add_test(c, test_control_characters_escaped_in_messages);
+    tcase_add_test(c, test_enabled_type_error_does_not_cascade);
+    suite_add_tcase(s, c);
     return s;
 }
