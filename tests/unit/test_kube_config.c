@@ -351,6 +351,54 @@ START_TEST(test_kube_config_base64)
 }
 END_TEST
 
+/* A YAML error says it is the kubeconfig's, with file, line and column in the message itself (the elector
+ * logs only the message, under "cannot reach the Kubernetes API"). */
+START_TEST(test_kube_config_yaml_error_names_file_line_column)
+{
+    struct kube_config_opts o = {.kubeconfig = write_file("broken.yaml", "clusters:\n- name: a\n  cluster: {server: [\n")};
+    struct kube_config *c = NULL;
+    struct err e;
+    err_clear(&e);
+    ck_assert_int_eq(kube_config_load(&o, &c, &e), -1);
+    char want[700];
+    snprintf(want, sizeof(want), "kubeconfig %s:4:1: invalid YAML", o.kubeconfig);
+    ck_assert_msg(strstr(e.msg, want), "\"%s\" lacks \"%s\"", e.msg, want);
+    ck_assert_int_eq(e.line, 4);
+}
+END_TEST
+
+/* token (or another credential or cluster key) given a mapping was read as absent: requests went out
+ * unauthenticated. */
+START_TEST(test_kube_config_credential_of_wrong_type_refused)
+{
+    static const struct {
+        const char *user, *cluster, *needle;
+    } cases[] = {
+        {"{token: {value: t}}", "{server: 'https://h'}", "user \"u\": token must be a string, got a mapping"},
+        {"{tokenFile: [a, b]}", "{server: 'https://h'}", "user \"u\": tokenFile must be a string, got a list"},
+        {"{client-key-data: {a: b}, client-certificate-data: x}", "{server: 'https://h'}", "client-key-data must be a string"},
+        {"{token: t}", "{server: {url: 'https://h'}}", "cluster \"c\": server must be a string, got a mapping"},
+        {"{token: t}", "{server: 'https://h', certificate-authority: [x]}", "certificate-authority must be a string"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
+                 "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n",
+                 cases[i].cluster, cases[i].user);
+        struct kube_config_opts o = {.kubeconfig = write_file("wrongtype.yaml", text)};
+        load_fails(&o, cases[i].needle);
+    }
+    /* a token given as a plain scalar that YAML reads as a number is still a token */
+    struct kube_config_opts o = {.kubeconfig = write_file("numtoken.yaml",
+        "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\ncontexts:\n- name: x\n"
+        "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {token: 12345}\n")};
+    struct kube_config *c = load_ok(&o);
+    ck_assert_str_eq(kube_config_token(c, 1), "12345");
+    kube_config_free(c);
+}
+END_TEST
+
 /* 100 000 nested `[` (libyaml's cost grows with the flow depth on every token): refused at the depth bound,
  * as soon as the parser reaches it, with the kubeconfig's line. */
 START_TEST(test_kube_config_deep_nesting_refused)
@@ -382,6 +430,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_config_base64);
     tcase_add_test(tc, test_kube_config_exec_plugin);
     tcase_add_test(tc, test_kube_config_deep_nesting_refused);
+    tcase_add_test(tc, test_kube_config_yaml_error_names_file_line_column);
+    tcase_add_test(tc, test_kube_config_credential_of_wrong_type_refused);
     suite_add_tcase(s, tc);
     return s;
 }
