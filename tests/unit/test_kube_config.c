@@ -47,6 +47,16 @@ static const char *write_file(const char *name, const char *text)
     return p;
 }
 
+/* A kubeconfig with one cluster c, one user u and the current context x joining them. */
+static const char *write_one(const char *name, const char *cluster, const char *user)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
+             "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n", cluster, user);
+    return write_file(name, text);
+}
+
 static struct kube_config *load_ok(const struct kube_config_opts *o)
 {
     struct kube_config *c = NULL;
@@ -157,12 +167,7 @@ START_TEST(test_kube_config_rejects_conflicts)
         {"{token: t}", "{server: 'https://h', proxy-url: 'ftp://p'}", "proxy-url \"ftp://p\" must be"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[1024];
-        snprintf(text, sizeof(text),
-                 "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
-                 "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n",
-                 cases[i].cluster, cases[i].user);
-        struct kube_config_opts o = {.kubeconfig = write_file("bad.yaml", text)};
+        struct kube_config_opts o = {.kubeconfig = write_one("bad.yaml", cases[i].cluster, cases[i].user)};
         load_fails(&o, cases[i].needle);
         load_fails(&o, "bad.yaml"); /* names the file */
     }
@@ -381,18 +386,11 @@ START_TEST(test_kube_config_credential_of_wrong_type_refused)
         {"{token: t}", "{server: 'https://h', certificate-authority: [x]}", "certificate-authority must be a string"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[1024];
-        snprintf(text, sizeof(text),
-                 "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
-                 "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n",
-                 cases[i].cluster, cases[i].user);
-        struct kube_config_opts o = {.kubeconfig = write_file("wrongtype.yaml", text)};
+        struct kube_config_opts o = {.kubeconfig = write_one("wrongtype.yaml", cases[i].cluster, cases[i].user)};
         load_fails(&o, cases[i].needle);
     }
     /* a token given as a plain scalar that YAML reads as a number is still a token */
-    struct kube_config_opts o = {.kubeconfig = write_file("numtoken.yaml",
-        "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\ncontexts:\n- name: x\n"
-        "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {token: 12345}\n")};
+    struct kube_config_opts o = {.kubeconfig = write_one("numtoken.yaml", "{server: 'https://h'}", "{token: 12345}")};
     struct kube_config *c = load_ok(&o);
     ck_assert_str_eq(kube_config_token(c, 1), "12345");
     kube_config_free(c);
