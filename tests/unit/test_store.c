@@ -186,23 +186,13 @@ START_TEST(test_store_refuses_an_object_missing_an_index_key)
 }
 END_TEST
 
-static uint64_t rng;
-static uint32_t rnd(uint32_t n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng % n);
-}
-
-struct op {
-    int obj, version;   /* version < 0: delete */
-};
+static unsigned rng;   /* rand_r state of the replay */
+static uint32_t rnd(uint32_t n) { return (uint32_t)rand_r(&rng) % n; }
 
 /* Applies a history to a fresh store: every object gets versions 0..2, some deleted and re-added; the final
  * state is version 2 of every object whose index is not a multiple of 7. The order of objects is shuffled;
  * each object's own events stay in order (as an informer delivers them). */
-static struct store *replay(struct packed_keys *k, const struct packed_proj *proj, int nobj, uint64_t seed)
+static struct store *replay(struct packed_keys *k, const struct packed_proj *proj, int nobj, unsigned seed)
 {
     const char *idx[] = {"metadata.namespace", "metadata.labels['kubernetes.io/service-name']"};
     struct store *s;
@@ -263,7 +253,7 @@ START_TEST(test_store_shuffled_event_orders_give_the_same_list_and_bytes)
     struct store *ref = replay(k, proj, N, 1);
     ck_assert_uint_eq(store_count(ref), N - (N + 6) / 7);
     char *want = list_json(ref);
-    for (uint64_t seed = 2; seed < 8; seed++) {
+    for (unsigned seed = 2; seed < 8; seed++) {
         struct store *s = replay(k, proj, N, seed * 7777);
         char *got = list_json(s);
         ck_assert_str_eq(got, want);
