@@ -139,7 +139,7 @@ int pk_close_array(struct pk_builder *b, size_t mark, uint32_t *slot)
     int64_t at = words(b, 1 + n);
     if (at < 0) return -1;
     b->w[at] = (uint32_t)n;
-    memcpy(&b->w[at + 1], &b->pv[mark], n * 4);
+    if (n) memcpy(&b->w[at + 1], &b->pv[mark], n * 4);
     b->pn = mark;
     *slot = PK_MK(PK_ARR, at);
     return 0;
@@ -212,8 +212,10 @@ int pk_close_object(struct pk_builder *b, size_t mark, uint32_t *slot)
     int64_t at = words(b, 1 + 2 * n + (idx ? n : 0));
     if (at < 0) return -1;
     b->w[at] = (uint32_t)n;
-    memcpy(&b->w[at + 1], &b->pk[mark], n * 4);
-    memcpy(&b->w[at + 1 + n], &b->pv[mark], n * 4);
+    if (n) {
+        memcpy(&b->w[at + 1], &b->pk[mark], n * 4);
+        memcpy(&b->w[at + 1 + n], &b->pv[mark], n * 4);
+    }
     if (idx)
         for (size_t i = 0; i < n; i++) b->w[at + 1 + 2 * n + i] = (uint32_t)b->sortbuf[i];
     b->pn = mark;

@@ -22,6 +22,7 @@ struct entry {
     struct packed *p;      /* owned */
     size_t pos;            /* index in the sorted array */
     uint64_t idhash;       /* of namespace/name */
+    uint32_t nfmt;         /* formatted index values after key[] */
     struct view ns, name;  /* into p */
     struct view key[];     /* index values: into p, or into the formatted text after the array */
 };
@@ -42,6 +43,7 @@ struct store {
 };
 
 static size_t entry_size(size_t nkeys) { return sizeof(struct entry) + nkeys * sizeof(struct view); }
+static size_t entry_bytes(const struct entry *en, size_t nkeys) { return entry_size(nkeys) + en->nfmt * STORE_FMT_MAX; }
 
 static void entry_free(struct entry *en)
 {
@@ -185,8 +187,32 @@ static int make_entry(struct store *s, struct packed *p, struct entry **out, str
         return err_set(e, "%s: name or namespace too long (%zu, %zu; at most %d, %d)", s->name, nm, nl,
                        STORE_NAME_MAX, STORE_NAMESPACE_MAX);
     }
+    /* the index values first: only integers and booleans need room in the entry for their text */
+    struct packed_val kv[STORE_INDEX_MAX];
+    size_t nfmt = 0;
+    for (size_t i = 0; i < s->npaths; i++) {
+        const struct packed_path *path = s->paths[i];
+        if (!packed_path_eval(path, root, &kv[i])) {
+            if (strcmp(path->src, "metadata.namespace") == 0) {   /* cluster-scoped object */
+                kv[i] = (struct packed_val){0};
+                continue;
+            }
+            err_set(e, "%s: %s%s%.*s: index key %s is missing", s->name, ns, nl ? "/" : "", (int)nm, name, path->src);
+            packed_free(p);
+            return -1;
+        }
+        enum packed_type t = packed_type(kv[i]);
+        if (t == PACKED_INT || t == PACKED_BOOL) {
+            nfmt++;
+        } else if (t != PACKED_STRING) {
+            err_set(e, "%s: %s%s%.*s: index key %s is not a string, integer or boolean", s->name, ns, nl ? "/" : "",
+                    (int)nm, name, path->src);
+            packed_free(p);
+            return -1;
+        }
+    }
     size_t base = entry_size(s->npaths);
-    struct entry *en = malloc(base + s->npaths * STORE_FMT_MAX);
+    struct entry *en = malloc(base + nfmt * STORE_FMT_MAX);
     if (!en) {
         packed_free(p);
         return err_set(e, "out of memory");
@@ -195,30 +221,21 @@ static int make_entry(struct store *s, struct packed *p, struct entry **out, str
     en->ns = (struct view){ns, (uint32_t)nl};
     en->name = (struct view){name, (uint32_t)nm};
     en->idhash = id_hash(ns, nl, name, nm);
-    char *fmt = (char *)en + base;
+    en->nfmt = (uint32_t)nfmt;
+    char *f = (char *)en + base;
     for (size_t i = 0; i < s->npaths; i++) {
-        const struct packed_path *path = s->paths[i];
-        struct view *kv = &en->key[i];
-        char *f = fmt + i * STORE_FMT_MAX;
-        if (!packed_path_eval(path, root, &v)) {
-            if (strcmp(path->src, "metadata.namespace") == 0) {   /* cluster-scoped object */
-                *kv = (struct view){"", 0};
-                continue;
-            }
-            err_set(e, "%s: %s%s%.*s: index key %s is missing", s->name, ns, nl ? "/" : "", (int)nm, name, path->src);
-            entry_free(en);
-            return -1;
-        }
+        struct view *out_kv = &en->key[i];
         size_t len;
-        switch (packed_type(v)) {
-        case PACKED_STRING: kv->s = packed_str(v, &len); kv->len = (uint32_t)len; break;
-        case PACKED_INT: kv->s = f; kv->len = (uint32_t)snprintf(f, STORE_FMT_MAX, "%" PRId64, packed_int(v)); break;
-        case PACKED_BOOL: kv->s = f; kv->len = (uint32_t)snprintf(f, STORE_FMT_MAX, "%s", packed_bool(v) ? "true" : "false"); break;
-        default:
-            err_set(e, "%s: %s%s%.*s: index key %s is not a string, integer or boolean", s->name, ns, nl ? "/" : "",
-                    (int)nm, name, path->src);
-            entry_free(en);
-            return -1;
+        if (!kv[i].b) {
+            *out_kv = (struct view){"", 0};
+        } else if (packed_type(kv[i]) == PACKED_STRING) {
+            out_kv->s = packed_str(kv[i], &len);
+            out_kv->len = (uint32_t)len;
+        } else {
+            int w = packed_type(kv[i]) == PACKED_INT ? snprintf(f, STORE_FMT_MAX, "%" PRId64, packed_int(kv[i]))
+                                                     : snprintf(f, STORE_FMT_MAX, "%s", packed_bool(kv[i]) ? "true" : "false");
+            *out_kv = (struct view){f, (uint32_t)w};
+            f += STORE_FMT_MAX;
         }
     }
     *out = en;
@@ -271,8 +288,8 @@ int store_upsert(struct store *s, struct packed *p, struct store_event *ev, stru
         en->pos = old->pos;
         s->sorted[en->pos] = en;
         s->ht[i] = en;
-        s->bytes += packed_size(en->p);
-        s->bytes -= packed_size(old->p);
+        s->bytes += packed_size(en->p) + entry_bytes(en, s->npaths);
+        s->bytes -= packed_size(old->p) + entry_bytes(old, s->npaths);
         fill_event(ev, same ? STORE_UNCHANGED : STORE_UPDATED, en, s);
         entry_free(old);
         return 0;
@@ -298,7 +315,7 @@ int store_upsert(struct store *s, struct packed *p, struct store_event *ev, stru
     s->sorted[s->n++] = en;
     s->ht[i] = en;
     s->dirty = 1;
-    s->bytes += packed_size(en->p) + entry_size(s->npaths) + s->npaths * STORE_FMT_MAX;
+    s->bytes += packed_size(en->p) + entry_bytes(en, s->npaths);
     fill_event(ev, STORE_ADDED, en, s);
     return 0;
 }
@@ -340,7 +357,7 @@ int store_delete(struct store *s, const char *ns, const char *name, struct store
         s->sorted[en->pos] = last;
         s->dirty = 1;
     }
-    s->bytes -= packed_size(en->p) + entry_size(s->npaths) + s->npaths * STORE_FMT_MAX;
+    s->bytes -= packed_size(en->p) + entry_bytes(en, s->npaths);
     entry_free(en);
     return 0;
 }
