@@ -18,6 +18,9 @@
  * run on, so the shorter form covers both spellings. */
 #define SCRATCH_SECRETS_PATH "/run/secrets"
 
+/* Scratch dirs are named <parent>/check-XXXXXX, so a sweep knows what it may remove. */
+#define SCRATCH_PREFIX "check-"
+
 /* Generation subdirs, their kind and whether their text names other files (and so is rewritten). */
 static const struct {
     const char *subdir;
@@ -138,6 +141,21 @@ void scratch_remove(struct scratch *s)
     for (size_t i = 0; i < s->nfiles; i++) free(s->files[i].prod_path);
     free(s->files);
     memset(s, 0, sizeof(*s));
+}
+
+void scratch_sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char path[PATH_MAX];
+        if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) ||
+            snprintf(path, sizeof(path), "%s/%s", parent, de->d_name) >= (int)sizeof(path))
+            continue;
+        nftw(path, on_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
 }
 
 struct layout {
@@ -324,7 +342,7 @@ int scratch_layout(const char *parent, const char *gen_dir, const struct scratch
     int rc = fs_mkdir_p(parent, failed, sizeof(failed));
     if (rc < 0) return err_set(e, "cannot create %s: %s", failed, strerror(-rc));
     char tmpl[PATH_MAX];
-    if (snprintf(tmpl, sizeof(tmpl), "%s/check-XXXXXX", parent) >= (int)sizeof(tmpl))
+    if (snprintf(tmpl, sizeof(tmpl), "%s/" SCRATCH_PREFIX "XXXXXX", parent) >= (int)sizeof(tmpl))
         return err_set(e, "scratch parent path too long");
     if (!mkdtemp(tmpl)) return err_set(e, "cannot create a scratch dir under %s: %s", parent, strerror(errno));
     s->dir = strdup(tmpl);

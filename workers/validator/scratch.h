@@ -53,6 +53,8 @@ struct scratch {
  * never pointed at the credentials. On failure nothing is left on disk and s is empty. */
 int scratch_layout(const char *parent, const char *gen_dir, const struct scratch_paths *prod, struct scratch *s,
                    struct err *e);
+/* Removes every scratch dir a killed validator left under parent (the check-* entries). */
+void scratch_sweep(const char *parent);
 /* Removes the scratch dir and everything in it, frees s. Safe on an empty s. */
 void scratch_remove(struct scratch *s);
 
