@@ -76,13 +76,4 @@ void worker_stop(struct worker *w);
 int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shutdown_cb on_shutdown,
                 int (*on_start)(struct worker *w), void *data);
 
-/* Entry points of the roles, dispatched by supervisor/main.c. Each returns the process exit status. */
-int elector_main(int argc, char **argv);
-int deployer_main(int argc, char **argv);
-int discovery_main(int argc, char **argv);
-int reconciler_main(int argc, char **argv);
-int renderer_main(int argc, char **argv);
-int validator_main(int argc, char **argv);
-int executor_main(int argc, char **argv);
-
 #endif

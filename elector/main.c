@@ -12,6 +12,7 @@
 #include "common/kube/kube_config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "elector/election_metrics.h"
 #include "elector/elector.h"
 #include "elector/lease_kube.h"

@@ -19,12 +19,6 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static const char *const role_names[ROLE_COUNT] = {
-    "elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer",
-};
-
-const char *role_name(enum role_id r) { return role_names[r]; }
-
 static void next_stage(struct supervisor *s);
 static void begin_shutdown(struct supervisor *s, const char *why);
 
@@ -35,8 +29,11 @@ static enum role_id child_role(const struct supervisor *s, const struct child *c
 
 int supervisor_expects_child(const struct supervisor *s, enum role_id r)
 {
-    if (r == ROLE_ELECTOR) return s->opts.election_enabled;
-    if (r == ROLE_DEPLOYER) return 0; /* spawned by leadership.c */
+    switch (role_get(r)->runs) {
+    case ROLE_RUNS_WITH_ELECTION: return s->opts.election_enabled;
+    case ROLE_RUNS_WHILE_LEADING: return 0; /* spawned by leadership.c */
+    case ROLE_RUNS_ALWAYS: break;
+    }
     return 1;
 }
 
@@ -270,7 +267,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         return 1;
     }
     for (int r = 0; r < ROLE_COUNT; r++) {
-        child_init(&s->children[r], s->loop, role_names[r], s->exe, s->opts.config_path, &child_ops, s, 1);
+        child_init(&s->children[r], s->loop, role_name((enum role_id)r), s->exe, s->opts.config_path, &child_ops, s, 1);
         s->children[r].config_fd = s->opts.config_fd;
     }
     leadership_init(s);

@@ -10,10 +10,7 @@
 
 #include "common/http/http_server.h"
 #include "supervisor/child.h"
-
-enum role_id { ROLE_ELECTOR, ROLE_DISCOVERY, ROLE_RECONCILER, ROLE_RENDERER, ROLE_VALIDATOR, ROLE_EXECUTOR,
-               ROLE_DEPLOYER, ROLE_COUNT };
-const char *role_name(enum role_id r);
+#include "supervisor/roles.h"
 
 /* What the supervisor needs from the configuration, filled by supervisor_opts_from_config. */
 struct supervisor_opts {

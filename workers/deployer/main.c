@@ -9,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "workers/deployer/fence.h"
 #include "workers/deployer/journal.h"
 
