@@ -27,14 +27,13 @@ struct worker_args {
     pid_t parent;             /* --parent PID: the supervisor that started us */
     const char *config_path;  /* --config FILE: its name, for messages */
     int config_fd;            /* --config-fd N: the supervisor's snapshot of it; -1: read the file */
-    const char *extra;        /* --arg VALUE: role-specific (the deployer's term, for example) */
 };
 
 /* Parses the child command line written by the supervisor. Returns 0, or -1 with a message on stderr. */
 int worker_args_parse(int argc, char **argv, struct worker_args *out);
 /* PR_SET_PDEATHSIG(SIGKILL), then checks the parent is still the one that started us (it may have died
  * before the death signal was armed), names the process, ignores SIGINT and SIGPIPE. Returns 0 or -1. */
-int worker_child_setup(const struct worker_args *a, char **argv);
+int worker_child_setup(const struct worker_args *a);
 
 struct worker;
 typedef void (*worker_message_cb)(struct worker *w, struct json_object *msg, const char *type);

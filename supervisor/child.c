@@ -186,10 +186,6 @@ int child_spawn(struct child *c)
         args[n++] = "--config-fd";
         args[n++] = "4";
     }
-    if (c->extra[0]) {
-        args[n++] = "--arg";
-        args[n++] = c->extra;
-    }
     args[n] = NULL;
 
     uv_stdio_container_t stdio[5] = {

@@ -39,7 +39,6 @@ struct child_ops {
 
 struct child {
     char role[32];
-    char extra[320];            /* passed as --arg when not empty */
     const struct child_ops *ops;
     void *data;                 /* the supervisor's */
     uv_loop_t *loop;

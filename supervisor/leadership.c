@@ -60,7 +60,6 @@ static void start_deployer(struct supervisor *s)
         child_kill(d, "new term while a deployer still runs");
         return; /* leadership_on_deployer_exit starts the new one */
     }
-    snprintf(d->extra, sizeof(d->extra), "%s", s->lead.term);
     d->state = CHILD_IDLE;
     child_spawn(d); /* its fence follows its hello (leadership_on_deployer_hello) */
 }
@@ -218,7 +217,6 @@ void leadership_on_deployer_exit(struct supervisor *s)
     if (s->stage == RUNNING && l->is_leader) {
         struct child *d = &s->children[ROLE_DEPLOYER];
         if (d->state == CHILD_IDLE) start_deployer(s);
-        else if (d->state == CHILD_BACKOFF) snprintf(d->extra, sizeof(d->extra), "%s", l->term);
     }
 }
 
