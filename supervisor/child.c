@@ -56,6 +56,14 @@ static void on_channel_message(struct ipc_channel *ch, struct json_object *msg, 
     if (c->ops->on_message) c->ops->on_message(c, msg, type);
 }
 
+static int on_channel_frame(struct ipc_channel *ch, const char *type, const char *frame, size_t len)
+{
+    struct child *c = ch->data;
+    if (!c || !c->ops->on_frame) return 0;
+    c->last_heartbeat_ms = clock_mono_ms(); /* a forwarded frame proves the loop turns as well */
+    return c->ops->on_frame(c, type, frame, len);
+}
+
 static void free_channel(struct ipc_channel *ch) { free(ch); }
 
 static void on_channel_closed(struct ipc_channel *ch, const char *reason)
@@ -235,10 +243,24 @@ int child_spawn(struct child *c)
         signal_child(c, SIGKILL);
         return -1;
     }
+    c->ch->on_raw = on_channel_frame;
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)c->pid);
     log_info("child started", "child", c->role, "child_pid", pid);
     return 0;
+}
+
+int child_spawn_now(struct child *c)
+{
+    uv_timer_stop(&c->restart_timer);
+    if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
+    return child_spawn(c);
+}
+
+int child_send_frame(struct child *c, const char *frame, size_t len)
+{
+    if (!child_up(c) || !c->ch) return -1;
+    return ipc_channel_send_frame(c->ch, frame, len);
 }
 
 int child_send(struct child *c, struct json_object *msg)
@@ -280,6 +302,12 @@ void child_kill_hung(struct child *c, const char *why)
 }
 
 int child_running(const struct child *c) { return c->pid > 0; }
+
+int child_up(const struct child *c) { return c->state == CHILD_RUNNING && c->pid > 0 && c->hello; }
+
+int child_restart_pending(const struct child *c) { return c->state == CHILD_BACKOFF; }
+
+int child_stopping(const struct child *c) { return c->pid > 0 && c->stop_requested; }
 
 int child_crash_looping(const struct child *c) { return c->state == CHILD_DEAD && c->crash_count > 0; }
 

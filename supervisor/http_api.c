@@ -104,6 +104,7 @@ static struct json_object *describe(struct supervisor *s)
         json_object_object_add(le, "elector", rep);
     }
     json_object_object_add(o, "leader_election", le);
+    json_object_object_add(o, "ipc", router_describe(&s->router));
 
     struct json_object *cfg = NULL;
     if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);

@@ -11,6 +11,7 @@
 #include "common/http/http_server.h"
 #include "supervisor/child.h"
 #include "supervisor/roles.h"
+#include "supervisor/router.h"
 
 /* What the supervisor needs from the configuration, filled by supervisor_opts_from_config. */
 struct supervisor_opts {
@@ -61,6 +62,7 @@ struct supervisor {
     struct config *cfg;             /* owned: the config this process started with */
     struct http_server http;
     struct supervisor_metrics metrics;
+    struct router router;           /* which child's message goes where (supervisor.c's route table) */
 
     uv_signal_t sigterm, sigint;
     uv_timer_t monitor_timer;       /* hung children, watchdog */
@@ -89,7 +91,13 @@ int supervisor_expects_child(const struct supervisor *s, enum role_id r);
 void leadership_init(struct supervisor *s);
 /* Disabled mode: starts the deployer for good. Enabled: waits for the elector. */
 void leadership_start(struct supervisor *s);
-void leadership_on_elector_message(struct supervisor *s, struct json_object *msg, const char *type);
+/* The elector's messages (route handlers, see router.h). */
+void leadership_on_became_leader(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_renewed(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_lost_leadership(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_new_leader_observed(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_election_report(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_elector_hello(struct supervisor *s);
 void leadership_on_elector_exit(struct supervisor *s);
 void leadership_on_deployer_exit(struct supervisor *s);
 void leadership_on_deployer_hello(struct supervisor *s);

@@ -6,22 +6,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-/* Runs fn with stderr redirected into a pipe and returns what was written. */
-static void capture(void (*fn)(void), char *out, size_t n)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    int saved = dup(STDERR_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    fn();
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    close(fds[1]);
-    ssize_t k = read(fds[0], out, n - 1);
-    out[k > 0 ? k : 0] = '\0';
-    close(fds[0]);
-}
+#include "tests/unit/stderr_capture.h"
 
 static void emit_logfmt(void)
 {
