@@ -1,5 +1,5 @@
-/* The supervisor's HTTP endpoints: /healthz (liveness; fails when a leader stopped renewing, as client-go's
- * healthz adaptor does), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
+/* The supervisor's HTTP endpoints: /healthz (liveness; fails when an elector that claims leadership stopped
+ * renewing, the rule in healthz.h), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
  * /debug/vars (JSON: children, leadership, effective config with secrets redacted). */
 #include <stdio.h>
 #include <string.h>
@@ -7,25 +7,18 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/log.h"
+#include "supervisor/healthz.h"
 #include "supervisor/supervisor.h"
-
-/* client-go's healthz adaptor fails a replica whose elector believes it leads but has not renewed within
- * renew_deadline plus a grace. Our grace is the Lease's own margin (lease_duration - renew_deadline): past
- * lease_duration without a renewal, another replica may hold the Lease while our elector still claims it,
- * which only a stuck elector can do, so the pod should be restarted. The deployer was already killed at the
- * fence (renew_deadline); this is about the elector. */
-static int leader_stale(const struct supervisor *s, int64_t now)
-{
-    const struct leadership *l = &s->lead;
-    if (!s->opts.election_enabled || !l->elector_claims) return 0;
-    return now - l->last_renew_ms > s->opts.lease_duration_ms;
-}
 
 static void serve_healthz(struct supervisor *s, struct http_request *req)
 {
-    if (leader_stale(s, clock_mono_ms())) {
+    /* The deployer was already killed at the fence (renew_deadline); this is about the elector. */
+    if (s->opts.election_enabled &&
+        healthz_leader_stale(s->lead.elector_claims, s->lead.last_renew_ms, clock_mono_ms(),
+                             s->opts.lease_duration_ms, s->opts.retry_period_ms)) {
         http_respond_text(req, 500, "text/plain; charset=utf-8",
-                          "unhealthy: leader has not renewed its lease within renew_deadline\n");
+                          "unhealthy: the elector claims leadership but has not renewed for lease_duration + "
+                          "retry_period\n");
         return;
     }
     http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");

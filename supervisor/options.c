@@ -92,6 +92,7 @@ int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, str
     snprintf(o->run_dir, sizeof(o->run_dir), "%s", c->run_dir ? c->run_dir : "");
     o->shutdown_timeout_ms = c->shutdown_timeout_ms;
     o->lease_duration_ms = c->leader_election.lease_duration_ms;
+    o->retry_period_ms = c->leader_election.retry_period_ms;
     if (prepare_run_dir(config_path, o->run_dir) < 0) {
         config_free(cfg);
         close(o->config_fd);

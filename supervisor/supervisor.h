@@ -24,8 +24,8 @@ struct supervisor_opts {
     int http_port;                  /* 0: pick a free port (tests) */
     char run_dir[PATH_MAX];
     int64_t shutdown_timeout_ms;    /* total bound of the ordered shutdown */
-    int64_t lease_duration_ms;      /* for /healthz: an elector that claims leadership but has not renewed */
-                                    /* for this long may already have been replaced */
+    int64_t lease_duration_ms;      /* for /healthz (healthz.h) */
+    int64_t retry_period_ms;
 };
 
 enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WORKERS, STOPPED };
