@@ -62,6 +62,13 @@ int worker_child_setup(const struct worker_args *a)
     setpgid(0, 0);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Signals an operator may send to the wrong pid (HUP meaning reload, USR1/USR2, a stray ALRM): their
+     * default action would kill the role, the deployer and elector mid-write. Only the supervisor acts on
+     * them. uv_spawn resets dispositions, so what a role execs (haproxy -c) gets the defaults back. */
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGALRM, SIG_IGN);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* The runtime every child role shares: its IPC channel to the supervisor, heartbeats, and shutdown.
  *
  * A role's main parses its arguments with worker_args_parse, calls worker_child_setup (death signal, parent
- * check, process title), then worker_init/worker_start on its loop and runs the loop. The supervisor's
+ * check, process title, the signals a role ignores), then worker_init/worker_start on its loop and runs the
+ * loop. The supervisor's
  * "shutdown" message (or SIGTERM sent to the child directly) calls the role's on_shutdown, which finishes
  * what it must and calls worker_stop; the loop then runs out and the role returns its exit status.
  * Not for: the supervisor's side of the channel (supervisor/child.c). */
@@ -32,7 +33,8 @@ struct worker_args {
 /* Parses the child command line written by the supervisor. Returns 0, or -1 with a message on stderr. */
 int worker_args_parse(int argc, char **argv, struct worker_args *out);
 /* PR_SET_PDEATHSIG(SIGKILL), then checks the parent is still the one that started us (it may have died
- * before the death signal was armed), names the process, ignores SIGINT and SIGPIPE. Returns 0 or -1. */
+ * before the death signal was armed), names the process, ignores SIGINT, SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2
+ * and SIGALRM (only the supervisor acts on signals other than SIGTERM). Returns 0 or -1. */
 int worker_child_setup(const struct worker_args *a);
 
 struct worker;

@@ -180,10 +180,12 @@ static void close_everything(struct supervisor *s)
     uv_close((uv_handle_t *)&s->monitor_timer, NULL);
     uv_close((uv_handle_t *)&s->stage_timer, NULL);
     uv_close((uv_handle_t *)&s->bound_timer, NULL);
-    uv_signal_stop(&s->sigterm);
-    uv_signal_stop(&s->sigint);
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_signal_t *sigs[] = {&s->sigterm, &s->sigint, &s->sighup, &s->sig_ignored[0], &s->sig_ignored[1],
+                           &s->sig_ignored[2]};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        uv_signal_stop(sigs[i]);
+        uv_close((uv_handle_t *)sigs[i], NULL);
+    }
     leadership_close(s);
     http_api_close(s);
     for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
@@ -259,6 +261,66 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     begin_shutdown(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* ---- other signals: by default each would kill the supervisor at once, skipping the Lease release ---- */
+
+static const int ignored_signals[] = {SIGUSR1, SIGUSR2, SIGALRM};
+
+static const char *signal_name(int signum)
+{
+    switch (signum) {
+    case SIGHUP: return "SIGHUP";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGALRM: return "SIGALRM";
+    default: return "?";
+    }
+}
+
+static void on_ignored_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_info("signal ignored", "signal", signal_name(signum));
+}
+
+/* SIGHUP: the file is read and validated again; a valid one becomes the snapshot every child started from now
+ * on gets. Running children keep the config they started with: applying a change to them is the pipeline's
+ * job (a validated generation), not a restart of every role. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct supervisor *s = h->data;
+    (void)signum;
+    if (s->stage != RUNNING) {
+        log_info("config reload ignored: shutting down", "signal", "SIGHUP");
+        return;
+    }
+    struct supervisor_opts next;
+    struct config *cfg = NULL;
+    struct err_list errs;
+    err_list_init(&errs);
+    if (supervisor_opts_reload(&s->opts, &next, &cfg, &errs) < 0) {
+        for (size_t i = 0; i < errs.len; i++) {
+            char line[1024];
+            err_format(&errs.items[i], line, sizeof(line));
+            log_error("config reload: problem", "problem", line);
+        }
+        char n[24];
+        snprintf(n, sizeof(n), "%zu", errs.len);
+        log_error("config reload refused, the running config stays", "config", s->opts.config_path, "problems", n);
+        err_list_free(&errs);
+        return;
+    }
+    err_list_free(&errs);
+    close(s->opts.config_fd); /* running children hold their own copy of the old snapshot */
+    s->opts = next;
+    config_free(s->cfg);
+    s->cfg = cfg;
+    for (int r = 0; r < ROLE_COUNT; r++) s->children[r].config_fd = s->opts.config_fd;
+    log_set_level(cfg->controller.logging.level);
+    log_set_format(cfg->controller.logging.format);
+    log_info("config reloaded", "config", s->opts.config_path, "applies_to",
+             "children started from now on; running children keep the config they started with");
+}
+
 /* ---- monitoring ---- */
 
 static void on_monitor_timer(uv_timer_t *t)
@@ -331,6 +393,14 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
+    uv_signal_init(s->loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    for (size_t i = 0; i < sizeof(ignored_signals) / sizeof(ignored_signals[0]); i++) {
+        uv_signal_init(s->loop, &s->sig_ignored[i]);
+        s->sig_ignored[i].data = s;
+        uv_signal_start(&s->sig_ignored[i], on_ignored_signal, ignored_signals[i]);
+    }
     uv_timer_init(s->loop, &s->monitor_timer);
     uv_timer_init(s->loop, &s->stage_timer);
     uv_timer_init(s->loop, &s->bound_timer);

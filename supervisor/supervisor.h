@@ -65,6 +65,8 @@ struct supervisor {
     struct router router;           /* which child's message goes where (supervisor.c's route table) */
 
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;             /* reload the config (supervisor_reload_config) */
+    uv_signal_t sig_ignored[3];     /* SIGUSR1, SIGUSR2, SIGALRM: logged, never fatal */
     uv_timer_t monitor_timer;       /* hung children, watchdog */
     uv_timer_t stage_timer;         /* bound of the current shutdown stage */
     uv_timer_t bound_timer;         /* total shutdown bound */
@@ -83,6 +85,12 @@ struct config;
 /* Loads the config file; on problems prints them all and returns -1. *cfg is the supervisor's (freed by
  * supervisor_run). */
 int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg);
+/* SIGHUP: snapshots and validates the same file again, with every check plus the settings a running
+ * supervisor cannot change (controller.http, run_dir, leader_election enabled/identity/lease_name).
+ * Returns 0 with next and *cfg filled (the caller owns both), or -1 with every problem in errs. */
+struct err_list;
+int supervisor_opts_reload(const struct supervisor_opts *cur, struct supervisor_opts *next, struct config **cfg,
+                           struct err_list *errs);
 int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
 /* The roles that must run for the replica to be ready (the deployer is not one: it follows leadership). */
 int supervisor_expects_child(const struct supervisor *s, enum role_id r);
