@@ -1,8 +1,10 @@
 /* IPC framing and the libuv channel (see ipc.h). */
 #include "common/ipc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *ipc_error_str(int code)
 {
@@ -258,6 +260,29 @@ int ipc_channel_send_lossy(struct ipc_channel *ch, struct json_object *msg, size
 {
     if (ch->queued_bytes > limit) return 1;
     return ipc_channel_send(ch, msg);
+}
+
+int ipc_channel_drain(struct ipc_channel *ch)
+{
+    if (ch->ended || ch->closing || !ch->reading) return ch->ended ? -1 : 0;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ch->pipe, &fd) != 0) return 0;
+    /* The pipe is non-blocking (libuv's): reading behind libuv's back is safe, its next read sees EAGAIN. */
+    char chunk[65536];
+    size_t total = 0;
+    while (total < IPC_DRAIN_MAX && !ch->ended) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break; /* EAGAIN: nothing more written yet; a real error is left to libuv's next read */
+        if (n == 0) {
+            channel_end(ch, "peer closed the channel");
+            break;
+        }
+        total += (size_t)n;
+        int rc = ipc_decoder_feed(&ch->dec, chunk, (size_t)n, on_frame, ch);
+        if (rc != IPC_OK) channel_end(ch, ipc_error_str(rc));
+    }
+    return ch->ended ? -1 : 0;
 }
 
 static void on_pipe_closed(uv_handle_t *h)

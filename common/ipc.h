@@ -23,6 +23,9 @@
 #define IPC_TYPE_PREFIX "{\"type\":\""
 /* Types are short identifiers ([a-z0-9_]); the bound keeps a peek at a hostile frame short. */
 #define IPC_TYPE_MAX 64
+/* ipc_channel_drain reads at most this much: more than a socket buffer holds (about 200 KiB), so one call
+ * empties what a stopped reader missed, yet a peer writing without pause cannot hold the loop for long. */
+#define IPC_DRAIN_MAX (1u << 20)
 
 enum ipc_error {
     IPC_OK = 0,
@@ -94,6 +97,11 @@ int ipc_channel_send(struct ipc_channel *ch, struct json_object *msg);
 int ipc_channel_send_frame(struct ipc_channel *ch, const char *frame, size_t len);
 /* Best-effort send for periodic reports: skipped (returns 1) when more than limit bytes are waiting. */
 int ipc_channel_send_lossy(struct ipc_channel *ch, struct json_object *msg, size_t limit);
+/* Reads and handles, now and without waiting, what the peer has already written (on_message runs for each
+ * frame, on_close if the channel ends): for a decision that must not be taken on stale state, such as the
+ * supervisor's fence timer firing before the renewals that arrived while its process was stopped are read.
+ * Reads at most IPC_DRAIN_MAX bytes. Returns 0, or -1 if the channel ended. */
+int ipc_channel_drain(struct ipc_channel *ch);
 /* Closes the pipe and frees the channel's buffers; free_cb (may be NULL) is called with ch when done,
  * after which the caller may free the memory holding ch. */
 void ipc_channel_close(struct ipc_channel *ch, void (*free_cb)(struct ipc_channel *ch));

@@ -257,6 +257,11 @@ int child_spawn_now(struct child *c)
     return child_spawn(c);
 }
 
+void child_drain(struct child *c)
+{
+    if (c->ch) ipc_channel_drain(c->ch);
+}
+
 int child_send_frame(struct child *c, const char *frame, size_t len)
 {
     if (!child_up(c) || !c->ch) return -1;

@@ -75,6 +75,8 @@ void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *
 int child_spawn(struct child *c);
 /* Spawns now, cancelling a pending restart's backoff (a new term's deployer must not wait for it). */
 int child_spawn_now(struct child *c);
+/* Handles what the child has already written and not yet been read (ipc_channel_drain). */
+void child_drain(struct child *c);
 /* Sends msg if running (not consumed). */
 int child_send(struct child *c, struct json_object *msg);
 /* Queues an encoded frame (copied) if the child is up (running and said hello); -1 otherwise. */

@@ -208,6 +208,11 @@ static void on_fence_timer(uv_timer_t *t)
 {
     struct supervisor *s = t->data;
     if (!s->lead.is_leader) return;
+    /* libuv runs due timers before it reads sockets: after our process was stopped (SIGSTOP, a stalled
+     * machine) this fires with the elector's renewals of the meantime still unread. Read them first: a fence
+     * they extended is still valid, and killing its deployer would only respawn it for the same term. */
+    child_drain(&s->children[ROLE_ELECTOR]);
+    if (!s->lead.is_leader) return; /* what was read ended leadership (lost_leadership) */
     /* libuv timers run on the loop's cached clock and may fire a little early: kill at the fence, not
      * before, so a renewal that is merely late by the cache does not cost a term. */
     if (s->lead.fence_ms >= 0 && clock_mono_ms() < s->lead.fence_ms) {

@@ -335,6 +335,13 @@ static void on_monitor_timer(uv_timer_t *t)
             continue;
         }
         int64_t silent = now - c->last_heartbeat_ms;
+        if (silent > HEARTBEAT_FRESH_MS) {
+            /* Silent, or only unread: after our own process was stopped, this timer runs before the loop
+             * reads the heartbeats sent meantime. Read them before judging anyone hung. */
+            child_drain(c);
+            if (!child_running(c)) continue;
+            silent = clock_mono_ms() - c->last_heartbeat_ms;
+        }
         if (silent > CHILD_HUNG_MS && s->stage == RUNNING) {
             child_kill_hung(c, "no heartbeat for " STR(CHILD_HUNG_MS) " ms");
             healthy = 0;
