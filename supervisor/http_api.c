@@ -141,15 +141,11 @@ int http_api_start(struct supervisor *s)
     s->http.limits.request_timeout_ms = 5000;
     int rc = http_server_listen(&s->http, s->opts.http_address, s->opts.http_port);
     if (rc < 0) {
-        char port[16];
-        snprintf(port, sizeof(port), "%d", s->opts.http_port);
-        log_error("cannot listen for HTTP", "address", s->opts.http_address, "port", port, "error",
-                  uv_strerror(rc));
+        log_error("cannot listen for HTTP", "address", s->opts.http_address, "port", LOG_INT(s->opts.http_port),
+                  "error", uv_strerror(rc));
         return -1;
     }
-    char port[16];
-    snprintf(port, sizeof(port), "%d", http_server_port(&s->http));
-    log_info("serving HTTP", "address", s->opts.http_address, "port", port);
+    log_info("serving HTTP", "address", s->opts.http_address, "port", LOG_INT(http_server_port(&s->http)));
     return 0;
 }
 

@@ -43,9 +43,7 @@ static void maybe_ready(struct supervisor *s)
     for (int r = 0; r < ROLE_COUNT; r++)
         if (supervisor_expects_child(s, (enum role_id)r) && !s->children[r].hello) return;
     s->ready_sent = 1;
-    char ms[32];
-    snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - s->started_ms));
-    log_info("all children up", "startup_ms", ms);
+    log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
     sd_notify_send("READY=1\nSTATUS=all children up");
 }
 
@@ -240,9 +238,7 @@ static void begin_shutdown(struct supervisor *s, const char *why)
         if (all_stopped(s, 0, ROLE_COUNT - 1)) next_stage(s);
         return;
     }
-    char bound[32];
-    snprintf(bound, sizeof(bound), "%lld", (long long)s->opts.shutdown_timeout_ms);
-    log_info("shutdown requested", "why", why, "bound_ms", bound);
+    log_info("shutdown requested", "why", why, "bound_ms", LOG_INT(s->opts.shutdown_timeout_ms));
     sd_notify_send("STOPPING=1");
     for (int r = 0; r < ROLE_COUNT; r++) child_disable(&s->children[r]);
     uv_timer_start(&s->bound_timer, on_bound_timer, (uint64_t)s->opts.shutdown_timeout_ms, 0);
@@ -303,9 +299,8 @@ static void on_sighup(uv_signal_t *h, int signum)
             err_format(&errs.items[i], line, sizeof(line));
             log_error("config reload: problem", "problem", line);
         }
-        char n[24];
-        snprintf(n, sizeof(n), "%zu", errs.len);
-        log_error("config reload refused, the running config stays", "config", s->opts.config_path, "problems", n);
+        log_error("config reload refused, the running config stays", "config", s->opts.config_path, "problems",
+                  LOG_UINT(errs.len));
         err_list_free(&errs);
         return;
     }
@@ -429,8 +424,6 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         return 1;
     }
 
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
     log_info("supervisor starting", "version", HTIC_VERSION, "config", s->opts.config_path,
              "leader_election", s->opts.election_enabled ? "enabled" : "disabled", "identity", s->opts.identity);
     for (int r = 0; r < ROLE_COUNT; r++)

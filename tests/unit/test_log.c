@@ -1,6 +1,7 @@
 /* Logging: one line per event with time, level, role, pid; values quoted and escaped; JSON mode valid. */
 #include "tests/unit/unit.h"
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +46,20 @@ START_TEST(test_log_json_line_parses)
     ck_assert_str_eq(json_object_get_string(v), "a\tb\x01");
     ck_assert(json_object_object_get_ex(o, "pid", &v));
     json_object_put(o);
+}
+END_TEST
+
+static void emit_numbers(void)
+{
+    log_init("x", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
+    log_info("numbers", "min", LOG_INT(INT64_MIN), "pid", LOG_INT(4242), "max", LOG_UINT(UINT64_MAX));
+}
+
+START_TEST(test_log_numbers_need_no_buffer_at_the_call_site)
+{
+    char out[4096];
+    capture(emit_numbers, out, sizeof(out));
+    ck_assert_ptr_nonnull(strstr(out, "msg=numbers min=-9223372036854775808 pid=4242 max=18446744073709551615\n"));
 }
 END_TEST
 
@@ -193,6 +208,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_log_cut_logfmt_value_keeps_its_quotes_closed);
     tcase_add_test(tc, test_log_logfmt_key_cannot_break_the_line);
     tcase_add_test(tc, test_log_json_line_is_valid_utf8_whatever_the_value);
+    tcase_add_test(tc, test_log_numbers_need_no_buffer_at_the_call_site);
     suite_add_tcase(s, tc);
     return s;
 }
