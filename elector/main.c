@@ -12,6 +12,7 @@
 #include "common/kube/kube_config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "elector/election_metrics.h"
 #include "elector/elector.h"
 #include "elector/lease_kube.h"
@@ -111,7 +112,7 @@ static int on_start(struct worker *w)
                   .retry_period_ms = le->retry_period_ms, .identity = le->identity},
         .ns = le->lease_namespace,
         .name = le->lease_name,
-        .watch = getenv("HTIC_ELECTOR_NO_WATCH") == NULL, /* tests compare with client-go's plain polling */
+        .watch = 1,
         /* The supervisor gives each shutdown stage a quarter of shutdown_timeout; finish the release within
          * it (less a margin for the exit) rather than be killed mid-way. Followers take over at expiry if a
          * release cannot be written in that time. */

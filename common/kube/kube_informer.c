@@ -83,14 +83,12 @@ static void backoff(struct kube_informer *inf, enum next_step next, int64_t min_
 static void report_error(struct kube_informer *inf, const char *phase, const struct kube_response *r)
 {
     inf->stats.errors++;
-    char status[16];
-    snprintf(status, sizeof(status), "%ld", r->status);
     const char *res = inf->o.res.resource, *ns = inf->o.res.namespace ? inf->o.res.namespace : "";
     if (r->err == KUBE_ERR_GONE) /* history moved on: a relist is routine */
         log_info("informer relisting", "resource", res, "namespace", ns, "phase", phase, "message", r->message);
     else
         log_warn("informer request failed, retrying", "resource", res, "namespace", ns, "phase", phase, "error",
-                 kube_err_name(r->err), "status", status, "message", r->message);
+                 kube_err_name(r->err), "status", LOG_INT(r->status), "message", r->message);
     if (inf->cbs.on_error) inf->cbs.on_error(inf->data, phase, r);
 }
 

@@ -9,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "workers/deployer/fence.h"
 #include "workers/deployer/journal.h"
 
@@ -61,10 +62,9 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
     fence_update(&d->fence, term ? term : "?", fence, ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - mono));
     if (!d->announced) {
         d->announced = 1;
-        char left[32];
-        snprintf(left, sizeof(left), "%lld", (long long)fence_left_ms(&d->fence, clock_mono_ms()));
+        int64_t left = fence_left_ms(&d->fence, clock_mono_ms());
         if (act(d, "ready", NULL) == 0) {
-            log_info("deployer ready", "term", d->fence.term, "fence_left_ms", left);
+            log_info("deployer ready", "term", d->fence.term, "fence_left_ms", LOG_INT(left));
             worker_event(w, "DeployerReady", "term", d->fence.term, (const char *)0);
         }
     }
