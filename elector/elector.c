@@ -216,7 +216,7 @@ static void acquired(struct elector *el)
         el->phase = ELECTOR_LEADING;
         el->stats.acquisitions++;
         uv_timer_stop(&el->expiry_timer);
-        lease_term_format(el->st.observed.holder, el->st.observed.transitions, el->term, sizeof(el->term));
+        term_format(el->term, el->st.observed.holder, el->st.observed.transitions);
         log_info("became leader", "term", el->term, "reason", lease_reason_str(el->att.reason));
         struct json_object *m = ipc_msg_new("became_leader");
         json_object_object_add(m, "term", json_object_new_string(el->term));
@@ -230,8 +230,8 @@ static void acquired(struct elector *el)
         /* client-go's renew loop starts right after acquisition. */
         schedule_attempt(el, now);
     } else {
-        char term[sizeof(el->term)];
-        lease_term_format(el->st.observed.holder, el->st.observed.transitions, term, sizeof(term));
+        char term[TERM_MAX];
+        term_format(term, el->st.observed.holder, el->st.observed.transitions);
         if (strcmp(term, el->term) != 0) {
             /* Someone blanked our Lease (a client-go replica releasing what it wrongly thought it held, or an
              * operator) and this write took it back: that is a new term, and a term is never extended into

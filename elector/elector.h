@@ -73,7 +73,7 @@ struct elector {
     uv_timer_t attempt_timer, fence_timer, expiry_timer, request_timer, watch_timer;
     int watching, watch_healthy;
     int64_t release_deadline_ms;
-    char term[LEASE_IDENTITY_MAX + 16];
+    char term[TERM_MAX];                       /* common/term.h; the term we lead under */
     struct elector_stats stats;
     void (*on_stopped)(struct elector *el);    /* after shutdown finished (release done or given up) */
     int closing, open_handles;

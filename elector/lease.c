@@ -168,11 +168,6 @@ int lease_record_same_raw(const struct lease_record *a, const struct lease_recor
            strcmp(a->preferred_holder, b->preferred_holder) == 0;
 }
 
-void lease_term_format(const char *holder, int32_t transitions, char *out, size_t n)
-{
-    snprintf(out, n, "%s#%" PRId32, holder, transitions);
-}
-
 const char *lease_status_str(enum lease_status st)
 {
     switch (st) {

@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/term.h"
 
-/* Identities are pod names or hostname_uuid (well under 253 characters); a holder written by someone else
- * that is longer than this makes the record unreadable, and an unreadable lease is never taken over. */
-#define LEASE_IDENTITY_MAX 512
+/* Our own identity's bound: the term's (common/term.h). */
+#define LEASE_IDENTITY_MAX TERM_IDENTITY_MAX
 /* strategy and preferredHolder (coordinated election) are only compared, never written; same bound. */
 #define LEASE_STRATEGY_MAX 512
 /* resourceVersion and uid are opaque decimal strings / UUIDs; 128 is far above anything etcd produces. */
@@ -71,9 +71,6 @@ int lease_microtime_parse(const char *s, struct lease_time *out);
 
 /* The record as client-go compares it between two GETs: times at whole seconds. 1 if the same. */
 int lease_record_same_raw(const struct lease_record *a, const struct lease_record *b);
-
-/* The term a leader works under: holder + leaseTransitions, formatted "holder#transitions". */
-void lease_term_format(const char *holder, int32_t transitions, char *out, size_t n);
 
 /* ---- the state machine ---- */
 

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/ipc.h"
+#include "common/term.h"
 
 /* Restart backoff doubles from the first value up to the cap; a child that ran this long without crashing
  * gets its backoff reset. */
@@ -39,7 +40,7 @@ struct child_ops {
 
 struct child {
     char role[32];
-    char extra[320];            /* passed as --arg when not empty */
+    char extra[TERM_MAX];       /* passed as --arg when not empty (the deployer's term, common/term.h) */
     const struct child_ops *ops;
     void *data;                 /* the supervisor's */
     uv_loop_t *loop;

@@ -2,7 +2,6 @@
 #include "workers/deployer/fence.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 void fence_init(struct fence *f)
@@ -11,15 +10,17 @@ void fence_init(struct fence *f)
     f->until_ms = 0;
 }
 
-void fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms)
+int fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms)
 {
+    if (strlen(term) >= sizeof(f->term)) return -1;
     if (f->known && strcmp(f->term, term) == 0 && f->until_ms != FENCE_NONE && until_ms != FENCE_NONE &&
         until_ms < f->until_ms)
-        return;
-    snprintf(f->term, sizeof(f->term), "%s", term);
+        return 0;
+    term_copy(f->term, term);
     f->until_ms = until_ms;
     f->sleep_ms = sleep_ms;
     f->known = 1;
+    return 0;
 }
 
 int fence_allows(const struct fence *f, int64_t now_ms, int64_t sleep_ms)

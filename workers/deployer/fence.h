@@ -6,8 +6,10 @@
 
 #include <stdint.h>
 
+#include "common/term.h"
+
 struct fence {
-    char term[300];      /* holder#leaseTransitions; "" until the first leadership message */
+    char term[TERM_MAX]; /* common/term.h; "" until the first leadership message */
     int64_t until_ms;    /* CLOCK_MONOTONIC ms; FENCE_NONE in disabled mode */
     int64_t sleep_ms;    /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence was last set */
     int known;
@@ -20,8 +22,9 @@ struct fence {
 #define FENCE_SUSPEND_SLACK_MS 100
 
 void fence_init(struct fence *f);
-/* A fence never moves backwards within one term; a new term replaces it. sleep_ms: boot - mono now. */
-void fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms);
+/* A fence never moves backwards within one term; a new term replaces it. sleep_ms: boot - mono now.
+ * Returns -1 (the fence unchanged) for a term that does not fit TERM_MAX: cut, it could pass for another. */
+int fence_update(struct fence *f, const char *term, int64_t until_ms, int64_t sleep_ms);
 /* 1 if a side effect may start at now_ms (CLOCK_MONOTONIC) with sleep_ms = boot - mono now. */
 int fence_allows(const struct fence *f, int64_t now_ms, int64_t sleep_ms);
 /* ms left before the fence (INT64_MAX in disabled mode, <= 0 once passed). */

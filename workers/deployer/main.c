@@ -58,7 +58,10 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
     /* The clock gap as it was when the elector sent the write behind this fence: a suspend between that
      * send and now (even before this message reached us) shows as a larger gap at the next check. */
     int64_t mono = clock_mono_ms();
-    fence_update(&d->fence, term ? term : "?", fence, ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - mono));
+    if (fence_update(&d->fence, term ? term : "?", fence, ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - mono)) < 0) {
+        log_error("refusing a leadership message whose term is longer than a term can be");
+        return;
+    }
     if (!d->announced) {
         d->announced = 1;
         char left[32];
