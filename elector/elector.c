@@ -116,7 +116,7 @@ static void send_report(struct elector *el)
 
 static void report_new_leader(struct elector *el)
 {
-    char id[LEASE_IDENTITY_MAX + 1];
+    char id[LEASE_FOREIGN_KEPT_MAX + 1];
     if (!lease_take_new_leader(&el->st, id, sizeof(id))) return;
     struct json_object *m = ipc_msg_new("new_leader_observed");
     json_object_object_add(m, "identity", json_object_new_string(id));

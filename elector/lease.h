@@ -14,8 +14,16 @@
 
 /* Our own identity's bound: the term's (common/term.h). */
 #define LEASE_IDENTITY_MAX TERM_IDENTITY_MAX
-/* strategy and preferredHolder (coordinated election) are only compared, never written; same bound. */
-#define LEASE_STRATEGY_MAX 512
+/* What another client may write into holderIdentity, preferredHolder or strategy: Kubernetes bounds these
+ * only by the size of the object, and etcd refuses any request over its default --max-request-bytes
+ * (1.5 MiB), so no stored Lease holds a longer string. Longer is refused as unreadable. */
+#define LEASE_FOREIGN_STR_MAX (1536u * 1024u)
+/* A foreign string longer than our identity bound is kept in a shortened form (lease_json.c): its first
+ * LEASE_IDENTITY_MAX bytes (cut at a UTF-8 boundary) and "...[N bytes, fnv1a64 HEX]". The form is longer
+ * than any identity we accept, so it is never taken for ours, and it differs between two holders unless
+ * their 64-bit hashes collide (a writer able to forge that could write any holder anyway). The suffix is at
+ * most 4 + 7 + 16 + 16 + 1 = 44 bytes. */
+#define LEASE_FOREIGN_KEPT_MAX (LEASE_IDENTITY_MAX + 48)
 /* resourceVersion and uid are opaque decimal strings / UUIDs; 128 is far above anything etcd produces. */
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */
@@ -34,13 +42,13 @@ struct lease_time {
 
 /* client-go's LeaderElectionRecord, mapped onto Lease.spec (leaderTransitions <-> leaseTransitions). */
 struct lease_record {
-    char holder[LEASE_IDENTITY_MAX + 1];   /* "" when absent */
+    char holder[LEASE_FOREIGN_KEPT_MAX + 1];   /* "" when absent; foreign ones maybe shortened */
     int32_t duration_s;                    /* leaseDurationSeconds; 0 when absent */
     struct lease_time acquire;
     struct lease_time renew;
     int32_t transitions;                   /* leaseTransitions; 0 when absent */
-    char strategy[LEASE_STRATEGY_MAX + 1];         /* compared only; never written by us */
-    char preferred_holder[LEASE_IDENTITY_MAX + 1]; /* compared only; never written by us */
+    char strategy[LEASE_FOREIGN_KEPT_MAX + 1];         /* compared only; never written by us */
+    char preferred_holder[LEASE_FOREIGN_KEPT_MAX + 1]; /* compared only; never written by us */
 };
 
 /* A Lease as the API returned it: the record plus the metadata the state machine needs. */
@@ -126,7 +134,7 @@ struct lease_state {
     char cached_rv[LEASE_RV_MAX + 1];  /* resourceVersion of the object last returned by the API */
     char cached_uid[LEASE_RV_MAX + 1];
     int have_cached;                   /* a cached object exists (fast path possible) */
-    char reported_leader[LEASE_IDENTITY_MAX + 1];
+    char reported_leader[LEASE_FOREIGN_KEPT_MAX + 1];
     int reported_any;                  /* reported_leader is meaningful */
     uint64_t slow_path_renewals;       /* client-go's leader_election_slowpath_total */
 };

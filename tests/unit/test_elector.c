@@ -661,6 +661,33 @@ START_TEST(test_elector_lease_taken_steps_down)
 }
 END_TEST
 
+/* Issue 13 item 6: an expired Lease whose holder (written by another client) is far longer than any
+ * identity we accept is taken over once our observation of it expires, not refused as unreadable. */
+START_TEST(test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    char ghost[4097];
+    memset(ghost, 'g', sizeof(ghost) - 1);
+    ghost[sizeof(ghost) - 1] = '\0';
+    struct json_object *o = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"lease\",\"namespace\":\"ns\",\"uid\":\"uid-g\"},\"spec\":{"
+        "\"leaseDurationSeconds\":1,\"leaseTransitions\":4,\"renewTime\":\"2024-01-01T00:00:00.000000Z\"}}"), *spec;
+    json_object_object_get_ex(o, "spec", &spec);
+    json_object_object_add(spec, "holderIdentity", json_object_new_string(ghost));
+    store(&srv, o);
+    json_object_put(o);
+    struct replica a;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 3000, is_leading, &a));
+    ck_assert_str_eq(holder(&srv), "a");
+    ck_assert_int_eq(transitions(&srv), 5);
+    struct replica *rs[] = {&a};
+    finish_test(&loop, &srv, rs, 1);
+}
+END_TEST
+
 START_TEST(test_elector_refuses_bad_settings)
 {
     uv_loop_t loop;
@@ -718,6 +745,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_waits_for_deployer_stopped);
     tcase_add_test(tc, test_elector_suspend_loses_before_writing);
     tcase_add_test(tc, test_elector_lease_taken_steps_down);
+    tcase_add_test(tc, test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
     tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);
