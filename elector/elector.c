@@ -117,7 +117,9 @@ static void send_report(struct elector *el)
 static void report_new_leader(struct elector *el)
 {
     char id[LEASE_FOREIGN_KEPT_MAX + 1];
-    if (!lease_take_new_leader(&el->st, id, sizeof(id))) return;
+    enum lease_leader_change ch = lease_take_new_leader(&el->st, id, sizeof(id));
+    if (ch == LEASE_LEADER_NONE) log_info("lease released: no leader until someone acquires it");
+    if (ch != LEASE_LEADER_NEW) return;
     struct json_object *m = ipc_msg_new("new_leader_observed");
     json_object_object_add(m, "identity", json_object_new_string(id));
     send_msg(el, m);
@@ -314,6 +316,28 @@ static const struct lease_object *parse_reply(struct elector *el, const struct l
     return buf;
 }
 
+static const char *rv_of(struct json_object *obj)
+{
+    struct json_object *meta, *rv;
+    if (!obj || !json_object_object_get_ex(obj, "metadata", &meta) ||
+        !json_object_object_get_ex(meta, "resourceVersion", &rv))
+        return "";
+    return json_object_get_string(rv);
+}
+
+/* A follower's GET answer is older than the watch when a watch event arrived while the GET was in flight
+ * and names another resourceVersion: resourceVersions are opaque (equality only), so the order of arrival
+ * decides, and the event that came last is the newest record we know. Deciding on the older answer moved
+ * the observation back (a released Lease after the next holder was already seen) and wasted a takeover on
+ * a stale resourceVersion. A leader decides by its own writes, never by the watch. */
+static int get_answer_is_stale(const struct elector *el, const struct lease_api_reply *r)
+{
+    if (el->phase != ELECTOR_CONTENDING || el->watch_seq == el->get_sent_watch_seq || !el->watched) return 0;
+    if (r->st == LEASE_ST_NOT_FOUND) return !el->watched_deleted;
+    if (r->st != LEASE_ST_OK) return 0;
+    return el->watched_deleted || strcmp(rv_of(r->obj), rv_of(el->watched)) != 0;
+}
+
 static void on_request_done(void *data, const struct lease_api_reply *r)
 {
     struct elector *el = data;
@@ -321,6 +345,14 @@ static void on_request_done(void *data, const struct lease_api_reply *r)
     el->request_pending = 0;
     uv_timer_stop(&el->request_timer);
     if (el->phase == ELECTOR_RELEASING) return; /* not expected: the release uses its own callbacks */
+    struct lease_api_reply newer;
+    if (el->att.pending == LEASE_ACT_GET && get_answer_is_stale(el, r)) {
+        log_debug("lease read older than the last watch event; deciding on the event", "read_rv", rv_of(r->obj),
+                  "watched_rv", rv_of(el->watched));
+        newer = (struct lease_api_reply){.st = el->watched_deleted ? LEASE_ST_NOT_FOUND : LEASE_ST_OK,
+                                         .obj = el->watched_deleted ? NULL : el->watched};
+        r = &newer;
+    }
     struct lease_object obj;
     const struct lease_object *o = parse_reply(el, r, &obj);
     int64_t now = now_mono(el);
@@ -382,6 +414,7 @@ static void run_action(struct elector *el, enum lease_action act)
     }
     el->req_sent_mono = now;
     el->req_sent_boot = now_boot(el);
+    el->get_sent_watch_seq = el->watch_seq;
     el->request_pending = 1;
     el->stats.requests++;
     int rc = act == LEASE_ACT_GET      ? el->api.ops->get(el->api.impl, timeout, on_request_done, el)
@@ -434,6 +467,10 @@ static void on_watch_event(void *data, const char *type, struct json_object *obj
     el->stats.watch_events++;
     el->watch_healthy = 1;
     if (strcmp(type, "BOOKMARK") == 0) return;
+    el->watch_seq++;
+    json_object_put(el->watched);
+    el->watched = json_object_get(obj);
+    el->watched_deleted = strcmp(type, "DELETED") == 0;
     if (el->phase == ELECTOR_LEADING) {
         /* A leader decides by its own renewals only (watch events may lag behind its writes), but an event
          * that does not name us is a reason to renew now rather than at the next period: the fast-path PUT
@@ -671,6 +708,8 @@ static void on_timer_closed(uv_handle_t *h)
     if (--el->open_handles == 0) {
         json_object_put(el->cached);
         el->cached = NULL;
+        json_object_put(el->watched);
+        el->watched = NULL;
         if (el->on_closed) el->on_closed(el);
     }
 }

@@ -70,6 +70,10 @@ struct elector {
     int64_t fence_ms;                          /* -1 while not leading */
     int only_unreachable;                      /* every renewal since the last success timed out / errored */
     struct json_object *cached;                /* owned: the Lease object the API last returned */
+    struct json_object *watched;               /* owned: the object of the last watch event, NULL before one */
+    int watched_deleted;                       /* that event was DELETED */
+    uint64_t watch_seq;                        /* watch events with an object, counted in order of arrival */
+    uint64_t get_sent_watch_seq;               /* watch_seq when the GET in flight was sent */
     uv_timer_t attempt_timer, fence_timer, expiry_timer, request_timer, watch_timer;
     int watching, watch_healthy;
     int64_t release_deadline_ms;

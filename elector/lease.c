@@ -258,15 +258,18 @@ int lease_observe(struct lease_state *s, const struct lease_object *o, int64_t n
     return observe_fetched(s, &o->rec, now_mono_ms);
 }
 
-int lease_take_new_leader(struct lease_state *s, char *out, size_t n)
+enum lease_leader_change lease_take_new_leader(struct lease_state *s, char *out, size_t n)
 {
-    if (s->reported_any && strcmp(s->reported_leader, s->observed.holder) == 0) return 0;
+    if (s->reported_any && strcmp(s->reported_leader, s->observed.holder) == 0) return LEASE_LEADER_SAME;
     /* client-go starts with reportedLeader "" so an empty holder is not reported first; same here. */
-    if (!s->reported_any && s->observed.holder[0] == '\0') return 0;
+    if (!s->reported_any && s->observed.holder[0] == '\0') return LEASE_LEADER_SAME;
     copy_str(s->reported_leader, sizeof(s->reported_leader), s->observed.holder);
     s->reported_any = 1;
+    /* client-go hands "" to OnNewLeader; a release is not a leader, and reporting it as one made followers
+     * show an empty lease holder until the next holder was seen. */
+    if (s->observed.holder[0] == '\0') return LEASE_LEADER_NONE;
     copy_str(out, n, s->observed.holder);
-    return 1;
+    return LEASE_LEADER_NEW;
 }
 
 /* ---- one attempt ---- */

@@ -151,8 +151,14 @@ void lease_set_observed(struct lease_state *s, const struct lease_record *r, int
 /* Feeds a record seen outside an attempt (a watch event): the same raw comparison as after a GET, so a
  * change restarts the expiry clock and an unchanged record does not. Returns 1 if it counted as a change. */
 int lease_observe(struct lease_state *s, const struct lease_object *o, int64_t now_mono_ms);
-/* maybeReportTransition: 1 (and out filled) when the observed holder differs from the last reported one. */
-int lease_take_new_leader(struct lease_state *s, char *out, size_t n);
+/* maybeReportTransition, except that an empty holder is no leader, never a new one. */
+enum lease_leader_change {
+    LEASE_LEADER_SAME = 0,   /* nothing to report */
+    LEASE_LEADER_NEW,        /* out filled: the observed holder differs from the last reported one */
+    LEASE_LEADER_NONE,       /* the Lease was released (holder ""): no leader until someone acquires it; the
+                              * next holder is reported even if it is the one before the release */
+};
+enum lease_leader_change lease_take_new_leader(struct lease_state *s, char *out, size_t n);
 
 /* One tryAcquireOrRenew. */
 struct lease_attempt {

@@ -39,6 +39,9 @@ struct fake_client {
     int partitioned;        /* requests never answer; watch goes silent */
     int watch_refused;      /* watch_start fails */
     int latency_ms;
+    int read_at_send;       /* a GET is answered with the Lease as it was when sent (a slow answer) */
+    struct json_object *early; /* read_at_send: the answer, owned until delivered */
+    enum lease_status early_st;
     /* the request in flight */
     int pending;
     const char *verb;
@@ -146,7 +149,14 @@ static void on_deliver(uv_timer_t *t)
     struct fake_client *c = t->data;
     if (!c->pending || c->partitioned) return;
     struct json_object *obj;
-    struct lease_api_reply r = {.st = apply(c, &obj)};
+    struct lease_api_reply r;
+    if (c->read_at_send && strcmp(c->verb, "GET") == 0) {
+        r.st = c->early_st;
+        obj = c->early;
+        c->early = NULL;
+    } else {
+        r.st = apply(c, &obj);
+    }
     r.obj = obj;
     c->pending = 0;
     json_object_put(c->body);
@@ -165,6 +175,7 @@ static int start_req(struct fake_client *c, const char *verb, struct json_object
     c->cb = cb;
     c->cb_data = data;
     c->requests++;
+    if (c->read_at_send && strcmp(verb, "GET") == 0) c->early_st = apply(c, &c->early);
     if (strcmp(verb, "GET") == 0) c->gets++;
     else c->writes++;
     uv_timer_start(&c->deliver, on_deliver, (uint64_t)c->latency_ms, 0);
@@ -186,6 +197,8 @@ static void f_cancel(void *impl)
     c->pending = 0;
     json_object_put(c->body);
     c->body = NULL;
+    json_object_put(c->early);
+    c->early = NULL;
     uv_timer_stop(&c->deliver);
 }
 static int f_watch_start(void *impl, lease_api_event_cb ev, lease_api_watch_end_cb end, void *d)
@@ -688,6 +701,38 @@ START_TEST(test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder)
 }
 END_TEST
 
+static int observes_b(void *arg) { return strcmp(((struct replica *)arg)->el.st.observed.holder, "b") == 0; }
+
+/* Issue 13 item 14: on a graceful handoff a follower whose read of the released Lease is answered after the
+ * watch showed the next holder decides on the watch (no takeover on the stale resourceVersion, no
+ * observation moved back to ""), and no replica reports the release as a new leader "". */
+START_TEST(test_elector_follower_ignores_a_read_older_than_the_watch)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a, b, c;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a));
+    replica_init(&b, &loop, &srv, "b", 1);
+    replica_init(&c, &loop, &srv, "c", 1);
+    c.fc.read_at_send = 1;
+    c.fc.latency_ms = 60;
+    run_ms(&loop, 300, NULL, NULL);
+    ck_assert_int_eq(c.fc.writes, 0);
+    elector_shutdown(&a.el, on_stopped);
+    ck_assert(run_ms(&loop, 1000, is_leading, &b));
+    ck_assert(run_ms(&loop, 1000, observes_b, &c));
+    run_ms(&loop, 100, NULL, NULL);
+    ck_assert_int_eq(c.fc.writes, 0); /* no takeover PUT on the read that still showed the release */
+    ck_assert(observes_b(&c));
+    struct replica *all[] = {&a, &b, &c};
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(find_msg(all[i], "new_leader_observed", "", 0), -1);
+    ck_assert_int_ge(find_msg(&c, "new_leader_observed", "b", 0), 0);
+    finish_test(&loop, &srv, all, 3);
+}
+END_TEST
+
 START_TEST(test_elector_refuses_bad_settings)
 {
     uv_loop_t loop;
@@ -746,6 +791,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_suspend_loses_before_writing);
     tcase_add_test(tc, test_elector_lease_taken_steps_down);
     tcase_add_test(tc, test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder);
+    tcase_add_test(tc, test_elector_follower_ignores_a_read_older_than_the_watch);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
     tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);

@@ -584,14 +584,22 @@ START_TEST(test_lease_watch_release_reported_and_acquirable)
     char id[LEASE_IDENTITY_MAX + 1];
     struct lease_object held = obj(OTHER, 15, 100, 100, 2, "5");
     ck_assert_int_eq(get_then(&s, &a, 0, &held), LEASE_ACT_NONE);
-    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), 1);
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NEW);
     ck_assert_str_eq(id, OTHER);
     struct lease_object rel = obj("", 1, 110, 110, 2, "6");
     ck_assert_int_eq(lease_observe(&s, &rel, 3000), 1);
-    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), 1); /* "" after a release */
-    ck_assert_str_eq(id, "");
+    /* a release is no leader, never a new leader named "" (issue 13 item 14) */
+    strcpy(id, "unchanged");
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NONE);
+    ck_assert_str_eq(id, "unchanged");
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_SAME);
     ck_assert_int_eq(get_then(&s, &a, 3001, &rel), LEASE_ACT_UPDATE);
     ck_assert_int_eq(a.desired.transitions, 3);
+    /* the holder before the release, back again, is reported again: a new term */
+    struct lease_object back = obj(OTHER, 15, 120, 120, 3, "7");
+    ck_assert_int_eq(lease_observe(&s, &back, 3100), 1);
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NEW);
+    ck_assert_str_eq(id, OTHER);
 }
 END_TEST
 
