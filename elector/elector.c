@@ -255,7 +255,12 @@ static void attempt_failed(struct elector *el)
 {
     struct lease_attempt *a = &el->att;
     int64_t now = now_mono(el);
-    if (a->last_status == LEASE_ST_INVALID || a->last_status == LEASE_ST_FORBIDDEN)
+    int duplicate = a->reason == LEASE_WHY_DUPLICATE_IDENTITY;
+    if (duplicate)
+        log_error("another replica writes the Lease under this identity: two replicas with one identity both "
+                  "lead; give each its own (POD_NAME or controller.leader_election.identity); standing aside",
+                  "identity", el->o.lease.identity, "phase", elector_phase_str(el->phase));
+    else if (a->last_status == LEASE_ST_INVALID || a->last_status == LEASE_ST_FORBIDDEN)
         log_error("lease request refused: check RBAC (get, create, update on leases) and the lease settings",
                   "status", lease_status_str(a->last_status), "step", lease_reason_str(a->reason));
     else if (a->reason != LEASE_WHY_HELD_BY_OTHER)
@@ -264,9 +269,10 @@ static void attempt_failed(struct elector *el)
     if (el->phase == ELECTOR_LEADING) {
         el->stats.renew_failures++;
         if (a->last_status != LEASE_ST_TIMEOUT && a->last_status != LEASE_ST_ERROR) el->only_unreachable = 0;
-        if (!lease_is_leader(&el->st)) {
-            /* The lease names someone else (valid by our observation): no point waiting for the deadline. */
-            lose(el, "lease_taken");
+        if (!lease_is_leader(&el->st) || duplicate || a->reason == LEASE_WHY_HELD_BY_OTHER) {
+            /* The lease names someone else (valid by our observation), or another replica under our identity:
+             * no point waiting for the deadline. */
+            lose(el, duplicate || lease_is_leader(&el->st) ? "duplicate_identity" : "lease_taken");
             return;
         }
         /* Poll every retry_period from the start of each attempt, while the fence allows. */
@@ -476,10 +482,15 @@ static void on_watch_event(void *data, const char *type, struct json_object *obj
          * that does not name us is a reason to renew now rather than at the next period: the fast-path PUT
          * either succeeds on our resourceVersion or fails with a conflict, and the GET then shows whether
          * the Lease was taken. */
+        /* An event naming us with a resourceVersion other than our last write's is either our own write
+         * seen late (the renewal is then a harmless extra) or another replica under our identity: the renewal
+         * shows which (LEASE_WHY_DUPLICATE_IDENTITY). */
         struct lease_object lo;
         struct err le;
         int changed = strcmp(type, "DELETED") == 0 ||
-                      (lease_json_parse(obj, &lo, &le) == 0 && strcmp(lo.rec.holder, el->o.lease.identity) != 0);
+                      (lease_json_parse(obj, &lo, &le) == 0 &&
+                       (strcmp(lo.rec.holder, el->o.lease.identity) != 0 ||
+                        strcmp(lo.resource_version, el->st.cached_rv) != 0));
         if (changed && !el->in_attempt) {
             log_info("lease changed under the leader, renewing now");
             start_attempt(el);

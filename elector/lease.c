@@ -195,6 +195,7 @@ const char *lease_reason_str(enum lease_reason r)
     case LEASE_WHY_CREATE_FAILED: return "create_failed";
     case LEASE_WHY_UPDATE_FAILED: return "update_failed";
     case LEASE_WHY_UNREADABLE: return "unreadable";
+    case LEASE_WHY_DUPLICATE_IDENTITY: return "duplicate_identity";
     }
     return "unknown";
 }
@@ -211,6 +212,33 @@ void lease_state_init(struct lease_state *s, const struct lease_config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     s->observed_mono_ms = -1;
+}
+
+static int same_time(const struct lease_time *a, const struct lease_time *b)
+{
+    return a->set == b->set && (!a->set || (a->sec == b->sec && a->usec == b->usec));
+}
+
+static void remember_write(struct lease_state *s, const struct lease_record *r)
+{
+    struct lease_record_mark *m = &s->writes[s->writes_next];
+    m->acquire = r->acquire;
+    m->renew = r->renew;
+    m->duration_s = r->duration_s;
+    m->transitions = r->transitions;
+    s->writes_next = (s->writes_next + 1) % LEASE_WRITES_REMEMBERED;
+    if (s->nwrites < LEASE_WRITES_REMEMBERED) s->nwrites++;
+}
+
+int lease_record_is_ours(const struct lease_state *s, const struct lease_record *r)
+{
+    for (int i = 0; i < s->nwrites; i++) {
+        const struct lease_record_mark *m = &s->writes[i];
+        if (same_time(&m->renew, &r->renew) && same_time(&m->acquire, &r->acquire) &&
+            m->duration_s == r->duration_s && m->transitions == r->transitions)
+            return 1;
+    }
+    return 0;
 }
 
 int lease_is_leader(const struct lease_state *s)
@@ -297,13 +325,16 @@ enum lease_action lease_attempt_begin(struct lease_state *s, struct lease_attemp
     a->result = LEASE_RES_PENDING;
     a->start_mono_ms = now_mono_ms;
 
-    /* 1. Fast path: we lead and the lease is valid by our observation: PUT through the cached object. */
-    if (lease_is_leader(s) && lease_is_valid(s, now_mono_ms) && s->have_cached) {
+    /* 1. Fast path: we lead and the lease is valid by our observation: PUT through the cached object. Only
+     * over a record of our own writing: one naming us that another replica wrote goes through the GET. */
+    if (lease_is_leader(s) && lease_is_valid(s, now_mono_ms) && s->have_cached &&
+        lease_record_is_ours(s, &s->observed)) {
         a->desired.acquire = s->observed.acquire;
         a->desired.transitions = s->observed.transitions;
         copy_str(a->rv, sizeof(a->rv), s->cached_rv);
         copy_str(a->uid, sizeof(a->uid), s->cached_uid);
         a->fast_path = a->fast_path_ran = 1;
+        remember_write(s, &a->desired);
         return a->pending = LEASE_ACT_UPDATE;
     }
     /* 2. GET. */
@@ -317,6 +348,7 @@ enum lease_action lease_attempt_on_update(struct lease_state *s, struct lease_at
     int fast = a->fast_path;
     a->fast_path = 0;
     if (st == LEASE_ST_OK) {
+        s->ok_writes++;
         cache_object(s, written);
         lease_set_observed(s, &a->desired, now_mono_ms);
         return finish(a, LEASE_RES_ACQUIRED,
@@ -334,18 +366,34 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
                                        const struct lease_object *fetched, int64_t now_mono_ms)
 {
     if (a->pending != LEASE_ACT_GET) return finish(a, LEASE_RES_FAILED, LEASE_WHY_GET_FAILED, st);
-    if (st == LEASE_ST_NOT_FOUND) return a->pending = LEASE_ACT_CREATE;
+    if (st == LEASE_ST_NOT_FOUND) {
+        remember_write(s, &a->desired);
+        return a->pending = LEASE_ACT_CREATE;
+    }
     if (st != LEASE_ST_OK) return finish(a, LEASE_RES_FAILED, LEASE_WHY_GET_FAILED, st);
     if (!fetched) return finish(a, LEASE_RES_FAILED, LEASE_WHY_UNREADABLE, st);
 
     cache_object(s, fetched);
     /* 3. Observe: only a change of the raw record restarts the expiry clock. */
     observe_fetched(s, &fetched->rec, now_mono_ms);
-    if (fetched->rec.holder[0] && lease_is_valid(s, a->start_mono_ms) && !lease_is_leader(s))
+    /* A record naming us that this process did not write, after it wrote one: another replica runs under
+     * our identity (client-go cannot tell, and both would lead). Step aside and from then on treat such a
+     * record as another holder's. Without a write of ours yet it is our own earlier life (a restart) and is
+     * resumed as client-go does, unless a duplicate was seen before. */
+    int self_named = lease_is_leader(s), foreign_self = 0;
+    if (self_named && !lease_record_is_ours(s, &fetched->rec)) {
+        if (s->ok_writes > 0 && !s->distrust_own_identity) {
+            s->distrust_own_identity = 1;
+            return finish(a, LEASE_RES_FAILED, LEASE_WHY_DUPLICATE_IDENTITY, st);
+        }
+        foreign_self = s->distrust_own_identity;
+    }
+    int ours = self_named && !foreign_self;
+    if (fetched->rec.holder[0] && lease_is_valid(s, a->start_mono_ms) && !ours)
         return finish(a, LEASE_RES_FAILED, LEASE_WHY_HELD_BY_OTHER, st);
 
     /* 4. Prepare. */
-    if (lease_is_leader(s)) {
+    if (ours) {
         a->desired.acquire = fetched->rec.acquire;
         a->desired.transitions = fetched->rec.transitions;
         a->takeover = 0;
@@ -357,6 +405,7 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
     /* 5. PUT with the resourceVersion of the GET. */
     copy_str(a->rv, sizeof(a->rv), fetched->resource_version);
     copy_str(a->uid, sizeof(a->uid), fetched->uid);
+    remember_write(s, &a->desired);
     return a->pending = LEASE_ACT_UPDATE;
 }
 
@@ -365,6 +414,7 @@ enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_at
 {
     if (a->pending != LEASE_ACT_CREATE || st != LEASE_ST_OK)
         return finish(a, LEASE_RES_FAILED, LEASE_WHY_CREATE_FAILED, st);
+    s->ok_writes++;
     cache_object(s, created);
     lease_set_observed(s, &a->desired, now_mono_ms);
     return finish(a, LEASE_RES_ACQUIRED, LEASE_WHY_CREATED, st);
@@ -383,7 +433,11 @@ void lease_attempt_abort(struct lease_attempt *a, enum lease_status st)
 int lease_release_record(const struct lease_state *s, const struct lease_object *fetched,
                          const struct lease_time *wall, struct lease_record *out)
 {
-    if (!lease_is_leader(s) || !fetched || strcmp(fetched->rec.holder, s->cfg.identity) != 0) return 0;
+    /* the observed record must be of our writing too: never blank a Lease another replica under our
+     * identity holds (see LEASE_WHY_DUPLICATE_IDENTITY) */
+    if (!lease_is_leader(s) || !lease_record_is_ours(s, &s->observed) || !fetched ||
+        strcmp(fetched->rec.holder, s->cfg.identity) != 0)
+        return 0;
     memset(out, 0, sizeof(*out));
     out->holder[0] = '\0';
     out->duration_s = 1;

@@ -28,6 +28,10 @@
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */
 #define LEASE_MICROTIME_LEN 40
+/* Writes of ours remembered to tell them from a record naming us that someone else wrote: a write whose
+ * answer timed out may still be applied after later ones were sent, and no more than a few renewals can be
+ * in that state within one renew_deadline. */
+#define LEASE_WRITES_REMEMBERED 8
 /* client-go's wait jitter factor for the acquire loop (and the renewDeadline > retryPeriod*1.2 rule). */
 #define LEASE_JITTER_FACTOR 1.2
 /* Floor of the per-request timeout: client-go uses max(1 s, RenewDeadline/2). */
@@ -121,6 +125,7 @@ enum lease_reason {
     LEASE_WHY_CREATE_FAILED,       /* includes 409 AlreadyExists: lost the create race */
     LEASE_WHY_UPDATE_FAILED,       /* slow-path PUT failed (409 = someone wrote in between) */
     LEASE_WHY_UNREADABLE,          /* the GET returned something we cannot parse */
+    LEASE_WHY_DUPLICATE_IDENTITY,  /* the GET showed a record naming us that we did not write */
 };
 const char *lease_reason_str(enum lease_reason r);
 
@@ -137,9 +142,23 @@ struct lease_state {
     char reported_leader[LEASE_FOREIGN_KEPT_MAX + 1];
     int reported_any;                  /* reported_leader is meaningful */
     uint64_t slow_path_renewals;       /* client-go's leader_election_slowpath_total */
+    /* The records this process sent (ring, newest at writes_next - 1): renewTime to the microsecond makes
+     * each one ours alone. */
+    struct lease_record_mark {
+        struct lease_time acquire, renew;
+        int32_t duration_s, transitions;
+    } writes[LEASE_WRITES_REMEMBERED];
+    int nwrites, writes_next;
+    int ok_writes;                     /* writes that succeeded in this process */
+    /* Another replica wrote a record naming us: from now on such a record is treated as another holder's
+     * (taken only once expired by our observation), so two replicas sharing an identity do not take the
+     * Lease from each other in turn. */
+    int distrust_own_identity;
 };
 
 void lease_state_init(struct lease_state *s, const struct lease_config *cfg);
+/* 1 if r (naming us) is one of the records this process wrote. */
+int lease_record_is_ours(const struct lease_state *s, const struct lease_record *r);
 /* IsLeader(): the observed record names us. */
 int lease_is_leader(const struct lease_state *s);
 /* isLeaseValid(now): observed_mono + observed.leaseDurationSeconds > now (the lease's own duration). */
@@ -192,8 +211,8 @@ void lease_attempt_abort(struct lease_attempt *a, enum lease_status st);
 
 /* ---- release ---- */
 
-/* Builds the release record from a freshly fetched lease: only if both the observed record and the fetched
- * one name us (client-go checks only the former). holder "", leaseDurationSeconds 1, acquireTime =
+/* Builds the release record from a freshly fetched lease: only if both the observed record (one of our
+ * writes) and the fetched one name us (client-go checks only the former). holder "", leaseDurationSeconds 1, acquireTime =
  * renewTime = wall, transitions unchanged from the fetch. Returns 1 if a PUT is due, 0 if not ours. */
 int lease_release_record(const struct lease_state *s, const struct lease_object *fetched,
                          const struct lease_time *wall, struct lease_record *out);

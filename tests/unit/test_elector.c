@@ -701,6 +701,35 @@ START_TEST(test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder)
 }
 END_TEST
 
+/* Issue 13 item 8: a second replica under the leader's identity resumes the Lease (as client-go would, it
+ * cannot tell itself from the first); the first sees a record naming it that it did not write, steps down
+ * with duplicate_identity, and from then on treats that record as another holder's: one leader, no
+ * taking the Lease from each other in turn. */
+START_TEST(test_elector_duplicate_identity_steps_down_once)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a1, a2;
+    replica_init(&a1, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a1));
+    run_ms(&loop, 200, NULL, NULL);
+    replica_init(&a2, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a2));
+    ck_assert(run_ms(&loop, 1000, is_waiting, &a1));
+    ck_assert_int_ge(find_msg(&a1, "lost_leadership", "duplicate_identity", 0), 0);
+    elector_on_deployer_stopped(&a1.el);
+    run_ms(&loop, 2500, NULL, NULL); /* over two lease durations: a2 renews, a1 must not take it back */
+    ck_assert(is_leading(&a2));
+    ck_assert_int_eq(a1.el.phase, ELECTOR_CONTENDING);
+    ck_assert_int_eq(count_msg(&a1, "became_leader"), 1);
+    ck_assert_int_eq(count_msg(&a2, "became_leader"), 1);
+    ck_assert_int_eq(count_msg(&a2, "lost_leadership"), 0);
+    struct replica *rs[] = {&a1, &a2};
+    finish_test(&loop, &srv, rs, 2);
+}
+END_TEST
+
 static int observes_b(void *arg) { return strcmp(((struct replica *)arg)->el.st.observed.holder, "b") == 0; }
 
 /* Issue 13 item 14: on a graceful handoff a follower whose read of the released Lease is answered after the
@@ -792,6 +821,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_lease_taken_steps_down);
     tcase_add_test(tc, test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder);
     tcase_add_test(tc, test_elector_follower_ignores_a_read_older_than_the_watch);
+    tcase_add_test(tc, test_elector_duplicate_identity_steps_down_once);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
     tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);

@@ -415,9 +415,11 @@ START_TEST(test_lease_fast_path_conflict_falls_back_to_slow_path)
     lease_state_init(&s, &c);
     become_leader_by_create(&s, 0, "10");
     struct lease_attempt a;
-    struct lease_time w = wall(1700000004, 0);
+    struct lease_time w2 = wall(1700000002, 0), w = wall(1700000004, 0);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w2), LEASE_ACT_UPDATE);
+    lease_attempt_abort(&a, LEASE_ST_TIMEOUT); /* its answer never came */
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 4000, &w), LEASE_ACT_UPDATE);
-    /* Our previous PUT reached the server after we had timed out: the cached rv is stale. */
+    /* That PUT reached the server after we had timed out: the cached rv is stale. */
     ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_CONFLICT, NULL, 4010), LEASE_ACT_GET);
     struct lease_object ours = obj(ME, 15, 1700000000, 1700000002, 0, "12");
     ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &ours, 4020), LEASE_ACT_UPDATE);
@@ -605,6 +607,40 @@ END_TEST
 
 /* ---- release (section 1.6, 6.36) ---- */
 
+/* Issue 13 item 8: after a write of ours, a record naming us that we did not write is another replica
+ * under our identity; once seen, such a record is waited out like another holder's, and never released. */
+START_TEST(test_lease_record_naming_us_not_written_by_us_is_a_duplicate)
+{
+    struct lease_config c = cfg_default();
+    struct lease_state s;
+    lease_state_init(&s, &c);
+    struct lease_attempt a;
+    become_leader_by_create(&s, 0, "10");
+    ck_assert(lease_record_is_ours(&s, &s.observed));
+    struct lease_object twin = obj(ME, 15, 1700000001, 1700000001, 0, "11");
+    ck_assert(!lease_record_is_ours(&s, &twin.rec));
+    struct lease_time w1 = wall(1700000001, 500);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 1000, &w1), LEASE_ACT_UPDATE);
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_CONFLICT, NULL, 1001), LEASE_ACT_GET);
+    ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &twin, 1002), LEASE_ACT_NONE);
+    ck_assert_int_eq(a.reason, LEASE_WHY_DUPLICATE_IDENTITY);
+    ck_assert_str_eq(lease_reason_str(a.reason), "duplicate_identity");
+    /* no fast path over the twin's record, no release of it */
+    struct lease_time w = wall(1700000002, 0);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w), LEASE_ACT_GET);
+    struct lease_record rel;
+    ck_assert_int_eq(lease_release_record(&s, &twin, &w, &rel), 0);
+    /* the twin renews: held by another while valid by our observation */
+    struct lease_object renewed = obj(ME, 15, 1700000001, 1700000003, 0, "12");
+    ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &renewed, 3000), LEASE_ACT_NONE);
+    ck_assert_int_eq(a.reason, LEASE_WHY_HELD_BY_OTHER);
+    /* it stops renewing: taken over at expiry as a new term */
+    ck_assert_int_eq(get_then(&s, &a, 18001, &renewed), LEASE_ACT_UPDATE);
+    ck_assert_int_eq(a.desired.transitions, 1);
+    ck_assert(a.takeover);
+}
+END_TEST
+
 START_TEST(test_lease_release_only_if_still_ours)
 {
     struct lease_config c = cfg_default();
@@ -716,6 +752,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_lease_deleted_while_held_is_recreated);
     tcase_add_test(tc, test_lease_deleted_and_taken_by_other);
     tcase_add_test(tc, test_lease_same_identity_restart_resumes);
+    tcase_add_test(tc, test_lease_record_naming_us_not_written_by_us_is_a_duplicate);
     tcase_add_test(tc, test_lease_expired_own_record_goes_slow_path);
     tcase_add_test(tc, test_lease_errors_fail_the_attempt);
     tcase_add_test(tc, test_lease_watch_release_reported_and_acquirable);
