@@ -163,6 +163,41 @@ def test_clock_offset_and_future_renew_time_change_nothing(tmp):
         h.wait_for(lambda: holder_index(sim) == 1 - leader, timeout=LD + 4, what="failover under clock offset")
 
 
+FENCED_EXIT = "fence passed and the supervisor did not stop us"
+
+
+def test_fenced_deployer_exits_by_itself_while_its_supervisor_is_stopped(tmp):
+    """Issue 13 item 9: SIGSTOP of the leader's supervisor and elector. Nobody kills the deployer, which
+    refuses at its fence; it must also exit by itself (a grace after the fence), before the next leader's
+    deployer starts, so at no time do two deployer processes exist."""
+    with cluster(tmp, n=2) as (sim, procs):
+        leader = wait_leader(sim, procs)
+        time.sleep(1.5)
+        sup = procs[leader].pid
+        elector = procs[leader].children()["elector"]
+        dep = h.deployers(procs)[leader]
+        stopped = [elector, sup]
+        try:
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            t_stop = time.time()
+            gone = h.wait_for(lambda: None if h.alive(dep) else time.time(), interval=0.01, timeout=LD + 2,
+                              what="the fenced deployer gone by itself")
+            h.wait_for(lambda: holder_index(sim) not in (None, leader), timeout=10, what="failover")
+            acquired = next(t for t, hid, _ in lease_writes(sim) if hid not in (f"replica-{leader}", ""))
+            assert gone < acquired, f"deployer exited {gone - acquired:.3f}s after the takeover"
+            assert gone - t_stop <= RD + 0.5, f"deployer stayed {gone - t_stop:.3f}s after the stop"
+            h.wait_for(lambda: 1 - leader in h.deployers(procs), what="the new leader's deployer")
+            assert FENCED_EXIT in procs[leader].text()
+        finally:
+            for pid in reversed(stopped):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
+        h.wait_for(lambda: list(h.deployers(procs)) == [1 - leader], what="only the new leader deploys")
+        time.sleep(0.5)
+        h.one_term_at_a_time(tmp, 2)
+
+
 DUPLICATE_ERROR = "another replica writes the Lease under this identity"
 
 
@@ -362,4 +397,5 @@ if __name__ == "__main__":
         test_clock_offset_and_future_renew_time_change_nothing,
         test_interop_with_a_client_go_candidate,
         test_duplicate_identity_one_deployer_and_a_clear_error,
+        test_fenced_deployer_exits_by_itself_while_its_supervisor_is_stopped,
     ])

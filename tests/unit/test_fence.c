@@ -110,6 +110,25 @@ START_TEST(test_fence_refuses_a_term_too_long_to_keep)
 }
 END_TEST
 
+/* Issue 13 item 9: the deployer's own exit comes a grace after the fence (after a live supervisor's kill)
+ * and always before anyone else may lead (half the lease_duration - renew_deadline margin at most). */
+START_TEST(test_fence_exit_comes_after_the_fence_and_before_a_takeover)
+{
+    ck_assert_int_eq(fence_exit_grace_ms(15000, 10000), FENCE_EXIT_GRACE_MS);
+    ck_assert_int_eq(fence_exit_grace_ms(1000, 900), 50);
+    ck_assert_int_eq(fence_exit_grace_ms(1000, 1000), 0);
+    struct fence f;
+    fence_init(&f);
+    ck_assert(fence_exit_at_ms(&f, 200) == -1); /* no term yet */
+    fence_update(&f, "pod-a#1", 10000, 0);
+    ck_assert(fence_exit_at_ms(&f, 200) == 10200);
+    fence_update(&f, "pod-a#1", 12000, 0); /* a renewal moves the exit too */
+    ck_assert(fence_exit_at_ms(&f, 200) == 12200);
+    fence_update(&f, "disabled", FENCE_NONE, 0);
+    ck_assert(fence_exit_at_ms(&f, 200) == -1);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("fence");
@@ -122,6 +141,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_fence_refuses_after_a_suspend);
     tcase_add_test(tc, test_fence_keeps_a_maximal_term_whole);
     tcase_add_test(tc, test_fence_refuses_a_term_too_long_to_keep);
+    tcase_add_test(tc, test_fence_exit_comes_after_the_fence_and_before_a_takeover);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,3 +37,16 @@ int64_t fence_left_ms(const struct fence *f, int64_t now_ms)
     if (f->until_ms == FENCE_NONE) return INT64_MAX;
     return f->until_ms - now_ms;
 }
+
+int64_t fence_exit_grace_ms(int64_t lease_duration_ms, int64_t renew_deadline_ms)
+{
+    int64_t half_margin = (lease_duration_ms - renew_deadline_ms) / 2;
+    int64_t g = FENCE_EXIT_GRACE_MS < half_margin ? FENCE_EXIT_GRACE_MS : half_margin;
+    return g > 0 ? g : 0;
+}
+
+int64_t fence_exit_at_ms(const struct fence *f, int64_t grace_ms)
+{
+    if (!f->known || f->until_ms == FENCE_NONE) return -1;
+    return f->until_ms + grace_ms;
+}
