@@ -260,9 +260,18 @@ static void attempt_failed(struct elector *el)
         log_error("another replica writes the Lease under this identity: two replicas with one identity both "
                   "lead; give each its own (POD_NAME or controller.leader_election.identity); standing aside",
                   "identity", el->o.lease.identity, "phase", elector_phase_str(el->phase));
-    else if (a->last_status == LEASE_ST_INVALID || a->last_status == LEASE_ST_FORBIDDEN)
-        log_error("lease request refused: check RBAC (get, create, update on leases) and the lease settings",
-                  "status", lease_status_str(a->last_status), "step", lease_reason_str(a->reason));
+    else if (a->last_status == LEASE_ST_UNAUTHORIZED)
+        log_error("lease request unauthorized (401): the API refused our credentials; the token may have "
+                  "expired or be wrong (service account token, or the kubeconfig's user)",
+                  "verb", lease_reason_verb(a->reason), "api_message", el->last_api_message);
+    else if (a->last_status == LEASE_ST_FORBIDDEN)
+        log_error("lease request forbidden (403): RBAC does not allow this verb on this resource for our "
+                  "user; grant get, create and update on it",
+                  "verb", lease_reason_verb(a->reason), "resource", "leases.coordination.k8s.io", "namespace",
+                  el->o.ns, "name", el->o.name, "api_message", el->last_api_message);
+    else if (a->last_status == LEASE_ST_INVALID)
+        log_error("lease request invalid: the API refused the Lease we sent; check the lease settings",
+                  "verb", lease_reason_verb(a->reason), "api_message", el->last_api_message);
     else if (a->reason != LEASE_WHY_HELD_BY_OTHER)
         log_warn("lease attempt failed", "step", lease_reason_str(a->reason), "status",
                  lease_status_str(a->last_status), "phase", elector_phase_str(el->phase));
@@ -351,6 +360,7 @@ static void on_request_done(void *data, const struct lease_api_reply *r)
     el->request_pending = 0;
     uv_timer_stop(&el->request_timer);
     if (el->phase == ELECTOR_RELEASING) return; /* not expected: the release uses its own callbacks */
+    snprintf(el->last_api_message, sizeof(el->last_api_message), "%s", r->message ? r->message : "");
     struct lease_api_reply newer;
     if (el->att.pending == LEASE_ACT_GET && get_answer_is_stale(el, r)) {
         log_debug("lease read older than the last watch event; deciding on the event", "read_rv", rv_of(r->obj),

@@ -13,6 +13,9 @@
 #include "elector/lease.h"
 #include "elector/lease_api.h"
 
+/* The API's own message (Status.message) kept for an error line: the kube client bounds it to 512 too. */
+#define ELECTOR_API_MESSAGE_MAX 512
+
 /* Where the elector's messages go. send: control messages (never dropped); report: periodic, lossy. Both
  * borrow msg. */
 struct elector_sink {
@@ -77,6 +80,7 @@ struct elector {
     uv_timer_t attempt_timer, fence_timer, expiry_timer, request_timer, watch_timer;
     int watching, watch_healthy;
     int64_t release_deadline_ms;
+    char last_api_message[ELECTOR_API_MESSAGE_MAX]; /* the API's words on the last answer, for the log */
     char term[TERM_MAX];                       /* common/term.h; the term we lead under */
     struct elector_stats stats;
     void (*on_stopped)(struct elector *el);    /* after shutdown finished (release done or given up) */

@@ -175,6 +175,7 @@ const char *lease_status_str(enum lease_status st)
     case LEASE_ST_NOT_FOUND: return "not_found";
     case LEASE_ST_CONFLICT: return "conflict";
     case LEASE_ST_INVALID: return "invalid";
+    case LEASE_ST_UNAUTHORIZED: return "unauthorized";
     case LEASE_ST_FORBIDDEN: return "forbidden";
     case LEASE_ST_ERROR: return "error";
     case LEASE_ST_TIMEOUT: return "timeout";
@@ -198,6 +199,16 @@ const char *lease_reason_str(enum lease_reason r)
     case LEASE_WHY_DUPLICATE_IDENTITY: return "duplicate_identity";
     }
     return "unknown";
+}
+
+const char *lease_reason_verb(enum lease_reason r)
+{
+    switch (r) {
+    case LEASE_WHY_GET_FAILED: return "get";
+    case LEASE_WHY_CREATE_FAILED: return "create";
+    case LEASE_WHY_UPDATE_FAILED: return "update";
+    default: return "";
+    }
 }
 
 /* ---- state ---- */

@@ -101,7 +101,8 @@ enum lease_status {
     LEASE_ST_NOT_FOUND,   /* 404 */
     LEASE_ST_CONFLICT,    /* 409: stale resourceVersion, uid precondition, AlreadyExists */
     LEASE_ST_INVALID,     /* 422 (or 400): the request can never succeed; a configuration error */
-    LEASE_ST_FORBIDDEN,   /* 401/403 */
+    LEASE_ST_UNAUTHORIZED, /* 401: our credentials were refused (token expired, revoked or wrong) */
+    LEASE_ST_FORBIDDEN,   /* 403: RBAC does not allow the verb on leases */
     LEASE_ST_ERROR,       /* 429, 5xx, transport error */
     LEASE_ST_TIMEOUT,     /* our deadline cut the request off */
 };
@@ -128,6 +129,9 @@ enum lease_reason {
     LEASE_WHY_DUPLICATE_IDENTITY,  /* the GET showed a record naming us that we did not write */
 };
 const char *lease_reason_str(enum lease_reason r);
+/* The API verb of the request that ended an attempt with r: "get", "create" or "update" (RBAC's words);
+ * "" for reasons that are no failed request. */
+const char *lease_reason_verb(enum lease_reason r);
 
 /* The elector's memory between attempts (client-go's LeaderElector fields). */
 struct lease_state {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <inttypes.h>
 
@@ -40,6 +41,7 @@ struct fake_client {
     int watch_refused;      /* watch_start fails */
     int latency_ms;
     int read_at_send;       /* a GET is answered with the Lease as it was when sent (a slow answer) */
+    enum lease_status refuse; /* not OK: every request is answered with this status */
     struct json_object *early; /* read_at_send: the answer, owned until delivered */
     enum lease_status early_st;
     /* the request in flight */
@@ -149,8 +151,11 @@ static void on_deliver(uv_timer_t *t)
     struct fake_client *c = t->data;
     if (!c->pending || c->partitioned) return;
     struct json_object *obj;
-    struct lease_api_reply r;
-    if (c->read_at_send && strcmp(c->verb, "GET") == 0) {
+    struct lease_api_reply r = {0};
+    if (c->refuse != LEASE_ST_OK) {
+        r.st = c->refuse;
+        obj = NULL;
+    } else if (c->read_at_send && strcmp(c->verb, "GET") == 0) {
         r.st = c->early_st;
         obj = c->early;
         c->early = NULL;
@@ -762,6 +767,52 @@ START_TEST(test_elector_follower_ignores_a_read_older_than_the_watch)
 }
 END_TEST
 
+/* Runs one replica whose every request fails with the kube client's error err (mapped as lease_kube.c
+ * maps it) for a while; returns what it logged (owned). */
+static char *log_of_refused_replica(enum kube_err err)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    FILE *cap = tmpfile();
+    ck_assert_ptr_nonnull(cap);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(cap), 2);
+    struct replica a;
+    replica_init(&a, &loop, &srv, "a", 0);
+    a.fc.refuse = lease_kube_status(err);
+    run_ms(&loop, 300, NULL, NULL);
+    struct replica *rs[] = {&a};
+    finish_test(&loop, &srv, rs, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long n = ftell(cap);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(cap);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, cap), n);
+    fclose(cap);
+    return text;
+}
+
+/* Issue 13 item 11: a 401 is a credentials problem and says so; a 403 names the verb and the resource. */
+START_TEST(test_elector_tells_401_from_403)
+{
+    char *t401 = log_of_refused_replica(KUBE_ERR_UNAUTHORIZED);
+    ck_assert_msg(strstr(t401, "unauthorized (401)") && strstr(t401, "token"), "%s", t401);
+    ck_assert_msg(!strstr(t401, "RBAC") && !strstr(t401, "forbidden"), "%s", t401);
+    free(t401);
+    char *t403 = log_of_refused_replica(KUBE_ERR_FORBIDDEN);
+    ck_assert_msg(strstr(t403, "forbidden (403)") && strstr(t403, "RBAC"), "%s", t403);
+    ck_assert_msg(strstr(t403, "verb=get") && strstr(t403, "resource=leases.coordination.k8s.io") &&
+                      strstr(t403, "namespace=ns"),
+                  "%s", t403);
+    ck_assert_msg(!strstr(t403, "credentials"), "%s", t403);
+    free(t403);
+}
+END_TEST
+
 START_TEST(test_elector_refuses_bad_settings)
 {
     uv_loop_t loop;
@@ -793,7 +844,7 @@ START_TEST(test_elector_kube_errors_map_to_lease_status)
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_INVALID), LEASE_ST_INVALID);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_BAD_REQUEST), LEASE_ST_INVALID);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_FORBIDDEN), LEASE_ST_FORBIDDEN);
-    ck_assert_int_eq(lease_kube_status(KUBE_ERR_UNAUTHORIZED), LEASE_ST_FORBIDDEN);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_UNAUTHORIZED), LEASE_ST_UNAUTHORIZED);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_TIMEOUT), LEASE_ST_TIMEOUT);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_TRANSPORT), LEASE_ST_ERROR);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_SERVER), LEASE_ST_ERROR);
@@ -822,6 +873,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder);
     tcase_add_test(tc, test_elector_follower_ignores_a_read_older_than_the_watch);
     tcase_add_test(tc, test_elector_duplicate_identity_steps_down_once);
+    tcase_add_test(tc, test_elector_tells_401_from_403);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
     tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);

@@ -544,8 +544,8 @@ START_TEST(test_lease_errors_fail_the_attempt)
     struct lease_state s;
     lease_state_init(&s, &c);
     struct lease_attempt a;
-    enum lease_status errs[] = {LEASE_ST_ERROR, LEASE_ST_TIMEOUT, LEASE_ST_FORBIDDEN, LEASE_ST_INVALID,
-                                LEASE_ST_CONFLICT};
+    enum lease_status errs[] = {LEASE_ST_ERROR, LEASE_ST_TIMEOUT, LEASE_ST_UNAUTHORIZED, LEASE_ST_FORBIDDEN,
+                                LEASE_ST_INVALID, LEASE_ST_CONFLICT};
     struct lease_time w = wall(1700000000, 0);
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         ck_assert_int_eq(lease_attempt_begin(&s, &a, 0, &w), LEASE_ACT_GET);
