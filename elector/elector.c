@@ -416,7 +416,7 @@ static void run_action(struct elector *el, enum lease_action act)
     int64_t budget_end = el->phase == ELECTOR_LEADING ? el->fence_ms : -1;
     int64_t timeout = lease_request_timeout_ms(&el->st.cfg, now, budget_end);
     if (timeout <= 0) {
-        lease_attempt_abort(&el->att, LEASE_ST_TIMEOUT);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_TIMEOUT);
         attempt_done(el);
         return;
     }
@@ -424,7 +424,7 @@ static void run_action(struct elector *el, enum lease_action act)
     if (act == LEASE_ACT_CREATE) body = lease_json_for_create(el->o.ns, el->o.name, &el->att.desired);
     else if (act == LEASE_ACT_UPDATE) body = lease_json_for_update(el->cached, &el->att.desired, el->att.rv);
     if (act != LEASE_ACT_GET && !body) {
-        lease_attempt_abort(&el->att, LEASE_ST_ERROR);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_ERROR);
         attempt_done(el);
         return;
     }
@@ -439,7 +439,7 @@ static void run_action(struct elector *el, enum lease_action act)
     json_object_put(body);
     if (rc < 0) {
         el->request_pending = 0;
-        lease_attempt_abort(&el->att, LEASE_ST_ERROR);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_ERROR);
         attempt_done(el);
         return;
     }

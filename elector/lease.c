@@ -241,6 +241,32 @@ static void remember_write(struct lease_state *s, const struct lease_record *r)
     if (s->nwrites < LEASE_WRITES_REMEMBERED) s->nwrites++;
 }
 
+/* The newest remembered write was never applied (refused, or never sent). */
+static void forget_newest_write(struct lease_state *s)
+{
+    if (s->nwrites == 0) return;
+    s->writes_next = (s->writes_next + LEASE_WRITES_REMEMBERED - 1) % LEASE_WRITES_REMEMBERED;
+    s->nwrites--;
+}
+
+/* The newest remembered write was applied: every older one is superseded. */
+static void confirm_newest_write(struct lease_state *s)
+{
+    if (s->nwrites == 0) return;
+    int newest = (s->writes_next + LEASE_WRITES_REMEMBERED - 1) % LEASE_WRITES_REMEMBERED;
+    s->writes[0] = s->writes[newest];
+    s->nwrites = 1;
+    s->writes_next = 1 % LEASE_WRITES_REMEMBERED;
+    s->ok_writes++;
+}
+
+/* How a write ended: applied, certainly not applied, or unknown (it may yet be applied). */
+static void settle_write(struct lease_state *s, enum lease_status st)
+{
+    if (st == LEASE_ST_OK) confirm_newest_write(s);
+    else if (st != LEASE_ST_TIMEOUT && st != LEASE_ST_ERROR) forget_newest_write(s);
+}
+
 int lease_record_is_ours(const struct lease_state *s, const struct lease_record *r)
 {
     for (int i = 0; i < s->nwrites; i++) {
@@ -358,8 +384,8 @@ enum lease_action lease_attempt_on_update(struct lease_state *s, struct lease_at
     if (a->pending != LEASE_ACT_UPDATE) return finish(a, LEASE_RES_FAILED, LEASE_WHY_UPDATE_FAILED, st);
     int fast = a->fast_path;
     a->fast_path = 0;
+    settle_write(s, st);
     if (st == LEASE_ST_OK) {
-        s->ok_writes++;
         cache_object(s, written);
         lease_set_observed(s, &a->desired, now_mono_ms);
         return finish(a, LEASE_RES_ACQUIRED,
@@ -423,16 +449,17 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
 enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_attempt *a, enum lease_status st,
                                           const struct lease_object *created, int64_t now_mono_ms)
 {
+    if (a->pending == LEASE_ACT_CREATE) settle_write(s, st);
     if (a->pending != LEASE_ACT_CREATE || st != LEASE_ST_OK)
         return finish(a, LEASE_RES_FAILED, LEASE_WHY_CREATE_FAILED, st);
-    s->ok_writes++;
     cache_object(s, created);
     lease_set_observed(s, &a->desired, now_mono_ms);
     return finish(a, LEASE_RES_ACQUIRED, LEASE_WHY_CREATED, st);
 }
 
-void lease_attempt_abort(struct lease_attempt *a, enum lease_status st)
+void lease_attempt_abort(struct lease_state *s, struct lease_attempt *a, enum lease_status st)
 {
+    if (a->pending == LEASE_ACT_CREATE || a->pending == LEASE_ACT_UPDATE) forget_newest_write(s); /* unsent */
     enum lease_reason why = a->pending == LEASE_ACT_GET      ? LEASE_WHY_GET_FAILED
                             : a->pending == LEASE_ACT_CREATE ? LEASE_WHY_CREATE_FAILED
                                                              : LEASE_WHY_UPDATE_FAILED;

@@ -28,10 +28,11 @@
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */
 #define LEASE_MICROTIME_LEN 40
-/* Writes of ours remembered to tell them from a record naming us that someone else wrote: a write whose
- * answer timed out may still be applied after later ones were sent, and no more than a few renewals can be
- * in that state within one renew_deadline. */
-#define LEASE_WRITES_REMEMBERED 8
+/* Writes of ours remembered to tell them from a record naming us that someone else wrote: the last one
+ * the API confirmed and every one sent since whose outcome is unknown (a timeout or transport error: it may
+ * still be applied). Within one term those are at most renew_deadline / retry_period; beyond 64 the oldest
+ * is forgotten, and a record of ours read as a twin's costs a wait of lease_duration, never safety. */
+#define LEASE_WRITES_REMEMBERED 64
 /* client-go's wait jitter factor for the acquire loop (and the renewDeadline > retryPeriod*1.2 rule). */
 #define LEASE_JITTER_FACTOR 1.2
 /* Floor of the per-request timeout: client-go uses max(1 s, RenewDeadline/2). */
@@ -146,8 +147,8 @@ struct lease_state {
     char reported_leader[LEASE_FOREIGN_KEPT_MAX + 1];
     int reported_any;                  /* reported_leader is meaningful */
     uint64_t slow_path_renewals;       /* client-go's leader_election_slowpath_total */
-    /* The records this process sent (ring, newest at writes_next - 1): renewTime to the microsecond makes
-     * each one ours alone. */
+    /* The records this process wrote or may have written (ring, newest at writes_next - 1; see
+     * LEASE_WRITES_REMEMBERED): renewTime to the microsecond makes each one ours alone. */
     struct lease_record_mark {
         struct lease_time acquire, renew;
         int32_t duration_s, transitions;
@@ -210,8 +211,9 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
                                        const struct lease_object *fetched, int64_t now_mono_ms);
 enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_attempt *a, enum lease_status st,
                                           const struct lease_object *created, int64_t now_mono_ms);
-/* Ends the attempt as failed without a response (no budget left to send the pending request). */
-void lease_attempt_abort(struct lease_attempt *a, enum lease_status st);
+/* Ends the attempt as failed without sending the pending request (no budget left, or it could not be
+ * built or started). */
+void lease_attempt_abort(struct lease_state *s, struct lease_attempt *a, enum lease_status st);
 
 /* ---- release ---- */
 

@@ -417,7 +417,9 @@ START_TEST(test_lease_fast_path_conflict_falls_back_to_slow_path)
     struct lease_attempt a;
     struct lease_time w2 = wall(1700000002, 0), w = wall(1700000004, 0);
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w2), LEASE_ACT_UPDATE);
-    lease_attempt_abort(&a, LEASE_ST_TIMEOUT); /* its answer never came */
+    /* its answer never came; the attempt then ran out of budget before its GET */
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_TIMEOUT, NULL, 3000), LEASE_ACT_GET);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 4000, &w), LEASE_ACT_UPDATE);
     /* That PUT reached the server after we had timed out: the cached rv is stale. */
     ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_CONFLICT, NULL, 4010), LEASE_ACT_GET);
@@ -564,7 +566,7 @@ START_TEST(test_lease_errors_fail_the_attempt)
     ck_assert_int_eq(a.reason, LEASE_WHY_UNREADABLE);
     /* an abort (no budget left) before sending */
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 0, &w), LEASE_ACT_GET);
-    lease_attempt_abort(&a, LEASE_ST_TIMEOUT);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
     ck_assert_int_eq(a.result, LEASE_RES_FAILED);
     ck_assert_int_eq(a.pending, LEASE_ACT_NONE);
     ck_assert(!lease_is_leader(&s));
@@ -638,6 +640,40 @@ START_TEST(test_lease_record_naming_us_not_written_by_us_is_a_duplicate)
     ck_assert_int_eq(get_then(&s, &a, 18001, &renewed), LEASE_ACT_UPDATE);
     ck_assert_int_eq(a.desired.transitions, 1);
     ck_assert(a.takeover);
+}
+END_TEST
+
+/* Only writes that were or may have been applied count as ours: a refused or unsent one is forgotten, a
+ * confirmed one supersedes those before it. */
+START_TEST(test_lease_remembers_only_writes_that_may_have_been_applied)
+{
+    struct lease_config c = cfg_default();
+    struct lease_state s;
+    lease_state_init(&s, &c);
+    struct lease_attempt a;
+    become_leader_by_create(&s, 0, "10");
+    struct lease_record created = s.observed;
+    struct lease_time w2 = wall(1700000002, 0), w4 = wall(1700000004, 0), w6 = wall(1700000006, 0);
+    /* sent, timed out: may have been applied */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w2), LEASE_ACT_UPDATE);
+    struct lease_record maybe = a.desired;
+    lease_attempt_on_update(&s, &a, LEASE_ST_TIMEOUT, NULL, 2500);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
+    ck_assert(lease_record_is_ours(&s, &maybe));
+    ck_assert(lease_record_is_ours(&s, &created));
+    /* refused: never applied */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 4000, &w4), LEASE_ACT_UPDATE);
+    struct lease_record refused = a.desired;
+    lease_attempt_on_update(&s, &a, LEASE_ST_FORBIDDEN, NULL, 4001);
+    ck_assert(!lease_record_is_ours(&s, &refused));
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
+    /* confirmed: the older ones no longer count */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 6000, &w6), LEASE_ACT_UPDATE);
+    struct lease_object o = written(&a, "12");
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_OK, &o, 6001), LEASE_ACT_NONE);
+    ck_assert(lease_record_is_ours(&s, &o.rec));
+    ck_assert(!lease_record_is_ours(&s, &maybe));
+    ck_assert(!lease_record_is_ours(&s, &created));
 }
 END_TEST
 
@@ -753,6 +789,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_lease_deleted_and_taken_by_other);
     tcase_add_test(tc, test_lease_same_identity_restart_resumes);
     tcase_add_test(tc, test_lease_record_naming_us_not_written_by_us_is_a_duplicate);
+    tcase_add_test(tc, test_lease_remembers_only_writes_that_may_have_been_applied);
     tcase_add_test(tc, test_lease_expired_own_record_goes_slow_path);
     tcase_add_test(tc, test_lease_errors_fail_the_attempt);
     tcase_add_test(tc, test_lease_watch_release_reported_and_acquirable);
