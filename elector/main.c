@@ -82,6 +82,20 @@ static void on_shutdown(struct worker *w, const char *why)
     elector_shutdown(&r->el, on_elector_stopped);
 }
 
+/* An unset identity falls back to POD_NAME, then to the hostname (common/config). Outside a pod the
+ * hostname is shared by every instance on the host and by hostNetwork pods: say so once, at start, since two
+ * replicas under one identity both lead until the elector notices (duplicate_identity). */
+static void warn_if_hostname_identity(const char *identity)
+{
+    const char *pod = getenv("POD_NAME");
+    char host[256] = "";
+    if (pod && *pod) return;
+    if (gethostname(host, sizeof(host) - 1) != 0 || strcmp(host, identity) != 0) return;
+    log_warn("leader election identity is the hostname (POD_NAME is unset): every instance on this host and "
+             "every hostNetwork pod on it gets the same one; set controller.leader_election.identity per instance",
+             "identity", identity);
+}
+
 static int on_start(struct worker *w)
 {
     struct elector_role *r = w->data;
@@ -125,6 +139,7 @@ static int on_start(struct worker *w)
     }
     r->el.data = r;
     r->el_ready = 1;
+    warn_if_hostname_identity(le->identity);
     log_info("leader election starting", "identity", le->identity, "namespace", le->lease_namespace, "lease",
              le->lease_name, "server", r->kcfg->server);
     return elector_start(&r->el);

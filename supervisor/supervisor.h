@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "common/http/http_server.h"
+#include "common/term.h"
 #include "supervisor/child.h"
 #include "supervisor/roles.h"
 #include "supervisor/router.h"
@@ -33,7 +34,7 @@ enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WOR
 struct leadership {
     int is_leader;                  /* the deployer may run */
     int elector_claims;             /* the elector said became_leader and has not said lost_leadership */
-    char term[300];                 /* holder/leaseTransitions, as the elector reported it */
+    char term[TERM_MAX];            /* common/term.h: identity#leaseTransitions, as the elector reported it */
     char observed_leader[256];      /* last holder the elector saw */
     int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */
     int64_t sleep_ms;               /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence's write was sent */
