@@ -401,10 +401,14 @@ void rundir_gen_free(struct rundir_gen *g)
     free(g);
 }
 
-static int read_bounded_at(int dirfd, const char *name, size_t max, char **out, size_t *len, struct err *e)
+int rundir_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, struct err *e)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return err_set(e, "%s: %s", name, strerror(errno));
+    if (fd < 0) {
+        int missing = errno == ENOENT;
+        err_set(e, "%s: %s", name, strerror(errno));
+        return missing ? 1 : -1;
+    }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
         close(fd);
@@ -601,7 +605,7 @@ int rundir_open(const char *run_dir, const char *checksum, struct rundir_gen **o
         g->dir = strdup(path);
         rc = g->dir ? 0 : err_set(e, "out of memory");
     }
-    if (rc == 0) rc = read_bounded_at(dfd, RUNDIR_MANIFEST_NAME, RUNDIR_MANIFEST_MAX, &text, &len, e);
+    if (rc == 0 && rundir_read_file_at(dfd, RUNDIR_MANIFEST_NAME, RUNDIR_MANIFEST_MAX, &text, &len, e) != 0) rc = -1;
     if (rc == 0) rc = parse_manifest(text, len, checksum, g, e);
     if (rc == 0) rc = verify_dir(dfd, g, e);
     free(text);

@@ -100,6 +100,11 @@ struct rundir_gen {
 int rundir_open(const char *run_dir, const char *checksum, struct rundir_gen **out, struct err *e);
 void rundir_gen_free(struct rundir_gen *g);
 
+/* Reads the regular file name under dirfd (AT_FDCWD: a path), at most max bytes, without following a
+ * symlink; *out is NUL-terminated and owned by the caller. Returns 0, 1 if it does not exist, -1 otherwise
+ * (e says why in both cases). For the run directory's small files (manifests, lkg.json). */
+int rundir_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len, struct err *e);
+
 struct rundir_gc_stats {
     size_t kept, removed, tmp_removed, failed;
 };
