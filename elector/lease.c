@@ -11,22 +11,14 @@
 
 int lease_config_validate(const struct lease_config *cfg, struct err *e)
 {
-    /* client-go's NewLeaderElector, same order, same words. */
-    if (cfg->lease_duration_ms <= cfg->renew_deadline_ms)
-        return err_set(e, "leaseDuration must be greater than renewDeadline");
-    if ((double)cfg->renew_deadline_ms <= LEASE_JITTER_FACTOR * (double)cfg->retry_period_ms)
-        return err_set(e, "renewDeadline must be greater than retryPeriod*JitterFactor");
-    if (cfg->lease_duration_ms < 1)
-        return err_set(e, "leaseDuration must be greater than zero");
-    if (cfg->renew_deadline_ms < 1)
-        return err_set(e, "renewDeadline must be greater than zero");
-    if (cfg->retry_period_ms < 1)
-        return err_set(e, "retryPeriod must be greater than zero");
+    /* client-go's NewLeaderElector, same order, same words; the rules are shared with the config loader. */
+    unsigned broken = lease_rules_broken(cfg->lease_duration_ms, cfg->renew_deadline_ms, cfg->retry_period_ms);
+    for (int r = 0; r < LEASE_RULE_DURATION_WHOLE_SECOND; r++)
+        if (broken & LEASE_RULE_BIT(r)) return err_set(e, "%s", lease_rules_message((enum lease_timing_rule)r));
     if (!cfg->identity || !cfg->identity[0])
         return err_set(e, "Lock identity is empty");
-    /* Ours: leaseDurationSeconds is written truncated to whole seconds; 0 is rejected by the API (422). */
-    if (cfg->lease_duration_ms < 1000)
-        return err_set(e, "leaseDuration must be at least 1s (it is written in whole seconds)");
+    if (broken & LEASE_RULE_BIT(LEASE_RULE_DURATION_WHOLE_SECOND))
+        return err_set(e, "%s", lease_rules_message(LEASE_RULE_DURATION_WHOLE_SECOND));
     if (strlen(cfg->identity) > LEASE_IDENTITY_MAX)
         return err_set(e, "Lock identity is longer than %d characters", LEASE_IDENTITY_MAX);
     return 0;

@@ -10,18 +10,14 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/lease_rules.h" /* LEASE_IDENTITY_MAX, LEASE_JITTER_FACTOR, the timing rules */
 
-/* Identities are pod names or hostname_uuid (well under 253 characters); a holder written by someone else
- * that is longer than this makes the record unreadable, and an unreadable lease is never taken over. */
-#define LEASE_IDENTITY_MAX 512
 /* strategy and preferredHolder (coordinated election) are only compared, never written; same bound. */
 #define LEASE_STRATEGY_MAX 512
 /* resourceVersion and uid are opaque decimal strings / UUIDs; 128 is far above anything etcd produces. */
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */
 #define LEASE_MICROTIME_LEN 40
-/* client-go's wait jitter factor for the acquire loop (and the renewDeadline > retryPeriod*1.2 rule). */
-#define LEASE_JITTER_FACTOR 1.2
 /* Floor of the per-request timeout: client-go uses max(1 s, RenewDeadline/2). */
 #define LEASE_REQUEST_TIMEOUT_MIN_MS 1000
 

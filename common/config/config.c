@@ -1,4 +1,4 @@
-/* Loading a config: read the file (bounded), parse the YAML with libyaml, hand the document to the schema
+/* Loading a config: read the file (bounded), build the YAML document (config_yaml.c), hand it to the schema
  * walker, and return either a complete struct config or every problem found. Also the JSON description and
  * the generated reference. What the keys mean is in the schema tables, not here. */
 #include "common/config/config.h"
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -52,57 +53,30 @@ static int load(const char *text, size_t len, const char *name, struct config **
         err_list_add(errs, name, "", 0, 0, "config is larger than %d bytes", CONFIG_MAX_FILE_BYTES);
         return -1;
     }
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        err_list_add(errs, name, "", 0, 0, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        const char *ctx = parser.context;
-        err_list_add(errs, name, "", (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                     "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown problem",
-                     ctx ? " " : "", ctx ? ctx : "");
-        yaml_parser_delete(&parser);
-        return -1;
-    }
+    if (cfg_yaml_load(text, len, name, &doc, errs) < 0) return -1;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                   root->data.scalar.length == 0)) {
         err_list_add(errs, name, "", 0, 0, "the config is empty: expected a mapping with at least haproxy_config");
         yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
         return -1;
-    }
-    /* Exactly one document: a second one would be silently ignored otherwise. */
-    yaml_document_t next;
-    if (!yaml_parser_load(&parser, &next)) {
-        err_list_add(errs, name, "", (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                     "YAML syntax error: %s", parser.problem ? parser.problem : "unknown problem");
-    } else {
-        yaml_node_t *r2 = yaml_document_get_root_node(&next);
-        if (r2)
-            err_list_add(errs, name, "", (int)r2->start_mark.line + 1, (int)r2->start_mark.column + 1,
-                         "only one YAML document is allowed");
-        yaml_document_delete(&next);
     }
 
     struct config *cfg = calloc(1, sizeof(*cfg));
     if (!cfg) {
         err_list_add(errs, name, "", 0, 0, "out of memory");
         yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
         return -1;
     }
     struct cfg_parse pc = {.file = name, .errs = errs, .doc = &doc, .root = cfg};
     cfg_parse_root(&pc, cfg, root);
     cfg_parse_done(&pc);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     sort_errors(errs, before);
     cfg->source = strdup(name);
-    if (errs->len > before || !cfg->source) {
+    /* pc.nerrors too: a problem whose entry could not be stored (out of memory) still fails the load */
+    if (errs->len > before || pc.nerrors || !cfg->source) {
         if (!cfg->source && errs->len == before) err_list_add(errs, name, "", 0, 0, "out of memory");
         config_free(cfg);
         return -1;
@@ -124,6 +98,12 @@ int config_load_file(const char *path, struct config **out, struct err_list *err
     FILE *f = fopen(path, "rb");
     if (!f) {
         err_list_add(errs, path, "", 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f); /* fopen accepts a directory; reading it would fail with a bare EISDIR */
+        err_list_add(errs, path, "", 0, 0, "is a directory: give the config file's path");
         return -1;
     }
     return load_stream(f, path, out, errs);

@@ -17,10 +17,16 @@ struct json_object;
 /* Bounds on what we accept from outside. */
 /* A ConfigMap holds at most 1 MiB and the original controller's whole chart library is about 400 kB. */
 #define CONFIG_MAX_FILE_BYTES (8 * 1024 * 1024)
-/* The schema is 6 levels deep; Kubernetes objects in fixtures rarely exceed 15. Also stops self-aliases. */
+/* Collections nested in the document, counted from its root. The schema is 6 levels deep; Kubernetes objects
+ * in fixtures rarely exceed 15. Checked before loading (libyaml's time per token grows with the flow depth)
+ * and again while walking, where it also stops self-aliases. */
 #define CONFIG_MAX_DEPTH 64
 /* Free-form values after alias expansion ("billion laughs"); 5 000 fixture objects are about 100 000. */
 #define CONFIG_MAX_JSON_NODES 1000000
+/* Bytes of strings (keys and values) after alias expansion: a config's own text is at most
+ * CONFIG_MAX_FILE_BYTES, so four times that leaves room for anchors reused a few times while a 1 MB string
+ * aliased 500 times (500 MB) is refused. */
+#define CONFIG_MAX_EXPANDED_BYTES (4 * CONFIG_MAX_FILE_BYTES)
 /* Problems listed for one load: enough to fix a file in one pass, and each costs about 1.3 kB. */
 #define CONFIG_MAX_ERRORS 100
 

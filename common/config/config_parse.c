@@ -36,6 +36,8 @@ static void vec_set(void *p, void *items, size_t len)
     memcpy((char *)p + sizeof(void *), &len, sizeof(len));
 }
 
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
 /* ---- paths and marks ---------------------------------------------------------------------------------- */
 
 /* Paths longer than ERR_WHERE_MAX are cut; an error's position still points at the right line. */
@@ -59,8 +61,31 @@ static int is_simple_key(const char *k)
     return 1;
 }
 
+/* Text from the input as shown in a message: quotes, backslashes and control characters escaped (a key
+ * with a newline must not split the error line), cut after SHOWN_MAX bytes. */
+#define SHOWN_MAX 200
+static const char *shown_len(const char *s, size_t len, char *out, size_t n)
+{
+    size_t k = 0, i = 0;
+    for (; i < len && i < SHOWN_MAX && k + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') k += (size_t)snprintf(out + k, n - k, "\\n");
+        else if (c == '\t') k += (size_t)snprintf(out + k, n - k, "\\t");
+        else if (c == '"' || c == '\\') k += (size_t)snprintf(out + k, n - k, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    if (i < len && k + 4 < n) k += (size_t)snprintf(out + k, n - k, "...");
+    out[k] = '\0';
+    return out;
+}
+
+static const char *shown(const char *s, char *out, size_t n) { return shown_len(s, strlen(s), out, n); }
+
 void cfg_path_key(char *out, size_t n, const char *parent, const char *key)
 {
+    char q[4 * SHOWN_MAX + 8];
+    if (!is_simple_key(key)) key = shown(key, q, sizeof(q));
     if (!parent || !*parent) path_fmt(out, n, is_simple_key(key) ? "%s" : "[\"%s\"]", key);
     else if (is_simple_key(key)) path_fmt(out, n, "%s.%s", parent, key);
     else path_fmt(out, n, "%s[\"%s\"]", parent, key);
@@ -78,22 +103,37 @@ static struct cfg_mark *mark_find(struct cfg_parse *pc, const char *path)
     return NULL;
 }
 
+__attribute__((format(printf, 4, 5)))
+static void perr(struct cfg_parse *pc, const char *path, const yaml_node_t *node, const char *fmt, ...);
+
 static void mark_add(struct cfg_parse *pc, const char *path, const yaml_node_t *node)
 {
     if (pc->nmarks == pc->capmarks) {
         size_t cap = pc->capmarks ? pc->capmarks * 2 : 64;
         struct cfg_mark *m = realloc(pc->marks, cap * sizeof(*m));
-        if (!m) return; /* only the line numbers of later errors are lost */
+        if (!m) {
+            perr(pc, path, node, "out of memory");
+            return;
+        }
         pc->marks = m;
         pc->capmarks = cap;
     }
     struct cfg_mark *m = &pc->marks[pc->nmarks];
     m->path = strdup(path);
-    if (!m->path) return;
+    if (!m->path) {
+        perr(pc, path, node, "out of memory");
+        return;
+    }
     m->line = node ? (int)node->start_mark.line + 1 : 0;
     m->column = node ? (int)node->start_mark.column + 1 : 0;
     m->failed = 0;
     pc->nmarks++;
+}
+
+/* Whether a bound on the whole document was passed, after which walking on only repeats the error. */
+static int budget_spent(const struct cfg_parse *pc)
+{
+    return pc->json_nodes > CONFIG_MAX_JSON_NODES || pc->bytes > CONFIG_MAX_EXPANDED_BYTES;
 }
 
 static void perr_at(struct cfg_parse *pc, const char *path, int line, int col, const char *fmt, va_list ap)
@@ -106,6 +146,8 @@ static void perr_at(struct cfg_parse *pc, const char *path, int line, int col, c
                          CONFIG_MAX_ERRORS);
         return;
     }
+    if (budget_spent(pc) && pc->budget_reported) return; /* what follows is a consequence */
+    pc->budget_reported = budget_spent(pc);
     char msg[ERR_MSG_MAX];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     err_list_add(pc->errs, pc->file, path, line, col, "%s", msg);
@@ -120,6 +162,36 @@ static void perr(struct cfg_parse *pc, const char *path, const yaml_node_t *node
     perr_at(pc, path, node ? (int)node->start_mark.line + 1 : 0, node ? (int)node->start_mark.column + 1 : 0,
             fmt, ap);
     va_end(ap);
+}
+
+/* Counts len bytes of string copied from the document (aliases copy theirs again each time they are used).
+ * Returns 0, or -1 once the total passes CONFIG_MAX_EXPANDED_BYTES (reported the first time). */
+static int take_bytes(struct cfg_parse *pc, const char *path, const yaml_node_t *n, size_t len)
+{
+    if (pc->bytes <= CONFIG_MAX_EXPANDED_BYTES && len <= CONFIG_MAX_EXPANDED_BYTES - pc->bytes) {
+        pc->bytes += len;
+        return 0;
+    }
+    if (pc->bytes <= CONFIG_MAX_EXPANDED_BYTES)
+        perr(pc, path, n, "more than %d bytes of strings once aliases are expanded", CONFIG_MAX_EXPANDED_BYTES);
+    pc->bytes = (size_t)CONFIG_MAX_EXPANDED_BYTES + 1;
+    return -1;
+}
+
+/* Keys are C strings from here on: one holding NUL would be cut at it ("a\0b" read as "a"). */
+static int key_ok(struct cfg_parse *pc, const char *path, const yaml_node_t *k)
+{
+    if (strlen(scalar(k)) != k->data.scalar.length) {
+        perr(pc, path, k, "keys must not contain NUL characters");
+        return 0;
+    }
+    return 1;
+}
+
+/* A key that is copied (free-form keys, entry names, labels) also counts against the byte bound. */
+static int key_copied_ok(struct cfg_parse *pc, const char *path, const yaml_node_t *k)
+{
+    return key_ok(pc, path, k) && take_bytes(pc, path, k, k->data.scalar.length) == 0;
 }
 
 void cfg_error(struct cfg_check *ck, const char *key, const char *fmt, ...)
@@ -149,7 +221,8 @@ void cfg_error(struct cfg_check *ck, const char *key, const char *fmt, ...)
 int cfg_failed(struct cfg_check *ck, const char *key)
 {
     char path[ERR_WHERE_MAX];
-    cfg_path_key(path, sizeof(path), ck->path, key);
+    if (strpbrk(key, ".[")) path_fmt(path, sizeof(path), "%s%s%s", ck->path, *ck->path ? "." : "", key);
+    else cfg_path_key(path, sizeof(path), ck->path, key);
     struct cfg_mark *m = mark_find(ck->pc, path);
     return m && m->failed;
 }
@@ -174,7 +247,17 @@ static const char *node_kind(const yaml_node_t *n)
     }
 }
 
-static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+/* The path of a key node, whole even when the key holds NUL (shown escaped). */
+static void key_path(char *out, size_t n, const char *parent, const yaml_node_t *k)
+{
+    if (strlen(scalar(k)) == k->data.scalar.length) {
+        cfg_path_key(out, n, parent, scalar(k));
+        return;
+    }
+    char q[4 * SHOWN_MAX + 8];
+    shown_len(scalar(k), k->data.scalar.length, q, sizeof(q));
+    path_fmt(out, n, "%s[\"%s\"]", parent ? parent : "", q);
+}
 
 static int is_plain(const yaml_node_t *n)
 {
@@ -244,15 +327,17 @@ static void enum_names(const struct cfg_field *f, char *out, size_t n)
  * Returns 0, or -1 with a message in why (a buffer of ERR_MSG_MAX). */
 static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quoted, char *why)
 {
+    char q[4 * SHOWN_MAX + 8];
+    const char *sh = shown(s, q, sizeof(q));
     switch (f->type) {
     case CFG_BOOL: {
         bool v;
         if (quoted || parse_bool_text(s, &v) < 0) {
             if (!quoted && (!strcasecmp(s, "yes") || !strcasecmp(s, "no") || !strcasecmp(s, "on") ||
                             !strcasecmp(s, "off")))
-                snprintf(why, ERR_MSG_MAX, "expected true or false, got \"%s\" (yes/no/on/off are not booleans here)", s);
+                snprintf(why, ERR_MSG_MAX, "expected true or false, got \"%s\" (yes/no/on/off are not booleans here)", sh);
             else
-                snprintf(why, ERR_MSG_MAX, "expected true or false, got %s\"%s\"", quoted ? "the string " : "", s);
+                snprintf(why, ERR_MSG_MAX, "expected true or false, got %s\"%s\"", quoted ? "the string " : "", sh);
             return -1;
         }
         *(bool *)p = v;
@@ -261,7 +346,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
     case CFG_INT: {
         long long v;
         if (quoted || parse_int_text(s, &v) < 0) {
-            snprintf(why, ERR_MSG_MAX, "expected an integer, got %s\"%s\"", quoted ? "the string " : "", s);
+            snprintf(why, ERR_MSG_MAX, "expected an integer, got %s\"%s\"", quoted ? "the string " : "", sh);
             return -1;
         }
         if ((bounded(f) && (v < f->min || v > f->max)) || v < INT32_MIN || v > INT32_MAX) {
@@ -277,14 +362,14 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         int64_t ms;
         const char *reason = NULL;
         if (duration_parse_ms(s, &ms, &reason) < 0) {
-            snprintf(why, ERR_MSG_MAX, "invalid duration \"%s\": %s", s, reason);
+            snprintf(why, ERR_MSG_MAX, "invalid duration \"%s\": %s", sh, reason);
             return -1;
         }
         if (bounded(f) && (ms < f->min || ms > f->max)) {
             char lo[32], hi[32];
             duration_format_ms(f->min, lo, sizeof(lo));
             duration_format_ms(f->max, hi, sizeof(hi));
-            snprintf(why, ERR_MSG_MAX, "%s is out of range (%s to %s)", s, lo, hi);
+            snprintf(why, ERR_MSG_MAX, "%s is out of range (%s to %s)", sh, lo, hi);
             return -1;
         }
         *(int64_t *)p = ms;
@@ -300,7 +385,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         {
             char names[256];
             enum_names(f, names, sizeof(names));
-            snprintf(why, ERR_MSG_MAX, "\"%s\" is not one of: %s", s, names);
+            snprintf(why, ERR_MSG_MAX, "\"%s\" is not one of: %s", sh, names);
         }
         return -1;
     case CFG_STRING:
@@ -311,7 +396,7 @@ static int set_scalar(const struct cfg_field *f, void *p, const char *s, int quo
         }
         const char *reason = NULL;
         if (f->check && *s && f->check(s, &reason) < 0) {
-            snprintf(why, ERR_MSG_MAX, "\"%.200s\" %s", s, reason);
+            snprintf(why, ERR_MSG_MAX, "\"%s\" %s", sh, reason);
             return -1;
         }
         char *d = strdup(s);
@@ -392,22 +477,36 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
             perr(pc, path, n, "strings must not contain NUL characters");
             return -1;
         }
+        if (take_bytes(pc, path, n, n->data.scalar.length) < 0) return -1;
         *out = scalar_to_json(n);
+        if (!*out && !is_null(n)) {
+            perr(pc, path, n, "out of memory");
+            return -1;
+        }
         return 0;
     case YAML_SEQUENCE_NODE: {
         struct json_object *a = json_object_new_array();
         size_t i = 0;
         int rc = 0;
+        if (!a) {
+            perr(pc, path, n, "out of memory");
+            return -1;
+        }
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
             char sub[ERR_WHERE_MAX];
             path_index(sub, sizeof(sub), path, i);
             struct json_object *v;
             if (yaml_to_json(pc, yaml_document_get_node(pc->doc, *it), sub, depth + 1, &v) < 0) {
                 rc = -1;
-                if (pc->json_nodes > CONFIG_MAX_JSON_NODES) break;
+                if (budget_spent(pc)) break;
                 continue;
             }
-            json_object_array_add(a, v);
+            if (json_object_array_add(a, v) < 0) {
+                json_object_put(v);
+                perr(pc, sub, n, "out of memory");
+                rc = -1;
+                break;
+            }
         }
         if (rc < 0) json_object_put(a);
         else *out = a;
@@ -416,6 +515,10 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
     case YAML_MAPPING_NODE: {
         struct json_object *o = json_object_new_object();
         int rc = 0;
+        if (!o) {
+            perr(pc, path, n, "out of memory");
+            return -1;
+        }
         for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
             yaml_node_t *k = yaml_document_get_node(pc->doc, pr->key);
             yaml_node_t *v = yaml_document_get_node(pc->doc, pr->value);
@@ -426,7 +529,12 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
             }
             if (is_plain(k) && !strcmp(scalar(k), "<<")) continue; /* merged below */
             char sub[ERR_WHERE_MAX];
-            cfg_path_key(sub, sizeof(sub), path, scalar(k));
+            key_path(sub, sizeof(sub), path, k);
+            if (!key_copied_ok(pc, sub, k)) {
+                rc = -1;
+                if (budget_spent(pc)) break;
+                continue;
+            }
             if (json_object_object_get_ex(o, scalar(k), NULL)) {
                 perr(pc, sub, k, "duplicate key");
                 rc = -1;
@@ -435,10 +543,15 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
             struct json_object *jv;
             if (yaml_to_json(pc, v, sub, depth + 1, &jv) < 0) {
                 rc = -1;
-                if (pc->json_nodes > CONFIG_MAX_JSON_NODES) break;
+                if (budget_spent(pc)) break;
                 continue;
             }
-            json_object_object_add(o, scalar(k), jv);
+            if (json_object_object_add(o, scalar(k), jv) < 0) {
+                json_object_put(jv);
+                perr(pc, sub, k, "out of memory");
+                rc = -1;
+                break;
+            }
         }
         /* YAML merge keys: the merged mappings' keys fill what is not given explicitly, first one wins. */
         for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; rc == 0 && pr < n->data.mapping.pairs.top; pr++) {
@@ -458,7 +571,13 @@ static int yaml_to_json(struct cfg_parse *pc, yaml_node_t *n, const char *path, 
                     break;
                 }
                 json_object_object_foreach(src, mk, mv) {
-                    if (!json_object_object_get_ex(o, mk, NULL)) json_object_object_add(o, mk, json_object_get(mv));
+                    if (json_object_object_get_ex(o, mk, NULL)) continue;
+                    if (json_object_object_add(o, mk, json_object_get(mv)) < 0) {
+                        json_object_put(mv);
+                        perr(pc, path, k, "out of memory");
+                        rc = -1;
+                        break;
+                    }
                 }
             }
             json_object_put(m);
@@ -523,13 +642,23 @@ static void parse_strings(struct cfg_parse *pc, const struct cfg_field *f, void 
             perr(pc, sub, it, "expected a string, got %s", is_null(it) ? "null" : node_kind(it));
             continue;
         }
+        if (strlen(scalar(it)) != it->data.scalar.length) {
+            perr(pc, sub, it, "strings must not contain NUL characters");
+            continue;
+        }
+        if (take_bytes(pc, sub, it, it->data.scalar.length) < 0) break;
         const char *reason = NULL;
         if (f->check && f->check(scalar(it), &reason) < 0) {
-            perr(pc, sub, it, "\"%.200s\" %s", scalar(it), reason);
+            char q[4 * SHOWN_MAX + 8];
+            perr(pc, sub, it, "\"%s\" %s", shown(scalar(it), q, sizeof(q)), reason);
             continue;
         }
         items[k] = strdup(scalar(it));
-        if (items[k]) k++;
+        if (!items[k]) {
+            perr(pc, sub, it, "out of memory"); /* never a shorter list that looks complete */
+            break;
+        }
+        k++;
     }
     struct config_strlist *l = p;
     l->items = items;
@@ -563,9 +692,19 @@ static void parse_selector(struct cfg_parse *pc, const struct cfg_field *f, void
             bad = 1;
             continue;
         }
+        if (!key_copied_ok(pc, path, k) || strlen(scalar(v)) != v->data.scalar.length ||
+            take_bytes(pc, path, v, v->data.scalar.length) < 0) {
+            if (!budget_spent(pc) && strlen(scalar(v)) != v->data.scalar.length)
+                perr(pc, path, v, "strings must not contain NUL characters");
+            bad = 1;
+            if (budget_spent(pc)) break;
+            continue;
+        }
         buf_printf(&b, "%s%s=%s", b.len ? "," : "", scalar(k), is_null(v) ? "" : scalar(v));
     }
-    if (!bad) {
+    if (!bad && b.oom) {
+        perr(pc, path, n, "out of memory");
+    } else if (!bad) {
         char why[ERR_MSG_MAX];
         if (set_scalar(f, p, buf_cstr(&b), 0, why) < 0) perr(pc, path, n, "%s", why);
     }
@@ -599,10 +738,15 @@ static void parse_map(struct cfg_parse *pc, const struct cfg_field *f, void *p, 
         }
         const char *name = scalar(kn);
         char sub[ERR_WHERE_MAX];
-        cfg_path_key(sub, sizeof(sub), path, name);
+        key_path(sub, sizeof(sub), path, kn);
+        if (!key_copied_ok(pc, sub, kn)) {
+            if (budget_spent(pc)) break;
+            continue;
+        }
         const char *reason = NULL;
         if (f->sub->check_name && f->sub->check_name(name, &reason) < 0) {
-            perr(pc, sub, kn, "invalid name \"%.200s\": %s", name, reason);
+            char q[4 * SHOWN_MAX + 8];
+            perr(pc, sub, kn, "invalid name \"%s\": %s", shown(name, q, sizeof(q)), reason);
             continue;
         }
         int dup = 0;
@@ -617,7 +761,10 @@ static void parse_map(struct cfg_parse *pc, const struct cfg_field *f, void *p, 
         }
         char *elem = items + k * f->sub->size;
         char *copy = strdup(name);
-        if (!copy) continue;
+        if (!copy) {
+            perr(pc, sub, kn, "out of memory"); /* never a shorter map that looks complete */
+            break;
+        }
         memcpy(elem, &copy, sizeof(copy));
         mark_add(pc, sub, vn);
         parse_struct(pc, f->sub, elem, is_null(vn) ? NULL : vn, sub, depth + 1);
@@ -670,6 +817,7 @@ static void parse_value(struct cfg_parse *pc, const struct cfg_field *f, void *p
             perr(pc, path, n, "strings must not contain NUL characters");
             return;
         }
+        if (take_bytes(pc, path, n, n->data.scalar.length) < 0) return;
         char why[ERR_MSG_MAX];
         if (set_scalar(f, p, scalar(n), !is_plain(n), why) < 0) perr(pc, path, n, "%s", why);
         return;
@@ -752,7 +900,8 @@ static void merge_keys(struct cfg_parse *pc, const struct cfg_schema *s, yaml_no
         size_t i = 0;
         while (i < nf && strcmp(s->fields[i].key, scalar(kn)) != 0) i++;
         char sub[ERR_WHERE_MAX];
-        cfg_path_key(sub, sizeof(sub), path, scalar(kn));
+        key_path(sub, sizeof(sub), path, kn);
+        if (!key_ok(pc, sub, kn)) continue;
         if (i == nf) report_unknown(pc, s, scalar(kn), sub, kn);
         else if (!given[i]) given[i] = yaml_document_get_node(pc->doc, pr->value);
     }
@@ -783,7 +932,8 @@ static void parse_struct(struct cfg_parse *pc, const struct cfg_schema *s, void 
             if (is_merge_key(kn)) continue; /* after the explicit keys, which win */
             const char *key = scalar(kn);
             char sub[ERR_WHERE_MAX];
-            cfg_path_key(sub, sizeof(sub), path, key);
+            key_path(sub, sizeof(sub), path, kn);
+            if (!key_ok(pc, sub, kn)) continue;
             size_t i = 0;
             while (i < nf && strcmp(s->fields[i].key, key) != 0) i++;
             if (i == nf) {

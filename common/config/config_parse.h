@@ -24,9 +24,16 @@ struct cfg_parse {
     struct cfg_mark *marks;    /* owned */
     size_t nmarks, capmarks;
     size_t json_nodes;         /* free-form values converted so far (bounded by CONFIG_MAX_JSON_NODES) */
-    size_t nerrors;            /* problems found so far (listed up to CONFIG_MAX_ERRORS) */
+    size_t bytes;              /* string bytes copied so far (bounded by CONFIG_MAX_EXPANDED_BYTES) */
+    int budget_reported;       /* a whole-document bound was reported: later problems are its consequences */
+    size_t nerrors;            /* problems found so far (listed up to CONFIG_MAX_ERRORS); the load fails when
+                                * non-zero, even if listing one ran out of memory */
 };
 
+/* Builds the document from text in one pass (config_yaml.c): nesting bounded by CONFIG_MAX_DEPTH, scalars
+ * tagged !!str stored as quoted, other tags and a second document refused. On success the caller deletes
+ * doc; on failure it is already deleted and errs says what and where. */
+int cfg_yaml_load(const char *text, size_t len, const char *name, yaml_document_t *doc, struct err_list *errs);
 void cfg_path_key(char *out, size_t n, const char *parent, const char *key);
 void cfg_parse_root(struct cfg_parse *pc, void *root, yaml_node_t *node);
 void cfg_parse_done(struct cfg_parse *pc);

@@ -24,6 +24,8 @@ static int watched(const struct config *c, const char *name)
 static void root_finish(void *obj, struct config *root, struct cfg_check *ck)
 {
     struct config *c = obj;
+    cfg_check_templates(c, ck);
+    cfg_check_test_references(c, ck);
     if (cfg_failed(ck, "watched_resources")) return;
     for (size_t i = 0; i < c->validation_tests.len; i++) {
         const struct config_validation_test *t = &c->validation_tests.items[i];

@@ -80,7 +80,8 @@ struct cfg_check {
  * itself); the line and column are those of the key's value in the input when it was given. */
 void cfg_error(struct cfg_check *ck, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Whether the field `key` of the struct being finished had an error of its own (skip rules that use it). */
+/* Whether the field `key` of the struct being finished had an error of its own (skip rules that use it);
+ * like cfg_error, a key holding . or [ is a path below the struct. */
 int cfg_failed(struct cfg_check *ck, const char *key);
 /* Whether the field `key` was given in the input (as opposed to defaulted). */
 int cfg_given(struct cfg_check *ck, const char *key);
@@ -111,6 +112,11 @@ int cfg_rule_api_version(const char *s, const char **why);
 int cfg_rule_assert_target(const char *s, const char **why);
 int cfg_rule_snippet_name(const char *s, const char **why);
 int cfg_rule_watched_name(const char *s, const char **why);
+
+/* Cross-section rules run by the root's finish hook: every template compiles (config_templates.c), every
+ * validation-test reference resolves (config_references.c). */
+void cfg_check_templates(const struct config *c, struct cfg_check *ck);
+void cfg_check_test_references(const struct config *c, struct cfg_check *ck);
 
 /* Where environment defaults come from (config_env.c); overridable in tests. */
 const char *cfg_sa_namespace_file(void);

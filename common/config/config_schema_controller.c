@@ -7,13 +7,11 @@
 
 #include "common/config/config_schema.h"
 #include "common/duration.h"
+#include "common/lease_rules.h"
 
 #define MS(x) ((int64_t)(x))
 #define SEC(x) (MS(x) * 1000)
 #define MIN(x) (SEC(x) * 60)
-
-/* client-go's JitterFactor: renew_deadline must exceed retry_period × 1.2. */
-#define LEADER_JITTER_TENTHS 12
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
@@ -38,11 +36,13 @@ static void fmt_ms(int64_t ms, char *out, size_t n) { duration_format_ms(ms, out
 static void leader_election_finish(void *obj, struct config *root, struct cfg_check *ck)
 {
     struct config_leader_election *le = obj;
-    const char *ns_source = "lease_namespace";
+    const char *ns_source = "lease_namespace", *id_source = "identity";
     if (!le->identity || !*le->identity) {
         free(le->identity);
         le->identity = dup_or_null(getenv("POD_NAME"));
+        id_source = "POD_NAME";
         if (!le->identity) {
+            id_source = "the hostname";
             char host[256] = "";
             if (gethostname(host, sizeof(host) - 1) == 0) le->identity = dup_or_null(host);
         }
@@ -56,7 +56,8 @@ static void leader_election_finish(void *obj, struct config *root, struct cfg_ch
             ns_source = cfg_sa_namespace_file();
         }
     }
-    if (!le->enabled) return; /* the rules below only matter when a Lease is used */
+    /* The rules below only matter when a Lease is used; an `enabled` that did not parse says nothing. */
+    if (!le->enabled || cfg_failed(ck, "enabled")) return;
 
     const char *why = NULL;
     if (!le->lease_namespace) {
@@ -66,35 +67,51 @@ static void leader_election_finish(void *obj, struct config *root, struct cfg_ch
     } else if (!cfg_failed(ck, "lease_namespace") && cfg_rule_dns1123_label(le->lease_namespace, &why) < 0) {
         cfg_error(ck, "lease_namespace", "\"%s\" (from %s) %s", le->lease_namespace, ns_source, why);
     }
-    if (!le->identity) cfg_error(ck, "identity", "not set, POD_NAME is empty and the hostname is unknown");
+    if (!le->identity) {
+        cfg_error(ck, "identity", "not set, POD_NAME is empty and the hostname is unknown");
+    } else if (strlen(le->identity) > LEASE_IDENTITY_MAX) {
+        /* the elector refuses it at start and would crash-loop while /healthz still answers */
+        cfg_error(ck, "identity", "is %zu characters long (from %s); at most %d fit in the Lease's holderIdentity",
+                  strlen(le->identity), id_source, LEASE_IDENTITY_MAX);
+    }
 
+    /* The rules are the elector's own (common/lease_rules.c), so what passes here starts there; each is
+     * reported once, and not when a duration it uses had an error of its own. */
     int ok_ld = !cfg_failed(ck, "lease_duration"), ok_rd = !cfg_failed(ck, "renew_deadline"),
         ok_rp = !cfg_failed(ck, "retry_period");
+    unsigned broken = lease_rules_broken(le->lease_duration_ms, le->renew_deadline_ms, le->retry_period_ms);
+#define BROKEN(r) (broken & LEASE_RULE_BIT(r))
     char a[32], b[32];
-    if (ok_ld && le->lease_duration_ms <= 0) {
+    if (ok_ld && BROKEN(LEASE_RULE_DURATION_POSITIVE)) {
         cfg_error(ck, "lease_duration", "must be greater than zero");
         ok_ld = 0;
     }
-    if (ok_rd && le->renew_deadline_ms <= 0) {
+    if (ok_rd && BROKEN(LEASE_RULE_DEADLINE_POSITIVE)) {
         cfg_error(ck, "renew_deadline", "must be greater than zero");
         ok_rd = 0;
     }
-    if (ok_rp && le->retry_period_ms <= 0) {
+    if (ok_rp && BROKEN(LEASE_RULE_RETRY_POSITIVE)) {
         cfg_error(ck, "retry_period", "must be greater than zero");
         ok_rp = 0;
     }
-    if (ok_ld && ok_rd && le->lease_duration_ms <= le->renew_deadline_ms) {
+    if (ok_ld && BROKEN(LEASE_RULE_DURATION_WHOLE_SECOND)) {
+        fmt_ms(le->lease_duration_ms, a, sizeof(a));
+        cfg_error(ck, "lease_duration", "%s is under 1s: the Lease stores it in whole seconds", a);
+        ok_ld = 0;
+    }
+    if (ok_ld && ok_rd && BROKEN(LEASE_RULE_DURATION_ABOVE_DEADLINE)) {
         fmt_ms(le->renew_deadline_ms, a, sizeof(a));
         fmt_ms(le->lease_duration_ms, b, sizeof(b));
         cfg_error(ck, "renew_deadline", "renew_deadline (%s) must be shorter than lease_duration (%s)", a, b);
     }
-    if (ok_rd && ok_rp && le->renew_deadline_ms * 10 <= le->retry_period_ms * LEADER_JITTER_TENTHS) {
+    if (ok_rd && ok_rp && BROKEN(LEASE_RULE_DEADLINE_ABOVE_JITTER)) {
         fmt_ms(le->renew_deadline_ms, a, sizeof(a));
-        fmt_ms(le->retry_period_ms * LEADER_JITTER_TENTHS / 10, b, sizeof(b));
+        fmt_ms(le->retry_period_ms * LEASE_JITTER_TENTHS / 10, b, sizeof(b));
         char c[32];
         fmt_ms(le->retry_period_ms, c, sizeof(c));
         cfg_error(ck, "renew_deadline", "renew_deadline (%s) must be longer than 1.2 x retry_period (1.2 x %s = %s)", a, c, b);
     }
+#undef BROKEN
 }
 
 #define T struct config_leader_election

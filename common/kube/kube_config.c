@@ -397,6 +397,35 @@ static const char *str_field(struct json_object *o, const char *key)
     return NULL;
 }
 
+/* Keys whose value must be a string when given: one given as a mapping or a list (a YAML indentation slip)
+ * was read as absent, so requests went out without the credential. */
+static const char *const string_keys[] = {
+    "token", "tokenFile", "username", "password", "client-certificate", "client-certificate-data",
+    "client-key", "client-key-data", "server", "certificate-authority", "certificate-authority-data",
+    "proxy-url", "tls-server-name", NULL,
+};
+
+static const char *json_kind(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_object: return "a mapping";
+    case json_type_array: return "a list";
+    case json_type_boolean: return "a boolean";
+    default: return "not a string";
+    }
+}
+
+/* what ("user", "cluster") and name say where; returns 0 or -1 with e set. */
+static int check_string_keys(struct json_object *o, const char *what, const char *name, struct err *e)
+{
+    for (const char *const *k = string_keys; *k; k++) {
+        struct json_object *v;
+        if (o && json_object_object_get_ex(o, *k, &v) && v && !json_object_is_type(v, json_type_string))
+            return err_set(e, "%s \"%s\": %s must be a string, got %s", what, name, *k, json_kind(v));
+    }
+    return 0;
+}
+
 static int bool_field(struct json_object *o, const char *key)
 {
     struct json_object *v;
@@ -520,6 +549,7 @@ static int load_exec(struct kube_config *c, struct kc_file *f, const char *uname
 static int load_user(struct kube_config *c, struct kc_file *f, const char *uname, struct json_object *u,
                      struct err *e)
 {
+    if (check_string_keys(u, "user", uname, e) < 0) return -1;
     const char *tok = str_field(u, "token"), *tokfile = str_field(u, "tokenFile");
     const char *user = str_field(u, "username"), *pass = str_field(u, "password");
     struct json_object *tmp;
@@ -559,6 +589,7 @@ static int load_user(struct kube_config *c, struct kc_file *f, const char *uname
 static int load_cluster(struct kube_config *c, struct kc_file *f, const char *cname, struct json_object *cl,
                         struct err *e)
 {
+    if (check_string_keys(cl, "cluster", cname, e) < 0) return -1;
     const char *server = str_field(cl, "server");
     if (!server || !*server) return err_set(e, "cluster \"%s\" has no server", cname);
     if (set_server(c, server, e) < 0) return -1;

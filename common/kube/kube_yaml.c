@@ -15,9 +15,13 @@ struct reader {
     struct err *e;
 };
 
+/* The message itself names the file and position: callers log only e->msg, and a reader must see that the
+ * kubeconfig is at fault, not the API server. */
 static int fail_at(struct reader *r, const yaml_mark_t *m, const char *what)
 {
-    err_set(r->e, "%s", what);
+    if (m) err_set(r->e, "kubeconfig %s:%d:%d: %s", r->file ? r->file : "<text>", (int)m->line + 1,
+                   (int)m->column + 1, what);
+    else err_set(r->e, "kubeconfig %s: %s", r->file ? r->file : "<text>", what);
     if (r->e) {
         snprintf(r->e->file, sizeof(r->e->file), "%s", r->file ? r->file : "");
         r->e->line = m ? (int)m->line + 1 : 0;
@@ -173,7 +177,7 @@ int kube_yaml_parse(const char *text, size_t len, const char *file, struct json_
         json_object_put(doc);
         struct err tmp;
         if (!e) e = &tmp;
-        err_set(e, "the document is not a mapping");
+        err_set(e, "kubeconfig %s: the document is not a mapping", file ? file : "<text>");
         snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
         return -1;
     }
@@ -185,7 +189,7 @@ int kube_yaml_load_file(const char *path, struct json_object **out, struct err *
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_set(e, "kubeconfig %s: cannot open: %s", path, strerror(errno));
     struct buf b;
     buf_init(&b);
     char chunk[8192];
@@ -194,19 +198,19 @@ int kube_yaml_load_file(const char *path, struct json_object **out, struct err *
         if (b.len + n > KUBE_YAML_FILE_MAX) {
             fclose(f);
             buf_free(&b);
-            return err_set(e, "%s: larger than %u bytes, not a kubeconfig", path, KUBE_YAML_FILE_MAX);
+            return err_set(e, "kubeconfig %s: larger than %u bytes, not a kubeconfig", path, KUBE_YAML_FILE_MAX);
         }
         if (buf_append(&b, chunk, n) < 0) {
             fclose(f);
             buf_free(&b);
-            return err_set(e, "%s: out of memory", path);
+            return err_set(e, "kubeconfig %s: out of memory", path);
         }
     }
-    int rerr = ferror(f);
+    int rerr = ferror(f), rerr_errno = errno;
     fclose(f);
     if (rerr) {
         buf_free(&b);
-        return err_set(e, "%s: read error", path);
+        return err_set(e, "kubeconfig %s: cannot read: %s", path, strerror(rerr_errno));
     }
     int rc = kube_yaml_parse(buf_cstr(&b), b.len, path, out, e);
     buf_free(&b);

@@ -78,6 +78,25 @@ def test_run_refuses_an_unusable_run_dir(tmp):
     assert "controller.run_dir" in r.stderr and "a-file" in r.stderr, r.stderr
 
 
+def test_validate_config_hostile_inputs(tmp):
+    # a directory is named as such (was "Input/output error")
+    r = run("validate-config", tmp)
+    assert r.returncode == 1 and f"{tmp}: is a directory" in r.stdout, r
+    # 100 000 nested [ : refused at the depth bound with line and column (took libyaml > 15 s before);
+    # no timing assertion, the run() timeout is the bound
+    path = h.write(os.path.join(tmp, "deep.yaml"), "a: " + "[" * 100000 + "\n")
+    r = run("validate-config", path, timeout=60)
+    assert r.returncode == 1 and f"{path}:1:" in r.stdout and "nested deeper than 64 levels" in r.stdout, r
+    # a template that does not parse, named with its own position
+    cfg = BAD.split("haproxy_config:")[0].replace("  bogus_key: 1\n", "").replace(
+        "lease_name: Not_A_DNS_Name", "lease_name: ok").replace("lease_duration: 10s", "lease_duration: 15s").replace(
+        "renew_deadline: 15s", "renew_deadline: 10s").replace("retry_period: soon", "retry_period: 2s")
+    path = h.write(os.path.join(tmp, "tmpl.yaml"), cfg + "haproxy_config:\n  template: \"{% for x in %}\"\n")
+    r = run("validate-config", path)
+    assert r.returncode == 1 and "haproxy_config.template: template haproxy.cfg, line 1, column" in r.stdout, r
+    assert "1 problem in" in r.stdout, r
+
+
 def test_version_and_usage(tmp):
     r = run("version")
     assert r.returncode == 0 and r.stdout.startswith("haproxy-template-ic "), r
@@ -95,5 +114,6 @@ if __name__ == "__main__":
         test_run_refuses_a_missing_config,
         test_lease_timing_rule_message_names_both_values,
         test_run_refuses_an_unusable_run_dir,
+        test_validate_config_hostile_inputs,
         test_version_and_usage,
     ])

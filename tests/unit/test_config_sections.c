@@ -309,6 +309,60 @@ START_TEST(test_yaml_merge_keys)
 }
 END_TEST
 
+/* Every template is compiled at load: a syntax error names the config key, the template and its position. */
+START_TEST(test_templates_that_do_not_parse_refused)
+{
+    struct loaded l = load_refused(TARGETS "haproxy_config:\n  template: \"{% for x in %}\"\n",
+                                   "haproxy_config.template", "template haproxy.cfg, line 1, column");
+    ck_assert_int_eq(find_error(&l, "haproxy_config.template", "template")->line, 6);
+    loaded_free(&l);
+    l = load_refused(VALID_REST "template_snippets:\n  backends:\n    template: |\n      ok\n      {{ x \n",
+                     "template_snippets.backends.template", "template backends, line 2");
+    loaded_free(&l);
+    l = load_refused(VALID_REST "maps:\n  host.map:\n    template: \"{% if %}\"\n", "maps[\"host.map\"].template",
+                     "template host.map");
+    loaded_free(&l);
+    l = load_refused(VALID_REST "files:\n  err.http:\n    template: \"{{ }}\"\n", "files[\"err.http\"].template",
+                     "template err.http");
+    loaded_free(&l);
+    l = load_refused(VALID_REST "ssl_certificates:\n  a.pem:\n    template: \"{% endif %}\"\n",
+                     "ssl_certificates[\"a.pem\"].template", "template a.pem");
+    loaded_free(&l);
+    /* includes and imports of snippets by name compile, whichever order the snippets come in */
+    l = load_ok(TARGETS "haproxy_config:\n  template: \"{% include 'b' %}{% import 'lib' as m %}{{ m.f() }}\"\n"
+                "template_snippets:\n  b:\n    template: \"{% include 'lib' %}\"\n"
+                "  lib:\n    template: \"{% macro f() %}x{% endmacro %}\"\n");
+    loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_validation_test_references_checked)
+{
+    const char *head = VALID_REST "maps:\n  host.map:\n    template: \"x\"\n"
+                       "validation_tests:\n  t:\n    assertions:\n";
+    char doc[2048];
+    snprintf(doc, sizeof(doc), "%s      - {type: contains, target: \"map:hosts.map\", pattern: x}\n", head);
+    struct loaded l = load_refused(doc, "validation_tests.t.assertions[0].target", "\"hosts.map\" names no entry of maps");
+    loaded_free(&l);
+    snprintf(doc, sizeof(doc), "%s      - {type: contains, target: \"file:x\", pattern: x}\n"
+             "      - {type: contains, target: \"cert:y.pem\", pattern: x}\n", head);
+    l = load_refused(doc, "validation_tests.t.assertions[0].target", "names no entry of files");
+    ck_assert_ptr_nonnull(find_error(&l, "validation_tests.t.assertions[1].target", "names no entry of ssl_certificates"));
+    loaded_free(&l);
+    snprintf(doc, sizeof(doc), "%s      - {type: jsonpath, jsonpath: \"{.a[?(@.x)]}\", expected: \"1\"}\n", head);
+    l = load_refused(doc, "validation_tests.t.assertions[0].jsonpath", "invalid JSONPath");
+    loaded_free(&l);
+    snprintf(doc, sizeof(doc), "%s      - {type: contains, target: \"map:host.map\", pattern: x}\n"
+             "      - {type: jsonpath, jsonpath: \"{.resources.ingresses[0].metadata.name}\", expected: web}\n", head);
+    l = load_ok(doc);
+    loaded_free(&l);
+    l = load_refused(VALID_REST "watched_resources:\n  ing:\n    api_version: v1\n    resources: services\n"
+                     "    index_by: [metadata.namespace, \"metadata[\"]\n",
+                     "watched_resources.ing.index_by[1]", "invalid JSONPath");
+    loaded_free(&l);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("config_sections");
@@ -327,6 +381,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_validation_test_rules);
     tcase_add_test(tc, test_extra_context_is_free_form_mapping);
     tcase_add_test(tc, test_yaml_merge_keys);
+    tcase_add_test(tc, test_templates_that_do_not_parse_refused);
+    tcase_add_test(tc, test_validation_test_references_checked);
     suite_add_tcase(s, tc);
     return s;
 }

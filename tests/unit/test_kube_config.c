@@ -47,6 +47,16 @@ static const char *write_file(const char *name, const char *text)
     return p;
 }
 
+/* A kubeconfig with one cluster c, one user u and the current context x joining them. */
+static const char *write_one(const char *name, const char *cluster, const char *user)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
+             "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n", cluster, user);
+    return write_file(name, text);
+}
+
 static struct kube_config *load_ok(const struct kube_config_opts *o)
 {
     struct kube_config *c = NULL;
@@ -157,12 +167,7 @@ START_TEST(test_kube_config_rejects_conflicts)
         {"{token: t}", "{server: 'https://h', proxy-url: 'ftp://p'}", "proxy-url \"ftp://p\" must be"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[1024];
-        snprintf(text, sizeof(text),
-                 "current-context: x\nclusters:\n- name: c\n  cluster: %s\ncontexts:\n- name: x\n"
-                 "  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: %s\n",
-                 cases[i].cluster, cases[i].user);
-        struct kube_config_opts o = {.kubeconfig = write_file("bad.yaml", text)};
+        struct kube_config_opts o = {.kubeconfig = write_one("bad.yaml", cases[i].cluster, cases[i].user)};
         load_fails(&o, cases[i].needle);
         load_fails(&o, "bad.yaml"); /* names the file */
     }
@@ -351,6 +356,64 @@ START_TEST(test_kube_config_base64)
 }
 END_TEST
 
+/* A YAML error says it is the kubeconfig's, with file, line and column in the message itself (the elector
+ * logs only the message, under "cannot reach the Kubernetes API"). */
+START_TEST(test_kube_config_yaml_error_names_file_line_column)
+{
+    struct kube_config_opts o = {.kubeconfig = write_file("broken.yaml", "clusters:\n- name: a\n  cluster: {server: [\n")};
+    struct kube_config *c = NULL;
+    struct err e;
+    err_clear(&e);
+    ck_assert_int_eq(kube_config_load(&o, &c, &e), -1);
+    char want[700];
+    snprintf(want, sizeof(want), "kubeconfig %s:4:1: invalid YAML", o.kubeconfig);
+    ck_assert_msg(strstr(e.msg, want), "\"%s\" lacks \"%s\"", e.msg, want);
+    ck_assert_int_eq(e.line, 4);
+}
+END_TEST
+
+/* token (or another credential or cluster key) given a mapping was read as absent: requests went out
+ * unauthenticated. */
+START_TEST(test_kube_config_credential_of_wrong_type_refused)
+{
+    static const struct {
+        const char *user, *cluster, *needle;
+    } cases[] = {
+        {"{token: {value: t}}", "{server: 'https://h'}", "user \"u\": token must be a string, got a mapping"},
+        {"{tokenFile: [a, b]}", "{server: 'https://h'}", "user \"u\": tokenFile must be a string, got a list"},
+        {"{client-key-data: {a: b}, client-certificate-data: x}", "{server: 'https://h'}", "client-key-data must be a string"},
+        {"{token: t}", "{server: {url: 'https://h'}}", "cluster \"c\": server must be a string, got a mapping"},
+        {"{token: t}", "{server: 'https://h', certificate-authority: [x]}", "certificate-authority must be a string"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kube_config_opts o = {.kubeconfig = write_one("wrongtype.yaml", cases[i].cluster, cases[i].user)};
+        load_fails(&o, cases[i].needle);
+    }
+    /* a token given as a plain scalar that YAML reads as a number is still a token */
+    struct kube_config_opts o = {.kubeconfig = write_one("numtoken.yaml", "{server: 'https://h'}", "{token: 12345}")};
+    struct kube_config *c = load_ok(&o);
+    ck_assert_str_eq(kube_config_token(c, 1), "12345");
+    kube_config_free(c);
+}
+END_TEST
+
+/* 100 000 nested `[` (libyaml's cost grows with the flow depth on every token): refused at the depth bound,
+ * as soon as the parser reaches it, with the kubeconfig's line. */
+START_TEST(test_kube_config_deep_nesting_refused)
+{
+    size_t n = 100000;
+    char *text = malloc(n + 16);
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, "clusters: ", 10);
+    memset(text + 10, '[', n);
+    memcpy(text + 10 + n, "\n", 2);
+    const char *path = write_file("deep", text);
+    free(text);
+    struct kube_config_opts o = {.mode = KUBE_CONFIG_KUBECONFIG, .kubeconfig = path};
+    load_fails(&o, "nested too deeply");
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_config");
@@ -364,6 +427,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_config_auto_order);
     tcase_add_test(tc, test_kube_config_base64);
     tcase_add_test(tc, test_kube_config_exec_plugin);
+    tcase_add_test(tc, test_kube_config_deep_nesting_refused);
+    tcase_add_test(tc, test_kube_config_yaml_error_names_file_line_column);
+    tcase_add_test(tc, test_kube_config_credential_of_wrong_type_refused);
     suite_add_tcase(s, tc);
     return s;
 }
