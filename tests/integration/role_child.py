@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import harness as h
 
@@ -63,14 +64,29 @@ class RoleChild:
 
     def next(self, type_, timeout=WAIT_S, pred=None):
         """The next message of type_ (matching pred, if given); messages of other types are skipped."""
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                m = self.q.get(timeout=timeout)
+                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(f"{self.role}: no {type_} message within {timeout}s") from None
             if m is None:
                 raise AssertionError(f"{self.role}: channel closed while waiting for {type_}")
             if m.get("type") == type_ and (pred is None or pred(m)):
+                return m
+
+    def next_any(self, types, timeout=WAIT_S, what="", diag=None):
+        """The next message whose type is in types."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"{self.role}: no {'/'.join(types)} message within {timeout}s ({what}) "
+                                     f"{diag() if diag else ''}") from None
+            if m is None:
+                raise AssertionError(f"{self.role}: channel closed while waiting for {'/'.join(types)} ({what})")
+            if m.get("type") in types:
                 return m
 
     def of_type(self, type_):
