@@ -1,8 +1,10 @@
 /* IPC framing and the libuv channel (see ipc.h). */
 #include "common/ipc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *ipc_error_str(int code)
 {
@@ -34,10 +36,34 @@ static uint32_t read_be32(const unsigned char *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-/* Parses one body; the whole body must be exactly one JSON object. */
-static int decode_body(struct ipc_decoder *d, const char *body, uint32_t len, ipc_frame_cb cb, void *cbdata)
+int ipc_body_type(const char *body, size_t len, char *type)
+{
+    size_t p = sizeof(IPC_TYPE_PREFIX) - 1;
+    if (len < p || memcmp(body, IPC_TYPE_PREFIX, p) != 0) return IPC_ERR_MALFORMED;
+    size_t n = 0;
+    for (; p + n < len && body[p + n] != '"'; n++) {
+        char c = body[p + n];
+        if (n == IPC_TYPE_MAX || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return IPC_ERR_MALFORMED;
+        type[n] = c;
+    }
+    if (n == 0 || p + n == len) return IPC_ERR_MALFORMED;
+    type[n] = '\0';
+    return IPC_OK;
+}
+
+/* One whole frame (header + len body bytes): routed raw if the raw hook takes it, else parsed; the body
+ * must be exactly one JSON object whose parsed type is the one its prefix names. */
+static int decode_frame(struct ipc_decoder *d, const char *frame, uint32_t len, ipc_frame_cb cb, void *cbdata)
 {
     if (len == 0) return IPC_ERR_EMPTY;
+    const char *body = frame + IPC_HEADER_LEN;
+    char peeked[IPC_TYPE_MAX + 1];
+    if (ipc_body_type(body, len, peeked) != IPC_OK) return IPC_ERR_MALFORMED;
+    if (d->raw && d->raw(cbdata, peeked, frame, IPC_HEADER_LEN + (size_t)len)) {
+        d->frames++;
+        return IPC_OK;
+    }
     json_tokener_reset(d->tok);
     struct json_object *msg = json_tokener_parse_ex(d->tok, body, (int)len);
     if (!msg || json_tokener_get_error(d->tok) != json_tokener_success ||
@@ -47,8 +73,8 @@ static int decode_body(struct ipc_decoder *d, const char *body, uint32_t len, ip
     }
     struct json_object *type;
     if (!json_object_is_type(msg, json_type_object) || !json_object_object_get_ex(msg, "type", &type) ||
-        !json_object_is_type(type, json_type_string)) {
-        json_object_put(msg);
+        !json_object_is_type(type, json_type_string) || strcmp(json_object_get_string(type), peeked) != 0) {
+        json_object_put(msg); /* a later duplicate "type" must not make the parse disagree with the route */
         return IPC_ERR_MALFORMED;
     }
     d->frames++;
@@ -65,7 +91,7 @@ int ipc_decoder_feed(struct ipc_decoder *d, const char *data, size_t len, ipc_fr
             uint32_t n = read_be32((const unsigned char *)data);
             if (n > IPC_FRAME_MAX) return IPC_ERR_OVERSIZED;
             if (len - IPC_HEADER_LEN < n) break;
-            int rc = decode_body(d, data + IPC_HEADER_LEN, n, cb, cbdata);
+            int rc = decode_frame(d, data, n, cb, cbdata);
             if (rc) return rc;
             data += IPC_HEADER_LEN + n;
             len -= IPC_HEADER_LEN + n;
@@ -92,7 +118,7 @@ int ipc_decoder_feed(struct ipc_decoder *d, const char *data, size_t len, ipc_fr
         uint32_t n = read_be32((const unsigned char *)d->pending.data);
         if (n > IPC_FRAME_MAX) return IPC_ERR_OVERSIZED;
         if (d->pending.len == IPC_HEADER_LEN + n) {
-            int rc = decode_body(d, d->pending.data + IPC_HEADER_LEN, n, cb, cbdata);
+            int rc = decode_frame(d, d->pending.data, n, cb, cbdata);
             buf_reset(&d->pending);
             if (rc) return rc;
             return ipc_decoder_feed(d, data, len, cb, cbdata);
@@ -106,6 +132,8 @@ int ipc_frame_encode(struct json_object *msg, struct buf *out)
     size_t n;
     const char *body = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &n);
     if (n == 0 || n > IPC_FRAME_MAX) return IPC_ERR_OVERSIZED;
+    char type[IPC_TYPE_MAX + 1];
+    if (ipc_body_type(body, n, type) != IPC_OK) return IPC_ERR_MALFORMED;
     unsigned char hdr[IPC_HEADER_LEN] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
                                          (unsigned char)(n >> 8), (unsigned char)n};
     if (buf_append(out, hdr, sizeof(hdr)) < 0 || buf_append(out, body, n) < 0) return IPC_ERR_OVERSIZED;
@@ -128,6 +156,15 @@ static void channel_end(struct ipc_channel *ch, const char *reason)
     if (ch->reading) uv_read_stop((uv_stream_t *)&ch->pipe);
     ch->reading = 0;
     if (ch->on_close) ch->on_close(ch, reason);
+}
+
+static int on_raw_frame(void *data, const char *type, const char *frame, size_t len)
+{
+    struct ipc_channel *ch = data;
+    if (ch->ended || !ch->on_raw) return 0;
+    if (!ch->on_raw(ch, type, frame, len)) return 0;
+    ch->received++;
+    return 1;
 }
 
 static void on_frame(void *data, struct json_object *msg, const char *type)
@@ -166,6 +203,7 @@ int ipc_channel_init(struct ipc_channel *ch, uv_loop_t *loop, int fd, ipc_messag
     ch->on_close = on_close;
     ch->data = data;
     ipc_decoder_init(&ch->dec);
+    ch->dec.raw = on_raw_frame;
     int rc = uv_pipe_init(loop, &ch->pipe, 0);
     if (rc) return rc;
     ch->pipe.data = ch;
@@ -194,19 +232,19 @@ int ipc_channel_send(struct ipc_channel *ch, struct json_object *msg)
     if (ch->ended || ch->closing) return -1;
     struct buf b;
     buf_init(&b);
-    if (ipc_frame_encode(msg, &b) != IPC_OK) {
-        buf_free(&b);
-        return -1;
-    }
-    struct write_req *w = malloc(sizeof(*w) + b.len);
-    if (!w) {
-        buf_free(&b);
-        return -1;
-    }
-    w->ch = ch;
-    w->len = b.len;
-    memcpy(w->data, b.data, b.len);
+    int rc = ipc_frame_encode(msg, &b) == IPC_OK ? ipc_channel_send_frame(ch, b.data, b.len) : -1;
     buf_free(&b);
+    return rc;
+}
+
+int ipc_channel_send_frame(struct ipc_channel *ch, const char *frame, size_t len)
+{
+    if (ch->ended || ch->closing) return -1;
+    struct write_req *w = malloc(sizeof(*w) + len);
+    if (!w) return -1;
+    w->ch = ch;
+    w->len = len;
+    memcpy(w->data, frame, len);
     uv_buf_t ub = uv_buf_init(w->data, (unsigned)w->len);
     int rc = uv_write(&w->req, (uv_stream_t *)&ch->pipe, &ub, 1, on_write_done);
     if (rc) {
@@ -222,6 +260,29 @@ int ipc_channel_send_lossy(struct ipc_channel *ch, struct json_object *msg, size
 {
     if (ch->queued_bytes > limit) return 1;
     return ipc_channel_send(ch, msg);
+}
+
+int ipc_channel_drain(struct ipc_channel *ch)
+{
+    if (ch->ended || ch->closing || !ch->reading) return ch->ended ? -1 : 0;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ch->pipe, &fd) != 0) return 0;
+    /* The pipe is non-blocking (libuv's): reading behind libuv's back is safe, its next read sees EAGAIN. */
+    char chunk[65536];
+    size_t total = 0;
+    while (total < IPC_DRAIN_MAX && !ch->ended) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break; /* EAGAIN: nothing more written yet; a real error is left to libuv's next read */
+        if (n == 0) {
+            channel_end(ch, "peer closed the channel");
+            break;
+        }
+        total += (size_t)n;
+        int rc = ipc_decoder_feed(&ch->dec, chunk, (size_t)n, on_frame, ch);
+        if (rc != IPC_OK) channel_end(ch, ipc_error_str(rc));
+    }
+    return ch->ended ? -1 : 0;
 }
 
 static void on_pipe_closed(uv_handle_t *h)

@@ -7,9 +7,11 @@
 
 #include <stdint.h>
 
-/* Identities are pod names or hostname_uuid (well under 253 characters); our own identity longer than this
- * is refused by the config (and the elector), and the elector's buffers for holders are sized by it. */
-#define LEASE_IDENTITY_MAX 512
+#include "common/term.h"
+
+/* Our own identity's bound is the term's (common/term.h says why 512): longer is refused by the config and
+ * the elector, so a term formed from it is never cut. */
+#define LEASE_IDENTITY_MAX TERM_IDENTITY_MAX
 /* client-go's JitterFactor, in tenths so the rule renewDeadline > retryPeriod x 1.2 is exact in integers. */
 #define LEASE_JITTER_TENTHS 12
 #define LEASE_JITTER_FACTOR (LEASE_JITTER_TENTHS / 10.0)

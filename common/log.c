@@ -31,6 +31,18 @@ void log_set_format(enum log_format format) { log_fmt = format; }
 enum log_level log_get_level(void) { return log_min; }
 const char *log_role(void) { return log_role_name; }
 
+const char *log_fmt_int(char *buf, long long v)
+{
+    snprintf(buf, LOG_NUM_MAX, "%lld", v);
+    return buf;
+}
+
+const char *log_fmt_uint(char *buf, unsigned long long v)
+{
+    snprintf(buf, LOG_NUM_MAX, "%llu", v);
+    return buf;
+}
+
 int log_level_parse(const char *s, enum log_level *out)
 {
     for (int i = 0; i < 4; i++) {

@@ -30,7 +30,6 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out)
         else if (strcmp(k, "--parent") == 0) out->parent = (pid_t)atol(v);
         else if (strcmp(k, "--config") == 0) out->config_path = v;
         else if (strcmp(k, "--config-fd") == 0) out->config_fd = atoi(v);
-        else if (strcmp(k, "--arg") == 0) out->extra = v;
         else {
             fprintf(stderr, "haproxy-template-ic: unknown child option %s\n", k);
             return -1;
@@ -44,7 +43,7 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out)
     return 0;
 }
 
-int worker_child_setup(const struct worker_args *a, char **argv)
+int worker_child_setup(const struct worker_args *a)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
         log_error("cannot arm the parent-death signal", "error", strerror(errno));
@@ -58,12 +57,18 @@ int worker_child_setup(const struct worker_args *a, char **argv)
     char title[16];
     snprintf(title, sizeof(title), "htic-%s", a->role);
     prctl(PR_SET_NAME, title, 0, 0, 0);
-    (void)argv;
     /* Our own process group: a signal sent to the supervisor's group (a terminal's Ctrl-C, `timeout`)
      * reaches the supervisor only, which then stops the children in order (deployer first). */
     setpgid(0, 0);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* Signals an operator may send to the wrong pid (HUP meaning reload, USR1/USR2, a stray ALRM): their
+     * default action would kill the role, the deployer and elector mid-write. Only the supervisor acts on
+     * them. uv_spawn resets dispositions, so what a role execs (haproxy -c) gets the defaults back. */
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGALRM, SIG_IGN);
     return 0;
 }
 
@@ -200,7 +205,7 @@ int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shut
     struct worker_args a;
     if (worker_args_parse(argc, argv, &a) < 0) return 2;
     log_init(a.role, LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
-    if (worker_child_setup(&a, argv) < 0) return 1;
+    if (worker_child_setup(&a) < 0) return 1;
     /* The supervisor validated these bytes (its snapshot) before starting us. */
     struct config *cfg = NULL;
     if (a.config_path) {

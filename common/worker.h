@@ -1,7 +1,8 @@
 /* The runtime every child role shares: its IPC channel to the supervisor, heartbeats, and shutdown.
  *
  * A role's main parses its arguments with worker_args_parse, calls worker_child_setup (death signal, parent
- * check, process title), then worker_init/worker_start on its loop and runs the loop. The supervisor's
+ * check, process title, the signals a role ignores), then worker_init/worker_start on its loop and runs the
+ * loop. The supervisor's
  * "shutdown" message (or SIGTERM sent to the child directly) calls the role's on_shutdown, which finishes
  * what it must and calls worker_stop; the loop then runs out and the role returns its exit status.
  * Not for: the supervisor's side of the channel (supervisor/child.c). */
@@ -27,14 +28,14 @@ struct worker_args {
     pid_t parent;             /* --parent PID: the supervisor that started us */
     const char *config_path;  /* --config FILE: its name, for messages */
     int config_fd;            /* --config-fd N: the supervisor's snapshot of it; -1: read the file */
-    const char *extra;        /* --arg VALUE: role-specific (the deployer's term, for example) */
 };
 
 /* Parses the child command line written by the supervisor. Returns 0, or -1 with a message on stderr. */
 int worker_args_parse(int argc, char **argv, struct worker_args *out);
 /* PR_SET_PDEATHSIG(SIGKILL), then checks the parent is still the one that started us (it may have died
- * before the death signal was armed), names the process, ignores SIGINT and SIGPIPE. Returns 0 or -1. */
-int worker_child_setup(const struct worker_args *a, char **argv);
+ * before the death signal was armed), names the process, ignores SIGINT, SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2
+ * and SIGALRM (only the supervisor acts on signals other than SIGTERM). Returns 0 or -1. */
+int worker_child_setup(const struct worker_args *a);
 
 struct worker;
 typedef void (*worker_message_cb)(struct worker *w, struct json_object *msg, const char *type);
@@ -75,14 +76,5 @@ void worker_stop(struct worker *w);
  * after worker_start, to start the role's own handles; it returns 0 or fails the start. */
 int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shutdown_cb on_shutdown,
                 int (*on_start)(struct worker *w), void *data);
-
-/* Entry points of the roles, dispatched by supervisor/main.c. Each returns the process exit status. */
-int elector_main(int argc, char **argv);
-int deployer_main(int argc, char **argv);
-int discovery_main(int argc, char **argv);
-int reconciler_main(int argc, char **argv);
-int renderer_main(int argc, char **argv);
-int validator_main(int argc, char **argv);
-int executor_main(int argc, char **argv);
 
 #endif

@@ -116,8 +116,10 @@ static void send_report(struct elector *el)
 
 static void report_new_leader(struct elector *el)
 {
-    char id[LEASE_IDENTITY_MAX + 1];
-    if (!lease_take_new_leader(&el->st, id, sizeof(id))) return;
+    char id[LEASE_FOREIGN_KEPT_MAX + 1];
+    enum lease_leader_change ch = lease_take_new_leader(&el->st, id, sizeof(id));
+    if (ch == LEASE_LEADER_NONE) log_info("lease released: no leader until someone acquires it");
+    if (ch != LEASE_LEADER_NEW) return;
     struct json_object *m = ipc_msg_new("new_leader_observed");
     json_object_object_add(m, "identity", json_object_new_string(id));
     send_msg(el, m);
@@ -216,7 +218,7 @@ static void acquired(struct elector *el)
         el->phase = ELECTOR_LEADING;
         el->stats.acquisitions++;
         uv_timer_stop(&el->expiry_timer);
-        lease_term_format(el->st.observed.holder, el->st.observed.transitions, el->term, sizeof(el->term));
+        term_format(el->term, el->st.observed.holder, el->st.observed.transitions);
         log_info("became leader", "term", el->term, "reason", lease_reason_str(el->att.reason));
         struct json_object *m = ipc_msg_new("became_leader");
         json_object_object_add(m, "term", json_object_new_string(el->term));
@@ -230,8 +232,8 @@ static void acquired(struct elector *el)
         /* client-go's renew loop starts right after acquisition. */
         schedule_attempt(el, now);
     } else {
-        char term[sizeof(el->term)];
-        lease_term_format(el->st.observed.holder, el->st.observed.transitions, term, sizeof(term));
+        char term[TERM_MAX];
+        term_format(term, el->st.observed.holder, el->st.observed.transitions);
         if (strcmp(term, el->term) != 0) {
             /* Someone blanked our Lease (a client-go replica releasing what it wrongly thought it held, or an
              * operator) and this write took it back: that is a new term, and a term is never extended into
@@ -253,18 +255,33 @@ static void attempt_failed(struct elector *el)
 {
     struct lease_attempt *a = &el->att;
     int64_t now = now_mono(el);
-    if (a->last_status == LEASE_ST_INVALID || a->last_status == LEASE_ST_FORBIDDEN)
-        log_error("lease request refused: check RBAC (get, create, update on leases) and the lease settings",
-                  "status", lease_status_str(a->last_status), "step", lease_reason_str(a->reason));
+    int duplicate = a->reason == LEASE_WHY_DUPLICATE_IDENTITY;
+    if (duplicate)
+        log_error("another replica writes the Lease under this identity: two replicas with one identity both "
+                  "lead; give each its own (POD_NAME or controller.leader_election.identity); standing aside",
+                  "identity", el->o.lease.identity, "phase", elector_phase_str(el->phase));
+    else if (a->last_status == LEASE_ST_UNAUTHORIZED)
+        log_error("lease request unauthorized (401): the API refused our credentials; the token may have "
+                  "expired or be wrong (service account token, or the kubeconfig's user)",
+                  "verb", lease_reason_verb(a->reason), "api_message", el->last_api_message);
+    else if (a->last_status == LEASE_ST_FORBIDDEN)
+        log_error("lease request forbidden (403): RBAC does not allow this verb on this resource for our "
+                  "user; grant get, create and update on it",
+                  "verb", lease_reason_verb(a->reason), "resource", "leases.coordination.k8s.io", "namespace",
+                  el->o.ns, "name", el->o.name, "api_message", el->last_api_message);
+    else if (a->last_status == LEASE_ST_INVALID)
+        log_error("lease request invalid: the API refused the Lease we sent; check the lease settings",
+                  "verb", lease_reason_verb(a->reason), "api_message", el->last_api_message);
     else if (a->reason != LEASE_WHY_HELD_BY_OTHER)
         log_warn("lease attempt failed", "step", lease_reason_str(a->reason), "status",
                  lease_status_str(a->last_status), "phase", elector_phase_str(el->phase));
     if (el->phase == ELECTOR_LEADING) {
         el->stats.renew_failures++;
         if (a->last_status != LEASE_ST_TIMEOUT && a->last_status != LEASE_ST_ERROR) el->only_unreachable = 0;
-        if (!lease_is_leader(&el->st)) {
-            /* The lease names someone else (valid by our observation): no point waiting for the deadline. */
-            lose(el, "lease_taken");
+        if (!lease_is_leader(&el->st) || duplicate || a->reason == LEASE_WHY_HELD_BY_OTHER) {
+            /* The lease names someone else (valid by our observation), or another replica under our identity:
+             * no point waiting for the deadline. */
+            lose(el, duplicate || lease_is_leader(&el->st) ? "duplicate_identity" : "lease_taken");
             return;
         }
         /* Poll every retry_period from the start of each attempt, while the fence allows. */
@@ -314,6 +331,28 @@ static const struct lease_object *parse_reply(struct elector *el, const struct l
     return buf;
 }
 
+static const char *rv_of(struct json_object *obj)
+{
+    struct json_object *meta, *rv;
+    if (!obj || !json_object_object_get_ex(obj, "metadata", &meta) ||
+        !json_object_object_get_ex(meta, "resourceVersion", &rv))
+        return "";
+    return json_object_get_string(rv);
+}
+
+/* A follower's GET answer is older than the watch when a watch event arrived while the GET was in flight
+ * and names another resourceVersion: resourceVersions are opaque (equality only), so the order of arrival
+ * decides, and the event that came last is the newest record we know. Deciding on the older answer moved
+ * the observation back (a released Lease after the next holder was already seen) and wasted a takeover on
+ * a stale resourceVersion. A leader decides by its own writes, never by the watch. */
+static int get_answer_is_stale(const struct elector *el, const struct lease_api_reply *r)
+{
+    if (el->phase != ELECTOR_CONTENDING || el->watch_seq == el->get_sent_watch_seq || !el->watched) return 0;
+    if (r->st == LEASE_ST_NOT_FOUND) return !el->watched_deleted;
+    if (r->st != LEASE_ST_OK) return 0;
+    return el->watched_deleted || strcmp(rv_of(r->obj), rv_of(el->watched)) != 0;
+}
+
 static void on_request_done(void *data, const struct lease_api_reply *r)
 {
     struct elector *el = data;
@@ -321,6 +360,15 @@ static void on_request_done(void *data, const struct lease_api_reply *r)
     el->request_pending = 0;
     uv_timer_stop(&el->request_timer);
     if (el->phase == ELECTOR_RELEASING) return; /* not expected: the release uses its own callbacks */
+    snprintf(el->last_api_message, sizeof(el->last_api_message), "%s", r->message ? r->message : "");
+    struct lease_api_reply newer;
+    if (el->att.pending == LEASE_ACT_GET && get_answer_is_stale(el, r)) {
+        log_debug("lease read older than the last watch event; deciding on the event", "read_rv", rv_of(r->obj),
+                  "watched_rv", rv_of(el->watched));
+        newer = (struct lease_api_reply){.st = el->watched_deleted ? LEASE_ST_NOT_FOUND : LEASE_ST_OK,
+                                         .obj = el->watched_deleted ? NULL : el->watched};
+        r = &newer;
+    }
     struct lease_object obj;
     const struct lease_object *o = parse_reply(el, r, &obj);
     int64_t now = now_mono(el);
@@ -368,7 +416,7 @@ static void run_action(struct elector *el, enum lease_action act)
     int64_t budget_end = el->phase == ELECTOR_LEADING ? el->fence_ms : -1;
     int64_t timeout = lease_request_timeout_ms(&el->st.cfg, now, budget_end);
     if (timeout <= 0) {
-        lease_attempt_abort(&el->att, LEASE_ST_TIMEOUT);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_TIMEOUT);
         attempt_done(el);
         return;
     }
@@ -376,12 +424,13 @@ static void run_action(struct elector *el, enum lease_action act)
     if (act == LEASE_ACT_CREATE) body = lease_json_for_create(el->o.ns, el->o.name, &el->att.desired);
     else if (act == LEASE_ACT_UPDATE) body = lease_json_for_update(el->cached, &el->att.desired, el->att.rv);
     if (act != LEASE_ACT_GET && !body) {
-        lease_attempt_abort(&el->att, LEASE_ST_ERROR);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_ERROR);
         attempt_done(el);
         return;
     }
     el->req_sent_mono = now;
     el->req_sent_boot = now_boot(el);
+    el->get_sent_watch_seq = el->watch_seq;
     el->request_pending = 1;
     el->stats.requests++;
     int rc = act == LEASE_ACT_GET      ? el->api.ops->get(el->api.impl, timeout, on_request_done, el)
@@ -390,7 +439,7 @@ static void run_action(struct elector *el, enum lease_action act)
     json_object_put(body);
     if (rc < 0) {
         el->request_pending = 0;
-        lease_attempt_abort(&el->att, LEASE_ST_ERROR);
+        lease_attempt_abort(&el->st, &el->att, LEASE_ST_ERROR);
         attempt_done(el);
         return;
     }
@@ -434,15 +483,24 @@ static void on_watch_event(void *data, const char *type, struct json_object *obj
     el->stats.watch_events++;
     el->watch_healthy = 1;
     if (strcmp(type, "BOOKMARK") == 0) return;
+    el->watch_seq++;
+    json_object_put(el->watched);
+    el->watched = json_object_get(obj);
+    el->watched_deleted = strcmp(type, "DELETED") == 0;
     if (el->phase == ELECTOR_LEADING) {
         /* A leader decides by its own renewals only (watch events may lag behind its writes), but an event
          * that does not name us is a reason to renew now rather than at the next period: the fast-path PUT
          * either succeeds on our resourceVersion or fails with a conflict, and the GET then shows whether
          * the Lease was taken. */
+        /* An event naming us with a resourceVersion other than our last write's is either our own write
+         * seen late (the renewal is then a harmless extra) or another replica under our identity: the renewal
+         * shows which (LEASE_WHY_DUPLICATE_IDENTITY). */
         struct lease_object lo;
         struct err le;
         int changed = strcmp(type, "DELETED") == 0 ||
-                      (lease_json_parse(obj, &lo, &le) == 0 && strcmp(lo.rec.holder, el->o.lease.identity) != 0);
+                      (lease_json_parse(obj, &lo, &le) == 0 &&
+                       (strcmp(lo.rec.holder, el->o.lease.identity) != 0 ||
+                        strcmp(lo.resource_version, el->st.cached_rv) != 0));
         if (changed && !el->in_attempt) {
             log_info("lease changed under the leader, renewing now");
             start_attempt(el);
@@ -671,6 +729,8 @@ static void on_timer_closed(uv_handle_t *h)
     if (--el->open_handles == 0) {
         json_object_put(el->cached);
         el->cached = NULL;
+        json_object_put(el->watched);
+        el->watched = NULL;
         if (el->on_closed) el->on_closed(el);
     }
 }

@@ -13,6 +13,9 @@
 #include "elector/lease.h"
 #include "elector/lease_api.h"
 
+/* The API's own message (Status.message) kept for an error line: the kube client bounds it to 512 too. */
+#define ELECTOR_API_MESSAGE_MAX 512
+
 /* Where the elector's messages go. send: control messages (never dropped); report: periodic, lossy. Both
  * borrow msg. */
 struct elector_sink {
@@ -70,10 +73,15 @@ struct elector {
     int64_t fence_ms;                          /* -1 while not leading */
     int only_unreachable;                      /* every renewal since the last success timed out / errored */
     struct json_object *cached;                /* owned: the Lease object the API last returned */
+    struct json_object *watched;               /* owned: the object of the last watch event, NULL before one */
+    int watched_deleted;                       /* that event was DELETED */
+    uint64_t watch_seq;                        /* watch events with an object, counted in order of arrival */
+    uint64_t get_sent_watch_seq;               /* watch_seq when the GET in flight was sent */
     uv_timer_t attempt_timer, fence_timer, expiry_timer, request_timer, watch_timer;
     int watching, watch_healthy;
     int64_t release_deadline_ms;
-    char term[LEASE_IDENTITY_MAX + 16];
+    char last_api_message[ELECTOR_API_MESSAGE_MAX]; /* the API's words on the last answer, for the log */
+    char term[TERM_MAX];                       /* common/term.h; the term we lead under */
     struct elector_stats stats;
     void (*on_stopped)(struct elector *el);    /* after shutdown finished (release done or given up) */
     int closing, open_handles;

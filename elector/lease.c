@@ -160,11 +160,6 @@ int lease_record_same_raw(const struct lease_record *a, const struct lease_recor
            strcmp(a->preferred_holder, b->preferred_holder) == 0;
 }
 
-void lease_term_format(const char *holder, int32_t transitions, char *out, size_t n)
-{
-    snprintf(out, n, "%s#%" PRId32, holder, transitions);
-}
-
 const char *lease_status_str(enum lease_status st)
 {
     switch (st) {
@@ -172,6 +167,7 @@ const char *lease_status_str(enum lease_status st)
     case LEASE_ST_NOT_FOUND: return "not_found";
     case LEASE_ST_CONFLICT: return "conflict";
     case LEASE_ST_INVALID: return "invalid";
+    case LEASE_ST_UNAUTHORIZED: return "unauthorized";
     case LEASE_ST_FORBIDDEN: return "forbidden";
     case LEASE_ST_ERROR: return "error";
     case LEASE_ST_TIMEOUT: return "timeout";
@@ -192,8 +188,19 @@ const char *lease_reason_str(enum lease_reason r)
     case LEASE_WHY_CREATE_FAILED: return "create_failed";
     case LEASE_WHY_UPDATE_FAILED: return "update_failed";
     case LEASE_WHY_UNREADABLE: return "unreadable";
+    case LEASE_WHY_DUPLICATE_IDENTITY: return "duplicate_identity";
     }
     return "unknown";
+}
+
+const char *lease_reason_verb(enum lease_reason r)
+{
+    switch (r) {
+    case LEASE_WHY_GET_FAILED: return "get";
+    case LEASE_WHY_CREATE_FAILED: return "create";
+    case LEASE_WHY_UPDATE_FAILED: return "update";
+    default: return "";
+    }
 }
 
 /* ---- state ---- */
@@ -208,6 +215,59 @@ void lease_state_init(struct lease_state *s, const struct lease_config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     s->observed_mono_ms = -1;
+}
+
+static int same_time(const struct lease_time *a, const struct lease_time *b)
+{
+    return a->set == b->set && (!a->set || (a->sec == b->sec && a->usec == b->usec));
+}
+
+static void remember_write(struct lease_state *s, const struct lease_record *r)
+{
+    struct lease_record_mark *m = &s->writes[s->writes_next];
+    m->acquire = r->acquire;
+    m->renew = r->renew;
+    m->duration_s = r->duration_s;
+    m->transitions = r->transitions;
+    s->writes_next = (s->writes_next + 1) % LEASE_WRITES_REMEMBERED;
+    if (s->nwrites < LEASE_WRITES_REMEMBERED) s->nwrites++;
+}
+
+/* The newest remembered write was never applied (refused, or never sent). */
+static void forget_newest_write(struct lease_state *s)
+{
+    if (s->nwrites == 0) return;
+    s->writes_next = (s->writes_next + LEASE_WRITES_REMEMBERED - 1) % LEASE_WRITES_REMEMBERED;
+    s->nwrites--;
+}
+
+/* The newest remembered write was applied: every older one is superseded. */
+static void confirm_newest_write(struct lease_state *s)
+{
+    if (s->nwrites == 0) return;
+    int newest = (s->writes_next + LEASE_WRITES_REMEMBERED - 1) % LEASE_WRITES_REMEMBERED;
+    s->writes[0] = s->writes[newest];
+    s->nwrites = 1;
+    s->writes_next = 1 % LEASE_WRITES_REMEMBERED;
+    s->ok_writes++;
+}
+
+/* How a write ended: applied, certainly not applied, or unknown (it may yet be applied). */
+static void settle_write(struct lease_state *s, enum lease_status st)
+{
+    if (st == LEASE_ST_OK) confirm_newest_write(s);
+    else if (st != LEASE_ST_TIMEOUT && st != LEASE_ST_ERROR) forget_newest_write(s);
+}
+
+int lease_record_is_ours(const struct lease_state *s, const struct lease_record *r)
+{
+    for (int i = 0; i < s->nwrites; i++) {
+        const struct lease_record_mark *m = &s->writes[i];
+        if (same_time(&m->renew, &r->renew) && same_time(&m->acquire, &r->acquire) &&
+            m->duration_s == r->duration_s && m->transitions == r->transitions)
+            return 1;
+    }
+    return 0;
 }
 
 int lease_is_leader(const struct lease_state *s)
@@ -255,15 +315,18 @@ int lease_observe(struct lease_state *s, const struct lease_object *o, int64_t n
     return observe_fetched(s, &o->rec, now_mono_ms);
 }
 
-int lease_take_new_leader(struct lease_state *s, char *out, size_t n)
+enum lease_leader_change lease_take_new_leader(struct lease_state *s, char *out, size_t n)
 {
-    if (s->reported_any && strcmp(s->reported_leader, s->observed.holder) == 0) return 0;
+    if (s->reported_any && strcmp(s->reported_leader, s->observed.holder) == 0) return LEASE_LEADER_SAME;
     /* client-go starts with reportedLeader "" so an empty holder is not reported first; same here. */
-    if (!s->reported_any && s->observed.holder[0] == '\0') return 0;
+    if (!s->reported_any && s->observed.holder[0] == '\0') return LEASE_LEADER_SAME;
     copy_str(s->reported_leader, sizeof(s->reported_leader), s->observed.holder);
     s->reported_any = 1;
+    /* client-go hands "" to OnNewLeader; a release is not a leader, and reporting it as one made followers
+     * show an empty lease holder until the next holder was seen. */
+    if (s->observed.holder[0] == '\0') return LEASE_LEADER_NONE;
     copy_str(out, n, s->observed.holder);
-    return 1;
+    return LEASE_LEADER_NEW;
 }
 
 /* ---- one attempt ---- */
@@ -291,13 +354,16 @@ enum lease_action lease_attempt_begin(struct lease_state *s, struct lease_attemp
     a->result = LEASE_RES_PENDING;
     a->start_mono_ms = now_mono_ms;
 
-    /* 1. Fast path: we lead and the lease is valid by our observation: PUT through the cached object. */
-    if (lease_is_leader(s) && lease_is_valid(s, now_mono_ms) && s->have_cached) {
+    /* 1. Fast path: we lead and the lease is valid by our observation: PUT through the cached object. Only
+     * over a record of our own writing: one naming us that another replica wrote goes through the GET. */
+    if (lease_is_leader(s) && lease_is_valid(s, now_mono_ms) && s->have_cached &&
+        lease_record_is_ours(s, &s->observed)) {
         a->desired.acquire = s->observed.acquire;
         a->desired.transitions = s->observed.transitions;
         copy_str(a->rv, sizeof(a->rv), s->cached_rv);
         copy_str(a->uid, sizeof(a->uid), s->cached_uid);
         a->fast_path = a->fast_path_ran = 1;
+        remember_write(s, &a->desired);
         return a->pending = LEASE_ACT_UPDATE;
     }
     /* 2. GET. */
@@ -310,6 +376,7 @@ enum lease_action lease_attempt_on_update(struct lease_state *s, struct lease_at
     if (a->pending != LEASE_ACT_UPDATE) return finish(a, LEASE_RES_FAILED, LEASE_WHY_UPDATE_FAILED, st);
     int fast = a->fast_path;
     a->fast_path = 0;
+    settle_write(s, st);
     if (st == LEASE_ST_OK) {
         cache_object(s, written);
         lease_set_observed(s, &a->desired, now_mono_ms);
@@ -328,18 +395,34 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
                                        const struct lease_object *fetched, int64_t now_mono_ms)
 {
     if (a->pending != LEASE_ACT_GET) return finish(a, LEASE_RES_FAILED, LEASE_WHY_GET_FAILED, st);
-    if (st == LEASE_ST_NOT_FOUND) return a->pending = LEASE_ACT_CREATE;
+    if (st == LEASE_ST_NOT_FOUND) {
+        remember_write(s, &a->desired);
+        return a->pending = LEASE_ACT_CREATE;
+    }
     if (st != LEASE_ST_OK) return finish(a, LEASE_RES_FAILED, LEASE_WHY_GET_FAILED, st);
     if (!fetched) return finish(a, LEASE_RES_FAILED, LEASE_WHY_UNREADABLE, st);
 
     cache_object(s, fetched);
     /* 3. Observe: only a change of the raw record restarts the expiry clock. */
     observe_fetched(s, &fetched->rec, now_mono_ms);
-    if (fetched->rec.holder[0] && lease_is_valid(s, a->start_mono_ms) && !lease_is_leader(s))
+    /* A record naming us that this process did not write, after it wrote one: another replica runs under
+     * our identity (client-go cannot tell, and both would lead). Step aside and from then on treat such a
+     * record as another holder's. Without a write of ours yet it is our own earlier life (a restart) and is
+     * resumed as client-go does, unless a duplicate was seen before. */
+    int self_named = lease_is_leader(s), foreign_self = 0;
+    if (self_named && !lease_record_is_ours(s, &fetched->rec)) {
+        if (s->ok_writes > 0 && !s->distrust_own_identity) {
+            s->distrust_own_identity = 1;
+            return finish(a, LEASE_RES_FAILED, LEASE_WHY_DUPLICATE_IDENTITY, st);
+        }
+        foreign_self = s->distrust_own_identity;
+    }
+    int ours = self_named && !foreign_self;
+    if (fetched->rec.holder[0] && lease_is_valid(s, a->start_mono_ms) && !ours)
         return finish(a, LEASE_RES_FAILED, LEASE_WHY_HELD_BY_OTHER, st);
 
     /* 4. Prepare. */
-    if (lease_is_leader(s)) {
+    if (ours) {
         a->desired.acquire = fetched->rec.acquire;
         a->desired.transitions = fetched->rec.transitions;
         a->takeover = 0;
@@ -351,12 +434,14 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
     /* 5. PUT with the resourceVersion of the GET. */
     copy_str(a->rv, sizeof(a->rv), fetched->resource_version);
     copy_str(a->uid, sizeof(a->uid), fetched->uid);
+    remember_write(s, &a->desired);
     return a->pending = LEASE_ACT_UPDATE;
 }
 
 enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_attempt *a, enum lease_status st,
                                           const struct lease_object *created, int64_t now_mono_ms)
 {
+    if (a->pending == LEASE_ACT_CREATE) settle_write(s, st);
     if (a->pending != LEASE_ACT_CREATE || st != LEASE_ST_OK)
         return finish(a, LEASE_RES_FAILED, LEASE_WHY_CREATE_FAILED, st);
     cache_object(s, created);
@@ -364,8 +449,9 @@ enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_at
     return finish(a, LEASE_RES_ACQUIRED, LEASE_WHY_CREATED, st);
 }
 
-void lease_attempt_abort(struct lease_attempt *a, enum lease_status st)
+void lease_attempt_abort(struct lease_state *s, struct lease_attempt *a, enum lease_status st)
 {
+    if (a->pending == LEASE_ACT_CREATE || a->pending == LEASE_ACT_UPDATE) forget_newest_write(s); /* unsent */
     enum lease_reason why = a->pending == LEASE_ACT_GET      ? LEASE_WHY_GET_FAILED
                             : a->pending == LEASE_ACT_CREATE ? LEASE_WHY_CREATE_FAILED
                                                              : LEASE_WHY_UPDATE_FAILED;
@@ -377,7 +463,11 @@ void lease_attempt_abort(struct lease_attempt *a, enum lease_status st)
 int lease_release_record(const struct lease_state *s, const struct lease_object *fetched,
                          const struct lease_time *wall, struct lease_record *out)
 {
-    if (!lease_is_leader(s) || !fetched || strcmp(fetched->rec.holder, s->cfg.identity) != 0) return 0;
+    /* the observed record must be of our writing too: never blank a Lease another replica under our
+     * identity holds (see LEASE_WHY_DUPLICATE_IDENTITY) */
+    if (!lease_is_leader(s) || !lease_record_is_ours(s, &s->observed) || !fetched ||
+        strcmp(fetched->rec.holder, s->cfg.identity) != 0)
+        return 0;
     memset(out, 0, sizeof(*out));
     out->holder[0] = '\0';
     out->duration_s = 1;

@@ -10,14 +10,27 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "common/lease_rules.h" /* LEASE_IDENTITY_MAX, LEASE_JITTER_FACTOR, the timing rules */
+#include "common/lease_rules.h" /* LEASE_IDENTITY_MAX (the term's), LEASE_JITTER_FACTOR, the timing rules */
 
-/* strategy and preferredHolder (coordinated election) are only compared, never written; same bound. */
-#define LEASE_STRATEGY_MAX 512
+/* What another client may write into holderIdentity, preferredHolder or strategy: Kubernetes bounds these
+ * only by the size of the object, and etcd refuses any request over its default --max-request-bytes
+ * (1.5 MiB), so no stored Lease holds a longer string. Longer is refused as unreadable. */
+#define LEASE_FOREIGN_STR_MAX (1536u * 1024u)
+/* A foreign string longer than our identity bound is kept in a shortened form (lease_json.c): its first
+ * LEASE_IDENTITY_MAX bytes (cut at a UTF-8 boundary) and "...[N bytes, fnv1a64 HEX]". The form is longer
+ * than any identity we accept, so it is never taken for ours, and it differs between two holders unless
+ * their 64-bit hashes collide (a writer able to forge that could write any holder anyway). The suffix is at
+ * most 4 + 7 + 16 + 16 + 1 = 44 bytes. */
+#define LEASE_FOREIGN_KEPT_MAX (LEASE_IDENTITY_MAX + 48)
 /* resourceVersion and uid are opaque decimal strings / UUIDs; 128 is far above anything etcd produces. */
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */
 #define LEASE_MICROTIME_LEN 40
+/* Writes of ours remembered to tell them from a record naming us that someone else wrote: the last one
+ * the API confirmed and every one sent since whose outcome is unknown (a timeout or transport error: it may
+ * still be applied). Within one term those are at most renew_deadline / retry_period; beyond 64 the oldest
+ * is forgotten, and a record of ours read as a twin's costs a wait of lease_duration, never safety. */
+#define LEASE_WRITES_REMEMBERED 64
 /* Floor of the per-request timeout: client-go uses max(1 s, RenewDeadline/2). */
 #define LEASE_REQUEST_TIMEOUT_MIN_MS 1000
 
@@ -30,13 +43,13 @@ struct lease_time {
 
 /* client-go's LeaderElectionRecord, mapped onto Lease.spec (leaderTransitions <-> leaseTransitions). */
 struct lease_record {
-    char holder[LEASE_IDENTITY_MAX + 1];   /* "" when absent */
+    char holder[LEASE_FOREIGN_KEPT_MAX + 1];   /* "" when absent; foreign ones maybe shortened */
     int32_t duration_s;                    /* leaseDurationSeconds; 0 when absent */
     struct lease_time acquire;
     struct lease_time renew;
     int32_t transitions;                   /* leaseTransitions; 0 when absent */
-    char strategy[LEASE_STRATEGY_MAX + 1];         /* compared only; never written by us */
-    char preferred_holder[LEASE_IDENTITY_MAX + 1]; /* compared only; never written by us */
+    char strategy[LEASE_FOREIGN_KEPT_MAX + 1];         /* compared only; never written by us */
+    char preferred_holder[LEASE_FOREIGN_KEPT_MAX + 1]; /* compared only; never written by us */
 };
 
 /* A Lease as the API returned it: the record plus the metadata the state machine needs. */
@@ -68,9 +81,6 @@ int lease_microtime_parse(const char *s, struct lease_time *out);
 /* The record as client-go compares it between two GETs: times at whole seconds. 1 if the same. */
 int lease_record_same_raw(const struct lease_record *a, const struct lease_record *b);
 
-/* The term a leader works under: holder + leaseTransitions, formatted "holder#transitions". */
-void lease_term_format(const char *holder, int32_t transitions, char *out, size_t n);
-
 /* ---- the state machine ---- */
 
 /* What the caller must do next. */
@@ -88,7 +98,8 @@ enum lease_status {
     LEASE_ST_NOT_FOUND,   /* 404 */
     LEASE_ST_CONFLICT,    /* 409: stale resourceVersion, uid precondition, AlreadyExists */
     LEASE_ST_INVALID,     /* 422 (or 400): the request can never succeed; a configuration error */
-    LEASE_ST_FORBIDDEN,   /* 401/403 */
+    LEASE_ST_UNAUTHORIZED, /* 401: our credentials were refused (token expired, revoked or wrong) */
+    LEASE_ST_FORBIDDEN,   /* 403: RBAC does not allow the verb on leases */
     LEASE_ST_ERROR,       /* 429, 5xx, transport error */
     LEASE_ST_TIMEOUT,     /* our deadline cut the request off */
 };
@@ -112,8 +123,12 @@ enum lease_reason {
     LEASE_WHY_CREATE_FAILED,       /* includes 409 AlreadyExists: lost the create race */
     LEASE_WHY_UPDATE_FAILED,       /* slow-path PUT failed (409 = someone wrote in between) */
     LEASE_WHY_UNREADABLE,          /* the GET returned something we cannot parse */
+    LEASE_WHY_DUPLICATE_IDENTITY,  /* the GET showed a record naming us that we did not write */
 };
 const char *lease_reason_str(enum lease_reason r);
+/* The API verb of the request that ended an attempt with r: "get", "create" or "update" (RBAC's words);
+ * "" for reasons that are no failed request. */
+const char *lease_reason_verb(enum lease_reason r);
 
 /* The elector's memory between attempts (client-go's LeaderElector fields). */
 struct lease_state {
@@ -125,12 +140,26 @@ struct lease_state {
     char cached_rv[LEASE_RV_MAX + 1];  /* resourceVersion of the object last returned by the API */
     char cached_uid[LEASE_RV_MAX + 1];
     int have_cached;                   /* a cached object exists (fast path possible) */
-    char reported_leader[LEASE_IDENTITY_MAX + 1];
+    char reported_leader[LEASE_FOREIGN_KEPT_MAX + 1];
     int reported_any;                  /* reported_leader is meaningful */
     uint64_t slow_path_renewals;       /* client-go's leader_election_slowpath_total */
+    /* The records this process wrote or may have written (ring, newest at writes_next - 1; see
+     * LEASE_WRITES_REMEMBERED): renewTime to the microsecond makes each one ours alone. */
+    struct lease_record_mark {
+        struct lease_time acquire, renew;
+        int32_t duration_s, transitions;
+    } writes[LEASE_WRITES_REMEMBERED];
+    int nwrites, writes_next;
+    int ok_writes;                     /* writes that succeeded in this process */
+    /* Another replica wrote a record naming us: from now on such a record is treated as another holder's
+     * (taken only once expired by our observation), so two replicas sharing an identity do not take the
+     * Lease from each other in turn. */
+    int distrust_own_identity;
 };
 
 void lease_state_init(struct lease_state *s, const struct lease_config *cfg);
+/* 1 if r (naming us) is one of the records this process wrote. */
+int lease_record_is_ours(const struct lease_state *s, const struct lease_record *r);
 /* IsLeader(): the observed record names us. */
 int lease_is_leader(const struct lease_state *s);
 /* isLeaseValid(now): observed_mono + observed.leaseDurationSeconds > now (the lease's own duration). */
@@ -142,8 +171,14 @@ void lease_set_observed(struct lease_state *s, const struct lease_record *r, int
 /* Feeds a record seen outside an attempt (a watch event): the same raw comparison as after a GET, so a
  * change restarts the expiry clock and an unchanged record does not. Returns 1 if it counted as a change. */
 int lease_observe(struct lease_state *s, const struct lease_object *o, int64_t now_mono_ms);
-/* maybeReportTransition: 1 (and out filled) when the observed holder differs from the last reported one. */
-int lease_take_new_leader(struct lease_state *s, char *out, size_t n);
+/* maybeReportTransition, except that an empty holder is no leader, never a new one. */
+enum lease_leader_change {
+    LEASE_LEADER_SAME = 0,   /* nothing to report */
+    LEASE_LEADER_NEW,        /* out filled: the observed holder differs from the last reported one */
+    LEASE_LEADER_NONE,       /* the Lease was released (holder ""): no leader until someone acquires it; the
+                              * next holder is reported even if it is the one before the release */
+};
+enum lease_leader_change lease_take_new_leader(struct lease_state *s, char *out, size_t n);
 
 /* One tryAcquireOrRenew. */
 struct lease_attempt {
@@ -172,13 +207,14 @@ enum lease_action lease_attempt_on_get(struct lease_state *s, struct lease_attem
                                        const struct lease_object *fetched, int64_t now_mono_ms);
 enum lease_action lease_attempt_on_create(struct lease_state *s, struct lease_attempt *a, enum lease_status st,
                                           const struct lease_object *created, int64_t now_mono_ms);
-/* Ends the attempt as failed without a response (no budget left to send the pending request). */
-void lease_attempt_abort(struct lease_attempt *a, enum lease_status st);
+/* Ends the attempt as failed without sending the pending request (no budget left, or it could not be
+ * built or started). */
+void lease_attempt_abort(struct lease_state *s, struct lease_attempt *a, enum lease_status st);
 
 /* ---- release ---- */
 
-/* Builds the release record from a freshly fetched lease: only if both the observed record and the fetched
- * one name us (client-go checks only the former). holder "", leaseDurationSeconds 1, acquireTime =
+/* Builds the release record from a freshly fetched lease: only if both the observed record (one of our
+ * writes) and the fetched one name us (client-go checks only the former). holder "", leaseDurationSeconds 1, acquireTime =
  * renewTime = wall, transitions unchanged from the fetch. Returns 1 if a PUT is due, 0 if not ours. */
 int lease_release_record(const struct lease_state *s, const struct lease_object *fetched,
                          const struct lease_time *wall, struct lease_record *out);

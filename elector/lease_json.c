@@ -1,22 +1,73 @@
 /* Lease JSON to lease_object and back (see lease_json.h). */
 #include "elector/lease_json.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-static int get_string(struct json_object *parent, const char *key, char *out, size_t n, const char *where, struct err *e)
+/* The string at parent.key: *s NULL when absent or null (read as ""). 0, or -1 when not a string. */
+static int string_at(struct json_object *parent, const char *key, const char **s, size_t *len, const char *where,
+                     struct err *e)
 {
     struct json_object *v;
+    *s = NULL;
+    *len = 0;
+    if (!json_object_object_get_ex(parent, key, &v) || v == NULL) return 0;
+    if (!json_object_is_type(v, json_type_string)) return err_set(e, "%s.%s: expected a string", where, key);
+    *s = json_object_get_string(v);
+    *len = (size_t)json_object_get_string_len(v);
+    return 0;
+}
+
+static int get_string(struct json_object *parent, const char *key, char *out, size_t n, const char *where, struct err *e)
+{
+    const char *s;
+    size_t len;
     out[0] = '\0';
-    if (!json_object_object_get_ex(parent, key, &v) || v == NULL) return 0; /* absent or null: "" */
-    if (!json_object_is_type(v, json_type_string))
-        return err_set(e, "%s.%s: expected a string", where, key);
-    const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
+    if (string_at(parent, key, &s, &len, where, e) < 0) return -1;
+    if (!s) return 0;
     if (len >= n) return err_set(e, "%s.%s: longer than %zu characters", where, key, n - 1);
     memcpy(out, s, len + 1);
     return 0;
 }
+
+/* FNV-1a, 64 bits: tells shortened foreign strings apart (see LEASE_FOREIGN_KEPT_MAX). */
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* A string another client wrote (holder, preferredHolder, strategy): any length the API can store, kept
+ * whole up to LEASE_IDENTITY_MAX bytes and shortened beyond. out needs LEASE_FOREIGN_KEPT_MAX + 1. */
+static int get_foreign_string(struct json_object *parent, const char *key, char *out, const char *where,
+                              struct err *e)
+{
+    const char *s;
+    size_t len;
+    out[0] = '\0';
+    if (string_at(parent, key, &s, &len, where, e) < 0) return -1;
+    if (!s) return 0;
+    if (len > LEASE_FOREIGN_STR_MAX)
+        return err_set(e, "%s.%s: longer than the API can store (%zu bytes)", where, key, len);
+    if (len <= LEASE_IDENTITY_MAX) {
+        memcpy(out, s, len + 1);
+        return 0;
+    }
+    size_t keep = LEASE_IDENTITY_MAX;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80) keep--; /* not inside a UTF-8 sequence */
+    memcpy(out, s, keep);
+    snprintf(out + keep, LEASE_FOREIGN_KEPT_MAX + 1 - keep, "...[%zu bytes, fnv1a64 %016" PRIx64 "]", len,
+             fnv1a64(s, len));
+    return 0;
+}
+
+_Static_assert(LEASE_FOREIGN_KEPT_MAX - LEASE_IDENTITY_MAX >= sizeof("...[1572864 bytes, fnv1a64 0123456789abcdef]"),
+               "the shortened form must fit");
 
 static int get_int32(struct json_object *parent, const char *key, int32_t *out, const char *where,
                      struct err *e)
@@ -56,12 +107,12 @@ int lease_json_parse(struct json_object *obj, struct lease_object *out, struct e
     if (!json_object_object_get_ex(obj, "spec", &spec) || spec == NULL) return 0; /* all zero values */
     if (!json_object_is_type(spec, json_type_object)) return err_set(e, "lease.spec: not an object");
     struct lease_record *r = &out->rec;
-    if (get_string(spec, "holderIdentity", r->holder, sizeof(r->holder), "spec", e) ||
+    if (get_foreign_string(spec, "holderIdentity", r->holder, "spec", e) ||
         get_int32(spec, "leaseDurationSeconds", &r->duration_s, "spec", e) ||
         get_time(spec, "acquireTime", &r->acquire, "spec", e) || get_time(spec, "renewTime", &r->renew, "spec", e) ||
         get_int32(spec, "leaseTransitions", &r->transitions, "spec", e) ||
-        get_string(spec, "strategy", r->strategy, sizeof(r->strategy), "spec", e) ||
-        get_string(spec, "preferredHolder", r->preferred_holder, sizeof(r->preferred_holder), "spec", e))
+        get_foreign_string(spec, "strategy", r->strategy, "spec", e) ||
+        get_foreign_string(spec, "preferredHolder", r->preferred_holder, "spec", e))
         return -1;
     return 0;
 }

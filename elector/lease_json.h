@@ -1,7 +1,8 @@
 /* Lease objects on the wire: coordination.k8s.io/v1 Lease JSON to a lease_object and back.
  *
  * Reading is lenient where the API is (absent fields read as zero values, any RFC3339 time) and strict about
- * types and bounds (a holder longer than LEASE_IDENTITY_MAX is refused). Writing replaces the whole spec
+ * types and bounds (a holder, preferredHolder or strategy of any length the API can store is read, the
+ * longer ones in a shortened form: see LEASE_FOREIGN_KEPT_MAX). Writing replaces the whole spec
  * and keeps every other part of the object we last received, as client-go does. Not for: HTTP. */
 #ifndef HTIC_ELECTOR_LEASE_JSON_H
 #define HTIC_ELECTOR_LEASE_JSON_H

@@ -32,7 +32,7 @@ enum lease_status lease_kube_status(enum kube_err err)
     case KUBE_ERR_CONFLICT: return LEASE_ST_CONFLICT;
     case KUBE_ERR_INVALID:
     case KUBE_ERR_BAD_REQUEST: return LEASE_ST_INVALID;
-    case KUBE_ERR_UNAUTHORIZED:
+    case KUBE_ERR_UNAUTHORIZED: return LEASE_ST_UNAUTHORIZED;
     case KUBE_ERR_FORBIDDEN: return LEASE_ST_FORBIDDEN;
     case KUBE_ERR_TIMEOUT: return LEASE_ST_TIMEOUT;
     default: return LEASE_ST_ERROR;

@@ -12,6 +12,7 @@
 #include "common/kube/kube_config.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "elector/election_metrics.h"
 #include "elector/elector.h"
 #include "elector/lease_kube.h"
@@ -81,6 +82,20 @@ static void on_shutdown(struct worker *w, const char *why)
     elector_shutdown(&r->el, on_elector_stopped);
 }
 
+/* An unset identity falls back to POD_NAME, then to the hostname (common/config). Outside a pod the
+ * hostname is shared by every instance on the host and by hostNetwork pods: say so once, at start, since two
+ * replicas under one identity both lead until the elector notices (duplicate_identity). */
+static void warn_if_hostname_identity(const char *identity)
+{
+    const char *pod = getenv("POD_NAME");
+    char host[256] = "";
+    if (pod && *pod) return;
+    if (gethostname(host, sizeof(host) - 1) != 0 || strcmp(host, identity) != 0) return;
+    log_warn("leader election identity is the hostname (POD_NAME is unset): every instance on this host and "
+             "every hostNetwork pod on it gets the same one; set controller.leader_election.identity per instance",
+             "identity", identity);
+}
+
 static int on_start(struct worker *w)
 {
     struct elector_role *r = w->data;
@@ -111,7 +126,7 @@ static int on_start(struct worker *w)
                   .retry_period_ms = le->retry_period_ms, .identity = le->identity},
         .ns = le->lease_namespace,
         .name = le->lease_name,
-        .watch = getenv("HTIC_ELECTOR_NO_WATCH") == NULL, /* tests compare with client-go's plain polling */
+        .watch = 1,
         /* The supervisor gives each shutdown stage a quarter of shutdown_timeout; finish the release within
          * it (less a margin for the exit) rather than be killed mid-way. Followers take over at expiry if a
          * release cannot be written in that time. */
@@ -124,6 +139,7 @@ static int on_start(struct worker *w)
     }
     r->el.data = r;
     r->el_ready = 1;
+    warn_if_hostname_identity(le->identity);
     log_info("leader election starting", "identity", le->identity, "namespace", le->lease_namespace, "lease",
              le->lease_name, "server", r->kcfg->server);
     return elector_start(&r->el);

@@ -56,6 +56,14 @@ static void on_channel_message(struct ipc_channel *ch, struct json_object *msg, 
     if (c->ops->on_message) c->ops->on_message(c, msg, type);
 }
 
+static int on_channel_frame(struct ipc_channel *ch, const char *type, const char *frame, size_t len)
+{
+    struct child *c = ch->data;
+    if (!c || !c->ops->on_frame) return 0;
+    c->last_heartbeat_ms = clock_mono_ms(); /* a forwarded frame proves the loop turns as well */
+    return c->ops->on_frame(c, type, frame, len);
+}
+
 static void free_channel(struct ipc_channel *ch) { free(ch); }
 
 static void on_channel_closed(struct ipc_channel *ch, const char *reason)
@@ -64,9 +72,8 @@ static void on_channel_closed(struct ipc_channel *ch, const char *reason)
     if (!c) return;
     /* A bad frame or a closed pipe from a live child means it cannot be talked to: restart it. */
     if (c->state == CHILD_RUNNING && c->pid > 0 && !c->stop_requested) {
-        char pid[16];
-        snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-        log_warn("child channel ended, killing child", "child", c->role, "child_pid", pid, "reason", reason);
+        log_warn("child channel ended, killing child", "child", c->role, "child_pid", LOG_INT(c->pid), "reason",
+                 reason);
         signal_child(c, SIGKILL);
     }
 }
@@ -101,9 +108,9 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int term_signal)
 {
     struct child *c = p->data;
     int expected = c->stop_requested;
-    char how[96], pid[16];
+    char how[96];
     describe_exit(status, term_signal, how, sizeof(how));
-    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+    pid_t pid = c->pid;
     int64_t now = clock_mono_ms();
     uv_close((uv_handle_t *)p, on_proc_closed);
     c->proc = NULL;
@@ -112,20 +119,17 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int term_signal)
     c->hello = 0;
 
     if (expected || c->disabled || c->state == CHILD_DEAD || !c->restartable) {
-        log_info("child exited", "child", c->role, "child_pid", pid, "how", how);
+        log_info("child exited", "child", c->role, "child_pid", LOG_INT(pid), "how", how);
         if (c->state != CHILD_DEAD) c->state = CHILD_IDLE;
     } else {
         if (now - c->started_ms > CHILD_STABLE_MS) c->backoff_ms = c->backoff_first_ms;
-        char delay[32], restarts[32];
         if (record_crash(c, now)) {
-            log_error("child is crash looping, giving up", "child", c->role, "child_pid", pid, "how", how);
+            log_error("child is crash looping, giving up", "child", c->role, "child_pid", LOG_INT(pid), "how", how);
             c->state = CHILD_DEAD;
         } else {
             c->restarts++;
-            snprintf(delay, sizeof(delay), "%lld", (long long)c->backoff_ms);
-            snprintf(restarts, sizeof(restarts), "%llu", (unsigned long long)c->restarts);
-            log_warn("child crashed, restarting", "child", c->role, "child_pid", pid, "how", how,
-                     "restart_in_ms", delay, "restarts", restarts);
+            log_warn("child crashed, restarting", "child", c->role, "child_pid", LOG_INT(pid), "how", how,
+                     "restart_in_ms", LOG_INT(c->backoff_ms), "restarts", LOG_UINT(c->restarts));
             c->state = CHILD_BACKOFF;
             uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
             c->backoff_ms *= 2;
@@ -147,9 +151,7 @@ static void on_restart_timer(uv_timer_t *t)
 static void retry_spawn_later(struct child *c)
 {
     if (!c->restartable) return;
-    char delay[32];
-    snprintf(delay, sizeof(delay), "%lld", (long long)c->backoff_ms);
-    log_warn("child not started, trying again", "child", c->role, "retry_in_ms", delay);
+    log_warn("child not started, trying again", "child", c->role, "retry_in_ms", LOG_INT(c->backoff_ms));
     c->state = CHILD_BACKOFF;
     uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->backoff_ms, 0);
     c->backoff_ms *= 2;
@@ -185,10 +187,6 @@ int child_spawn(struct child *c)
     if (c->config_fd >= 0) {
         args[n++] = "--config-fd";
         args[n++] = "4";
-    }
-    if (c->extra[0]) {
-        args[n++] = "--arg";
-        args[n++] = c->extra;
     }
     args[n] = NULL;
 
@@ -239,10 +237,27 @@ int child_spawn(struct child *c)
         signal_child(c, SIGKILL);
         return -1;
     }
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-    log_info("child started", "child", c->role, "child_pid", pid);
+    c->ch->on_raw = on_channel_frame;
+    log_info("child started", "child", c->role, "child_pid", LOG_INT(c->pid));
     return 0;
+}
+
+int child_spawn_now(struct child *c)
+{
+    uv_timer_stop(&c->restart_timer);
+    if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
+    return child_spawn(c);
+}
+
+void child_drain(struct child *c)
+{
+    if (c->ch) ipc_channel_drain(c->ch);
+}
+
+int child_send_frame(struct child *c, const char *frame, size_t len)
+{
+    if (!child_up(c) || !c->ch) return -1;
+    return ipc_channel_send_frame(c->ch, frame, len);
 }
 
 int child_send(struct child *c, struct json_object *msg)
@@ -267,9 +282,7 @@ void child_kill(struct child *c, const char *why)
     uv_timer_stop(&c->restart_timer);
     if (c->state == CHILD_BACKOFF) c->state = CHILD_IDLE;
     if (c->pid <= 0) return;
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-    log_warn("killing child", "child", c->role, "child_pid", pid, "why", why);
+    log_warn("killing child", "child", c->role, "child_pid", LOG_INT(c->pid), "why", why);
     c->stop_requested = 1;
     signal_child(c, SIGKILL);
 }
@@ -277,13 +290,17 @@ void child_kill(struct child *c, const char *why)
 void child_kill_hung(struct child *c, const char *why)
 {
     if (c->pid <= 0) return;
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-    log_warn("killing hung child", "child", c->role, "child_pid", pid, "why", why);
+    log_warn("killing hung child", "child", c->role, "child_pid", LOG_INT(c->pid), "why", why);
     signal_child(c, SIGKILL);
 }
 
 int child_running(const struct child *c) { return c->pid > 0; }
+
+int child_up(const struct child *c) { return c->state == CHILD_RUNNING && c->pid > 0 && c->hello; }
+
+int child_restart_pending(const struct child *c) { return c->state == CHILD_BACKOFF; }
+
+int child_stopping(const struct child *c) { return c->pid > 0 && c->stop_requested; }
 
 int child_crash_looping(const struct child *c) { return c->state == CHILD_DEAD && c->crash_count > 0; }
 

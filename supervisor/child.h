@@ -32,6 +32,9 @@ enum child_state {
 
 struct child;
 struct child_ops {
+    /* Sees every frame before its body is parsed (type from the prefix, the whole frame): returns 1 when it
+     * took the frame, 0 to have it parsed and passed to on_message. May be NULL. */
+    int (*on_frame)(struct child *c, const char *type, const char *frame, size_t len);
     void (*on_message)(struct child *c, struct json_object *msg, const char *type);
     /* The process was reaped. status is the exit code, or -1 with signal set. expected: we asked for it. */
     void (*on_exit)(struct child *c, int64_t status, int signal, int expected);
@@ -39,7 +42,6 @@ struct child_ops {
 
 struct child {
     char role[32];
-    char extra[320];            /* passed as --arg when not empty */
     const struct child_ops *ops;
     void *data;                 /* the supervisor's */
     uv_loop_t *loop;
@@ -71,8 +73,14 @@ void child_init(struct child *c, uv_loop_t *loop, const char *role, const char *
                 const struct child_ops *ops, void *data, int restartable);
 /* Forks and execs the child. Returns 0 or a libuv error (logged). */
 int child_spawn(struct child *c);
+/* Spawns now, cancelling a pending restart's backoff (a new term's deployer must not wait for it). */
+int child_spawn_now(struct child *c);
+/* Handles what the child has already written and not yet been read (ipc_channel_drain). */
+void child_drain(struct child *c);
 /* Sends msg if running (not consumed). */
 int child_send(struct child *c, struct json_object *msg);
+/* Queues an encoded frame (copied) if the child is up (running and said hello); -1 otherwise. */
+int child_send_frame(struct child *c, const char *frame, size_t len);
 /* Asks the child to exit (shutdown message); the exit is then not counted as a crash. */
 void child_request_stop(struct child *c);
 /* SIGKILL now; on_exit follows when reaped, as an expected exit (no restart). */
@@ -80,6 +88,12 @@ void child_kill(struct child *c, const char *why);
 /* SIGKILL a child that is hung; its exit counts as a crash, so it is restarted with backoff. */
 void child_kill_hung(struct child *c, const char *why);
 int child_running(const struct child *c);
+/* Running and said hello since its spawn. */
+int child_up(const struct child *c);
+/* Crashed and waiting for its restart (backoff). */
+int child_restart_pending(const struct child *c);
+/* Asked to stop or being killed, and not yet reaped. */
+int child_stopping(const struct child *c);
 /* True when the last crash made the crash loop cap trip. */
 int child_crash_looping(const struct child *c);
 /* Stops restarting (shutdown). */

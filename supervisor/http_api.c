@@ -1,5 +1,5 @@
-/* The supervisor's HTTP endpoints: /healthz (liveness; fails when a leader stopped renewing, as client-go's
- * healthz adaptor does), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
+/* The supervisor's HTTP endpoints: /healthz (liveness; fails when an elector that claims leadership stopped
+ * renewing, the rule in healthz.h), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
  * /debug/vars (JSON: children, leadership, effective config with secrets redacted). */
 #include <stdio.h>
 #include <string.h>
@@ -7,25 +7,18 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/log.h"
+#include "supervisor/healthz.h"
 #include "supervisor/supervisor.h"
-
-/* client-go's healthz adaptor fails a replica whose elector believes it leads but has not renewed within
- * renew_deadline plus a grace. Our grace is the Lease's own margin (lease_duration - renew_deadline): past
- * lease_duration without a renewal, another replica may hold the Lease while our elector still claims it,
- * which only a stuck elector can do, so the pod should be restarted. The deployer was already killed at the
- * fence (renew_deadline); this is about the elector. */
-static int leader_stale(const struct supervisor *s, int64_t now)
-{
-    const struct leadership *l = &s->lead;
-    if (!s->opts.election_enabled || !l->elector_claims) return 0;
-    return now - l->last_renew_ms > s->opts.lease_duration_ms;
-}
 
 static void serve_healthz(struct supervisor *s, struct http_request *req)
 {
-    if (leader_stale(s, clock_mono_ms())) {
+    /* The deployer was already killed at the fence (renew_deadline); this is about the elector. */
+    if (s->opts.election_enabled &&
+        healthz_leader_stale(s->lead.elector_claims, s->lead.last_renew_ms, clock_mono_ms(),
+                             s->opts.lease_duration_ms, s->opts.retry_period_ms)) {
         http_respond_text(req, 500, "text/plain; charset=utf-8",
-                          "unhealthy: leader has not renewed its lease within renew_deadline\n");
+                          "unhealthy: the elector claims leadership but has not renewed for lease_duration + "
+                          "retry_period\n");
         return;
     }
     http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");
@@ -104,6 +97,7 @@ static struct json_object *describe(struct supervisor *s)
         json_object_object_add(le, "elector", rep);
     }
     json_object_object_add(o, "leader_election", le);
+    json_object_object_add(o, "ipc", router_describe(&s->router));
 
     struct json_object *cfg = NULL;
     if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);
@@ -147,15 +141,11 @@ int http_api_start(struct supervisor *s)
     s->http.limits.request_timeout_ms = 5000;
     int rc = http_server_listen(&s->http, s->opts.http_address, s->opts.http_port);
     if (rc < 0) {
-        char port[16];
-        snprintf(port, sizeof(port), "%d", s->opts.http_port);
-        log_error("cannot listen for HTTP", "address", s->opts.http_address, "port", port, "error",
-                  uv_strerror(rc));
+        log_error("cannot listen for HTTP", "address", s->opts.http_address, "port", LOG_INT(s->opts.http_port),
+                  "error", uv_strerror(rc));
         return -1;
     }
-    char port[16];
-    snprintf(port, sizeof(port), "%d", http_server_port(&s->http));
-    log_info("serving HTTP", "address", s->opts.http_address, "port", port);
+    log_info("serving HTTP", "address", s->opts.http_address, "port", LOG_INT(http_server_port(&s->http)));
     return 0;
 }
 

@@ -33,7 +33,7 @@ double leadership_time_as_leader(const struct supervisor *s)
 
 static void send_fence(struct supervisor *s)
 {
-    if (s->children[ROLE_DEPLOYER].stop_requested) return; /* being killed: it gets nothing more */
+    if (child_stopping(&s->children[ROLE_DEPLOYER])) return; /* being killed: it gets nothing more */
     struct json_object *m = ipc_msg_new("leadership");
     json_object_object_add(m, "term", json_object_new_string(s->lead.term));
     json_object_object_add(m, "fence_mono_ms", json_object_new_int64(s->lead.fence_ms));
@@ -60,9 +60,7 @@ static void start_deployer(struct supervisor *s)
         child_kill(d, "new term while a deployer still runs");
         return; /* leadership_on_deployer_exit starts the new one */
     }
-    snprintf(d->extra, sizeof(d->extra), "%s", s->lead.term);
-    d->state = CHILD_IDLE;
-    child_spawn(d); /* its fence follows its hello (leadership_on_deployer_hello) */
+    child_spawn_now(d); /* its fence follows its hello (leadership_on_deployer_hello) */
 }
 
 void leadership_on_deployer_hello(struct supervisor *s)
@@ -81,11 +79,9 @@ static void end_leadership(struct supervisor *s, const char *reason)
     }
     uv_timer_stop(&l->fence_timer);
     l->fence_ms = -1;
-    struct child *d = &s->children[ROLE_DEPLOYER];
-    /* No grace here: a deployer that may no longer be the only one must stop writing now. */
-    if (child_running(d)) child_kill(d, reason);
-    else if (d->state == CHILD_BACKOFF) child_request_stop(d);
-    d->state = CHILD_IDLE;
+    /* No grace here: a deployer that may no longer be the only one must stop writing now. A restart
+     * pending after a crash is cancelled too. */
+    child_kill(&s->children[ROLE_DEPLOYER], reason);
 }
 
 static void tell_elector_deployer_stopped(struct supervisor *s)
@@ -125,72 +121,98 @@ void leadership_start(struct supervisor *s)
     start_deployer(s);
 }
 
-void leadership_on_elector_message(struct supervisor *s, struct json_object *msg, const char *type)
+/* The elector's messages, routed here by the supervisor's table (supervisor.c); each comes from the elector. */
+
+void leadership_on_became_leader(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    struct leadership *l = &s->lead;
+    if (s->stage != RUNNING) return;
+    l->sleep_ms = ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - clock_mono_ms());
+    const char *term = ipc_msg_str(msg, "term");
+    int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+    if (fence <= clock_mono_ms()) {
+        /* The elector leads but its fence passed before we read this (our loop was late). No deployer
+         * now; the elector keeps renewing, and the first renewal with a fence ahead starts one. A
+         * deployer of an earlier term must not stay on with a fence that belongs to no term. */
+        if (l->is_leader) end_leadership(s, "fence_expired");
+        snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
+        l->elector_claims = 1;
+        l->last_renew_ms = clock_mono_ms();
+        log_warn("became_leader arrived with its fence already passed; waiting for a renewal to start the "
+                 "deployer", "term", l->term);
+        return;
+    }
+    snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
+    l->elector_claims = 1;
+    take_leadership(s, fence);
+}
+
+void leadership_on_renewed(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    struct leadership *l = &s->lead;
+    if (s->stage != RUNNING) return;
+    l->sleep_ms = ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - clock_mono_ms());
+    int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
+    if (!l->is_leader) {
+        /* The elector still leads (its became_leader came late, or our fence timer beat a late
+         * renewal): a renewal with a fence ahead is as good as a became_leader. */
+        if (l->elector_claims && fence > clock_mono_ms()) {
+            log_info("renewal with a fence ahead: leading again", "term", l->term);
+            take_leadership(s, fence);
+        }
+        return;
+    }
+    l->last_renew_ms = clock_mono_ms();
+    if (fence > l->fence_ms) {
+        l->fence_ms = fence;
+        arm_fence(s);
+        send_fence(s);
+    }
+}
+
+void leadership_on_lost_leadership(struct supervisor *s, enum role_id from, struct json_object *msg)
 {
     struct leadership *l = &s->lead;
     if (s->stage != RUNNING) {
-        if (strcmp(type, "lost_leadership") == 0) end_leadership(s, "graceful_shutdown");
+        end_leadership(s, "graceful_shutdown");
         return;
     }
-    if (strcmp(type, "became_leader") == 0 || strcmp(type, "renewed") == 0)
-        l->sleep_ms = ipc_msg_int(msg, "sleep_ms", clock_boot_ms() - clock_mono_ms());
-    if (strcmp(type, "became_leader") == 0) {
-        const char *term = ipc_msg_str(msg, "term");
-        int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
-        if (fence <= clock_mono_ms()) {
-            /* The elector leads but its fence passed before we read this (our loop was late). No deployer
-             * now; the elector keeps renewing, and the first renewal with a fence ahead starts one. A
-             * deployer of an earlier term must not stay on with a fence that belongs to no term. */
-            if (l->is_leader) end_leadership(s, "fence_expired");
-            snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
-            l->elector_claims = 1;
-            l->last_renew_ms = clock_mono_ms();
-            log_warn("became_leader arrived with its fence already passed; waiting for a renewal to start the "
-                     "deployer", "term", l->term);
-            return;
-        }
-        snprintf(l->term, sizeof(l->term), "%s", term ? term : "?");
-        l->elector_claims = 1;
-        take_leadership(s, fence);
-    } else if (strcmp(type, "renewed") == 0) {
-        int64_t fence = ipc_msg_int(msg, "fence_mono_ms", -1);
-        if (!l->is_leader) {
-            /* The elector still leads (its became_leader came late, or our fence timer beat a late
-             * renewal): a renewal with a fence ahead is as good as a became_leader. */
-            if (l->elector_claims && fence > clock_mono_ms()) {
-                log_info("renewal with a fence ahead: leading again", "term", l->term);
-                take_leadership(s, fence);
-            }
-            return;
-        }
-        l->last_renew_ms = clock_mono_ms();
-        if (fence > l->fence_ms) {
-            l->fence_ms = fence;
-            arm_fence(s);
-            send_fence(s);
-        }
-    } else if (strcmp(type, "lost_leadership") == 0) {
-        const char *reason = ipc_msg_str(msg, "reason");
-        l->elector_claims = 0;
-        end_leadership(s, reason ? reason : "unknown");
-        l->elector_waits = 1;
-        tell_elector_deployer_stopped(s);
-    } else if (strcmp(type, "new_leader_observed") == 0) {
-        const char *id = ipc_msg_str(msg, "identity");
-        snprintf(l->observed_leader, sizeof(l->observed_leader), "%s", id ? id : "");
-    } else if (strcmp(type, "election_report") == 0) {
-        json_object_put(l->elector_report);
-        l->elector_report = json_object_get(msg);
-    } else if (strcmp(type, "hello") == 0) {
-        /* a (re)started elector is never waiting on an old deployer: it must not have one */
-        l->elector_waits = 0;
-    }
+    const char *reason = ipc_msg_str(msg, "reason");
+    l->elector_claims = 0;
+    end_leadership(s, reason ? reason : "unknown");
+    l->elector_waits = 1;
+    tell_elector_deployer_stopped(s);
+}
+
+void leadership_on_new_leader_observed(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    if (s->stage != RUNNING) return;
+    const char *id = ipc_msg_str(msg, "identity");
+    snprintf(s->lead.observed_leader, sizeof(s->lead.observed_leader), "%s", id ? id : "");
+}
+
+void leadership_on_election_report(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    if (s->stage != RUNNING) return;
+    json_object_put(s->lead.elector_report);
+    s->lead.elector_report = json_object_get(msg);
+}
+
+void leadership_on_elector_hello(struct supervisor *s)
+{
+    /* a (re)started elector is never waiting on an old deployer: it must not have one */
+    if (s->stage == RUNNING) s->lead.elector_waits = 0;
 }
 
 static void on_fence_timer(uv_timer_t *t)
 {
     struct supervisor *s = t->data;
     if (!s->lead.is_leader) return;
+    /* libuv runs due timers before it reads sockets: after our process was stopped (SIGSTOP, a stalled
+     * machine) this fires with the elector's renewals of the meantime still unread. Read them first: a fence
+     * they extended is still valid, and killing its deployer would only respawn it for the same term. */
+    child_drain(&s->children[ROLE_ELECTOR]);
+    if (!s->lead.is_leader) return; /* what was read ended leadership (lost_leadership) */
     /* libuv timers run on the loop's cached clock and may fire a little early: kill at the fence, not
      * before, so a renewal that is merely late by the cache does not cost a term. */
     if (s->lead.fence_ms >= 0 && clock_mono_ms() < s->lead.fence_ms) {
@@ -217,8 +239,7 @@ void leadership_on_deployer_exit(struct supervisor *s)
      * restart goes through child.c's backoff unless it was killed on purpose for a new term. */
     if (s->stage == RUNNING && l->is_leader) {
         struct child *d = &s->children[ROLE_DEPLOYER];
-        if (d->state == CHILD_IDLE) start_deployer(s);
-        else if (d->state == CHILD_BACKOFF) snprintf(d->extra, sizeof(d->extra), "%s", l->term);
+        if (!child_running(d) && !child_restart_pending(d)) start_deployer(s);
     }
 }
 

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/worker.h"
 #include "supervisor/supervisor.h"
 
 #include "common/config/config.h"
@@ -23,20 +22,11 @@ static int usage(FILE *f)
     return 2;
 }
 
-static const struct {
-    const char *name;
-    int (*main)(int argc, char **argv);
-} roles[] = {
-    {"elector", elector_main},       {"discovery", discovery_main}, {"reconciler", reconciler_main},
-    {"renderer", renderer_main},     {"validator", validator_main}, {"executor", executor_main},
-    {"deployer", deployer_main},
-};
-
 static int role_dispatch(int argc, char **argv)
 {
     if (argc < 3) return usage(stderr);
-    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
-        if (strcmp(argv[2], roles[i].name) == 0) return roles[i].main(argc, argv);
+    enum role_id r = role_find(argv[2]);
+    if (r != ROLE_COUNT) return role_get(r)->main(argc, argv);
     fprintf(stderr, "haproxy-template-ic: unknown role %s\n", argv[2]);
     return 2;
 }

@@ -14,12 +14,12 @@
 
 /* Copies the config file into a sealed memfd: the supervisor validates exactly these bytes and every child
  * (also one restarted an hour later) loads the same, whatever happens to the file on disk meanwhile (a
- * mounted ConfigMap is swapped under us when it changes). Returns the fd, or -1 with a message. */
-static int snapshot(const char *path)
+ * mounted ConfigMap is swapped under us when it changes). Returns the fd, or -1 with the problem in errs. */
+static int snapshot(const char *path, struct err_list *errs)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
+        err_list_add(errs, path, "", 0, 0, "cannot open: %s", strerror(errno));
         return -1;
     }
     int fd = memfd_create("htic-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -34,8 +34,8 @@ static int snapshot(const char *path)
          fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0;
     fclose(f);
     if (!ok) {
-        fprintf(stderr, "%s: cannot snapshot the config (%s)\n", path,
-                total > CONFIG_MAX_FILE_BYTES ? "larger than the maximum" : strerror(errno));
+        err_list_add(errs, path, "", 0, 0, "cannot snapshot the config (%s)",
+                     total > CONFIG_MAX_FILE_BYTES ? "larger than the maximum" : strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
     }
@@ -44,43 +44,34 @@ static int snapshot(const char *path)
 
 /* The run directory must exist and be writable before any child needs it: found out now, it is one clear
  * message; found out by the deployer, it would be a crash loop. */
-static int prepare_run_dir(const char *config_path, const char *dir)
+static int prepare_run_dir(const char *config_path, const char *dir, struct err_list *errs)
 {
     char failed[PATH_MAX];
     int rc = fs_mkdir_p(dir, failed, sizeof(failed));
     if (rc < 0) {
-        fprintf(stderr, "%s: controller.run_dir: cannot create %s: %s\n", config_path, failed, strerror(-rc));
+        err_list_add(errs, config_path, "controller.run_dir", 0, 0, "cannot create %s: %s", failed, strerror(-rc));
         return -1;
     }
     if (access(dir, W_OK | X_OK) < 0) {
-        fprintf(stderr, "%s: controller.run_dir: %s is not a writable directory: %s\n", config_path, dir,
-                strerror(errno));
+        err_list_add(errs, config_path, "controller.run_dir", 0, 0, "%s is not a writable directory: %s", dir,
+                     strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg_out)
+/* Snapshot, validate with every check, and fill o. Returns 0, or -1 with every problem in errs. */
+static int load(const char *config_path, struct supervisor_opts *o, struct config **cfg_out, struct err_list *errs)
 {
     memset(o, 0, sizeof(*o));
-    o->config_fd = snapshot(config_path);
+    *cfg_out = NULL;
+    o->config_fd = snapshot(config_path, errs);
     if (o->config_fd < 0) return -1;
-    struct err_list errs;
-    err_list_init(&errs);
     struct config *cfg = NULL;
-    if (config_load_fd(o->config_fd, config_path, &cfg, &errs) < 0) {
-        for (size_t i = 0; i < errs.len; i++) {
-            char line[1024];
-            err_format(&errs.items[i], line, sizeof(line));
-            fprintf(stderr, "%s\n", line);
-        }
-        fprintf(stderr, "haproxy-template-ic: %zu problem%s in %s, not starting\n", errs.len,
-                errs.len == 1 ? "" : "s", config_path);
-        err_list_free(&errs);
+    if (config_load_fd(o->config_fd, config_path, &cfg, errs) < 0) {
         close(o->config_fd);
         return -1;
     }
-    err_list_free(&errs);
     const struct config_controller *c = &cfg->controller;
     snprintf(o->config_path, sizeof(o->config_path), "%s", config_path);
     o->election_enabled = c->leader_election.enabled;
@@ -92,13 +83,65 @@ int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, str
     snprintf(o->run_dir, sizeof(o->run_dir), "%s", c->run_dir ? c->run_dir : "");
     o->shutdown_timeout_ms = c->shutdown_timeout_ms;
     o->lease_duration_ms = c->leader_election.lease_duration_ms;
-    if (prepare_run_dir(config_path, o->run_dir) < 0) {
+    o->retry_period_ms = c->leader_election.retry_period_ms;
+    if (prepare_run_dir(config_path, o->run_dir, errs) < 0) {
         config_free(cfg);
         close(o->config_fd);
         return -1;
     }
-    log_set_level(c->logging.level);
-    log_set_format(c->logging.format);
     *cfg_out = cfg;
+    return 0;
+}
+
+int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg_out)
+{
+    struct err_list errs;
+    err_list_init(&errs);
+    if (load(config_path, o, cfg_out, &errs) < 0) {
+        for (size_t i = 0; i < errs.len; i++) {
+            char line[1024];
+            err_format(&errs.items[i], line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+        }
+        fprintf(stderr, "haproxy-template-ic: %zu problem%s in %s, not starting\n", errs.len,
+                errs.len == 1 ? "" : "s", config_path);
+        err_list_free(&errs);
+        return -1;
+    }
+    err_list_free(&errs);
+    log_set_level((*cfg_out)->controller.logging.level);
+    log_set_format((*cfg_out)->controller.logging.format);
+    return 0;
+}
+
+/* What the running supervisor fixed at its start (listening socket, the elector's existence and identity,
+ * the run directory every child writes to): a reload that changes one of these is refused. */
+static void check_fixed(const struct supervisor_opts *cur, const struct supervisor_opts *next, struct err_list *errs)
+{
+    const char *f = cur->config_path;
+    if (cur->election_enabled != next->election_enabled)
+        err_list_add(errs, f, "controller.leader_election.enabled", 0, 0, "cannot change while running: restart to apply");
+    if (strcmp(cur->identity, next->identity) != 0)
+        err_list_add(errs, f, "controller.leader_election.identity", 0, 0, "cannot change while running: restart to apply");
+    if (strcmp(cur->lease_name, next->lease_name) != 0)
+        err_list_add(errs, f, "controller.leader_election.lease_name", 0, 0, "cannot change while running: restart to apply");
+    if (strcmp(cur->http_address, next->http_address) != 0 || cur->http_port != next->http_port)
+        err_list_add(errs, f, "controller.http", 0, 0, "cannot change while running: restart to apply");
+    if (strcmp(cur->run_dir, next->run_dir) != 0)
+        err_list_add(errs, f, "controller.run_dir", 0, 0, "cannot change while running: restart to apply");
+}
+
+int supervisor_opts_reload(const struct supervisor_opts *cur, struct supervisor_opts *next, struct config **cfg_out,
+                           struct err_list *errs)
+{
+    if (load(cur->config_path, next, cfg_out, errs) < 0) return -1;
+    size_t before = errs->len;
+    check_fixed(cur, next, errs);
+    if (errs->len > before) {
+        config_free(*cfg_out);
+        *cfg_out = NULL;
+        close(next->config_fd);
+        return -1;
+    }
     return 0;
 }

@@ -19,12 +19,6 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static const char *const role_names[ROLE_COUNT] = {
-    "elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer",
-};
-
-const char *role_name(enum role_id r) { return role_names[r]; }
-
 static void next_stage(struct supervisor *s);
 static void begin_shutdown(struct supervisor *s, const char *why);
 
@@ -35,8 +29,11 @@ static enum role_id child_role(const struct supervisor *s, const struct child *c
 
 int supervisor_expects_child(const struct supervisor *s, enum role_id r)
 {
-    if (r == ROLE_ELECTOR) return s->opts.election_enabled;
-    if (r == ROLE_DEPLOYER) return 0; /* spawned by leadership.c */
+    switch (role_get(r)->runs) {
+    case ROLE_RUNS_WITH_ELECTION: return s->opts.election_enabled;
+    case ROLE_RUNS_WHILE_LEADING: return 0; /* spawned by leadership.c */
+    case ROLE_RUNS_ALWAYS: break;
+    }
     return 1;
 }
 
@@ -46,25 +43,73 @@ static void maybe_ready(struct supervisor *s)
     for (int r = 0; r < ROLE_COUNT; r++)
         if (supervisor_expects_child(s, (enum role_id)r) && !s->children[r].hello) return;
     s->ready_sent = 1;
-    char ms[32];
-    snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - s->started_ms));
-    log_info("all children up", "startup_ms", ms);
+    log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
     sd_notify_send("READY=1\nSTATUS=all children up");
+}
+
+/* ---- routing: every message a child sends, by type (docs/ipc.md) ---- */
+
+static void on_hello(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    if (from == ROLE_ELECTOR) leadership_on_elector_hello(s);
+    if (from == ROLE_DEPLOYER) leadership_on_deployer_hello(s);
+    router_on_role_up(&s->router, from); /* after the deployer's fence: it acts on nothing before that */
+    maybe_ready(s);
+}
+
+static void on_event(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    commentator_on_event(role_name(from), msg);
+}
+
+static void on_metrics(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    supervisor_metrics_on_report(s, role_name(from), msg);
+}
+
+#define FROM(role) ROUTE_ROLE(ROLE_##role)
+
+/* The table docs/ipc.md describes. A route with a handler is parsed and handled here; one without is
+ * forwarded as the sender's bytes to its destinations (to nobody: taken and not parsed). */
+static const struct route routes[] = {
+    {.type = "hello", .from = ROUTE_ANY_ROLE, .handle = on_hello},
+    /* liveness only: child.c notes the time of every frame, so a heartbeat needs no parsing */
+    {.type = "heartbeat", .from = ROUTE_ANY_ROLE, .to = 0},
+    {.type = "event", .from = ROUTE_ANY_ROLE, .handle = on_event},
+    {.type = "metrics", .from = ROUTE_ANY_ROLE, .handle = on_metrics},
+    {.type = "became_leader", .from = FROM(ELECTOR), .handle = leadership_on_became_leader},
+    {.type = "renewed", .from = FROM(ELECTOR), .handle = leadership_on_renewed},
+    {.type = "lost_leadership", .from = FROM(ELECTOR), .handle = leadership_on_lost_leadership},
+    {.type = "new_leader_observed", .from = FROM(ELECTOR), .handle = leadership_on_new_leader_observed},
+    {.type = "election_report", .from = FROM(ELECTOR), .handle = leadership_on_election_report},
+    /* Pipeline traffic, reserved for the pipeline issue (bodies defined there). Deltas are increments, so
+     * an old one replayed to a restarted renderer would be wrong: it resyncs instead. The others are state:
+     * a destination that starts (the deployer on becoming leader) gets the newest at once. */
+    {.type = "deltas", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
+    {.type = "rendered", .from = FROM(RENDERER), .to = FROM(VALIDATOR), .absent = ROUTE_KEEP_LATEST},
+    {.type = "validated", .from = FROM(VALIDATOR), .to = FROM(EXECUTOR), .absent = ROUTE_KEEP_LATEST},
+    {.type = "lkg", .from = FROM(EXECUTOR), .to = FROM(DEPLOYER), .absent = ROUTE_KEEP_LATEST},
+    {.type = "targets", .from = FROM(DISCOVERY), .to = FROM(RENDERER) | FROM(DEPLOYER),
+     .absent = ROUTE_KEEP_LATEST},
+};
+
+static int send_to_role(struct supervisor *s, enum role_id to, const char *frame, size_t len)
+{
+    return child_send_frame(&s->children[to], frame, len);
+}
+
+static const struct router_ops router_ops = {.send_frame = send_to_role, .role_name = role_name};
+
+static int on_child_frame(struct child *c, const char *type, const char *frame, size_t len)
+{
+    struct supervisor *s = c->data;
+    return router_on_frame(&s->router, child_role(s, c), type, frame, len);
 }
 
 static void on_child_message(struct child *c, struct json_object *msg, const char *type)
 {
     struct supervisor *s = c->data;
-    enum role_id r = child_role(s, c);
-    if (strcmp(type, "hello") == 0) {
-        if (r == ROLE_DEPLOYER) leadership_on_deployer_hello(s);
-        maybe_ready(s);
-    } else if (strcmp(type, "event") == 0) {
-        commentator_on_event(c->role, msg);
-    } else if (strcmp(type, "metrics") == 0) {
-        supervisor_metrics_on_report(s, c->role, msg);
-    } /* heartbeats: child.c notes the time of every message */
-    if (r == ROLE_ELECTOR) leadership_on_elector_message(s, msg, type);
+    router_dispatch(&s->router, child_role(s, c), msg, type);
 }
 
 static int all_stopped(struct supervisor *s, int from, int to)
@@ -107,6 +152,7 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
 }
 
 static const struct child_ops child_ops = {
+    .on_frame = on_child_frame,
     .on_message = on_child_message,
     .on_exit = on_child_exit,
 };
@@ -132,10 +178,12 @@ static void close_everything(struct supervisor *s)
     uv_close((uv_handle_t *)&s->monitor_timer, NULL);
     uv_close((uv_handle_t *)&s->stage_timer, NULL);
     uv_close((uv_handle_t *)&s->bound_timer, NULL);
-    uv_signal_stop(&s->sigterm);
-    uv_signal_stop(&s->sigint);
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_signal_t *sigs[] = {&s->sigterm, &s->sigint, &s->sighup, &s->sig_ignored[0], &s->sig_ignored[1],
+                           &s->sig_ignored[2]};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        uv_signal_stop(sigs[i]);
+        uv_close((uv_handle_t *)sigs[i], NULL);
+    }
     leadership_close(s);
     http_api_close(s);
     for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
@@ -190,9 +238,7 @@ static void begin_shutdown(struct supervisor *s, const char *why)
         if (all_stopped(s, 0, ROLE_COUNT - 1)) next_stage(s);
         return;
     }
-    char bound[32];
-    snprintf(bound, sizeof(bound), "%lld", (long long)s->opts.shutdown_timeout_ms);
-    log_info("shutdown requested", "why", why, "bound_ms", bound);
+    log_info("shutdown requested", "why", why, "bound_ms", LOG_INT(s->opts.shutdown_timeout_ms));
     sd_notify_send("STOPPING=1");
     for (int r = 0; r < ROLE_COUNT; r++) child_disable(&s->children[r]);
     uv_timer_start(&s->bound_timer, on_bound_timer, (uint64_t)s->opts.shutdown_timeout_ms, 0);
@@ -211,6 +257,65 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     begin_shutdown(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* ---- other signals: by default each would kill the supervisor at once, skipping the Lease release ---- */
+
+static const int ignored_signals[] = {SIGUSR1, SIGUSR2, SIGALRM};
+
+static const char *signal_name(int signum)
+{
+    switch (signum) {
+    case SIGHUP: return "SIGHUP";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGALRM: return "SIGALRM";
+    default: return "?";
+    }
+}
+
+static void on_ignored_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    log_info("signal ignored", "signal", signal_name(signum));
+}
+
+/* SIGHUP: the file is read and validated again; a valid one becomes the snapshot every child started from now
+ * on gets. Running children keep the config they started with: applying a change to them is the pipeline's
+ * job (a validated generation), not a restart of every role. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct supervisor *s = h->data;
+    (void)signum;
+    if (s->stage != RUNNING) {
+        log_info("config reload ignored: shutting down", "signal", "SIGHUP");
+        return;
+    }
+    struct supervisor_opts next;
+    struct config *cfg = NULL;
+    struct err_list errs;
+    err_list_init(&errs);
+    if (supervisor_opts_reload(&s->opts, &next, &cfg, &errs) < 0) {
+        for (size_t i = 0; i < errs.len; i++) {
+            char line[1024];
+            err_format(&errs.items[i], line, sizeof(line));
+            log_error("config reload: problem", "problem", line);
+        }
+        log_error("config reload refused, the running config stays", "config", s->opts.config_path, "problems",
+                  LOG_UINT(errs.len));
+        err_list_free(&errs);
+        return;
+    }
+    err_list_free(&errs);
+    close(s->opts.config_fd); /* running children hold their own copy of the old snapshot */
+    s->opts = next;
+    config_free(s->cfg);
+    s->cfg = cfg;
+    for (int r = 0; r < ROLE_COUNT; r++) s->children[r].config_fd = s->opts.config_fd;
+    log_set_level(cfg->controller.logging.level);
+    log_set_format(cfg->controller.logging.format);
+    log_info("config reloaded", "config", s->opts.config_path, "applies_to",
+             "children started from now on; running children keep the config they started with");
+}
+
 /* ---- monitoring ---- */
 
 static void on_monitor_timer(uv_timer_t *t)
@@ -225,6 +330,13 @@ static void on_monitor_timer(uv_timer_t *t)
             continue;
         }
         int64_t silent = now - c->last_heartbeat_ms;
+        if (silent > HEARTBEAT_FRESH_MS) {
+            /* Silent, or only unread: after our own process was stopped, this timer runs before the loop
+             * reads the heartbeats sent meantime. Read them before judging anyone hung. */
+            child_drain(c);
+            if (!child_running(c)) continue;
+            silent = clock_mono_ms() - c->last_heartbeat_ms;
+        }
         if (silent > CHILD_HUNG_MS && s->stage == RUNNING) {
             child_kill_hung(c, "no heartbeat for " STR(CHILD_HUNG_MS) " ms");
             healthy = 0;
@@ -262,15 +374,18 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (supervisor_metrics_init(s) < 0) {
-        log_error("cannot set up metrics");
+    if (supervisor_metrics_init(s) < 0 ||
+        router_init(&s->router, routes, sizeof(routes) / sizeof(routes[0]), &router_ops, s) < 0) {
+        log_error("cannot set up metrics and routes");
+        supervisor_metrics_close(s);
+        router_free(&s->router);
         config_free(cfg);
         close(s->opts.config_fd);
         free(s);
         return 1;
     }
     for (int r = 0; r < ROLE_COUNT; r++) {
-        child_init(&s->children[r], s->loop, role_names[r], s->exe, s->opts.config_path, &child_ops, s, 1);
+        child_init(&s->children[r], s->loop, role_name((enum role_id)r), s->exe, s->opts.config_path, &child_ops, s, 1);
         s->children[r].config_fd = s->opts.config_fd;
     }
     leadership_init(s);
@@ -280,6 +395,14 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_stop_signal, SIGINT);
+    uv_signal_init(s->loop, &s->sighup);
+    s->sighup.data = s;
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    for (size_t i = 0; i < sizeof(ignored_signals) / sizeof(ignored_signals[0]); i++) {
+        uv_signal_init(s->loop, &s->sig_ignored[i]);
+        s->sig_ignored[i].data = s;
+        uv_signal_start(&s->sig_ignored[i], on_ignored_signal, ignored_signals[i]);
+    }
     uv_timer_init(s->loop, &s->monitor_timer);
     uv_timer_init(s->loop, &s->stage_timer);
     uv_timer_init(s->loop, &s->bound_timer);
@@ -294,14 +417,13 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
         uv_run(s->loop, UV_RUN_DEFAULT);
         uv_loop_close(s->loop);
         supervisor_metrics_close(s);
+        router_free(&s->router);
         config_free(cfg);
         close(s->opts.config_fd);
         free(s);
         return 1;
     }
 
-    char pid[16];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
     log_info("supervisor starting", "version", HTIC_VERSION, "config", s->opts.config_path,
              "leader_election", s->opts.election_enabled ? "enabled" : "disabled", "identity", s->opts.identity);
     for (int r = 0; r < ROLE_COUNT; r++)
@@ -313,6 +435,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     int rc = uv_loop_close(s->loop);
     if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
     supervisor_metrics_close(s);
+    router_free(&s->router);
     config_free(s->cfg);
     close(s->opts.config_fd);
     free(s);

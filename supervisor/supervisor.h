@@ -9,11 +9,10 @@
 #include <uv.h>
 
 #include "common/http/http_server.h"
+#include "common/term.h"
 #include "supervisor/child.h"
-
-enum role_id { ROLE_ELECTOR, ROLE_DISCOVERY, ROLE_RECONCILER, ROLE_RENDERER, ROLE_VALIDATOR, ROLE_EXECUTOR,
-               ROLE_DEPLOYER, ROLE_COUNT };
-const char *role_name(enum role_id r);
+#include "supervisor/roles.h"
+#include "supervisor/router.h"
 
 /* What the supervisor needs from the configuration, filled by supervisor_opts_from_config. */
 struct supervisor_opts {
@@ -26,8 +25,8 @@ struct supervisor_opts {
     int http_port;                  /* 0: pick a free port (tests) */
     char run_dir[PATH_MAX];
     int64_t shutdown_timeout_ms;    /* total bound of the ordered shutdown */
-    int64_t lease_duration_ms;      /* for /healthz: an elector that claims leadership but has not renewed */
-                                    /* for this long may already have been replaced */
+    int64_t lease_duration_ms;      /* for /healthz (healthz.h) */
+    int64_t retry_period_ms;
 };
 
 enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WORKERS, STOPPED };
@@ -35,7 +34,7 @@ enum shutdown_stage { RUNNING, STOPPING_DEPLOYER, STOPPING_ELECTOR, STOPPING_WOR
 struct leadership {
     int is_leader;                  /* the deployer may run */
     int elector_claims;             /* the elector said became_leader and has not said lost_leadership */
-    char term[300];                 /* holder/leaseTransitions, as the elector reported it */
+    char term[TERM_MAX];            /* common/term.h: identity#leaseTransitions, as the elector reported it */
     char observed_leader[256];      /* last holder the elector saw */
     int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */
     int64_t sleep_ms;               /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence's write was sent */
@@ -64,8 +63,11 @@ struct supervisor {
     struct config *cfg;             /* owned: the config this process started with */
     struct http_server http;
     struct supervisor_metrics metrics;
+    struct router router;           /* which child's message goes where (supervisor.c's route table) */
 
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;             /* reload the config (supervisor_reload_config) */
+    uv_signal_t sig_ignored[3];     /* SIGUSR1, SIGUSR2, SIGALRM: logged, never fatal */
     uv_timer_t monitor_timer;       /* hung children, watchdog */
     uv_timer_t stage_timer;         /* bound of the current shutdown stage */
     uv_timer_t bound_timer;         /* total shutdown bound */
@@ -84,6 +86,12 @@ struct config;
 /* Loads the config file; on problems prints them all and returns -1. *cfg is the supervisor's (freed by
  * supervisor_run). */
 int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, struct config **cfg);
+/* SIGHUP: snapshots and validates the same file again, with every check plus the settings a running
+ * supervisor cannot change (controller.http, run_dir, leader_election enabled/identity/lease_name).
+ * Returns 0 with next and *cfg filled (the caller owns both), or -1 with every problem in errs. */
+struct err_list;
+int supervisor_opts_reload(const struct supervisor_opts *cur, struct supervisor_opts *next, struct config **cfg,
+                           struct err_list *errs);
 int supervisor_run(const struct supervisor_opts *opts, struct config *cfg);
 /* The roles that must run for the replica to be ready (the deployer is not one: it follows leadership). */
 int supervisor_expects_child(const struct supervisor *s, enum role_id r);
@@ -92,7 +100,13 @@ int supervisor_expects_child(const struct supervisor *s, enum role_id r);
 void leadership_init(struct supervisor *s);
 /* Disabled mode: starts the deployer for good. Enabled: waits for the elector. */
 void leadership_start(struct supervisor *s);
-void leadership_on_elector_message(struct supervisor *s, struct json_object *msg, const char *type);
+/* The elector's messages (route handlers, see router.h). */
+void leadership_on_became_leader(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_renewed(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_lost_leadership(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_new_leader_observed(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_election_report(struct supervisor *s, enum role_id from, struct json_object *msg);
+void leadership_on_elector_hello(struct supervisor *s);
 void leadership_on_elector_exit(struct supervisor *s);
 void leadership_on_deployer_exit(struct supervisor *s);
 void leadership_on_deployer_hello(struct supervisor *s);

@@ -109,18 +109,43 @@ int config_load_file(const char *path, struct config **out, struct err_list *err
     return load_stream(f, path, out, errs);
 }
 
+/* Every child of the supervisor inherits the same open file description of the snapshot, and so one shared
+ * file offset: reading through it (read, or rewind then fread) lets children starting at once move each
+ * other's position. pread at explicit offsets never touches that offset. */
 int config_load_fd(int fd, const char *name, struct config **out, struct err_list *errs)
 {
     *out = NULL;
-    int d = dup(fd);
-    FILE *f = d < 0 ? NULL : fdopen(d, "rb");
-    if (!f) {
-        if (d >= 0) close(d);
-        err_list_add(errs, name, "", 0, 0, "cannot read the config snapshot: %s", strerror(errno));
-        return -1;
+    struct buf b;
+    buf_init(&b);
+    char chunk[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)b.len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            err_list_add(errs, name, "", 0, 0, "cannot read the config snapshot: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n == 0) break;
+        if (b.len + (size_t)n > CONFIG_MAX_FILE_BYTES) {
+            err_list_add(errs, name, "", 0, 0, "config is larger than %d bytes", CONFIG_MAX_FILE_BYTES);
+            rc = -1;
+            break;
+        }
+        buf_append(&b, chunk, (size_t)n);
     }
-    rewind(f); /* a shared snapshot: always from its start, whoever read it before */
-    return load_stream(f, name, out, errs);
+    if (rc == 0 && b.oom) {
+        err_list_add(errs, name, "", 0, 0, "out of memory");
+        rc = -1;
+    } else if (rc == 0 && memchr(buf_cstr(&b), '\0', b.len)) {
+        err_list_add(errs, name, "", 0, 0, "the file contains NUL bytes: not a YAML text file");
+        rc = -1;
+    } else if (rc == 0) {
+        rc = load(buf_cstr(&b), b.len, name, out, errs);
+    }
+    buf_free(&b);
+    return rc;
 }
 
 /* Reads f to its end (closing it) and loads what it held under the given name. */

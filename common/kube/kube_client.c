@@ -364,29 +364,30 @@ static int start_attempt_now(struct kube_call *call)
             curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
         }
         if (cfg->exec_cert_pem && cfg->exec_key_pem) {
+            /* the exec plugin's pair replaces the kubeconfig's certificate and key together */
             struct curl_blob b = {.data = cfg->exec_cert_pem, .len = cfg->exec_cert_pem_len, .flags = CURL_BLOB_COPY};
             struct curl_blob k = {.data = cfg->exec_key_pem, .len = cfg->exec_key_pem_len, .flags = CURL_BLOB_COPY};
             curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
             curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
             curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k);
             curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-        } else if (cfg->client_cert_pem) {
-            struct curl_blob b = {.data = cfg->client_cert_pem, .len = cfg->client_cert_pem_len,
-                                  .flags = CURL_BLOB_COPY};
-            curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
-            curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        } else if (cfg->client_cert_file) {
-            curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->client_cert_file);
-        }
-        if (cfg->exec_key_pem) {
-            /* set above with the exec certificate */
-        } else if (cfg->client_key_pem) {
-            struct curl_blob b = {.data = cfg->client_key_pem, .len = cfg->client_key_pem_len,
-                                  .flags = CURL_BLOB_COPY};
-            curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
-            curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-        } else if (cfg->client_key_file) {
-            curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->client_key_file);
+        } else {
+            if (cfg->client_cert_pem) {
+                struct curl_blob b = {.data = cfg->client_cert_pem, .len = cfg->client_cert_pem_len,
+                                      .flags = CURL_BLOB_COPY};
+                curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
+                curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+            } else if (cfg->client_cert_file) {
+                curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->client_cert_file);
+            }
+            if (cfg->client_key_pem) {
+                struct curl_blob b = {.data = cfg->client_key_pem, .len = cfg->client_key_pem_len,
+                                      .flags = CURL_BLOB_COPY};
+                curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
+                curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+            } else if (cfg->client_key_file) {
+                curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->client_key_file);
+            }
         }
         if (cfg->username) {
             curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

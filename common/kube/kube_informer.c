@@ -1,15 +1,18 @@
 /* List + watch + relist with backoff, and the store behind it (see kube_informer.h).
  *
  * States: LISTING (a kube_list in flight), WATCHING (a kube_watch open), WAITING (backoff timer running,
- * then relist or rewatch). The store is a json-c object keyed "namespace/name". Stopping marks the informer
- * and closes its timer; the memory goes in the close callback, so a callback that stops the informer never
- * pulls the ground from under the code that called it. */
+ * then relist or rewatch). The store is a json-c object keyed "namespace/name", or in keys-only mode a
+ * kube_keyset (key, resourceVersion, content hash, epoch): each list bumps the epoch, every object it lists
+ * is stamped with it as its page arrives, and what the completed list did not stamp was deleted meanwhile.
+ * Stopping marks the informer and closes its timer; the memory goes in the close callback, so a callback
+ * that stops the informer never pulls the ground from under the code that called it. */
 #include "common/kube/kube_informer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kube/kube_keyset.h"
 #include "common/kube/kube_list.h"
 #include "common/kube/kube_object.h"
 #include "common/kube/kube_watch.h"
@@ -30,7 +33,9 @@ struct kube_informer {
     struct kube_informer_opts o;  /* res points at the copies above */
     struct kube_informer_cbs cbs;
     void *data;
-    struct json_object *store;    /* owned: key -> object */
+    struct json_object *store;    /* owned: key -> object (not in keys-only mode) */
+    struct kube_keyset *keys;     /* owned: keys-only mode's index */
+    uint32_t epoch;               /* keys-only: the list in progress or last completed */
     char rv[64];
     int synced, stopped;
     struct kube_list *list;       /* in flight, or NULL */
@@ -83,14 +88,12 @@ static void backoff(struct kube_informer *inf, enum next_step next, int64_t min_
 static void report_error(struct kube_informer *inf, const char *phase, const struct kube_response *r)
 {
     inf->stats.errors++;
-    char status[16];
-    snprintf(status, sizeof(status), "%ld", r->status);
     const char *res = inf->o.res.resource, *ns = inf->o.res.namespace ? inf->o.res.namespace : "";
     if (r->err == KUBE_ERR_GONE) /* history moved on: a relist is routine */
         log_info("informer relisting", "resource", res, "namespace", ns, "phase", phase, "message", r->message);
     else
         log_warn("informer request failed, retrying", "resource", res, "namespace", ns, "phase", phase, "error",
-                 kube_err_name(r->err), "status", status, "message", r->message);
+                 kube_err_name(r->err), "status", LOG_INT(r->status), "message", r->message);
     if (inf->cbs.on_error) inf->cbs.on_error(inf->data, phase, r);
 }
 
@@ -104,6 +107,65 @@ static void set_rv(struct kube_informer *inf, struct json_object *obj)
 {
     const char *rv = kube_object_meta_str(obj, "resourceVersion");
     if (rv && *rv) snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
+}
+
+/* ---- keys-only mode ---- */
+
+/* Records obj (projected) under the current epoch and reports it: on_add if new, on_update(NULL, obj) if
+ * its content changed. A failed insert (out of memory) reports nothing: the next relist sees it again. */
+static void keys_upsert(struct kube_informer *inf, const char *key, struct json_object *obj)
+{
+    const struct kube_keyset_entry *e = kube_keyset_get(inf->keys, key);
+    uint64_t h = kube_object_hash(obj);
+    int existed = e != NULL, changed = e && e->hash != h;
+    if (kube_keyset_put(inf->keys, key, kube_object_meta_str(obj, "resourceVersion"), h, inf->epoch) < 0) {
+        log_error("informer out of memory, object skipped until the next relist", "resource",
+                  inf->o.res.resource, "key", key);
+        return;
+    }
+    if (!existed) {
+        if (inf->cbs.on_add) inf->cbs.on_add(inf->data, obj);
+    } else if (changed && inf->cbs.on_update) {
+        inf->cbs.on_update(inf->data, NULL, obj);
+    }
+}
+
+/* An object of a list page or a streaming list's initial events: projected, recorded, reported. */
+static void keys_listed(struct kube_informer *inf, struct json_object *obj)
+{
+    struct buf key;
+    buf_init(&key);
+    if (kube_object_key(obj, &key) == 0) keys_upsert(inf, key.data, obj);
+    buf_free(&key);
+}
+
+/* What a relist no longer contains is reported with a stub naming it. */
+static void on_key_gone(void *data, const char *key)
+{
+    struct kube_informer *inf = data;
+    if (inf->stopped || !inf->cbs.on_delete) return;
+    struct json_object *stub = json_object_new_object(), *md = json_object_new_object();
+    const char *slash = strchr(key, '/');
+    if (slash) {
+        json_object_object_add(md, "namespace", json_object_new_string_len(key, (int)(slash - key)));
+        key = slash + 1;
+    }
+    json_object_object_add(md, "name", json_object_new_string(key));
+    json_object_object_add(stub, "metadata", md);
+    inf->cbs.on_delete(inf->data, stub);
+    json_object_put(stub);
+}
+
+/* The list of this epoch is complete: sweep what it did not list, then synced. */
+static int keys_list_complete(struct kube_informer *inf, const char *rv)
+{
+    snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
+    if (kube_keyset_sweep(inf->keys, inf->epoch, on_key_gone, inf) < 0)
+        log_error("informer out of memory, deletions found at the next relist", "resource", inf->o.res.resource);
+    if (inf->stopped) return -1;
+    inf->synced = 1;
+    if (inf->cbs.on_synced) inf->cbs.on_synced(inf->data);
+    return inf->stopped ? -1 : 0;
 }
 
 /* ---- list ---- */
@@ -149,6 +211,11 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
         backoff(inf, STEP_LIST, r->retry_after_ms);
         return;
     }
+    if (inf->keys) {
+        if (keys_list_complete(inf, res->resource_version) < 0) return;
+        start_watch(inf);
+        return;
+    }
     struct json_object *fresh = json_object_new_object();
     struct buf key;
     buf_init(&key);
@@ -164,7 +231,13 @@ static void on_list_done(void *data, struct kube_response *r, struct kube_list_r
     start_watch(inf);
 }
 
-static void on_list_item(void *data, struct json_object *item) { project(data, item); }
+static void on_list_item(void *data, struct json_object *item)
+{
+    struct kube_informer *inf = data;
+    if (inf->stopped) return;
+    project(inf, item);
+    if (inf->keys) keys_listed(inf, item);
+}
 
 static void start_watch_list(struct kube_informer *inf);
 
@@ -174,8 +247,10 @@ static void start_list(struct kube_informer *inf)
         start_watch_list(inf);
         return;
     }
-    struct kube_list_opts lo = {.res = inf->o.res, .limit = inf->o.page_size, .on_item = on_list_item};
+    struct kube_list_opts lo = {.res = inf->o.res, .limit = inf->o.page_size, .on_item = on_list_item,
+                                .discard_items = inf->keys != NULL};
     if (inf->stats.lists++) inf->stats.relists++;
+    inf->epoch++;
     if (kube_list_start(inf->c, &lo, on_list_done, inf, &inf->list) < 0) {
         struct kube_response r;
         kube_response_init(&r);
@@ -203,10 +278,19 @@ static void on_initial_event(struct kube_informer *inf, enum kube_watch_type typ
     if (type == KUBE_WATCH_BOOKMARK) {
         if (!is_initial_events_end(obj)) return;
         const char *rv = kube_object_meta_str(obj, "resourceVersion");
+        inf->initial = 0;
+        if (inf->keys) {
+            keys_list_complete(inf, rv ? rv : "");
+            return;
+        }
         struct json_object *fresh = inf->pending;
         inf->pending = NULL;
-        inf->initial = 0;
         apply_snapshot(inf, fresh, rv ? rv : "");
+        return;
+    }
+    if (inf->keys) {
+        project(inf, obj);
+        if (type != KUBE_WATCH_DELETED) keys_listed(inf, obj); /* a deleted one stays unstamped: swept */
         return;
     }
     struct buf key;
@@ -243,6 +327,15 @@ static void on_watch_event(void *data, enum kube_watch_type type, struct json_ob
     }
     set_rv(inf, obj);
     project(inf, obj);
+    if (inf->keys) {
+        if (type == KUBE_WATCH_DELETED) {
+            if (kube_keyset_del(inf->keys, key.data) && inf->cbs.on_delete) inf->cbs.on_delete(inf->data, obj);
+        } else {
+            keys_upsert(inf, key.data, obj);
+        }
+        buf_free(&key);
+        return;
+    }
     struct json_object *prev = NULL;
     if (json_object_object_get_ex(inf->store, key.data, &prev)) json_object_get(prev);
     if (type == KUBE_WATCH_DELETED) {
@@ -365,8 +458,9 @@ static void start_watch_list(struct kube_informer *inf)
 {
     if (inf->stats.lists++) inf->stats.relists++;
     json_object_put(inf->pending);
-    inf->pending = json_object_new_object();
+    inf->pending = inf->keys ? NULL : json_object_new_object();
     inf->initial = 1;
+    inf->epoch++;
     open_watch(inf, 1);
 }
 
@@ -374,11 +468,11 @@ static void start_watch_list(struct kube_informer *inf)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static void on_timer_closed(uv_handle_t *h)
+static void informer_free(struct kube_informer *inf)
 {
-    struct kube_informer *inf = h->data;
     json_object_put(inf->store);
     json_object_put(inf->pending);
+    kube_keyset_free(inf->keys);
     free(inf->group);
     free(inf->version);
     free(inf->resource);
@@ -387,6 +481,8 @@ static void on_timer_closed(uv_handle_t *h)
     free(inf->field_selector);
     free(inf);
 }
+
+static void on_timer_closed(uv_handle_t *h) { informer_free(h->data); }
 
 int kube_informer_start(struct kube_client *c, const struct kube_informer_opts *o,
                         const struct kube_informer_cbs *cbs, void *data, struct kube_informer **out)
@@ -412,7 +508,14 @@ int kube_informer_start(struct kube_client *c, const struct kube_informer_opts *
     if (inf->o.watch_timeout_max_s < inf->o.watch_timeout_min_s) inf->o.watch_timeout_max_s = inf->o.watch_timeout_min_s;
     if (cbs) inf->cbs = *cbs;
     inf->data = data;
-    inf->store = json_object_new_object();
+    if (o->keys_only) {
+        if (!(inf->keys = kube_keyset_new())) {
+            informer_free(inf);
+            return -1;
+        }
+    } else {
+        inf->store = json_object_new_object();
+    }
     inf->rng = uv_hrtime() | 1;
     uv_timer_init(kube_client_loop(c), &inf->timer);
     inf->timer.data = inf;
@@ -443,15 +546,21 @@ struct json_object *kube_informer_get(struct kube_informer *inf, const char *nam
     }
     buf_puts(&key, name);
     struct json_object *v = NULL;
-    if (!key.oom) json_object_object_get_ex(inf->store, key.data, &v);
+    if (!key.oom && inf->store) json_object_object_get_ex(inf->store, key.data, &v);
     buf_free(&key);
     return v;
 }
 
-size_t kube_informer_count(struct kube_informer *inf) { return (size_t)json_object_object_length(inf->store); }
+size_t kube_informer_count(struct kube_informer *inf)
+{
+    return inf->keys ? kube_keyset_count(inf->keys) : (size_t)json_object_object_length(inf->store);
+}
+
+size_t kube_informer_index_bytes(struct kube_informer *inf) { return inf->keys ? kube_keyset_bytes(inf->keys) : 0; }
 
 void kube_informer_foreach(struct kube_informer *inf, void (*fn)(void *data, struct json_object *obj), void *data)
 {
+    if (!inf->store) return;
     json_object_object_foreach(inf->store, k, v)
     {
         (void)k;

@@ -38,6 +38,13 @@ struct kube_informer_opts {
     int watch_list;
     /* Optional extra projection, after the built-in one, before an object is stored. */
     void (*project)(void *data, struct json_object *obj);
+    /* 1: keep no objects, only each one's key, resourceVersion and content hash (about 50 bytes an object),
+     * for a consumer that converts objects into a compact store of its own. Then: list pages are reported
+     * as they arrive and never collected; on_update gets old_obj NULL and comes only when the projected
+     * content changed (a new resourceVersion alone is no change, see kube_object_hash); what a relist no
+     * longer lists is reported to on_delete as a stub holding metadata.namespace and metadata.name;
+     * kube_informer_get returns NULL and kube_informer_foreach visits nothing. */
+    int keys_only;
 };
 
 struct kube_informer_stats {
@@ -52,6 +59,8 @@ void kube_informer_stop(struct kube_informer *inf);
 /* Borrowed object, or NULL. namespace may be NULL for cluster-scoped objects. */
 struct json_object *kube_informer_get(struct kube_informer *inf, const char *namespace, const char *name);
 size_t kube_informer_count(struct kube_informer *inf);
+/* Keys-only mode: bytes of the index (0 otherwise). */
+size_t kube_informer_index_bytes(struct kube_informer *inf);
 /* Calls fn for every stored object (order unspecified); fn must not change the informer. */
 void kube_informer_foreach(struct kube_informer *inf, void (*fn)(void *data, struct json_object *obj), void *data);
 /* 1 once the first list has been applied. */

@@ -11,10 +11,13 @@ struct kube_list {
     char *base;                  /* path with selectors, owned */
     int limit, timeout_ms;
     void (*on_item)(void *data, struct json_object *item);
+    int discard_items;
     char *cont;                  /* continue token of the next page, owned */
     struct kube_list_result res;
     kube_list_done_cb done;
     void *data;
+    int delivering;              /* inside on_item: a cancel then only marks, the page loop frees */
+    int cancelled;
 };
 
 static void list_free(struct kube_list *l)
@@ -86,8 +89,16 @@ static void on_page_done(void *data, struct kube_response *r)
     for (size_t i = 0; i < n; i++) {
         struct json_object *it = json_object_array_get_idx(items, i);
         if (!json_object_is_type(it, json_type_object)) continue;
-        if (l->on_item) l->on_item(l->data, it);
-        json_object_array_add(l->res.items, json_object_get(it));
+        if (l->on_item) {
+            l->delivering = 1;
+            l->on_item(l->data, it);
+            l->delivering = 0;
+            if (l->cancelled) {
+                list_free(l);
+                return;
+            }
+        }
+        if (!l->discard_items) json_object_array_add(l->res.items, json_object_get(it));
     }
     l->res.pages++;
     const char *cont = NULL;
@@ -119,6 +130,7 @@ int kube_list_start(struct kube_client *c, const struct kube_list_opts *o, kube_
     l->limit = o->limit == 0 ? KUBE_LIST_PAGE_DEFAULT : o->limit;
     l->timeout_ms = o->timeout_ms;
     l->on_item = o->on_item;
+    l->discard_items = o->discard_items && o->on_item;
     l->done = done;
     l->data = data;
     l->res.items = json_object_new_array();
@@ -141,6 +153,10 @@ int kube_list_start(struct kube_client *c, const struct kube_list_opts *o, kube_
 void kube_list_cancel(struct kube_list *l)
 {
     if (!l) return;
+    if (l->delivering) {
+        l->cancelled = 1;
+        return;
+    }
     kube_call_cancel(l->call);
     list_free(l);
 }

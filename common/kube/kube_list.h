@@ -21,6 +21,9 @@ struct kube_list_opts {
     /* Optional: called for every item as its page arrives, before it is kept (an informer projects here, so
      * the unprojected objects of earlier pages are not all held at once). */
     void (*on_item)(void *data, struct json_object *item);
+    /* With on_item: 1 keeps no items in the result (the caller consumed them page by page), so no more
+     * than one page of objects is ever held. */
+    int discard_items;
 };
 
 struct kube_list_result {
@@ -35,7 +38,7 @@ typedef void (*kube_list_done_cb)(void *data, struct kube_response *r, struct ku
 
 int kube_list_start(struct kube_client *c, const struct kube_list_opts *o, kube_list_done_cb done, void *data,
                     struct kube_list **out);
-/* No callback runs afterwards; only valid before done has started. */
+/* No callback runs afterwards; only valid before done has started (on_item may call it). */
 void kube_list_cancel(struct kube_list *l);
 
 #endif

@@ -5,6 +5,7 @@
 #define HTIC_KUBE_OBJECT_H
 
 #include <json-c/json.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -16,5 +17,8 @@ const char *kube_object_meta_str(struct json_object *obj, const char *field);
 int kube_object_key(struct json_object *obj, struct buf *out);
 /* Removes metadata.managedFields and the last-applied annotation in place. */
 void kube_object_project(struct json_object *obj);
+/* 64-bit hash of the content with metadata.resourceVersion left out: two versions of an object whose
+ * projection did not change (a status-only write hidden by the projection) hash the same. */
+uint64_t kube_object_hash(struct json_object *obj);
 
 #endif

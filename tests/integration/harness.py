@@ -2,9 +2,11 @@
 
 Every test module calls tap.run(tests) with a list of functions; each function gets a fresh temp dir and
 must stop what it started (use Proc as a context manager). Output is TAP so meson counts each test."""
+import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,14 @@ HTIC_BIN = os.environ.get("HTIC_BIN") or os.path.join(
 SOURCE_ROOT = os.environ.get("HTIC_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 ROLES = ["elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer"]
+
+
+def ipc_frame(msg):
+    """One IPC frame as the children expect it (docs/ipc.md): a 4-byte big-endian length, then a compact JSON
+    body that starts with {"type":"..."."""
+    body = json.dumps({"type": msg["type"], **{k: v for k, v in msg.items() if k != "type"}},
+                      separators=(",", ":")).encode()
+    return struct.pack(">I", len(body)) + body
 
 
 def free_port():

@@ -25,13 +25,14 @@ LD, RD, RP = 4.0, 2.5, 1.0
 TIMING = dict(ld="4s", rd="2500ms", rp="1s")
 
 
-def replica(stack, tmp, sim, i, ld, rd, rp):
+def replica(stack, tmp, sim, i, ld, rd, rp, ident=None):
     d = os.path.join(tmp, f"r{i}")
     os.makedirs(d, exist_ok=True)
     cfg = h.config(d, election=True, leader_election_extra=(
         f"    lease_name: lease\n    lease_namespace: ns\n    lease_duration: {ld}\n"
         f"    renew_deadline: {rd}\n    retry_period: {rp}\n"), kubeconfig=sim.kubeconfig)
-    p = h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, env={"POD_NAME": f"replica-{i}"}, name=f"replica-{i}")
+    p = h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, env={"POD_NAME": ident or f"replica-{i}"},
+               name=f"replica-{i}")
     return stack.enter_context(p)
 
 
@@ -160,6 +161,70 @@ def test_clock_offset_and_future_renew_time_change_nothing(tmp):
         time.sleep(1.5)
         os.kill(procs[leader].pid, signal.SIGKILL)
         h.wait_for(lambda: holder_index(sim) == 1 - leader, timeout=LD + 4, what="failover under clock offset")
+
+
+FENCED_EXIT = "fence passed and the supervisor did not stop us"
+
+
+def test_fenced_deployer_exits_by_itself_while_its_supervisor_is_stopped(tmp):
+    """Issue 13 item 9: SIGSTOP of the leader's supervisor and elector. Nobody kills the deployer, which
+    refuses at its fence; it must also exit by itself (a grace after the fence), before the next leader's
+    deployer starts, so at no time do two deployer processes exist."""
+    with cluster(tmp, n=2) as (sim, procs):
+        leader = wait_leader(sim, procs)
+        time.sleep(1.5)
+        sup = procs[leader].pid
+        elector = procs[leader].children()["elector"]
+        dep = h.deployers(procs)[leader]
+        stopped = [elector, sup]
+        try:
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            t_stop = time.time()
+            gone = h.wait_for(lambda: None if h.alive(dep) else time.time(), interval=0.01, timeout=LD + 2,
+                              what="the fenced deployer gone by itself")
+            h.wait_for(lambda: holder_index(sim) not in (None, leader), timeout=10, what="failover")
+            acquired = next(t for t, hid, _ in lease_writes(sim) if hid not in (f"replica-{leader}", ""))
+            assert gone < acquired, f"deployer exited {gone - acquired:.3f}s after the takeover"
+            assert gone - t_stop <= RD + 0.5, f"deployer stayed {gone - t_stop:.3f}s after the stop"
+            h.wait_for(lambda: 1 - leader in h.deployers(procs), what="the new leader's deployer")
+            assert FENCED_EXIT in procs[leader].text()
+        finally:
+            for pid in reversed(stopped):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
+        h.wait_for(lambda: list(h.deployers(procs)) == [1 - leader], what="only the new leader deploys")
+        time.sleep(0.5)
+        h.one_term_at_a_time(tmp, 2)
+
+
+DUPLICATE_ERROR = "another replica writes the Lease under this identity"
+
+
+def test_duplicate_identity_one_deployer_and_a_clear_error(tmp):
+    """Issue 13 item 8: two real replicas with one identity. The second resumes the Lease (it cannot tell
+    itself from the first); the first sees a record naming it that it did not write, logs the error and
+    stands aside for good: from then on at most one deployer, and the journals show one deployer at a time."""
+    with KubeSim(auto_namespaces=True) as sim, contextlib.ExitStack() as stack:
+        first = replica(stack, tmp, sim, 0, ident="twin", **TIMING)
+        h.wait_for(lambda: holder(sim) == "twin" and list(h.deployers([first])) == [0], timeout=15,
+                   what="the first twin leading with its deployer")
+        time.sleep(1)
+        second = replica(stack, tmp, sim, 1, ident="twin", **TIMING)
+        procs = [first, second]
+        h.wait_for(lambda: any(DUPLICATE_ERROR in p.text() for p in procs), timeout=10,
+                   what="the duplicate identity error")
+        h.wait_for(lambda: len(h.deployers(procs)) == 1, timeout=5, what="one deployer left")
+        t_end = time.monotonic() + 2.5 * LD  # past two lease durations: nobody takes it back
+        while time.monotonic() < t_end:
+            deps = h.deployers(procs)
+            assert len(deps) <= 1, f"two deployers under one identity: {deps}"
+            time.sleep(0.05)
+        assert len(h.deployers(procs)) == 1
+        errors = [line for p in procs for line in p.text().splitlines() if DUPLICATE_ERROR in line]
+        assert len(errors) == 1, errors
+        assert "identity=twin" in errors[0], errors[0]
+        h.one_term_at_a_time(tmp, 2)
 
 
 class GoCandidate(threading.Thread):
@@ -331,4 +396,6 @@ if __name__ == "__main__":
         test_cut_off_leader_loses_deployer_before_anyone_acquires,
         test_clock_offset_and_future_renew_time_change_nothing,
         test_interop_with_a_client_go_candidate,
+        test_duplicate_identity_one_deployer_and_a_clear_error,
+        test_fenced_deployer_exits_by_itself_while_its_supervisor_is_stopped,
     ])

@@ -191,6 +191,36 @@ def test_blanked_lease_stops_the_leaders_deployer_at_once(tmp):
                 p.stop()
 
 
+def test_stopped_supervisor_keeps_a_deployer_whose_term_is_still_valid(tmp):
+    """SIGSTOP of the supervisor alone (the elector keeps renewing), then SIGCONT: its fence timer and hung
+    checks are overdue when the loop wakes, but the renewals and heartbeats sent meanwhile wait unread in
+    the sockets. They must be read before anything is judged: the same deployer goes on under its term, and
+    no child is killed as hung. The stop outlasts renew_deadline (2 s) and CHILD_HUNG_MS (10 s)."""
+    with KubeSim(auto_namespaces=True) as sim:
+        p, port = start(tmp, sim)
+        with p:
+            kids = h.wait_for(lambda: (lambda k: k if "deployer" in k and "elector" in k and len(k) == 7
+                                       else None)(p.children()), what="leader with every child")
+            journal = os.path.join(tmp, "run", "deployer.journal")
+            h.wait_for(lambda: len(h.read_journal(journal)) >= 2, what="deployer acting")
+            os.kill(p.pid, signal.SIGSTOP)
+            try:
+                time.sleep(11)
+            finally:
+                os.kill(p.pid, signal.SIGCONT)
+            stopped_until = time.clock_gettime(time.CLOCK_MONOTONIC) * 1000
+            # the deployer acts again once the supervisor forwards the fence it missed
+            h.wait_for(lambda: any(e["mono_ms"] > stopped_until and e["action"] != "ready"
+                                   for e in h.read_journal(journal)), timeout=5, what="deployer acting again")
+            text = p.text()
+            assert "fence passed without a renewal" not in text, text[-3000:]
+            assert "killing hung child" not in text, text[-3000:]
+            assert p.children() == kids, (kids, p.children())
+            terms = {e["term"] for e in h.read_journal(journal)}
+            assert terms == {"pod-a#0"}, terms
+            assert {e["pid"] for e in h.read_journal(journal)} == {kids["deployer"]}
+
+
 if __name__ == "__main__":
     h.run([
         test_elector_crash_kills_the_deployer_at_once_and_leadership_resumes,
@@ -199,4 +229,5 @@ if __name__ == "__main__":
         test_sigterm_while_leading_stops_deployer_then_releases_then_workers,
         test_election_metrics_and_debug_vars_while_leading,
         test_blanked_lease_stops_the_leaders_deployer_at_once,
+        test_stopped_supervisor_keeps_a_deployer_whose_term_is_still_valid,
     ])

@@ -63,8 +63,7 @@ haproxy_config:
         self.seen = []
 
     def send(self, msg):
-        body = json.dumps(msg).encode()
-        self.sock.sendall(struct.pack(">I", len(body)) + body)
+        self.sock.sendall(harness.ipc_frame(msg))
 
     def recv(self, timeout=ANSWER_TIMEOUT_S):
         deadline = time.monotonic() + timeout

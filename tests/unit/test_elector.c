@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <inttypes.h>
 
@@ -39,6 +40,10 @@ struct fake_client {
     int partitioned;        /* requests never answer; watch goes silent */
     int watch_refused;      /* watch_start fails */
     int latency_ms;
+    int read_at_send;       /* a GET is answered with the Lease as it was when sent (a slow answer) */
+    enum lease_status refuse; /* not OK: every request is answered with this status */
+    struct json_object *early; /* read_at_send: the answer, owned until delivered */
+    enum lease_status early_st;
     /* the request in flight */
     int pending;
     const char *verb;
@@ -146,7 +151,17 @@ static void on_deliver(uv_timer_t *t)
     struct fake_client *c = t->data;
     if (!c->pending || c->partitioned) return;
     struct json_object *obj;
-    struct lease_api_reply r = {.st = apply(c, &obj)};
+    struct lease_api_reply r = {0};
+    if (c->refuse != LEASE_ST_OK) {
+        r.st = c->refuse;
+        obj = NULL;
+    } else if (c->read_at_send && strcmp(c->verb, "GET") == 0) {
+        r.st = c->early_st;
+        obj = c->early;
+        c->early = NULL;
+    } else {
+        r.st = apply(c, &obj);
+    }
     r.obj = obj;
     c->pending = 0;
     json_object_put(c->body);
@@ -165,6 +180,7 @@ static int start_req(struct fake_client *c, const char *verb, struct json_object
     c->cb = cb;
     c->cb_data = data;
     c->requests++;
+    if (c->read_at_send && strcmp(verb, "GET") == 0) c->early_st = apply(c, &c->early);
     if (strcmp(verb, "GET") == 0) c->gets++;
     else c->writes++;
     uv_timer_start(&c->deliver, on_deliver, (uint64_t)c->latency_ms, 0);
@@ -186,6 +202,8 @@ static void f_cancel(void *impl)
     c->pending = 0;
     json_object_put(c->body);
     c->body = NULL;
+    json_object_put(c->early);
+    c->early = NULL;
     uv_timer_stop(&c->deliver);
 }
 static int f_watch_start(void *impl, lease_api_event_cb ev, lease_api_watch_end_cb end, void *d)
@@ -661,6 +679,140 @@ START_TEST(test_elector_lease_taken_steps_down)
 }
 END_TEST
 
+/* Issue 13 item 6: an expired Lease whose holder (written by another client) is far longer than any
+ * identity we accept is taken over once our observation of it expires, not refused as unreadable. */
+START_TEST(test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    char ghost[4097];
+    memset(ghost, 'g', sizeof(ghost) - 1);
+    ghost[sizeof(ghost) - 1] = '\0';
+    struct json_object *o = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"lease\",\"namespace\":\"ns\",\"uid\":\"uid-g\"},\"spec\":{"
+        "\"leaseDurationSeconds\":1,\"leaseTransitions\":4,\"renewTime\":\"2024-01-01T00:00:00.000000Z\"}}"), *spec;
+    json_object_object_get_ex(o, "spec", &spec);
+    json_object_object_add(spec, "holderIdentity", json_object_new_string(ghost));
+    store(&srv, o);
+    json_object_put(o);
+    struct replica a;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 3000, is_leading, &a));
+    ck_assert_str_eq(holder(&srv), "a");
+    ck_assert_int_eq(transitions(&srv), 5);
+    struct replica *rs[] = {&a};
+    finish_test(&loop, &srv, rs, 1);
+}
+END_TEST
+
+/* Issue 13 item 8: a second replica under the leader's identity resumes the Lease (as client-go would, it
+ * cannot tell itself from the first); the first sees a record naming it that it did not write, steps down
+ * with duplicate_identity, and from then on treats that record as another holder's: one leader, no
+ * taking the Lease from each other in turn. */
+START_TEST(test_elector_duplicate_identity_steps_down_once)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a1, a2;
+    replica_init(&a1, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a1));
+    run_ms(&loop, 200, NULL, NULL);
+    replica_init(&a2, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a2));
+    ck_assert(run_ms(&loop, 1000, is_waiting, &a1));
+    ck_assert_int_ge(find_msg(&a1, "lost_leadership", "duplicate_identity", 0), 0);
+    elector_on_deployer_stopped(&a1.el);
+    run_ms(&loop, 2500, NULL, NULL); /* over two lease durations: a2 renews, a1 must not take it back */
+    ck_assert(is_leading(&a2));
+    ck_assert_int_eq(a1.el.phase, ELECTOR_CONTENDING);
+    ck_assert_int_eq(count_msg(&a1, "became_leader"), 1);
+    ck_assert_int_eq(count_msg(&a2, "became_leader"), 1);
+    ck_assert_int_eq(count_msg(&a2, "lost_leadership"), 0);
+    struct replica *rs[] = {&a1, &a2};
+    finish_test(&loop, &srv, rs, 2);
+}
+END_TEST
+
+static int observes_b(void *arg) { return strcmp(((struct replica *)arg)->el.st.observed.holder, "b") == 0; }
+
+/* Issue 13 item 14: on a graceful handoff a follower whose read of the released Lease is answered after the
+ * watch showed the next holder decides on the watch (no takeover on the stale resourceVersion, no
+ * observation moved back to ""), and no replica reports the release as a new leader "". */
+START_TEST(test_elector_follower_ignores_a_read_older_than_the_watch)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a, b, c;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a));
+    replica_init(&b, &loop, &srv, "b", 1);
+    replica_init(&c, &loop, &srv, "c", 1);
+    c.fc.read_at_send = 1;
+    c.fc.latency_ms = 60;
+    run_ms(&loop, 300, NULL, NULL);
+    ck_assert_int_eq(c.fc.writes, 0);
+    elector_shutdown(&a.el, on_stopped);
+    ck_assert(run_ms(&loop, 1000, is_leading, &b));
+    ck_assert(run_ms(&loop, 1000, observes_b, &c));
+    run_ms(&loop, 100, NULL, NULL);
+    ck_assert_int_eq(c.fc.writes, 0); /* no takeover PUT on the read that still showed the release */
+    ck_assert(observes_b(&c));
+    struct replica *all[] = {&a, &b, &c};
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(find_msg(all[i], "new_leader_observed", "", 0), -1);
+    ck_assert_int_ge(find_msg(&c, "new_leader_observed", "b", 0), 0);
+    finish_test(&loop, &srv, all, 3);
+}
+END_TEST
+
+/* Runs one replica whose every request fails with the kube client's error err (mapped as lease_kube.c
+ * maps it) for a while; returns what it logged (owned). */
+static char *log_of_refused_replica(enum kube_err err)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    FILE *cap = tmpfile();
+    ck_assert_ptr_nonnull(cap);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(cap), 2);
+    struct replica a;
+    replica_init(&a, &loop, &srv, "a", 0);
+    a.fc.refuse = lease_kube_status(err);
+    run_ms(&loop, 300, NULL, NULL);
+    struct replica *rs[] = {&a};
+    finish_test(&loop, &srv, rs, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long n = ftell(cap);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(cap);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, cap), n);
+    fclose(cap);
+    return text;
+}
+
+/* Issue 13 item 11: a 401 is a credentials problem and says so; a 403 names the verb and the resource. */
+START_TEST(test_elector_tells_401_from_403)
+{
+    char *t401 = log_of_refused_replica(KUBE_ERR_UNAUTHORIZED);
+    ck_assert_msg(strstr(t401, "unauthorized (401)") && strstr(t401, "token"), "%s", t401);
+    ck_assert_msg(!strstr(t401, "RBAC") && !strstr(t401, "forbidden"), "%s", t401);
+    free(t401);
+    char *t403 = log_of_refused_replica(KUBE_ERR_FORBIDDEN);
+    ck_assert_msg(strstr(t403, "forbidden (403)") && strstr(t403, "RBAC"), "%s", t403);
+    ck_assert_msg(strstr(t403, "verb=get") && strstr(t403, "resource=leases.coordination.k8s.io") &&
+                      strstr(t403, "namespace=ns"),
+                  "%s", t403);
+    ck_assert_msg(!strstr(t403, "credentials"), "%s", t403);
+    free(t403);
+}
+END_TEST
+
 START_TEST(test_elector_refuses_bad_settings)
 {
     uv_loop_t loop;
@@ -692,7 +844,7 @@ START_TEST(test_elector_kube_errors_map_to_lease_status)
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_INVALID), LEASE_ST_INVALID);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_BAD_REQUEST), LEASE_ST_INVALID);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_FORBIDDEN), LEASE_ST_FORBIDDEN);
-    ck_assert_int_eq(lease_kube_status(KUBE_ERR_UNAUTHORIZED), LEASE_ST_FORBIDDEN);
+    ck_assert_int_eq(lease_kube_status(KUBE_ERR_UNAUTHORIZED), LEASE_ST_UNAUTHORIZED);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_TIMEOUT), LEASE_ST_TIMEOUT);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_TRANSPORT), LEASE_ST_ERROR);
     ck_assert_int_eq(lease_kube_status(KUBE_ERR_SERVER), LEASE_ST_ERROR);
@@ -718,6 +870,10 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_waits_for_deployer_stopped);
     tcase_add_test(tc, test_elector_suspend_loses_before_writing);
     tcase_add_test(tc, test_elector_lease_taken_steps_down);
+    tcase_add_test(tc, test_elector_takes_over_an_expired_lease_with_a_long_foreign_holder);
+    tcase_add_test(tc, test_elector_follower_ignores_a_read_older_than_the_watch);
+    tcase_add_test(tc, test_elector_duplicate_identity_steps_down_once);
+    tcase_add_test(tc, test_elector_tells_401_from_403);
     tcase_add_test(tc, test_elector_refuses_bad_settings);
     tcase_add_test(tc, test_elector_kube_errors_map_to_lease_status);
     suite_add_tcase(s, tc);

@@ -124,6 +124,75 @@ START_TEST(test_ipc_decoder_refuses_garbage)
 }
 END_TEST
 
+START_TEST(test_ipc_body_must_start_with_its_type)
+{
+    /* the supervisor routes by the prefix: a type anywhere else, spaced, escaped or odd is refused */
+    ck_assert_int_eq(feed_body("{\"a\":1,\"type\":\"ok\"}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{ \"type\":\"ok\"}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":\"o\\u006b\"}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":\"Ok\"}"), IPC_ERR_MALFORMED);
+    ck_assert_int_eq(feed_body("{\"type\":\"\"}"), IPC_ERR_MALFORMED);
+    /* a later duplicate would make the parsed type differ from the routed one */
+    ck_assert_int_eq(feed_body("{\"type\":\"ok\",\"type\":\"shutdown\"}"), IPC_ERR_MALFORMED);
+    char type[IPC_TYPE_MAX + 1];
+    char longest[IPC_TYPE_MAX + 32];
+    snprintf(longest, sizeof(longest), "{\"type\":\"%0*d\"}", IPC_TYPE_MAX, 0);
+    ck_assert_int_eq(ipc_body_type(longest, strlen(longest), type), IPC_OK);
+    snprintf(longest, sizeof(longest), "{\"type\":\"%0*d\"}", IPC_TYPE_MAX + 1, 0);
+    ck_assert_int_eq(ipc_body_type(longest, strlen(longest), type), IPC_ERR_MALFORMED);
+    /* the encoder never writes a body the decoder would refuse */
+    struct json_object *m = json_object_new_object();
+    json_object_object_add(m, "a", json_object_new_int(1));
+    json_object_object_add(m, "type", json_object_new_string("ok"));
+    struct buf b;
+    buf_init(&b);
+    ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_ERR_MALFORMED);
+    json_object_put(m);
+    buf_free(&b);
+}
+END_TEST
+
+/* ipc_channel_drain: frames already written are handled at once, before the loop reads the socket (the
+ * supervisor's fence timer after a SIGSTOP); the end of the peer is seen too. */
+static void count_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    (*(int *)ch->data)++;
+    (void)msg;
+    (void)type;
+}
+
+START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int got = 0;
+    struct ipc_channel ch;
+    ck_assert_int_eq(ipc_channel_init(&ch, &loop, fds[1], count_message, NULL, &got), 0);
+    ck_assert_int_eq(ipc_channel_start(&ch), 0);
+    ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* nothing written: returns at once */
+    ck_assert_int_eq(got, 0);
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 3; i++) {
+        struct json_object *m = ipc_msg_new("renewed");
+        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
+        json_object_put(m);
+    }
+    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
+    buf_free(&b);
+    ck_assert_int_eq(ipc_channel_drain(&ch), 0);
+    ck_assert_int_eq(got, 3);
+    close(fds[0]);
+    ck_assert_int_eq(ipc_channel_drain(&ch), -1);
+    ipc_channel_close(&ch, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(got, 3);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* Channel round trip: A sends N messages (more than the socket buffer holds), B counts them. */
 struct pair {
     struct ipc_channel a, b;
@@ -300,6 +369,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_ipc_channel_ends_on_garbage_from_peer);
     tcase_add_test(tc, test_ipc_decoder_accepts_a_frame_of_exactly_the_maximum);
     tcase_add_test(tc, test_ipc_channel_closed_from_its_own_callback_mid_read);
+    tcase_add_test(tc, test_ipc_body_must_start_with_its_type);
+    tcase_add_test(tc, test_ipc_channel_drain_reads_what_is_already_written);
     suite_add_tcase(s, tc);
     return s;
 }

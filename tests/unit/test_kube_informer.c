@@ -160,16 +160,20 @@ static void on_error(void *d, const char *phase, const struct kube_response *r)
 
 static const struct kube_informer_cbs CBS = {on_add, on_update, on_delete, on_synced, on_error};
 
-static struct kube_informer *start(struct seen *s)
+/* An ingress informer with short backoffs; page_size 0 means 10. */
+static struct kube_informer *start_with(struct seen *s, int page_size, int watch_list, int keys_only)
 {
     struct kube_informer_opts o = {.res = {.group = "networking.k8s.io", .version = "v1", .resource = "ingresses"},
-                                   .page_size = 10, .backoff_initial_ms = 50, .backoff_max_ms = 200,
-                                   .watch_timeout_min_s = 30, .watch_timeout_max_s = 30};
+                                   .page_size = page_size ? page_size : 10, .backoff_initial_ms = 50,
+                                   .backoff_max_ms = 200, .watch_timeout_min_s = 30, .watch_timeout_max_s = 30,
+                                   .watch_list = watch_list, .keys_only = keys_only};
     struct kube_informer *inf;
     ck_assert_int_eq(kube_informer_start(cli, &o, &CBS, s, &inf), 0);
     s->inf = inf;
     return inf;
 }
+
+static struct kube_informer *start(struct seen *s) { return start_with(s, 0, 0, 0); }
 
 static int nreq_at_least_4(void *a) { (void)a; return fake_nreq(&srv) >= 4; }
 
@@ -278,16 +282,7 @@ START_TEST(test_kube_informer_list_errors_back_off_and_stop_from_callback)
 END_TEST
 
 
-static struct kube_informer *start_watch_list(struct seen *s)
-{
-    struct kube_informer_opts o = {.res = {.group = "networking.k8s.io", .version = "v1", .resource = "ingresses"},
-                                   .page_size = 10, .backoff_initial_ms = 50, .backoff_max_ms = 200,
-                                   .watch_timeout_min_s = 30, .watch_timeout_max_s = 30, .watch_list = 1};
-    struct kube_informer *inf;
-    ck_assert_int_eq(kube_informer_start(cli, &o, &CBS, s, &inf), 0);
-    s->inf = inf;
-    return inf;
-}
+static struct kube_informer *start_watch_list(struct seen *s) { return start_with(s, 0, 1, 0); }
 
 #define END_BOOKMARK(rv) "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Ingress\",\"metadata\":{\"resourceVersion\":\"" rv \
                          "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
@@ -348,6 +343,81 @@ START_TEST(test_kube_informer_streaming_list_refused_falls_back)
 }
 END_TEST
 
+
+/* ---- keys-only mode ---- */
+
+static struct kube_informer *start_keys_only(struct seen *s, int page_size) { return start_with(s, page_size, 0, 1); }
+
+START_TEST(test_kube_informer_keys_only_reports_content_changes_and_relist_deletions)
+{
+    fake_reply(&srv, 200, "",
+               "{\"metadata\":{\"resourceVersion\":\"10\",\"continue\":\"t\"},\"items\":["
+               "{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"resourceVersion\":\"5\",\"managedFields\":[{\"manager\":\"x\"}],"
+               "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{big}\",\"keep\":\"me\"}}},"
+               POD("b", "6") "]}");
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("c", "7") "]}");
+    fake_stream(&srv,
+                "{\"type\":\"ADDED\",\"object\":" POD("d", "11") "}\n"
+                "{\"type\":\"MODIFIED\",\"object\":" POD("a", "12") "}\n" /* annotation gone: changed */
+                "{\"type\":\"MODIFIED\",\"object\":" POD("c", "14") "}\n" /* new version, same content */
+                "{\"type\":\"DELETED\",\"object\":" POD("b", "13") "}\n"
+                "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}\n",
+                17, 0);
+    /* the relist: a unchanged, c at a new version with the same content, d gone, e new */
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"40\"},\"items\":["
+                              POD("a", "12") "," POD("c", "35") "," POD("e", "36") "]}");
+    fake_stream(&srv, "", 0, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start_keys_only(&s, 2);
+    int want = 5;
+    spin(5000, nreq_at_least, &want);
+    spin(100, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b +c | +d ~a -b +e -d | ");
+    ck_assert_int_eq(s.projected_ok, 1);
+    ck_assert_int_eq(kube_informer_count(inf), 3);
+    ck_assert_ptr_null(kube_informer_get(inf, "ns", "e")); /* no objects are kept */
+    ck_assert_uint_gt(kube_informer_index_bytes(inf), 0);
+    ck_assert_str_eq(kube_informer_resource_version(inf), "40");
+    kube_informer_stop(inf);
+}
+END_TEST
+
+START_TEST(test_kube_informer_keys_only_stop_during_a_page)
+{
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "5") "," POD("b", "6") "," POD("c", "7") "]}");
+    fake_start(&srv);
+    struct seen s = {.stop_on_add = 2};
+    start_keys_only(&s, 10);
+    int want = 1;
+    spin(3000, nreq_at_least, &want);
+    spin(200, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b ");
+    ck_assert_int_eq(s.synced, 0);
+    ck_assert_int_eq(fake_nreq(&srv), 1);
+}
+END_TEST
+
+START_TEST(test_kube_informer_keys_only_streaming_list_sweeps_what_it_did_not_send)
+{
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "5") "," POD("b", "6") "]}");
+    fake_stream(&srv,
+                "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}\n",
+                0, 0);
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[" POD("b", "6") "]}");
+    fake_stream(&srv, "", 0, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start_keys_only(&s, 10);
+    int want = 4;
+    spin(3000, nreq_at_least, &want);
+    spin(100, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b | -a | ");
+    ck_assert_int_eq(kube_informer_count(inf), 1);
+    kube_informer_stop(inf);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_informer");
@@ -360,6 +430,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_informer_list_errors_back_off_and_stop_from_callback);
     tcase_add_test(tc, test_kube_informer_streaming_list);
     tcase_add_test(tc, test_kube_informer_streaming_list_refused_falls_back);
+    tcase_add_test(tc, test_kube_informer_keys_only_reports_content_changes_and_relist_deletions);
+    tcase_add_test(tc, test_kube_informer_keys_only_stop_during_a_page);
+    tcase_add_test(tc, test_kube_informer_keys_only_streaming_list_sweeps_what_it_did_not_send);
     suite_add_tcase(s, tc);
     return s;
 }

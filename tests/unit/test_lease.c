@@ -415,9 +415,13 @@ START_TEST(test_lease_fast_path_conflict_falls_back_to_slow_path)
     lease_state_init(&s, &c);
     become_leader_by_create(&s, 0, "10");
     struct lease_attempt a;
-    struct lease_time w = wall(1700000004, 0);
+    struct lease_time w2 = wall(1700000002, 0), w = wall(1700000004, 0);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w2), LEASE_ACT_UPDATE);
+    /* its answer never came; the attempt then ran out of budget before its GET */
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_TIMEOUT, NULL, 3000), LEASE_ACT_GET);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 4000, &w), LEASE_ACT_UPDATE);
-    /* Our previous PUT reached the server after we had timed out: the cached rv is stale. */
+    /* That PUT reached the server after we had timed out: the cached rv is stale. */
     ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_CONFLICT, NULL, 4010), LEASE_ACT_GET);
     struct lease_object ours = obj(ME, 15, 1700000000, 1700000002, 0, "12");
     ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &ours, 4020), LEASE_ACT_UPDATE);
@@ -542,8 +546,8 @@ START_TEST(test_lease_errors_fail_the_attempt)
     struct lease_state s;
     lease_state_init(&s, &c);
     struct lease_attempt a;
-    enum lease_status errs[] = {LEASE_ST_ERROR, LEASE_ST_TIMEOUT, LEASE_ST_FORBIDDEN, LEASE_ST_INVALID,
-                                LEASE_ST_CONFLICT};
+    enum lease_status errs[] = {LEASE_ST_ERROR, LEASE_ST_TIMEOUT, LEASE_ST_UNAUTHORIZED, LEASE_ST_FORBIDDEN,
+                                LEASE_ST_INVALID, LEASE_ST_CONFLICT};
     struct lease_time w = wall(1700000000, 0);
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         ck_assert_int_eq(lease_attempt_begin(&s, &a, 0, &w), LEASE_ACT_GET);
@@ -562,7 +566,7 @@ START_TEST(test_lease_errors_fail_the_attempt)
     ck_assert_int_eq(a.reason, LEASE_WHY_UNREADABLE);
     /* an abort (no budget left) before sending */
     ck_assert_int_eq(lease_attempt_begin(&s, &a, 0, &w), LEASE_ACT_GET);
-    lease_attempt_abort(&a, LEASE_ST_TIMEOUT);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
     ck_assert_int_eq(a.result, LEASE_RES_FAILED);
     ck_assert_int_eq(a.pending, LEASE_ACT_NONE);
     ck_assert(!lease_is_leader(&s));
@@ -584,18 +588,94 @@ START_TEST(test_lease_watch_release_reported_and_acquirable)
     char id[LEASE_IDENTITY_MAX + 1];
     struct lease_object held = obj(OTHER, 15, 100, 100, 2, "5");
     ck_assert_int_eq(get_then(&s, &a, 0, &held), LEASE_ACT_NONE);
-    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), 1);
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NEW);
     ck_assert_str_eq(id, OTHER);
     struct lease_object rel = obj("", 1, 110, 110, 2, "6");
     ck_assert_int_eq(lease_observe(&s, &rel, 3000), 1);
-    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), 1); /* "" after a release */
-    ck_assert_str_eq(id, "");
+    /* a release is no leader, never a new leader named "" (issue 13 item 14) */
+    strcpy(id, "unchanged");
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NONE);
+    ck_assert_str_eq(id, "unchanged");
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_SAME);
     ck_assert_int_eq(get_then(&s, &a, 3001, &rel), LEASE_ACT_UPDATE);
     ck_assert_int_eq(a.desired.transitions, 3);
+    /* the holder before the release, back again, is reported again: a new term */
+    struct lease_object back = obj(OTHER, 15, 120, 120, 3, "7");
+    ck_assert_int_eq(lease_observe(&s, &back, 3100), 1);
+    ck_assert_int_eq(lease_take_new_leader(&s, id, sizeof(id)), LEASE_LEADER_NEW);
+    ck_assert_str_eq(id, OTHER);
 }
 END_TEST
 
 /* ---- release (section 1.6, 6.36) ---- */
+
+/* Issue 13 item 8: after a write of ours, a record naming us that we did not write is another replica
+ * under our identity; once seen, such a record is waited out like another holder's, and never released. */
+START_TEST(test_lease_record_naming_us_not_written_by_us_is_a_duplicate)
+{
+    struct lease_config c = cfg_default();
+    struct lease_state s;
+    lease_state_init(&s, &c);
+    struct lease_attempt a;
+    become_leader_by_create(&s, 0, "10");
+    ck_assert(lease_record_is_ours(&s, &s.observed));
+    struct lease_object twin = obj(ME, 15, 1700000001, 1700000001, 0, "11");
+    ck_assert(!lease_record_is_ours(&s, &twin.rec));
+    struct lease_time w1 = wall(1700000001, 500);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 1000, &w1), LEASE_ACT_UPDATE);
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_CONFLICT, NULL, 1001), LEASE_ACT_GET);
+    ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &twin, 1002), LEASE_ACT_NONE);
+    ck_assert_int_eq(a.reason, LEASE_WHY_DUPLICATE_IDENTITY);
+    ck_assert_str_eq(lease_reason_str(a.reason), "duplicate_identity");
+    /* no fast path over the twin's record, no release of it */
+    struct lease_time w = wall(1700000002, 0);
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w), LEASE_ACT_GET);
+    struct lease_record rel;
+    ck_assert_int_eq(lease_release_record(&s, &twin, &w, &rel), 0);
+    /* the twin renews: held by another while valid by our observation */
+    struct lease_object renewed = obj(ME, 15, 1700000001, 1700000003, 0, "12");
+    ck_assert_int_eq(lease_attempt_on_get(&s, &a, LEASE_ST_OK, &renewed, 3000), LEASE_ACT_NONE);
+    ck_assert_int_eq(a.reason, LEASE_WHY_HELD_BY_OTHER);
+    /* it stops renewing: taken over at expiry as a new term */
+    ck_assert_int_eq(get_then(&s, &a, 18001, &renewed), LEASE_ACT_UPDATE);
+    ck_assert_int_eq(a.desired.transitions, 1);
+    ck_assert(a.takeover);
+}
+END_TEST
+
+/* Only writes that were or may have been applied count as ours: a refused or unsent one is forgotten, a
+ * confirmed one supersedes those before it. */
+START_TEST(test_lease_remembers_only_writes_that_may_have_been_applied)
+{
+    struct lease_config c = cfg_default();
+    struct lease_state s;
+    lease_state_init(&s, &c);
+    struct lease_attempt a;
+    become_leader_by_create(&s, 0, "10");
+    struct lease_record created = s.observed;
+    struct lease_time w2 = wall(1700000002, 0), w4 = wall(1700000004, 0), w6 = wall(1700000006, 0);
+    /* sent, timed out: may have been applied */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 2000, &w2), LEASE_ACT_UPDATE);
+    struct lease_record maybe = a.desired;
+    lease_attempt_on_update(&s, &a, LEASE_ST_TIMEOUT, NULL, 2500);
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
+    ck_assert(lease_record_is_ours(&s, &maybe));
+    ck_assert(lease_record_is_ours(&s, &created));
+    /* refused: never applied */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 4000, &w4), LEASE_ACT_UPDATE);
+    struct lease_record refused = a.desired;
+    lease_attempt_on_update(&s, &a, LEASE_ST_FORBIDDEN, NULL, 4001);
+    ck_assert(!lease_record_is_ours(&s, &refused));
+    lease_attempt_abort(&s, &a, LEASE_ST_TIMEOUT);
+    /* confirmed: the older ones no longer count */
+    ck_assert_int_eq(lease_attempt_begin(&s, &a, 6000, &w6), LEASE_ACT_UPDATE);
+    struct lease_object o = written(&a, "12");
+    ck_assert_int_eq(lease_attempt_on_update(&s, &a, LEASE_ST_OK, &o, 6001), LEASE_ACT_NONE);
+    ck_assert(lease_record_is_ours(&s, &o.rec));
+    ck_assert(!lease_record_is_ours(&s, &maybe));
+    ck_assert(!lease_record_is_ours(&s, &created));
+}
+END_TEST
 
 START_TEST(test_lease_release_only_if_still_ours)
 {
@@ -678,11 +758,8 @@ START_TEST(test_lease_suspend_detected_from_boottime_gap)
 }
 END_TEST
 
-START_TEST(test_lease_term_is_holder_and_transitions)
+START_TEST(test_lease_reason_and_status_names)
 {
-    char t[LEASE_IDENTITY_MAX + 16];
-    lease_term_format(ME, 7, t, sizeof(t));
-    ck_assert_str_eq(t, ME "#7");
     ck_assert_str_eq(lease_reason_str(LEASE_WHY_TOOK_OVER), "took_over");
     ck_assert_str_eq(lease_status_str(LEASE_ST_CONFLICT), "conflict");
 }
@@ -711,6 +788,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_lease_deleted_while_held_is_recreated);
     tcase_add_test(tc, test_lease_deleted_and_taken_by_other);
     tcase_add_test(tc, test_lease_same_identity_restart_resumes);
+    tcase_add_test(tc, test_lease_record_naming_us_not_written_by_us_is_a_duplicate);
+    tcase_add_test(tc, test_lease_remembers_only_writes_that_may_have_been_applied);
     tcase_add_test(tc, test_lease_expired_own_record_goes_slow_path);
     tcase_add_test(tc, test_lease_errors_fail_the_attempt);
     tcase_add_test(tc, test_lease_watch_release_reported_and_acquirable);
@@ -718,7 +797,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_lease_fence_and_request_timeouts);
     tcase_add_test(tc, test_lease_jitter_range);
     tcase_add_test(tc, test_lease_suspend_detected_from_boottime_gap);
-    tcase_add_test(tc, test_lease_term_is_holder_and_transitions);
+    tcase_add_test(tc, test_lease_reason_and_status_names);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* Lease JSON: reading what the API returns (absent and null fields, bounds, bad types) and writing what
  * client-go writes (whole spec replaced, metadata kept, MicroTime with six digits). */
 #include "tests/unit/unit.h"
+#include <stdlib.h>
 #include <string.h>
 
 #include "elector/lease.h"
@@ -77,19 +78,58 @@ START_TEST(test_lease_json_refuses_bad_types_naming_the_field)
         ck_assert_msg(strstr(e.msg, bad[i].needle) != NULL, "%s: %s", bad[i].json, e.msg);
         json_object_put(o);
     }
-    /* a holder over the bound is refused rather than cut */
-    char big[LEASE_IDENTITY_MAX + 64];
-    memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
+    struct lease_object l;
+    ck_assert_int_eq(lease_json_parse(NULL, &l, NULL), -1);
+}
+END_TEST
+
+/* Parses a Lease whose spec.holderIdentity is the n bytes of s (the test's own buffer). */
+static int parse_holder(const char *s, size_t n, struct lease_object *l, struct err *e)
+{
     struct json_object *o = parse("{\"metadata\":{},\"spec\":{}}"), *spec;
     json_object_object_get_ex(o, "spec", &spec);
-    json_object_object_add(spec, "holderIdentity", json_object_new_string(big));
-    struct lease_object l;
-    struct err e;
-    ck_assert_int_eq(lease_json_parse(o, &l, &e), -1);
-    ck_assert(strstr(e.msg, "longer than") != NULL);
+    json_object_object_add(spec, "holderIdentity", json_object_new_string_len(s, (int)n));
+    int rc = lease_json_parse(o, l, e);
     json_object_put(o);
-    ck_assert_int_eq(lease_json_parse(NULL, &l, NULL), -1);
+    return rc;
+}
+
+/* Issue 13 item 6: Kubernetes bounds a holder only by the object's size; a long foreign one is read (in a
+ * shortened form that tells holders apart and never equals an identity we accept), never refused. */
+START_TEST(test_lease_json_reads_a_holder_of_any_length_the_api_can_store)
+{
+    size_t n = LEASE_FOREIGN_STR_MAX;
+    char *big = malloc(n + 2);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', n + 1);
+    big[n + 1] = '\0';
+    static struct lease_object a, b, c; /* large: off the stack */
+    struct err e;
+    ck_assert_int_eq(parse_holder(big, 600, &a, &e), 0);
+    ck_assert_uint_gt(strlen(a.rec.holder), LEASE_IDENTITY_MAX);
+    ck_assert_int_eq(strncmp(a.rec.holder, big, LEASE_IDENTITY_MAX), 0);
+    ck_assert(strstr(a.rec.holder, "...[600 bytes, fnv1a64 ") != NULL);
+    ck_assert_int_eq(parse_holder(big, 600, &b, &e), 0);
+    ck_assert_str_eq(a.rec.holder, b.rec.holder); /* the same holder reads the same */
+    big[599] = 'y';
+    ck_assert_int_eq(parse_holder(big, 600, &c, &e), 0);
+    ck_assert_str_ne(a.rec.holder, c.rec.holder); /* a change past the kept prefix is still a change */
+    ck_assert_int_eq(parse_holder(big, n, &a, &e), 0);
+    ck_assert(strstr(a.rec.holder, "...[1572864 bytes") != NULL);
+    ck_assert_int_eq(parse_holder(big, n + 1, &a, &e), -1); /* more than etcd stores */
+    ck_assert(strstr(e.msg, "spec.holderIdentity") != NULL);
+    /* exactly the identity bound is kept whole */
+    ck_assert_int_eq(parse_holder(big, LEASE_IDENTITY_MAX, &a, &e), 0);
+    ck_assert_uint_eq(strlen(a.rec.holder), LEASE_IDENTITY_MAX);
+    /* the prefix is not cut inside a UTF-8 sequence: "a" then 2-byte characters put one across the bound */
+    big[0] = 'a';
+    for (size_t i = 1; i + 1 < 800; i += 2) {
+        big[i] = (char)0xc3;
+        big[i + 1] = (char)0xa9;
+    }
+    ck_assert_int_eq(parse_holder(big, 799, &a, &e), 0);
+    ck_assert_int_eq(a.rec.holder[LEASE_IDENTITY_MAX - 1], '.');
+    free(big);
 }
 END_TEST
 
@@ -169,6 +209,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_lease_json_reads_full_object);
     tcase_add_test(tc, test_lease_json_absent_fields_read_as_zero);
     tcase_add_test(tc, test_lease_json_refuses_bad_types_naming_the_field);
+    tcase_add_test(tc, test_lease_json_reads_a_holder_of_any_length_the_api_can_store);
     tcase_add_test(tc, test_lease_json_create_body);
     tcase_add_test(tc, test_lease_json_update_keeps_metadata_replaces_spec);
     suite_add_tcase(s, tc);

@@ -1,27 +1,13 @@
 /* Logging: one line per event with time, level, role, pid; values quoted and escaped; JSON mode valid. */
 #include "tests/unit/unit.h"
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
-
-/* Runs fn with stderr redirected into a pipe and returns what was written. */
-static void capture(void (*fn)(void), char *out, size_t n)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    int saved = dup(STDERR_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    fn();
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    close(fds[1]);
-    ssize_t k = read(fds[0], out, n - 1);
-    out[k > 0 ? k : 0] = '\0';
-    close(fds[0]);
-}
+#include "tests/unit/stderr_capture.h"
 
 static void emit_logfmt(void)
 {
@@ -60,6 +46,20 @@ START_TEST(test_log_json_line_parses)
     ck_assert_str_eq(json_object_get_string(v), "a\tb\x01");
     ck_assert(json_object_object_get_ex(o, "pid", &v));
     json_object_put(o);
+}
+END_TEST
+
+static void emit_numbers(void)
+{
+    log_init("x", LOG_FORMAT_LOGFMT, LOG_LEVEL_INFO);
+    log_info("numbers", "min", LOG_INT(INT64_MIN), "pid", LOG_INT(4242), "max", LOG_UINT(UINT64_MAX));
+}
+
+START_TEST(test_log_numbers_need_no_buffer_at_the_call_site)
+{
+    char out[4096];
+    capture(emit_numbers, out, sizeof(out));
+    ck_assert_ptr_nonnull(strstr(out, "msg=numbers min=-9223372036854775808 pid=4242 max=18446744073709551615\n"));
 }
 END_TEST
 
@@ -208,6 +208,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_log_cut_logfmt_value_keeps_its_quotes_closed);
     tcase_add_test(tc, test_log_logfmt_key_cannot_break_the_line);
     tcase_add_test(tc, test_log_json_line_is_valid_utf8_whatever_the_value);
+    tcase_add_test(tc, test_log_numbers_need_no_buffer_at_the_call_site);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,11 +57,28 @@ START_TEST(test_worker_shutdown_is_asked_once_even_if_the_channel_then_ends)
 }
 END_TEST
 
+START_TEST(test_worker_args_take_only_what_the_supervisor_writes)
+{
+    char *ok[] = {"htic", "--role", "deployer", "--ipc-fd", "3", "--parent", "42", "--config", "c.yaml",
+                  "--config-fd", "4", NULL};
+    struct worker_args a;
+    ck_assert_int_eq(worker_args_parse(11, ok, &a), 0);
+    ck_assert_str_eq(a.role, "deployer");
+    ck_assert_int_eq(a.ipc_fd, 3);
+    ck_assert_int_eq(a.parent, 42);
+    ck_assert_int_eq(a.config_fd, 4);
+    /* the deployer's term arrives in the leadership message, never on the command line */
+    char *term[] = {"htic", "--role", "deployer", "--ipc-fd", "3", "--parent", "42", "--arg", "pod-a#1", NULL};
+    ck_assert_int_eq(worker_args_parse(9, term, &a), -1);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("worker");
     TCase *tc = tcase_create("worker");
     tcase_add_test(tc, test_worker_shutdown_is_asked_once_even_if_the_channel_then_ends);
+    tcase_add_test(tc, test_worker_args_take_only_what_the_supervisor_writes);
     suite_add_tcase(s, tc);
     return s;
 }

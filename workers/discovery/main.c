@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "workers/discovery/targets.h"
 
 struct discovery {

@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/store/packed.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "workers/reconciler/watch.h"
 
 struct reconciler {

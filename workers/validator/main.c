@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/worker.h"
+#include "supervisor/roles.h"
 #include "workers/validator/haproxy_check.h"
 #include "workers/validator/queue.h"
 
