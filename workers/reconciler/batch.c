@@ -173,6 +173,7 @@ int batch_upsert(struct batch *b, const char *key, const char *rv, uint64_t hash
         free(copy);
         return -1;
     }
+    free(e->json); /* the waiting upsert this one replaces */
     e->json = copy;
     e->json_len = len;
     return 1;
