@@ -105,7 +105,11 @@ def test_pods_follow_readiness_ip_and_deletion(tmp):
             assert pods_of(last) == {"hap-a": "10.0.0.11"}
             assert [m["targets"] for m in r.of_type("targets")][-1] == last["targets"]
             assert len(r.of_type("targets")) == 6, [pods_of(m) for m in r.of_type("targets")]
-            ev = [m for m in r.of_type("event") if m["event"] == "TargetsChanged"]
+            # the event and the metrics report follow the targets message: wait for them to be read
+            def changed_events():
+                return [m for m in r.of_type("event") if m["event"] == "TargetsChanged"]
+            h.wait_for(lambda: len(changed_events()) >= 6, what="the sixth TargetsChanged event")
+            ev = changed_events()
             assert len(ev) == 6 and ev[-1]["fields"] == {"pods": "1", "static": "1"}, ev
             mets = r.of_type("metrics")[-1]["metrics"]
             g = [f for f in mets if f["name"] == "haproxy_ic_discovery_targets"][0]
