@@ -98,6 +98,7 @@ static struct json_object *describe(struct supervisor *s)
     }
     json_object_object_add(o, "leader_election", le);
     json_object_object_add(o, "ipc", router_describe(&s->router));
+    json_object_object_add(o, "pipeline", s->pipeline ? json_object_get(s->pipeline) : NULL);
 
     struct json_object *cfg = NULL;
     if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);
