@@ -24,9 +24,6 @@ struct watch {
     struct fieldsel client_sel;   /* the terms matched here */
     struct kube_informer *inf;    /* owned */
     struct batch batch;
-    /* key -> staged projection, from the informer's project hook to the add/update callback that follows
-     * (at once for a watch event; after the whole list for a list). Values carry a struct staged as userdata. */
-    struct json_object *stage;    /* owned */
     uv_timer_t timer;             /* flushes the batch when due */
     uint64_t seq;                 /* deltas frames sent */
     int synced;                   /* the informer's first list has been forwarded */
@@ -37,53 +34,9 @@ struct watch {
     int frame_synced;
 };
 
-struct staged {
-    uint64_t hash;
-    int match;                    /* passes the client-side field selector */
-    size_t len;
-    char json[];                  /* the projected object */
-};
-
-static void free_userdata(struct json_object *o, void *ud)
-{
-    (void)o;
-    free(ud);
-}
-
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
-/* ---- projection, in the informer's project hook ---- */
-
-/* Keeps only what the informer needs of an object: metadata name, namespace and resourceVersion. */
-static void strip(struct json_object *obj)
-{
-    struct json_object *md = NULL;
-    if (!json_object_object_get_ex(obj, "metadata", &md)) return;
-    struct json_object *skel = json_object_new_object();
-    const char *keep[] = {"name", "namespace", "resourceVersion"};
-    for (size_t i = 0; i < 3; i++) {
-        struct json_object *v;
-        if (json_object_object_get_ex(md, keep[i], &v)) json_object_object_add(skel, keep[i], json_object_get(v));
-    }
-    /* collect the keys first: json-c forbids deleting while iterating */
-    size_t n = (size_t)json_object_object_length(obj), k = 0;
-    char **names = calloc(n ? n : 1, sizeof(*names));
-    if (!names) {
-        json_object_put(skel);
-        return;
-    }
-    json_object_object_foreach(obj, key, val)
-    {
-        (void)val;
-        names[k++] = strdup(key);
-    }
-    for (size_t i = 0; i < k; i++) {
-        if (names[i]) json_object_object_del(obj, names[i]);
-        free(names[i]);
-    }
-    free(names);
-    json_object_object_add(obj, "metadata", skel);
-}
+/* ---- projection ---- */
 
 /* metadata.labels / metadata.annotations that the projection emptied (an ignored annotation on an object
  * with no other) would make {} differ from absent, and adding or removing such an annotation a change: both
@@ -105,59 +58,37 @@ static int drop_emptied_maps(struct json_object *obj, const struct packed *p)
     return changed;
 }
 
+/* The informer's project hook, before it hashes an object for its keys-only index. */
 static void on_project(void *data, struct json_object *obj)
 {
-    struct watch *w = data;
-    struct buf key;
-    buf_init(&key);
-    if (kube_object_key(obj, &key) < 0) {
-        buf_free(&key);
-        return;
-    }
+    (void)data;
     /* List items carry no kind or apiVersion (as from kube-apiserver), watch events do: drop both, so the same
      * object has the same content and hash whichever way it came (the watched resource says what it is). */
     json_object_object_del(obj, "kind");
     json_object_object_del(obj, "apiVersion");
-    int match = fieldsel_match(&w->client_sel, obj);
+}
+
+/* Packs obj with the configured projection into its forwarded JSON and content hash. 0, or -1 (logged). */
+static int convert(struct watch *w, const char *key, struct json_object *obj, struct buf *json, uint64_t *hash)
+{
     struct packed *p = NULL;
-    struct buf json;
-    buf_init(&json);
     struct err e;
     err_clear(&e);
-    uint64_t hash = 0;
-    if (match) {
-        int rc = packed_from_json(w->env.keys, obj, w->env.proj, &p, &e);
-        if (rc == 0 && drop_emptied_maps(obj, p)) {
-            packed_free(p);
-            p = NULL;
-            rc = packed_from_json(w->env.keys, obj, w->env.proj, &p, &e);
-        }
-        if (rc < 0 || packed_to_json(packed_root(p), &json) < 0) {
-            log_error("object not converted, left out", "resource", w->name, "key", key.data, "error",
-                      e.msg[0] ? e.msg : "out of memory");
-            packed_free(p);
-            buf_free(&json);
-            buf_free(&key);
-            strip(obj);
-            return;
-        }
-        hash = packed_hash(p);
+    int rc = packed_from_json(w->env.keys, obj, w->env.proj, &p, &e);
+    if (rc == 0 && drop_emptied_maps(obj, p)) {
         packed_free(p);
+        p = NULL;
+        rc = packed_from_json(w->env.keys, obj, w->env.proj, &p, &e);
     }
-    struct staged *s = malloc(sizeof(*s) + json.len + 1);
-    if (s) {
-        s->hash = hash;
-        s->match = match;
-        s->len = json.len;
-        if (json.len) memcpy(s->json, json.data, json.len);
-        s->json[json.len] = '\0';
-        struct json_object *v = json_object_new_boolean(1);
-        json_object_set_userdata(v, s, free_userdata);
-        json_object_object_add(w->stage, key.data, v);
+    if (rc == 0 && packed_to_json(packed_root(p), json) < 0) rc = -1;
+    if (rc < 0) {
+        log_error("object not converted, left out", "resource", w->name, "key", key, "error",
+                  e.msg[0] ? e.msg : "out of memory");
+    } else {
+        *hash = packed_hash(p);
     }
-    buf_free(&json);
-    buf_free(&key);
-    strip(obj);
+    packed_free(p);
+    return rc;
 }
 
 /* ---- frames ---- */
@@ -276,6 +207,8 @@ static void schedule(struct watch *w)
 
 /* ---- informer callbacks ---- */
 
+/* An object was added or its projected content changed (the keys-only informer says which, page by page
+ * during a list): forwarded, or a delete when it no longer passes the client-side field selector. */
 static void changed(struct watch *w, struct json_object *obj)
 {
     struct buf key;
@@ -285,16 +218,22 @@ static void changed(struct watch *w, struct json_object *obj)
         return;
     }
     const char *rv = kube_object_meta_str(obj, "resourceVersion");
+    if (!rv) rv = "";
     int64_t now = (int64_t)uv_now(w->env.loop);
-    struct json_object *v = NULL;
-    struct staged *s = json_object_object_get_ex(w->stage, key.data, &v) ? json_object_get_userdata(v) : NULL;
-    int r = 0;
-    if (!s) r = 0; /* not converted (logged in on_project) */
-    else if (!s->match) r = batch_delete(&w->batch, key.data, rv ? rv : "", now);
-    else r = batch_upsert(&w->batch, key.data, rv ? rv : "", s->hash, s->json, s->len, now);
-    if (r == 0 && s && s->match) w->stats.unchanged++;
+    int r;
+    if (!fieldsel_match(&w->client_sel, obj)) {
+        r = batch_delete(&w->batch, key.data, rv, now);
+    } else {
+        struct buf json;
+        buf_init(&json);
+        uint64_t hash = 0;
+        r = convert(w, key.data, obj, &json, &hash) < 0 ? 0
+                                                         : batch_upsert(&w->batch, key.data, rv, hash, json.data,
+                                                                        json.len, now);
+        if (r == 0) w->stats.unchanged++;
+        buf_free(&json);
+    }
     if (r < 0) log_error("out of memory, change dropped", "resource", w->name, "key", key.data);
-    json_object_object_del(w->stage, key.data);
     buf_free(&key);
     schedule(w);
 }
@@ -316,7 +255,6 @@ static void on_delete(void *data, struct json_object *obj)
         const char *rv = kube_object_meta_str(obj, "resourceVersion");
         if (batch_delete(&w->batch, key.data, rv ? rv : "", (int64_t)uv_now(w->env.loop)) < 0)
             log_error("out of memory, change dropped", "resource", w->name, "key", key.data);
-        json_object_object_del(w->stage, key.data);
     }
     buf_free(&key);
     schedule(w);
@@ -327,9 +265,6 @@ static void on_delete(void *data, struct json_object *obj)
 static void on_synced(void *data)
 {
     struct watch *w = data;
-    /* staged entries nobody consumed: list items whose resourceVersion had not changed */
-    json_object_put(w->stage);
-    w->stage = json_object_new_object();
     if (!w->synced) {
         char n[24];
         snprintf(n, sizeof(n), "%zu", batch_live(&w->batch));
@@ -351,6 +286,8 @@ static int start_informer(struct watch *w, struct err *e)
         .res = {.group = w->group, .version = w->version, .resource = w->resource, .namespace = w->ns,
                 .label_selector = w->label_selector, .field_selector = w->server_fields},
         .project = on_project,
+        /* objects live in the renderer's store only: the informer keeps key, version and hash */
+        .keys_only = 1,
     };
     struct kube_informer_cbs cbs = {.on_add = on_add, .on_update = on_update, .on_delete = on_delete,
                                     .on_synced = on_synced};
@@ -363,7 +300,6 @@ static void on_timer_closed(uv_handle_t *h)
     struct watch *w = h->data;
     batch_free(&w->batch);
     fieldsel_free(&w->client_sel);
-    json_object_put(w->stage);
     free(w->name);
     free(w->group);
     free(w->version);
@@ -382,7 +318,6 @@ int watch_start(const struct watch_env *env, const struct config_watched_resourc
     if (!w) return err_set(e, "out of memory");
     w->env = *env;
     batch_init(&w->batch);
-    w->stage = json_object_new_object();
     uv_timer_init(env->loop, &w->timer);
     w->timer.data = w;
     const char *av = res->api_version, *slash = strchr(av, '/');
@@ -424,8 +359,6 @@ int watch_restart(struct watch *w)
     w->inf = NULL;
     uv_timer_stop(&w->timer);
     batch_reset(&w->batch);
-    json_object_put(w->stage);
-    w->stage = json_object_new_object();
     w->synced = 0;
     struct err e;
     err_clear(&e);

@@ -3,9 +3,9 @@
  * batcher (batch.h), and the `deltas` / `synced` messages it sends (docs/ipc.md), chunked under
  * IPC_FRAME_MAX.
  *
- * The informer's own store keeps only a skeleton of each object (name, namespace, resourceVersion: what it
- * needs to resume and diff relists): the projected JSON is taken in the informer's project hook and the
- * object stripped there, page by page during lists, so no json-c tree outlives its page or event.
+ * The informer runs keys-only (kube_informer.h): it keeps no objects and reports each one as its list
+ * page or watch event arrives, so no json-c tree outlives its page or event; this file packs it, forwards
+ * its projected JSON and forgets it.
  * Not for: the process (main.c), the batching rules (batch.c), field selector syntax (fieldsel.c). */
 #ifndef HTIC_RECONCILER_WATCH_H
 #define HTIC_RECONCILER_WATCH_H
