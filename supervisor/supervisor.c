@@ -103,7 +103,7 @@ static const struct route routes[] = {
     {.type = "render_failed", .from = FROM(RENDERER), .to = FROM(EXECUTOR), .absent = ROUTE_DROP},
     {.type = "render_request", .from = FROM(EXECUTOR), .to = FROM(RENDERER), .absent = ROUTE_DROP},
     {.type = "validated", .from = FROM(VALIDATOR), .to = FROM(EXECUTOR), .absent = ROUTE_KEEP_LATEST},
-    {.type = "lkg", .from = FROM(EXECUTOR), .to = FROM(DEPLOYER), .absent = ROUTE_KEEP_LATEST},
+    {.type = "lkg", .from = FROM(EXECUTOR), .to = FROM(DEPLOYER) | FROM(RENDERER), .absent = ROUTE_KEEP_LATEST},
     {.type = "pipeline_report", .from = FROM(EXECUTOR), .handle = on_pipeline_report},
     {.type = "targets", .from = FROM(DISCOVERY), .to = FROM(RENDERER) | FROM(DEPLOYER),
      .absent = ROUTE_KEEP_LATEST},
