@@ -65,6 +65,7 @@ T(in)
         return 0;
     case TMPL_LIST:
     case TMPL_JLIST:
+    case TMPL_PLIST:
         *res = 0;
         for (size_t i = 0; i < tmpl_v_len(&seq); i++) {
             tv x = tmpl_seq_at(&seq, i);
@@ -75,7 +76,8 @@ T(in)
         }
         return 0;
     case TMPL_DICT:
-    case TMPL_JDICT: {
+    case TMPL_JDICT:
+    case TMPL_PDICT: {
         tv d;
         *res = tmpl_dict_get(&seq, v, &d);
         return 0;
