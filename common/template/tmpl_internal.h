@@ -193,14 +193,15 @@ int tmpl_load(struct tmpl_env *env, const char *name, struct tmpl **out, struct 
 
 /* ---- render state (struct tmpl_call is what natives get) ---- */
 /* Attribute names resolved to packed key ids (tmpl_render.c). A key id stays valid while some block uses
- * the key, and no block is freed during a render, so a render may remember ids (and absences); a later
- * render may not (the key may have been freed and its id reused), so the cache lives in the render arena.
- * Entries are keyed by the name's address (attribute names live in the compiled templates) and the key
- * table; a collision just replaces the entry. */
+ * the key; once the key is freed its id may be reused for another key. An entry is therefore checked
+ * against the table's change count (a native may build or free blocks during a render), and the cache
+ * lives in the render arena, so nothing is trusted across renders. Entries are keyed by the name's address
+ * (attribute names are interned per env) and the key table; a collision just replaces the entry. */
 #define TMPL_KCACHE_SIZE 256   /* distinct attribute names a template set uses in hot loops: a few dozen */
 struct kcache_entry {
     const char *name;
     const struct packed_keys *keys;
+    uint64_t changes;          /* packed_keys_changes when id was found */
     int64_t id;                /* -1: no block uses this key */
 };
 struct tmpl_call {
@@ -259,7 +260,7 @@ static inline int v_is_borrowed(const tv *v)   /* containers of the caller's dat
 }
 tv tmpl_v_list(struct tmpl_call *r, uint32_t cap);
 tv tmpl_v_dict(struct tmpl_call *r);
-/* The engine's tmpl_list_push / tmpl_dict_set: no kind or frozen check, and any hashable value as key. */
+/* The engine's tmpl_list_push / tmpl_dict_set: no kind or read-only check, and any hashable value as key. */
 int tmpl_list_add(struct tmpl_call *r, tv *list, tv item);
 int tmpl_dict_put(struct tmpl_call *r, tv *dict, tv key, tv val);
 int tmpl_dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */

@@ -208,9 +208,11 @@ static int packed_attr(struct tmpl_call *r, const tv *obj, const char *name, siz
     int64_t id;
     if (r->kcache) {
         struct kcache_entry *c = &r->kcache[((uintptr_t)name >> 3) % TMPL_KCACHE_SIZE];
-        if (c->name != name || c->keys != keys) {
+        uint64_t changes = packed_keys_changes(keys);
+        if (c->name != name || c->keys != keys || c->changes != changes) {
             c->name = name;
             c->keys = keys;
+            c->changes = changes;
             c->id = packed_keys_find(keys, name, len);
         }
         id = c->id;

@@ -1,7 +1,7 @@
 /* The template engine over packed values (common/store/packed.h): a packed object as the render context,
  * natives returning lists of store objects with nothing copied, read-only containers, attribute names
- * resolved to key ids once per render only (ids are reused after keys are freed), several key tables in one
- * render, and the edge values (empty containers, nesting, big ints, unicode keys, equality with literal
+ * resolved to key ids with a cache that never outlives a render nor a change of the key table (ids are
+ * reused after keys are freed), several key tables in one render, and the edge values (empty containers, nesting, big ints, unicode keys, equality with literal
  * dicts, mixed sorting). Jinja2 conformance over packed contexts is tests/template/run_conformance.py. */
 #include "tests/unit/unit.h"
 #include <stdio.h>
@@ -196,6 +196,52 @@ START_TEST(test_template_packed_key_ids_are_not_kept_across_renders)
 }
 END_TEST
 
+/* A native that replaces a block during the render (an on-demand fetch could): the only block holding key
+ * x is freed, and the new block gives x's old id to another key and adds a key the render looked up before. */
+struct swapper {
+    struct packed_keys *k;
+    struct packed *cur;
+    int64_t old_x;
+};
+
+static int swap_call(void *self, const char *name, const struct tmpl_value *args, size_t nargs,
+                     struct tmpl_value *out, struct tmpl_call *c)
+{
+    struct swapper *s = self;
+    (void)name;
+    (void)args;
+    (void)nargs;
+    (void)c;
+    s->old_x = packed_keys_find(s->k, "x", 1);
+    packed_free(s->cur);
+    s->cur = pack(s->k, "{\"y\": \"wrong\", \"x\": \"right\", \"z\": \"new\"}");
+    *out = tmpl_value_packed(packed_root(s->cur));
+    return 0;
+}
+
+static const struct tmpl_native_ops swap_ops = {.type_name = "Swapper", .call_method = swap_call};
+
+START_TEST(test_template_packed_key_ids_follow_blocks_changed_during_a_render)
+{
+    struct packed_keys *k = packed_keys_new();
+    struct swapper sw = {.k = k, .cur = pack(k, "{\"x\": 1}")};
+    struct tmpl_native nat = {&swap_ops, &sw};
+    const char *names[] = {"a", "s"};
+    struct tmpl_value vals[] = {tmpl_value_packed(packed_root(sw.cur)), tmpl_value_native(&nat)};
+    struct tmpl_env *env = mem_env();
+    struct err e;
+    char *got = render_vars(env, "{{ a.x }} {{ a.z is defined }} {% set b = s.Swap() %}{{ b.x }} {{ b.z }}", NULL, names,
+                            vals, 2, &e);
+    ck_assert_msg(got != NULL, "%s", e.msg);
+    ck_assert_int_eq(packed_keys_find(k, "y", 1), sw.old_x);  /* x's id went to y: the test means something */
+    ck_assert_str_eq(got, "1 False right new");
+    free(got);
+    tmpl_env_free(env);
+    packed_free(sw.cur);
+    packed_keys_free(k);
+}
+END_TEST
+
 START_TEST(test_template_packed_lookups_across_key_tables)
 {
     /* the same attribute node reads objects of two key tables where the key has different ids */
@@ -282,6 +328,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_template_packed_natives_return_store_objects_uncopied);
     tcase_add_test(tc, test_template_packed_values_are_read_only);
     tcase_add_test(tc, test_template_packed_key_ids_are_not_kept_across_renders);
+    tcase_add_test(tc, test_template_packed_key_ids_follow_blocks_changed_during_a_render);
     tcase_add_test(tc, test_template_packed_lookups_across_key_tables);
     tcase_add_test(tc, test_template_packed_context_must_be_an_object);
     tcase_add_test(tc, test_template_packed_edge_values);
