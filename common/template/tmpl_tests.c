@@ -50,6 +50,7 @@ T(sameas)
     else if (v->kind == TMPL_NONE || v->kind == TMPL_UNDEF) *res = 1;
     else if (v->kind == TMPL_BOOL || v->kind == TMPL_INT) *res = v->u.i == o.u.i;
     else if (v->kind == TMPL_STR) *res = v->u.s == o.u.s && v->len == o.len;
+    else if (v->kind == TMPL_PLIST || v->kind == TMPL_PDICT) *res = v->u.pb == o.u.pb && v->len == o.len;  /* block, slot */
     else *res = v->u.p == o.u.p;
     return 0;
 }
