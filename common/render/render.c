@@ -114,19 +114,11 @@ static void regs_clear(struct render *r)
     r->nregs = 0;
 }
 
-static void temp_clear(struct render *r)
-{
-    for (size_t i = 0; i < r->ntemp; i++) json_object_put(r->temp[i]);
-    r->ntemp = 0;
-}
-
 void render_free(struct render *r)
 {
     if (!r) return;
     regs_clear(r);
     free(r->regs);
-    temp_clear(r);
-    free(r->temp);
     tmpl_env_free(r->env);
     json_object_put(r->context);
     json_object_put(r->snippets);
@@ -223,7 +215,6 @@ int render_run(struct render *r, const struct render_input *in, struct render_re
     if (rc == 0) rc = render_files(r, RUNDIR_KIND_MAP, &cfg->maps, re);
     if (rc == 0) rc = render_files(r, RUNDIR_KIND_FILE, &cfg->files, re);
     if (rc == 0) rc = render_files(r, RUNDIR_KIND_CERT, &cfg->ssl_certificates, re);
-    temp_clear(r);
     r->error = NULL;
     for (size_t i = 0; i < r->nwrappers; i++) r->wrappers[i].store = NULL;
     r->targets.store = NULL;

@@ -14,47 +14,13 @@
 /* A formatted integer or boolean key. */
 #define CONTEXT_KEY_BUF 32
 
-/* TEMPORARY (until the engine's packed value kind is on main): a store object is handed to templates as
- * a json-c tree parsed from packed_to_json, kept until the render ends. */
+/* A store object as a template value: read in place from its packed block, nothing copied. */
 int render_object_value(struct render *r, const struct packed *p, struct tmpl_value *out, struct tmpl_call *c)
 {
-    struct buf text;
-    buf_init(&text);
-    json_object *j = NULL;
-    if (packed_to_json(packed_root(p), &text) == 0) j = json_tokener_parse(buf_cstr(&text));
-    buf_free(&text);
-    if (!j) return tmpl_call_error(c, "out of memory");
-    if (r->ntemp == r->captemp) {
-        size_t cap = r->captemp ? r->captemp * 2 : 64;
-        json_object **t = realloc(r->temp, cap * sizeof(*t));
-        if (!t) {
-            json_object_put(j);
-            return tmpl_call_error(c, "out of memory");
-        }
-        r->temp = t;
-        r->captemp = cap;
-    }
-    r->temp[r->ntemp++] = j;
-    *out = tmpl_value_json(j);
+    (void)r;
+    (void)c;
+    *out = tmpl_value_packed(packed_root(p));
     return 0;
-}
-
-static int json_holds(json_object *j, const char *s)
-{
-    switch (json_object_get_type(j)) {
-    case json_type_string: return json_object_get_string(j) == s;
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(j); i++)
-            if (json_holds(json_object_array_get_idx(j, i), s)) return 1;
-        return 0;
-    case json_type_object: {
-        json_object_object_foreach(j, k, v) {
-            if (k == s || json_holds(v, s)) return 1;
-        }
-        return 0;
-    }
-    default: return 0;
-    }
 }
 
 static void name_object(struct render *r, const char *resource, const struct packed *p)
@@ -72,8 +38,8 @@ static void name_object(struct render *r, const char *resource, const struct pac
     snprintf(re->name, sizeof(re->name), "%s", name);
 }
 
-/* Which object was s read from? Strings of packed values point into their block; the temporary json-c
- * copies are searched by pointer. Only runs when a guard refuses a value, so a scan is fine. */
+/* Which object was s read from? Strings of packed values point into their block. Only runs when a guard
+ * refuses a value, so a scan of the stores is fine. */
 void render_blame(struct render *r, const char *s)
 {
     if (!r->error) return;
@@ -86,24 +52,6 @@ void render_blame(struct render *r, const char *s)
             const struct packed *p = store_at(wr->store, i);
             const char *b = packed_bytes(p);
             if (s >= b && s < b + packed_size(p)) {
-                name_object(r, wr->name, p);
-                return;
-            }
-        }
-    }
-    /* TEMPORARY: the json-c copies, matched back to their objects by identity */
-    for (size_t t = 0; t < r->ntemp; t++) {
-        if (!json_holds(r->temp[t], s)) continue;
-        json_object *md, *ns, *nm;
-        const char *nsv = "", *nmv = "";
-        if (json_object_object_get_ex(r->temp[t], "metadata", &md)) {
-            if (json_object_object_get_ex(md, "namespace", &ns)) nsv = json_object_get_string(ns);
-            if (json_object_object_get_ex(md, "name", &nm)) nmv = json_object_get_string(nm);
-        }
-        for (size_t w = 0; w <= r->nwrappers; w++) {
-            struct render_wrapper *wr = w < r->nwrappers ? &r->wrappers[w] : &r->targets;
-            if (wr->store && store_get(wr->store, nsv, nmv)) {
-                const struct packed *p = store_get(wr->store, nsv, nmv);
                 name_object(r, wr->name, p);
                 return;
             }

@@ -36,8 +36,6 @@ struct render {
     struct render_reg *regs;           /* owned */
     size_t nregs, capregs;
     struct render_error *error;        /* where a native puts an object it blames; borrowed */
-    json_object **temp;                /* TEMPORARY (until packed engine values land): converted objects */
-    size_t ntemp, captemp;
 };
 
 /* The store wrapper and context natives (render_context.c). */
