@@ -177,12 +177,12 @@ def test_renderer_follows_deltas_into_generations(tmp):
         # the executor's LKG is the first candidate; a trial holds the bad object back (it is new: absent)
         r.send({"type": "lkg", "generation": 1, "checksum": first["checksum"], "dir": first["dir"], "at": "x"})
         bad = [{"resource": "ingresses", "namespace": "shop", "name": "evil"}]
-        r.send({"type": "render_request", "render_id": 77, "trial": True, "exclude": bad})
+        r.send({"type": "render_request", "render_id": "77", "trial": True, "exclude": bad})
         t = r.until("rendered", "render_failed")
-        assert t["type"] == "rendered" and t["trial"] is True and t["render_id"] == 77, t
+        assert t["type"] == "rendered" and t["trial"] is True and t["render_id"] == "77", t
         assert t["checksum"] == first["checksum"] and t["excluded"] == bad, t
         # quarantine: every candidate from now on holds it back
-        r.send({"type": "render_request", "render_id": 78, "trial": False, "exclude": bad})
+        r.send({"type": "render_request", "render_id": "78", "trial": False, "exclude": bad})
         q = r.until("rendered", "render_failed")
         assert q["type"] == "rendered" and q["excluded"] == bad and q["checksum"] == first["checksum"], q
         # fixing the object releases it

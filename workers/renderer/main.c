@@ -91,10 +91,34 @@ static int standing(struct renderer_role *r, struct held_obj **out, size_t *n, c
     return 0;
 }
 
+/* render_id is a decimal string on the wire (docs/ipc.md): ours, and the executor's we echo. */
+static void add_render_id(struct json_object *m, int64_t id)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)id);
+    json_object_object_add(m, "render_id", json_object_new_string(buf));
+}
+
+/* The id of a render_request: digits only, within int64. 0, or -1 when absent or not such a string. */
+static int parse_render_id(struct json_object *msg, int64_t *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(msg, "render_id", &v) || !json_object_is_type(v, json_type_string)) return -1;
+    const char *s = json_object_get_string(v);
+    int64_t id = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || id > (INT64_MAX - 9) / 10) return -1;
+        id = id * 10 + (*s - '0');
+    }
+    *out = id;
+    return 0;
+}
+
 static void send_failed(struct renderer_role *r, int64_t id, int trial, const struct render_error *re)
 {
     struct json_object *m = ipc_msg_new("render_failed");
-    json_object_object_add(m, "render_id", json_object_new_int64(id));
+    add_render_id(m, id);
     json_object_object_add(m, "trial", json_object_new_boolean(trial));
     json_object_object_add(m, "template", json_object_new_string(re->e.file));
     json_object_object_add(m, "line", json_object_new_int(re->e.line));
@@ -152,7 +176,7 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         char dir[4096];
         rundir_gen_path(cfg->controller.run_dir, checksum, dir, sizeof(dir));
         struct json_object *m = ipc_msg_new("rendered");
-        json_object_object_add(m, "render_id", json_object_new_int64(id));
+        add_render_id(m, id);
         json_object_object_add(m, "checksum", json_object_new_string(checksum));
         json_object_object_add(m, "dir", json_object_new_string(dir));
         json_object_object_add(m, "trial", json_object_new_boolean(trial));
@@ -209,11 +233,11 @@ static int on_raw(struct ipc_channel *ch, const char *type, const char *frame, s
 static void on_render_request(struct renderer_role *r, struct json_object *msg)
 {
     struct json_object *v, *ex = NULL;
-    if (!json_object_object_get_ex(msg, "render_id", &v) || !json_object_is_type(v, json_type_int)) {
-        log_warn("render_request without a render_id ignored");
+    int64_t id;
+    if (parse_render_id(msg, &id) < 0) {
+        log_warn("render_request without a decimal string render_id ignored");
         return;
     }
-    int64_t id = json_object_get_int64(v);
     int trial = json_object_object_get_ex(msg, "trial", &v) && json_object_get_boolean(v);
     json_object_object_get_ex(msg, "exclude", &ex);
     struct held_obj *excl;
