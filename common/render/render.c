@@ -175,6 +175,11 @@ static int render_one(struct render *r, int kind, const char *name, const char *
         snprintf(re->e.file, sizeof(re->e.file), "%s", name);
         rc = -1;
     }
+    /* Jinja drops a template's last newline, and a `{%- ... %}` at the end eats the one before: haproxy
+     * refuses a config (and warns on a map) whose last line has no LF, so line-oriented outputs get one. */
+    if (rc == 0 && (kind == RUNDIR_KIND_CONFIG || kind == RUNDIR_KIND_MAP) && out.len &&
+        out.data[out.len - 1] != '\n' && buf_putc(&out, '\n') < 0)
+        rc = -1;
     if (rc == 0 && render_register(r, kind, name, out.data ? out.data : "", out.len, &re->e) < 0) {
         snprintf(re->e.file, sizeof(re->e.file), "%s", name);
         rc = -1;

@@ -129,8 +129,17 @@ class Proc:
         self.stop()
 
 
-def config(tmp, election=False, http_port=None, extra="", leader_election_extra="", kubeconfig=None):
-    """Writes a valid controller config into tmp and returns its path."""
+DEFAULT_PIPELINE = """haproxy_config:
+  template: |
+    global
+      maxconn 100
+"""
+
+
+def config(tmp, election=False, http_port=None, extra="", leader_election_extra="", kubeconfig=None,
+           pipeline=None):
+    """Writes a valid controller config into tmp and returns its path. pipeline: YAML replacing the default
+    haproxy_config (watched_resources, templates...)."""
     port = http_port if http_port is not None else free_port()
     return write(os.path.join(tmp, "config.yaml"), f"""
 controller:
@@ -147,11 +156,7 @@ haproxy:
   endpoints:
     - name: local
       master_socket: {tmp}/haproxy-master.sock
-haproxy_config:
-  template: |
-    global
-      maxconn 100
-{extra}""")
+{pipeline if pipeline is not None else DEFAULT_PIPELINE}{extra}""")
 
 
 def read_journal(path):

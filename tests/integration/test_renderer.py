@@ -155,7 +155,7 @@ def test_renderer_follows_deltas_into_generations(tmp):
         assert m["dir"] == os.path.join(r.run_dir, "gen", m["checksum"][len("sha256:"):]), m
         cfg, hosts = r.files(m)
         assert "# pod hap-0" in cfg and "server 10.0.0.2 10.0.0.2:80" in cfg, cfg
-        assert hosts == "shop.example be_shop_web", hosts
+        assert hosts == "shop.example be_shop_web\n", hosts
         assert {"resource": "ingresses", "namespace": "shop", "name": "web"} in m["changed"], m
         first = m
 

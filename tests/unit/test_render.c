@@ -131,7 +131,7 @@ START_TEST(test_render_context_reads_stores_in_order)
     const char *cfg = render_ok(&f, &res);
     /* trim_blocks: a newline right after a block tag goes; the template's last newline too (as Jinja2) */
     ck_assert_str_eq(cfg, "blog/web shop/api shop/web shop=2\nsingle=blog.example\nnone=True\n"
-                          "eps=10.0.0.1,10.0.0.2,pods=hap-a@10.1.0.1 hap-b@10.1.0.2 unknown=False");
+                          "eps=10.0.0.1,10.0.0.2,pods=hap-a@10.1.0.1 hap-b@10.1.0.2 unknown=False\n");
     render_result_free(&res);
     fx_free(&f);
 }
@@ -182,7 +182,7 @@ START_TEST(test_render_every_output_kind_and_context_value)
                           "map=/etc/haproxy/maps/host.map file=/etc/haproxy/general/503.http\n"
                           "cert=/etc/haproxy/ssl/default.pem list=/etc/haproxy/general/x.list\n"
                           "dir=/etc/haproxy/maps ssl=/etc/haproxy/ssl\n"
-                          "crt-list /etc/haproxy/general/x.list\nagain /etc/haproxy/general/x.list\nhello");
+                          "crt-list /etc/haproxy/general/x.list\nagain /etc/haproxy/general/x.list\nhello\n");
     ck_assert_int_eq((int)res.nfiles, 5);
     /* sorted as rundir sorts: cert, config, crt-list, file, map */
     ck_assert_int_eq(res.files[0].kind, RUNDIR_KIND_CERT);
@@ -243,7 +243,7 @@ START_TEST(test_render_post_processing_applies_line_by_line)
                      "    - {type: regex_replace, params: {pattern: '[0-9]+', replace: 'N'}}\n");
     struct render_result res;
     const char *cfg = render_ok(&f, &res);
-    ck_assert_str_eq(cfg, "    server srv_a N.N.N.N:N\n    server srv_b N.N.N.N:N\nkeep");
+    ck_assert_str_eq(cfg, "    server srv_a N.N.N.N:N\n    server srv_b N.N.N.N:N\nkeep\n");
     render_result_free(&res);
     fx_free(&f);
 
