@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """deploy/Dockerfile, checked without docker (none here, so the image is never built by the tests): two
 Debian bookworm stages, the runtime stage non-root with STOPSIGNAL SIGTERM and the supervisor as the exec-form
-ENTRYPOINT (PID 1), every package it installs known to Debian, the runtime packages covering every library
-the built binary links, the build stage's packages those deploy/install-deps.sh installs for CI, and the build
-stage's commands really building and installing the binary (run here with temp paths)."""
+ENTRYPOINT (PID 1), every package it installs known to Debian, the build stage's packages those
+deploy/install-deps.sh installs for CI, and the build stage's commands really building and installing the binary (run here with
+temp paths), whose every linked library the runtime stage installs."""
 import json
 import os
 import re
@@ -90,10 +90,11 @@ def test_every_package_is_known_to_debian(tmp):
             assert r.returncode == 0 and f"Package: {p}" in r.stdout, f"{p}: {r.stderr.strip()}"
 
 
-def test_runtime_packages_cover_every_library_the_binary_links(tmp):
-    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", h.HTIC_BIN], capture_output=True,
+def runtime_packages_cover(binary):
+    """Every library binary links comes from a package the runtime stage installs."""
+    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", binary], capture_output=True,
                                                           text=True, check=True).stdout)
-    ldd = subprocess.run(["ldd", h.HTIC_BIN], capture_output=True, text=True, check=True).stdout
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
     paths = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd, re.M))
     runtime = set(apt_packages(1)) | {"libc6"}   # libc6 is in every Debian base image
     for soname in needed:
@@ -114,7 +115,9 @@ def test_build_packages_are_ones_ci_installs(tmp):
     assert not missing, f"the image builds with packages CI never installs: {missing}"
 
 
-def test_the_build_stage_commands_build_and_install_the_binary(tmp):
+def test_the_build_stage_builds_a_binary_whose_libraries_the_runtime_stage_installs(tmp):
+    """The build stage's commands, run here with temp paths (not the test build: a sanitizer build links
+    other libraries than the image's release build)."""
     run = [a for i, o, a in instructions() if i == 0 and o == "RUN" and "meson setup" in a]
     assert len(run) == 1, run
     build, out = os.path.join(tmp, "build"), os.path.join(tmp, "out")
@@ -128,6 +131,7 @@ def test_the_build_stage_commands_build_and_install_the_binary(tmp):
     # -Dtests=false: nothing but the binary is installed
     files = [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs]
     assert files == [installed], files
+    runtime_packages_cover(installed)
 
 
 if __name__ == "__main__":
@@ -135,7 +139,6 @@ if __name__ == "__main__":
         test_two_bookworm_stages_build_then_runtime,
         test_runtime_is_non_root_stops_on_sigterm_and_runs_the_supervisor_as_pid1,
         test_every_package_is_known_to_debian,
-        test_runtime_packages_cover_every_library_the_binary_links,
         test_build_packages_are_ones_ci_installs,
-        test_the_build_stage_commands_build_and_install_the_binary,
+        test_the_build_stage_builds_a_binary_whose_libraries_the_runtime_stage_installs,
     ])
