@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """deploy/Dockerfile, checked without docker (none here, so the image is never built by the tests): two
-Debian bookworm stages, the runtime stage non-root with STOPSIGNAL SIGTERM and the supervisor as the exec-form
-ENTRYPOINT (PID 1), every package it installs known to Debian, the build stage's packages those
-deploy/install-deps.sh installs for CI, and the build stage's commands really building and installing the binary (run here with
-temp paths), whose every linked library the runtime stage installs."""
+Debian bookworm stages; the runtime stage non-root, with STOPSIGNAL SIGTERM and the supervisor as the
+exec-form ENTRYPOINT (PID 1); every package known to Debian; the build stage's packages among those
+deploy/install-deps.sh installs for CI; and the build stage's commands, run here with temp paths, building
+and installing a binary whose every linked library the runtime stage installs."""
 import json
 import os
 import re
