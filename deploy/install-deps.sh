@@ -10,6 +10,9 @@ PACKAGES=(
   # tests, sanitizers, coverage
   valgrind python3 python3-jinja2 python3-kubernetes python3-prometheus-client python3-yaml
   gcovr lcov curl socat netcat-openbsd openssl procps
+  # deploy checks: promtool (alert rules), shellcheck (every shell script), systemd-analyze (the unit),
+  # unshare/nsenter (the supervisor as PID 1)
+  prometheus shellcheck systemd util-linux
   # the real things the controller drives
   haproxy
 )

@@ -186,6 +186,15 @@ static void on_stage_timer(uv_timer_t *t)
     }
 }
 
+/* The reaper's test: a pid libuv waits for (the running children), as opposed to an orphan. */
+static int is_our_child(pid_t pid, void *data)
+{
+    struct supervisor *s = data;
+    for (int r = 0; r < ROLE_COUNT; r++)
+        if (s->children[r].pid == pid) return 1;
+    return 0;
+}
+
 static void close_everything(struct supervisor *s)
 {
     uv_timer_stop(&s->monitor_timer);
@@ -200,6 +209,7 @@ static void close_everything(struct supervisor *s)
         uv_signal_stop(sigs[i]);
         uv_close((uv_handle_t *)sigs[i], NULL);
     }
+    reaper_close(&s->reaper);
     leadership_close(s);
     http_api_close(s);
     for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
@@ -425,6 +435,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     s->monitor_timer.data = s->stage_timer.data = s->bound_timer.data = s;
     s->watchdog_interval_ms = sd_watchdog_interval_ms();
     uv_timer_start(&s->monitor_timer, on_monitor_timer, MONITOR_PERIOD_MS, MONITOR_PERIOD_MS);
+    reaper_start(&s->reaper, s->loop, is_our_child, s);
     if (http_api_start(s) < 0) {
         /* nothing is running yet: close what was opened and refuse to start */
         s->exit_status = 1;

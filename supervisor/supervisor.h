@@ -11,6 +11,7 @@
 #include "common/http/http_server.h"
 #include "common/term.h"
 #include "supervisor/child.h"
+#include "supervisor/reaper.h"
 #include "supervisor/roles.h"
 #include "supervisor/router.h"
 
@@ -72,6 +73,7 @@ struct supervisor {
     uv_timer_t monitor_timer;       /* hung children, watchdog */
     uv_timer_t stage_timer;         /* bound of the current shutdown stage */
     uv_timer_t bound_timer;         /* total shutdown bound */
+    struct reaper reaper;           /* PID 1 only: orphans of the namespace */
     enum shutdown_stage stage;
     int escalated;
     int exit_status;

@@ -3,7 +3,7 @@
 # recovery), each running every meson test; then one closing line "N passed, N failed".
 # Usage: tests/run.sh [--quick]   (--quick: normal build only)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 

@@ -238,3 +238,17 @@ def run(tests):
                         for line in f.read().splitlines()[-25:]:
                             print(f"# {line}")
     sys.exit(1 if failed else 0)
+
+
+def source_matches(pattern):
+    """Every first group of the regular expression pattern in the C sources of the binary (supervisor/,
+    elector/, workers/, common/): what the code names, e.g. the metrics it exports or the env it reads."""
+    import re
+    found = set()
+    for top in ("supervisor", "elector", "workers", "common"):
+        for root, _, files in os.walk(os.path.join(SOURCE_ROOT, top)):
+            for fn in files:
+                if fn.endswith(".c"):
+                    with open(os.path.join(root, fn), errors="replace") as f:
+                        found.update(re.findall(pattern, f.read()))
+    return found
