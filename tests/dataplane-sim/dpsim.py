@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,21 +24,15 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "kube-sim"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import master_cli  # noqa: E402
+from harness import free_port, wait_for  # noqa: E402,F401  (re-exported for the tests)
 from kubesim import Tap  # noqa: E402,F401  (re-exported for the tests)
 
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 15
 USER, PASSWORD = "admin", "s3cret-" + uuid.uuid4().hex[:8]
 B = "/v3/services/haproxy"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def sim_program():
@@ -51,17 +44,6 @@ def bootstrap_config(port):
     return ("global\n  log stderr format raw local0 notice\n"
             "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n"
             "frontend bootstrap\n  bind 127.0.0.1:%d\n  http-request return status 404\n" % port)
-
-
-def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(interval)
 
 
 class DataplaneSim:
