@@ -24,7 +24,7 @@ static void compare_all(struct sched *s, int64_t now, const char *running)
     for (;;) {
         const struct sched_target *busy = NULL;
         for (size_t i = 0; i < s->n; i++)
-            if (s->t[i].state == SCHED_UNKNOWN) busy = &s->t[i];
+            if (s->t[i].state == SCHED_ST_UNKNOWN) busy = &s->t[i];
         if (!busy) return;
         ck_assert_int_eq(sched_next(s, now, NULL, NULL, &a), 1);
         ck_assert_int_eq(a.kind, SCHED_COMPARE);

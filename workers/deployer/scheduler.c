@@ -80,7 +80,7 @@ int sched_set_targets(struct sched *s, const char *const *names, size_t n)
         int keep = 0;
         for (size_t k = 0; k < n && !keep; k++) keep = !s->t[i].removed && strcmp(s->t[i].name, names[k]) == 0;
         if (keep) continue;
-        if (s->t[i].state == SCHED_COMPARING || s->t[i].state == SCHED_PUSHING) s->t[i].removed = 1;
+        if (s->t[i].state == SCHED_ST_COMPARING || s->t[i].state == SCHED_ST_PUSHING) s->t[i].removed = 1;
         else drop(s, i);
     }
     for (size_t k = 0; k < n; k++) {
@@ -96,7 +96,7 @@ int sched_set_targets(struct sched *s, const char *const *names, size_t n)
 static size_t pushing(const struct sched *s)
 {
     size_t c = 0;
-    for (size_t i = 0; i < s->n; i++) c += s->t[i].state == SCHED_PUSHING;
+    for (size_t i = 0; i < s->n; i++) c += s->t[i].state == SCHED_ST_PUSHING;
     return c;
 }
 
@@ -115,18 +115,18 @@ int sched_next(struct sched *s, int64_t now_ms, sched_fast_fn fast, void *ctx, s
         size_t i = (s->cursor + k) % s->n;
         struct sched_target *t = &s->t[i];
         if (t->removed || t->retry_at_ms > now_ms) continue;
-        if (t->state == SCHED_UNKNOWN) {
-            t->state = SCHED_COMPARING;
+        if (t->state == SCHED_ST_UNKNOWN) {
+            t->state = SCHED_ST_COMPARING;
             t->recheck = 0;
             out->kind = SCHED_COMPARE;
             out->target = t->name;
             s->cursor = (i + 1) % s->n;
             return 1;
         }
-        if (t->state != SCHED_IDLE || !s->want[0] || strcmp(t->running, s->want) == 0 || full) continue;
+        if (t->state != SCHED_ST_IDLE || !s->want[0] || strcmp(t->running, s->want) == 0 || full) continue;
         if (now_ms < reload_ok_at(s, t) && !(fast && t->running[0] && fast(ctx, t->name, t->running, s->want)))
             continue;
-        t->state = SCHED_PUSHING;
+        t->state = SCHED_ST_PUSHING;
         snprintf(t->inflight, sizeof(t->inflight), "%s", s->want);
         t->inflight_generation = s->want_generation;
         out->kind = SCHED_PUSH;
@@ -153,8 +153,8 @@ int64_t sched_wake_ms(const struct sched *s, int64_t now_ms)
         const struct sched_target *t = &s->t[i];
         if (t->removed) continue;
         int64_t at;
-        if (t->state == SCHED_UNKNOWN) at = t->retry_at_ms;
-        else if (t->state == SCHED_IDLE && !full && s->want[0] && strcmp(t->running, s->want) != 0) {
+        if (t->state == SCHED_ST_UNKNOWN) at = t->retry_at_ms;
+        else if (t->state == SCHED_ST_IDLE && !full && s->want[0] && strcmp(t->running, s->want) != 0) {
             int64_t r = reload_ok_at(s, t);
             at = t->retry_at_ms > r ? t->retry_at_ms : r;
         } else {
@@ -181,18 +181,18 @@ static void settle(struct sched *s, struct sched_target *t, enum sched_state nex
         drop(s, (size_t)(t - s->t));
         return;
     }
-    t->state = t->recheck ? SCHED_UNKNOWN : next;
+    t->state = t->recheck ? SCHED_ST_UNKNOWN : next;
     t->recheck = 0;
 }
 
 void sched_compared(struct sched *s, const char *target, const char *checksum, int64_t now_ms)
 {
     struct sched_target *t = find_any(s, target);
-    if (!t || t->state != SCHED_COMPARING) return;
+    if (!t || t->state != SCHED_ST_COMPARING) return;
     if (!checksum) {
         t->failures++;
         backoff(t, now_ms);
-        settle(s, t, SCHED_UNKNOWN);
+        settle(s, t, SCHED_ST_UNKNOWN);
         return;
     }
     t->failures = 0;
@@ -200,14 +200,14 @@ void sched_compared(struct sched *s, const char *target, const char *checksum, i
     if (s->want[0] && strcmp(checksum, s->want) == 0) t->was_in_sync = 1;
     else if (t->was_in_sync && s->want[0] && strcmp(t->running, s->want) == 0) t->drifted = 1;
     snprintf(t->running, sizeof(t->running), "%s", checksum);
-    settle(s, t, SCHED_IDLE);
+    settle(s, t, SCHED_ST_IDLE);
 }
 
 void sched_pushed(struct sched *s, const char *target, int ok, int reloaded, int64_t start_ms, const char *running,
                   int64_t now_ms)
 {
     struct sched_target *t = find_any(s, target);
-    if (!t || t->state != SCHED_PUSHING) return;
+    if (!t || t->state != SCHED_ST_PUSHING) return;
     if (reloaded) t->last_reload_ms = start_ms;
     if (running) snprintf(t->running, sizeof(t->running), "%s", running);
     else if (ok) snprintf(t->running, sizeof(t->running), "%s", t->inflight);
@@ -221,15 +221,15 @@ void sched_pushed(struct sched *s, const char *target, int ok, int reloaded, int
         backoff(t, now_ms);
     }
     t->inflight[0] = '\0';
-    settle(s, t, SCHED_IDLE);
+    settle(s, t, SCHED_ST_IDLE);
 }
 
 void sched_recheck_all(struct sched *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct sched_target *t = &s->t[i];
-        if (t->state == SCHED_IDLE) t->state = SCHED_UNKNOWN;
-        else if (t->state != SCHED_UNKNOWN) t->recheck = 1;
+        if (t->state == SCHED_ST_IDLE) t->state = SCHED_ST_UNKNOWN;
+        else if (t->state != SCHED_ST_UNKNOWN) t->recheck = 1;
     }
 }
 
@@ -237,6 +237,6 @@ size_t sched_in_sync(const struct sched *s)
 {
     size_t c = 0;
     for (size_t i = 0; i < s->n; i++)
-        c += !s->t[i].removed && s->want[0] && s->t[i].state != SCHED_UNKNOWN && strcmp(s->t[i].running, s->want) == 0;
+        c += !s->t[i].removed && s->want[0] && s->t[i].state != SCHED_ST_UNKNOWN && strcmp(s->t[i].running, s->want) == 0;
     return c;
 }

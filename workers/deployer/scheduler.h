@@ -30,10 +30,10 @@
 #define SCHED_BACKOFF_MAX_MS 30000
 
 enum sched_state {
-    SCHED_UNKNOWN = 0,  /* its running checksum must be read back first */
-    SCHED_IDLE,
-    SCHED_COMPARING,
-    SCHED_PUSHING,
+    SCHED_ST_UNKNOWN = 0,  /* its running checksum must be read back first */
+    SCHED_ST_IDLE,
+    SCHED_ST_COMPARING,
+    SCHED_ST_PUSHING,
 };
 
 struct sched_target {
