@@ -64,6 +64,7 @@ struct supervisor {
     struct http_server http;
     struct supervisor_metrics metrics;
     struct router router;           /* which child's message goes where (supervisor.c's route table) */
+    struct json_object *deploy_report;  /* owned: the deployer's last deploy_report, /debug/vars "deploy" */
 
     uv_signal_t sigterm, sigint;
     uv_signal_t sighup;             /* reload the config (supervisor_reload_config) */

@@ -147,6 +147,11 @@ haproxy:
   endpoints:
     - name: local
       master_socket: {tmp}/haproxy-master.sock
+  # the deployer writes here once it has an LKG: never the machine's /etc/haproxy
+  config_file: {tmp}/etc/haproxy.cfg
+  maps_dir: {tmp}/etc/maps
+  ssl_certs_dir: {tmp}/etc/ssl
+  general_dir: {tmp}/etc/general
 haproxy_config:
   template: |
     global

@@ -447,10 +447,26 @@ def test_deployer_fence_passing_mid_push_stops_before_the_next_write(tmp):
         fake.close()
 
 
+def test_deployer_report_reaches_debug_vars_deploy(tmp):
+    """Through the real supervisor: the deployer's deploy_report is routed and shown as /debug/vars "deploy"."""
+    import urllib.request
+    port = harness.free_port()
+    path = harness.config(tmp, http_port=port)  # production paths under tmp
+    with harness.Proc([harness.HTIC_BIN, "run", "--config", path], tmp, name="supervisor") as p:
+        harness.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
+
+        def targets():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/vars", timeout=5) as r:
+                return json.loads(r.read())["deploy"]["targets"]
+        ts = harness.wait_for(targets, what="deploy targets in /debug/vars")
+        assert ts[0]["name"] == "local" and ts[0]["in_sync"] is False and ts[0]["last_push"] is None, ts
+
+
 if __name__ == "__main__":
     harness.run([
         test_deployer_push_serves_then_fast_lane_without_reload_then_refused_reload_rolls_back,
         test_deployer_new_leader_pushes_nothing_when_the_target_runs_the_lkg,
         test_deployer_repairs_drift_within_the_interval,
         test_deployer_fence_passing_mid_push_stops_before_the_next_write,
+        test_deployer_report_reaches_debug_vars_deploy,
     ])

@@ -105,6 +105,7 @@ static void on_compared(struct target *t, const char *checksum, const char *diff
         if (was_in_sync) metrics_counter_inc(d->m_drift, (const char *const[]){t->name});
     }
     sched_compared(&d->sched, t->name, checksum, deploy_gate_now(&d->gate));
+    report(d);
     schedule(d);
 }
 
@@ -292,6 +293,7 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     d->open_handles = 2;
     uint64_t drift = (uint64_t)cfg->deploy.drift_prevention_interval_ms;
     uv_timer_start(&d->drift_timer, on_drift_timer, drift, drift);
+    report(d); /* the targets it will push to, before any push */
     return d;
 }
 
