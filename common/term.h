@@ -13,6 +13,9 @@
  * stays small enough for one log line and one journal line. Identities written by other clients are not
  * bound by this (elector/lease.h reads any holder the API can store). */
 #define TERM_IDENTITY_MAX 512
+/* A holder as the elector reports it to the supervisor: our own identity, or another client's, which the
+ * elector shortens beyond TERM_IDENTITY_MAX to a prefix plus length and hash (elector/lease.h). */
+#define TERM_HOLDER_MAX (TERM_IDENTITY_MAX + 48)
 /* leaseTransitions is an int32: "-2147483648" is the longest it prints. */
 #define TERM_TRANSITIONS_LEN 11
 /* The buffer every holder of a term uses: identity, '#', transitions, NUL. */

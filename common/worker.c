@@ -45,6 +45,16 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out)
 
 int worker_child_setup(const struct worker_args *a)
 {
+    /* First of all, before the process takes its title (which is how anyone, a test included, tells the
+     * role has started): signals an operator may send to the wrong pid (HUP meaning reload, USR1/USR2, a
+     * stray ALRM) would by default kill the role, the deployer and elector mid-write. Only the supervisor
+     * acts on them. uv_spawn resets dispositions, so what a role execs (haproxy -c) gets the defaults. */
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGALRM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
         log_error("cannot arm the parent-death signal", "error", strerror(errno));
         return -1;
@@ -60,15 +70,6 @@ int worker_child_setup(const struct worker_args *a)
     /* Our own process group: a signal sent to the supervisor's group (a terminal's Ctrl-C, `timeout`)
      * reaches the supervisor only, which then stops the children in order (deployer first). */
     setpgid(0, 0);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    /* Signals an operator may send to the wrong pid (HUP meaning reload, USR1/USR2, a stray ALRM): their
-     * default action would kill the role, the deployer and elector mid-write. Only the supervisor acts on
-     * them. uv_spawn resets dispositions, so what a role execs (haproxy -c) gets the defaults back. */
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGUSR1, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
-    signal(SIGALRM, SIG_IGN);
     return 0;
 }
 

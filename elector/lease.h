@@ -21,7 +21,7 @@
  * than any identity we accept, so it is never taken for ours, and it differs between two holders unless
  * their 64-bit hashes collide (a writer able to forge that could write any holder anyway). The suffix is at
  * most 4 + 7 + 16 + 16 + 1 = 44 bytes. */
-#define LEASE_FOREIGN_KEPT_MAX (LEASE_IDENTITY_MAX + 48)
+#define LEASE_FOREIGN_KEPT_MAX TERM_HOLDER_MAX
 /* resourceVersion and uid are opaque decimal strings / UUIDs; 128 is far above anything etcd produces. */
 #define LEASE_RV_MAX 128
 /* "2006-01-02T15:04:05.000000Z" plus room for a 5-digit year and NUL. */

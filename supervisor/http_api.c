@@ -98,6 +98,7 @@ static struct json_object *describe(struct supervisor *s)
     }
     json_object_object_add(o, "leader_election", le);
     json_object_object_add(o, "ipc", router_describe(&s->router));
+    json_object_object_add(o, "pipeline", s->pipeline ? json_object_get(s->pipeline) : NULL);
     struct json_object *targets = NULL, *dep = json_object_new_object();
     if (s->deploy_report && json_object_object_get_ex(s->deploy_report, "targets", &targets))
         json_object_object_add(dep, "targets", json_object_get(targets));

@@ -73,6 +73,16 @@ static void on_deploy_report(struct supervisor *s, enum role_id from, struct jso
     s->deploy_report = json_object_get(msg);
 }
 
+/* The executor's view of the pipeline (synced, generation, LKG, last error, quarantine), kept as sent. */
+static void on_pipeline_report(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    (void)from;
+    struct json_object *p;
+    if (!json_object_object_get_ex(msg, "pipeline", &p) || !json_object_is_type(p, json_type_object)) return;
+    json_object_put(s->pipeline);
+    s->pipeline = json_object_get(p);
+}
+
 #define FROM(role) ROUTE_ROLE(ROLE_##role)
 
 /* The table docs/ipc.md describes. A route with a handler is parsed and handled here; one without is
@@ -89,13 +99,19 @@ static const struct route routes[] = {
     {.type = "new_leader_observed", .from = FROM(ELECTOR), .handle = leadership_on_new_leader_observed},
     {.type = "election_report", .from = FROM(ELECTOR), .handle = leadership_on_election_report},
     {.type = "deploy_report", .from = FROM(DEPLOYER), .handle = on_deploy_report},
-    /* Pipeline traffic, reserved for the pipeline issue (bodies defined there). Deltas are increments, so
-     * an old one replayed to a restarted renderer would be wrong: it resyncs instead. The others are state:
-     * a destination that starts (the deployer on becoming leader) gets the newest at once. */
+    /* Pipeline traffic (docs/ipc.md "Pipeline messages"). Deltas are increments, so an old one replayed to a
+     * restarted renderer would be wrong: it asks for a resync instead. State messages are kept: a destination
+     * that starts (the deployer on becoming leader, a restarted validator) gets the newest at once. */
     {.type = "deltas", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
-    {.type = "rendered", .from = FROM(RENDERER), .to = FROM(VALIDATOR), .absent = ROUTE_KEEP_LATEST},
+    {.type = "synced", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
+    {.type = "resync", .from = FROM(RENDERER), .to = FROM(RECONCILER), .absent = ROUTE_DROP},
+    {.type = "rendered", .from = FROM(RENDERER), .to = FROM(VALIDATOR) | FROM(EXECUTOR),
+     .absent = ROUTE_KEEP_LATEST},
+    {.type = "render_failed", .from = FROM(RENDERER), .to = FROM(EXECUTOR), .absent = ROUTE_DROP},
+    {.type = "render_request", .from = FROM(EXECUTOR), .to = FROM(RENDERER), .absent = ROUTE_DROP},
     {.type = "validated", .from = FROM(VALIDATOR), .to = FROM(EXECUTOR), .absent = ROUTE_KEEP_LATEST},
-    {.type = "lkg", .from = FROM(EXECUTOR), .to = FROM(DEPLOYER), .absent = ROUTE_KEEP_LATEST},
+    {.type = "lkg", .from = FROM(EXECUTOR), .to = FROM(DEPLOYER) | FROM(RENDERER), .absent = ROUTE_KEEP_LATEST},
+    {.type = "pipeline_report", .from = FROM(EXECUTOR), .handle = on_pipeline_report},
     {.type = "targets", .from = FROM(DISCOVERY), .to = FROM(RENDERER) | FROM(DEPLOYER),
      .absent = ROUTE_KEEP_LATEST},
 };
@@ -444,6 +460,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     supervisor_metrics_close(s);
     router_free(&s->router);
     json_object_put(s->deploy_report);
+    json_object_put(s->pipeline);
     config_free(s->cfg);
     close(s->opts.config_fd);
     free(s);

@@ -19,7 +19,7 @@ struct supervisor_opts {
     char config_path[PATH_MAX];     /* for messages; the bytes come from config_fd */
     int config_fd;                  /* sealed memfd snapshot of the config, inherited by every child */
     int election_enabled;
-    char identity[256];
+    char identity[TERM_IDENTITY_MAX + 1];
     char lease_name[256];
     char http_address[64];
     int http_port;                  /* 0: pick a free port (tests) */
@@ -35,7 +35,7 @@ struct leadership {
     int is_leader;                  /* the deployer may run */
     int elector_claims;             /* the elector said became_leader and has not said lost_leadership */
     char term[TERM_MAX];            /* common/term.h: identity#leaseTransitions, as the elector reported it */
-    char observed_leader[256];      /* last holder the elector saw */
+    char observed_leader[TERM_HOLDER_MAX + 1]; /* last holder the elector saw (foreign ones shortened) */
     int64_t fence_ms;               /* monotonic; -1: no fence (election disabled) */
     int64_t sleep_ms;               /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when the fence's write was sent */
     int64_t became_ms;              /* monotonic time leadership began */
@@ -51,7 +51,7 @@ struct supervisor_metrics {
     struct metrics_registry *reg;   /* owned */
     struct metric_family *restarts, *up, *uptime, *is_leader, *transitions, *time_as_leader, *info;
     double time_as_leader_reported; /* what the counter holds, so a scrape adds only the difference */
-    char info_holder[256];          /* lease_holder label of the info series now at 1 */
+    char info_holder[TERM_HOLDER_MAX + 1]; /* lease_holder label of the info series now at 1 */
 };
 
 struct supervisor {
@@ -65,6 +65,7 @@ struct supervisor {
     struct supervisor_metrics metrics;
     struct router router;           /* which child's message goes where (supervisor.c's route table) */
     struct json_object *deploy_report;  /* owned: the deployer's last deploy_report, /debug/vars "deploy" */
+    struct json_object *pipeline;   /* owned: the executor's last pipeline_report body, for /debug/vars */
 
     uv_signal_t sigterm, sigint;
     uv_signal_t sighup;             /* reload the config (supervisor_reload_config) */

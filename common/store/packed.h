@@ -69,6 +69,9 @@ int64_t packed_keys_find(const struct packed_keys *k, const char *s, size_t n);
 const char *packed_keys_str(const struct packed_keys *k, uint32_t id, size_t *len);
 size_t packed_keys_count(const struct packed_keys *k);    /* live keys */
 size_t packed_keys_bytes(const struct packed_keys *k);    /* memory of the table: entries, strings, hashes */
+/* Keys created plus keys freed so far: an id (or an absence) packed_keys_find gave stays right while this
+ * count is unchanged, so readers can cache lookups (the template engine does, per render). */
+uint64_t packed_keys_changes(const struct packed_keys *k);
 
 /* --- projection --- */
 /* paths: dotted member names with ['quoted'] names for keys holding dots, e.g.

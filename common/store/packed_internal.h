@@ -101,6 +101,7 @@ struct packed_keys {
     uint32_t *ht;           /* owned: open addressing, id + 1, 0 empty, linear probing */
     uint32_t htcap, live;
     size_t key_bytes;       /* sum of the key allocations */
+    uint64_t changes;       /* keys created plus keys freed (packed_keys_changes) */
 };
 /* Finds or creates (with zero references) key s; *created says which. -1 with e on a bound or OOM. */
 int pk_keys_intern(struct packed_keys *k, const char *s, size_t n, uint32_t *id, int *created, struct err *e);

@@ -116,6 +116,7 @@ int pk_keys_intern(struct packed_keys *k, const char *s, size_t n, uint32_t *id,
     k->ht[pos] = nid + 1;
     k->live++;
     k->key_bytes += sizeof(*key) + n + 1;
+    k->changes++;
     *id = nid;
     *created = 1;
     return 0;
@@ -143,6 +144,7 @@ void pk_keys_release(struct packed_keys *k, uint32_t id)
     free(key);
     k->byid[id] = NULL;
     k->live--;
+    k->changes++;
     if (k->nfree == k->freecap) {
         uint32_t cap = k->freecap ? k->freecap * 2 : 64;
         uint32_t *f = realloc(k->freeids, cap * sizeof(*f));
@@ -162,6 +164,7 @@ const char *packed_keys_str(const struct packed_keys *k, uint32_t id, size_t *le
 }
 
 size_t packed_keys_count(const struct packed_keys *k) { return k->live; }
+uint64_t packed_keys_changes(const struct packed_keys *k) { return k->changes; }
 
 size_t packed_keys_bytes(const struct packed_keys *k)
 {

@@ -2,8 +2,10 @@
  *
  * An environment (struct tmpl_env) owns a loader (a directory or an in-memory map name -> source), options
  * and registered globals; templates are compiled once (tmpl_compile) and rendered many times (tmpl_render)
- * against a json-c context object plus optional native values (see struct tmpl_native for the hook the
- * renderer worker uses to expose its watched-resource stores). Not thread-safe: one env per thread. */
+ * against a context (a packed object, see common/store/packed.h, or a json-c object) plus optional native
+ * values (see struct tmpl_native for the hook the renderer worker uses to expose its watched-resource
+ * stores). Packed and json-c containers are read in place, never converted. Not thread-safe: one env per
+ * thread. */
 #ifndef HTIC_TEMPLATE_H
 #define HTIC_TEMPLATE_H
 
@@ -14,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/store/packed.h"
 
 /* Bounds on input from outside (templates and data are user supplied). */
 #define TMPL_OUTPUT_MAX ((size_t)256 << 20)      /* rendered bytes per render: far above any haproxy.cfg */
@@ -31,22 +34,25 @@ struct tmpl;
 struct tmpl_call;   /* the render in progress, handed to native callbacks */
 
 /* A value as natives see and return it. Kinds a native may return: NONE, BOOL, INT, FLOAT, STR (copied by
- * tmpl_value_str into the render's memory), JSON (borrowed: the json_object must outlive the render), NATIVE
- * (borrowed, must outlive the render) and LIST (built with tmpl_list_new / tmpl_list_push). */
+ * tmpl_value_str into the render's memory), packed values (tmpl_value_packed, borrowed: the block must
+ * outlive the render), JSON (borrowed: the json_object must outlive the render), NATIVE (borrowed, must
+ * outlive the render) and LIST (built with tmpl_list_new / tmpl_list_push). */
 enum tmpl_kind {
     TMPL_UNDEF, TMPL_NONE, TMPL_BOOL, TMPL_INT, TMPL_FLOAT, TMPL_STR, TMPL_LIST, TMPL_DICT,
     TMPL_JLIST, TMPL_JDICT, TMPL_MACRO, TMPL_FUNC, TMPL_LOOP, TMPL_NATIVE,
+    TMPL_PLIST, TMPL_PDICT,  /* a packed array / object: u.pb the block, len the value's slot */
 };
 
 struct tmpl_value {
     uint8_t kind;    /* enum tmpl_kind */
     uint8_t flags;   /* engine-internal */
-    uint32_t len;    /* string length in bytes for STR */
+    uint32_t len;    /* string length in bytes for STR, the slot for PLIST/PDICT */
     union {
         int64_t i;
         double f;
         const char *s;          /* STR: NUL-terminated, len bytes */
         json_object *j;         /* JLIST, JDICT (borrowed) */
+        const struct packed *pb; /* PLIST, PDICT (borrowed) */
         void *p;                /* engine objects */
         struct tmpl_native *nat;
     } u;
@@ -76,6 +82,9 @@ struct tmpl_value tmpl_value_none(void);
 struct tmpl_value tmpl_value_bool(int b);
 struct tmpl_value tmpl_value_int(int64_t i);
 struct tmpl_value tmpl_value_json(json_object *j);          /* converts scalars, borrows arrays/objects */
+/* A packed value: scalars converted, strings point into the block, arrays and objects are read in place
+ * (read-only to templates). Nothing is copied; the block must outlive the render. */
+struct tmpl_value tmpl_value_packed(struct packed_val v);
 struct tmpl_value tmpl_value_native(struct tmpl_native *n);
 struct tmpl_value tmpl_value_str(struct tmpl_call *c, const char *s, size_t n);
 struct tmpl_value tmpl_list_new(struct tmpl_call *c);
@@ -87,15 +96,7 @@ int tmpl_call_error(struct tmpl_call *c, const char *fmt, ...) __attribute__((fo
 /* String view of a value passed to a native (NULL if it is not a string). */
 const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len);
 
-/* Immutable data for templates: JSON converted once into compact, contiguous engine values (LIST/DICT kinds),
- * much faster to render over than json-c objects when the data is large. Templates cannot modify it. The
- * values stay valid until tmpl_data_free. */
-struct tmpl_data;
-struct tmpl_data *tmpl_data_new(void);
-int tmpl_data_from_json(struct tmpl_data *d, json_object *j, struct tmpl_value *out, struct err *e);
-void tmpl_data_free(struct tmpl_data *d);
-size_t tmpl_data_size(const struct tmpl_data *d);   /* bytes reserved */
-/* Looks up a string key in a DICT, JDICT or tmpl_data dict value: 1 found, 0 not. */
+/* Looks up a string key in a DICT, JDICT or PDICT value: 1 found, 0 not. */
 int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out);
 
 struct tmpl_options {
@@ -121,6 +122,10 @@ int tmpl_compile(struct tmpl_env *env, const char *name, struct tmpl **out, stru
 int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *names,
                      const struct tmpl_value *vals, size_t nvars, struct buf *out, struct err *e);
 int tmpl_render(struct tmpl *t, json_object *context, struct buf *out, struct err *e);
+/* The same with the context as a value whose members become variables: a packed object
+ * (tmpl_value_packed) or a JSON object (tmpl_value_json); any other kind is refused. NULL for none. */
+int tmpl_render_value(struct tmpl *t, const struct tmpl_value *context, const char *const *names,
+                      const struct tmpl_value *vals, size_t nvars, struct buf *out, struct err *e);
 /* Templates are freed with their env; tmpl_free is a no-op kept for symmetry with the API sketch. */
 void tmpl_free(struct tmpl *t);
 

@@ -284,19 +284,20 @@ int tmpl_compile(struct tmpl_env *env, const char *name, struct tmpl **out, stru
     return tmpl_load(env, name, out, e, &missing);
 }
 
-int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *names,
-                     const struct tmpl_value *vals, size_t nvars, struct buf *out, struct err *e)
+int tmpl_render_value(struct tmpl *t, const struct tmpl_value *context, const char *const *names,
+                      const struct tmpl_value *vals, size_t nvars, struct buf *out, struct err *e)
 {
     struct tmpl_env *env = t->env;
     err_clear(e);
     if (env->rendering) return err_set(e, "tmpl_render called while a render of the same env is running");
-    if (context && !json_object_is_type(context, json_type_object))
-        return err_set(e, "render context must be a JSON object");
+    if (context && context->kind != TMPL_PDICT && context->kind != TMPL_JDICT)
+        return err_set(e, "render context must be an object");
     struct tmpl_call r;
     memset(&r, 0, sizeof(r));
     r.env = env;
     r.ar = &env->rar;
-    r.ctx = context;
+    if (context) r.ctx = *context;
+    r.kcache = tmpl_arena_alloc(&env->rar, sizeof(*r.kcache) * TMPL_KCACHE_SIZE);   /* NULL: no cache */
     r.vnames = names;
     r.vvals = vals;
     r.nvars = nvars;
@@ -314,6 +315,17 @@ int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *na
     env->rendering = 0;
     tmpl_arena_reset(&env->rar);
     return rc < 0 ? -1 : 0;
+}
+
+int tmpl_render_vars(struct tmpl *t, json_object *context, const char *const *names,
+                     const struct tmpl_value *vals, size_t nvars, struct buf *out, struct err *e)
+{
+    if (context && !json_object_is_type(context, json_type_object)) {
+        err_clear(e);
+        return err_set(e, "render context must be a JSON object");
+    }
+    tv ctx = tmpl_v_from_json(context);
+    return tmpl_render_value(t, context ? &ctx : NULL, names, vals, nvars, out, e);
 }
 
 int tmpl_render(struct tmpl *t, json_object *context, struct buf *out, struct err *e)

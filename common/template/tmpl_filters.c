@@ -292,6 +292,8 @@ F(length)
     case TMPL_LIST:
     case TMPL_JLIST:
     case TMPL_JDICT:
+    case TMPL_PLIST:
+    case TMPL_PDICT:
     case TMPL_UNDEF:
         *out = v_int((int64_t)tmpl_v_len(v));
         return 0;
@@ -1089,7 +1091,8 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
         return 0;
     case TMPL_STR: return json_str(v->u.s, v->len, b);
     case TMPL_LIST:
-    case TMPL_JLIST: {
+    case TMPL_JLIST:
+    case TMPL_PLIST: {
         size_t c = tmpl_v_len(v);
         if (!c) {
             buf_puts(b, "[]");
@@ -1113,7 +1116,8 @@ static int to_json(struct tmpl_call *r, const struct node *n, const tv *v, int i
         return 0;
     }
     case TMPL_DICT:
-    case TMPL_JDICT: {
+    case TMPL_JDICT:
+    case TMPL_PDICT: {
         if (v->flags & (VF_NS | VF_MODULE))
             return tmpl_rerr(r, n, "Object of type %s is not JSON serializable", tmpl_kind_name(v));
         tv *ks, *vs;

@@ -106,7 +106,7 @@ struct node {
 };
 
 /* ---- values ---- */
-enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_FROZEN = 32, VF_VIEW_KEYS = 64, VF_VIEW_VALUES = 128,
+enum { VF_TUPLE = 1, VF_NS = 2, VF_MARKUP = 4, VF_MODULE = 8, VF_GROUP = 16, VF_VIEW_KEYS = 64, VF_VIEW_VALUES = 128,
        VF_VIEW_ITEMS = 192 /* lists from dict.keys()/values()/items(): print as Python's views */ };
 struct tlist {
     uint32_t len, cap;
@@ -192,10 +192,23 @@ const char *tmpl_intern(struct tmpl_env *env, const char *s, size_t n);
 int tmpl_load(struct tmpl_env *env, const char *name, struct tmpl **out, struct err *e, int *missing);
 
 /* ---- render state (struct tmpl_call is what natives get) ---- */
+/* Attribute names resolved to packed key ids (tmpl_render.c). A key id stays valid while some block uses
+ * the key; once the key is freed its id may be reused for another key. An entry is therefore checked
+ * against the table's change count (a native may build or free blocks during a render), and the cache
+ * lives in the render arena, so nothing is trusted across renders. Entries are keyed by the name's address
+ * (attribute names are interned per env) and the key table; a collision just replaces the entry. */
+#define TMPL_KCACHE_SIZE 256   /* distinct attribute names a template set uses in hot loops: a few dozen */
+struct kcache_entry {
+    const char *name;
+    const struct packed_keys *keys;
+    uint64_t changes;          /* packed_keys_changes when id was found */
+    int64_t id;                /* -1: no block uses this key */
+};
 struct tmpl_call {
     struct tmpl_env *env;
     struct arena *ar;
-    json_object *ctx;
+    tv ctx;             /* JDICT or PDICT whose members are variables, or UNDEF */
+    struct kcache_entry *kcache;  /* attribute name -> packed key id, this render only (tmpl_render.c) */
     const char *const *vnames;
     const struct tmpl_value *vvals;
     size_t nvars;
@@ -239,18 +252,24 @@ static inline tv v_float(double f) { tv v = {0}; v.kind = TMPL_FLOAT; v.u.f = f;
 static inline tv v_strn(const char *s, size_t n) { tv v = {0}; v.kind = TMPL_STR; v.u.s = s; v.len = (uint32_t)n; return v; }
 tv tmpl_v_str_copy(struct tmpl_call *r, const char *s, size_t n);   /* UNDEF + r->failed on OOM */
 tv tmpl_v_from_json(json_object *j);
+tv tmpl_v_from_packed(struct packed_val p);
+static inline struct packed_val pv_of(const tv *v) { return (struct packed_val){.b = v->u.pb, .s = v->len}; }
+static inline int v_is_borrowed(const tv *v)   /* containers of the caller's data: read-only */
+{
+    return v->kind == TMPL_JLIST || v->kind == TMPL_JDICT || v->kind == TMPL_PLIST || v->kind == TMPL_PDICT;
+}
 tv tmpl_v_list(struct tmpl_call *r, uint32_t cap);
 tv tmpl_v_dict(struct tmpl_call *r);
-/* The engine's tmpl_list_push / tmpl_dict_set: no kind or frozen check, and any hashable value as key. */
+/* The engine's tmpl_list_push / tmpl_dict_set: no kind or read-only check, and any hashable value as key. */
 int tmpl_list_add(struct tmpl_call *r, tv *list, tv item);
 int tmpl_dict_put(struct tmpl_call *r, tv *dict, tv key, tv val);
 int tmpl_dict_get(const tv *dict, const tv *key, tv *out);          /* 1 found */
 int tmpl_dict_get_h(const tv *dict, const tv *key, uint32_t h, tv *out);  /* DICT only, h = tmpl_v_hash(key) */
-int tmpl_dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT */
+int tmpl_dict_get_str(const tv *dict, const char *key, tv *out);    /* any DICT/JDICT/PDICT */
 int tmpl_dict_del(struct tmpl_call *r, tv *dict, const tv *key, tv *out);
 size_t tmpl_v_len(const tv *v);                                     /* lists, dicts, strings (codepoints) */
-int tmpl_v_is_seq(const tv *v);    /* LIST or JLIST */
-int tmpl_v_is_map(const tv *v);    /* DICT or JDICT */
+int tmpl_v_is_seq(const tv *v);    /* LIST, JLIST or PLIST */
+int tmpl_v_is_map(const tv *v);    /* DICT (not a namespace or module), JDICT or PDICT */
 tv tmpl_seq_at(const tv *v, size_t i);
 /* Materializes what `for` iterates: list items, dict keys, string characters. */
 int tmpl_v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, size_t *count);

@@ -51,11 +51,13 @@ int tmpl_method_exists(const tv *self, const char *name)
     case TMPL_DICT:
         if (self->flags & (VF_NS | VF_MODULE)) return 0;
         /* fallthrough */
-    case TMPL_JDICT: return in_list(dict_methods, name);
+    case TMPL_JDICT:
+    case TMPL_PDICT: return in_list(dict_methods, name);
     case TMPL_LIST:
         if (self->flags & VF_TUPLE) return !strcmp(name, "count") || !strcmp(name, "index");
         /* fallthrough */
-    case TMPL_JLIST: return in_list(list_methods, name);
+    case TMPL_JLIST:
+    case TMPL_PLIST: return in_list(list_methods, name);
     case TMPL_LOOP: return in_list(loop_methods, name);
     default: return 0;
     }
@@ -444,7 +446,7 @@ static int str_method(struct tmpl_call *r, const struct node *n, tv *s, const ch
 
 static int readonly(struct tmpl_call *r, const struct node *n, const tv *self, const char *m)
 {
-    if (self->kind == TMPL_JLIST || self->kind == TMPL_JDICT || (self->flags & VF_FROZEN))
+    if (v_is_borrowed(self))
         return tmpl_rerr(r, n, "%s(): values from the render context are read-only; copy first (e.g. |list or dict(x))", m);
     return 0;
 }
@@ -661,9 +663,11 @@ int tmpl_call_method(struct tmpl_call *r, const struct node *n, tv *self, const 
     switch (self->kind) {
     case TMPL_STR: return str_method(r, n, self, name, a, out);
     case TMPL_DICT:
-    case TMPL_JDICT: return dict_method(r, n, self, name, a, out);
+    case TMPL_JDICT:
+    case TMPL_PDICT: return dict_method(r, n, self, name, a, out);
     case TMPL_LIST:
-    case TMPL_JLIST: return list_method(r, n, self, name, a, out);
+    case TMPL_JLIST:
+    case TMPL_PLIST: return list_method(r, n, self, name, a, out);
     case TMPL_LOOP: return loop_method(r, n, self, name, a, out);
     default: return tmpl_rerr(r, n, "'%s' object has no attribute '%s'", tmpl_kind_name(self), name);
     }

@@ -171,11 +171,7 @@ static int frame_lookup(struct tmpl_call *r, const char *name, tv *out)
         if (f->include) hide_loop = 1;
     }
     if (!isolated) {
-        json_object *j;
-        if (r->ctx && json_object_object_get_ex(r->ctx, name, &j)) {
-            *out = tmpl_v_from_json(j);
-            return 1;
-        }
+        if (r->ctx.kind != TMPL_UNDEF && tmpl_dict_get_str(&r->ctx, name, out)) return 1;
         for (size_t i = 0; i < r->nvars; i++)
             if (!strcmp(r->vnames[i], name)) {
                 *out = r->vvals[i];
@@ -201,6 +197,31 @@ static int frame_lookup(struct tmpl_call *r, const char *name, tv *out)
         return 1;
     }
     return 0;
+}
+
+/* ---- packed attributes: names resolved to key ids once per render ---- */
+
+static int packed_attr(struct tmpl_call *r, const tv *obj, const char *name, size_t len, tv *out)
+{
+    struct packed_val v = pv_of(obj), x;
+    const struct packed_keys *keys = packed_keys_of(v.b);
+    int64_t id;
+    if (r->kcache) {
+        struct kcache_entry *c = &r->kcache[((uintptr_t)name >> 3) % TMPL_KCACHE_SIZE];
+        uint64_t changes = packed_keys_changes(keys);
+        if (c->name != name || c->keys != keys || c->changes != changes) {
+            c->name = name;
+            c->keys = keys;
+            c->changes = changes;
+            c->id = packed_keys_find(keys, name, len);
+        }
+        id = c->id;
+    } else {
+        id = packed_keys_find(keys, name, len);
+    }
+    if (id < 0 || !packed_get_id(v, (uint32_t)id, &x)) return 0;
+    *out = tmpl_v_from_packed(x);
+    return 1;
 }
 
 /* ---- output ---- */
@@ -274,8 +295,10 @@ int tmpl_getattr(struct tmpl_call *r, const struct node *n, tv *obj, const char 
         }
         /* fallthrough */
     case TMPL_JDICT:
+    case TMPL_PDICT:
     case TMPL_LIST:
     case TMPL_JLIST:
+    case TMPL_PLIST:
     case TMPL_STR:
         if (obj->kind == TMPL_LIST && (obj->flags & VF_GROUP) && (!strcmp(name, "grouper") || !strcmp(name, "list"))) {
             *out = tmpl_seq_at(obj, name[0] == 'g' ? 0 : 1);
@@ -337,7 +360,7 @@ int tmpl_getitem(struct tmpl_call *r, const struct node *n, tv *obj, tv *key, tv
         return 0;
     }
     if (tmpl_v_is_map(obj) || (obj->kind == TMPL_DICT)) {
-        if (key->kind == TMPL_LIST || key->kind == TMPL_DICT || key->kind == TMPL_JLIST || key->kind == TMPL_JDICT) {
+        if (key->kind == TMPL_LIST || key->kind == TMPL_DICT || v_is_borrowed(key)) {
             if (!(key->flags & VF_TUPLE)) return tmpl_rerr(r, n, "unhashable type: '%s'", tmpl_kind_name(key));
         }
         if (tmpl_dict_get(obj, key, out)) return 0;
@@ -807,7 +830,8 @@ static int contains(struct tmpl_call *r, const struct node *n, tv *item, tv *con
         *res = item->len == 0 || (item->len <= cont->len && memmem(cont->u.s, cont->len, item->u.s, item->len));
         return 0;
     case TMPL_LIST:
-    case TMPL_JLIST: {
+    case TMPL_JLIST:
+    case TMPL_PLIST: {
         size_t len = tmpl_v_len(cont);
         for (size_t i = 0; i < len; i++) {
             tv x = tmpl_seq_at(cont, i);
@@ -820,7 +844,8 @@ static int contains(struct tmpl_call *r, const struct node *n, tv *item, tv *con
         return 0;
     }
     case TMPL_DICT:
-    case TMPL_JDICT: {
+    case TMPL_JDICT:
+    case TMPL_PDICT: {
         if (cont->flags & VF_NS) return tmpl_rerr(r, n, "argument of type 'Namespace' is not iterable");
         tv dummy;
         *res = tmpl_dict_get(cont, item, &dummy);
@@ -914,8 +939,12 @@ static int eval(struct tmpl_call *r, const struct node *n, tv *out)
         tv obj;
         if (eval(r, n->a, &obj) < 0) return -1;
         if (!(n->flags & NF_MAYBE_METHOD)) {  /* fast paths: plain data */
+            if (obj.kind == TMPL_PDICT) {
+                if (!packed_attr(r, &obj, n->s, n->slen, out)) *out = tmpl_v_undef_attr(&obj, n->s);
+                return 0;
+            }
             tv key = v_strn(n->s, n->slen);
-            if (obj.kind == TMPL_DICT && obj.flags == VF_FROZEN) {
+            if (obj.kind == TMPL_DICT && obj.flags == 0) {  /* not a namespace or module */
                 if (!tmpl_dict_get_h(&obj, &key, n->hash, out)) *out = tmpl_v_undef_attr(&obj, n->s);
                 return 0;
             }

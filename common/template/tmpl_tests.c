@@ -50,6 +50,7 @@ T(sameas)
     else if (v->kind == TMPL_NONE || v->kind == TMPL_UNDEF) *res = 1;
     else if (v->kind == TMPL_BOOL || v->kind == TMPL_INT) *res = v->u.i == o.u.i;
     else if (v->kind == TMPL_STR) *res = v->u.s == o.u.s && v->len == o.len;
+    else if (v->kind == TMPL_PLIST || v->kind == TMPL_PDICT) *res = v->u.pb == o.u.pb && v->len == o.len;  /* block, slot */
     else *res = v->u.p == o.u.p;
     return 0;
 }
@@ -65,6 +66,7 @@ T(in)
         return 0;
     case TMPL_LIST:
     case TMPL_JLIST:
+    case TMPL_PLIST:
         *res = 0;
         for (size_t i = 0; i < tmpl_v_len(&seq); i++) {
             tv x = tmpl_seq_at(&seq, i);
@@ -75,7 +77,8 @@ T(in)
         }
         return 0;
     case TMPL_DICT:
-    case TMPL_JDICT: {
+    case TMPL_JDICT:
+    case TMPL_PDICT: {
         tv d;
         *res = tmpl_dict_get(&seq, v, &d);
         return 0;

@@ -1,6 +1,6 @@
 /* Template values: construction, lists and dicts (ordered, arena-backed), Python-compatible truthiness,
- * equality, ordering, str() and repr() (including Python's shortest float repr). JSON arrays and objects
- * from the context are used in place (borrowed), never copied. */
+ * equality, ordering, str() and repr() (including Python's shortest float repr). Packed and JSON arrays and
+ * objects from the caller (the context, natives' results) are read in place (borrowed), never copied. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,26 @@ tv tmpl_v_from_json(json_object *j)
     case json_type_string: v = v_strn(json_object_get_string(j), (size_t)json_object_get_string_len(j)); break;
     case json_type_array: v.kind = TMPL_JLIST; v.u.j = j; break;
     case json_type_object: v.kind = TMPL_JDICT; v.u.j = j; break;
+    }
+    return v;
+}
+
+tv tmpl_v_from_packed(struct packed_val p)
+{
+    tv v = {0};
+    switch (packed_type(p)) {
+    case PACKED_NULL: v.kind = TMPL_NONE; break;
+    case PACKED_BOOL: v = v_bool(packed_bool(p)); break;
+    case PACKED_INT: v = v_int(packed_int(p)); break;
+    case PACKED_DOUBLE: v = v_float(packed_double(p)); break;
+    case PACKED_STRING: {
+        size_t n;
+        const char *s = packed_str(p, &n);
+        v = v_strn(s, n);  /* n < PACKED_STRING_MAX, fits len */
+        break;
+    }
+    case PACKED_ARRAY: v.kind = TMPL_PLIST; v.u.pb = p.b; v.len = p.s; break;
+    case PACKED_OBJECT: v.kind = TMPL_PDICT; v.u.pb = p.b; v.len = p.s; break;
     }
     return v;
 }
@@ -192,6 +212,12 @@ int tmpl_dict_put(struct tmpl_call *r, tv *dict, tv key, tv val)
 
 int tmpl_dict_get(const tv *dict, const tv *key, tv *out)
 {
+    if (dict->kind == TMPL_PDICT) {
+        struct packed_val x;
+        if (key->kind != TMPL_STR || !packed_get(pv_of(dict), key->u.s, key->len, &x)) return 0;
+        *out = tmpl_v_from_packed(x);
+        return 1;
+    }
     if (dict->kind == TMPL_JDICT) {
         if (key->kind != TMPL_STR) return 0;
         struct lh_table *t = json_object_get_object(dict->u.j);
@@ -285,16 +311,26 @@ size_t tmpl_v_len(const tv *v)
     case TMPL_DICT: return ((struct tdict *)v->u.p)->len;
     case TMPL_JLIST: return json_object_array_length(v->u.j);
     case TMPL_JDICT: return (size_t)json_object_object_length(v->u.j);
+    case TMPL_PLIST:
+    case TMPL_PDICT: return packed_len(pv_of(v));
     default: return 0;
     }
 }
 
-int tmpl_v_is_seq(const tv *v) { return v->kind == TMPL_LIST || v->kind == TMPL_JLIST; }
-int tmpl_v_is_map(const tv *v) { return (v->kind == TMPL_DICT && !(v->flags & (VF_NS | VF_MODULE))) || v->kind == TMPL_JDICT; }
+int tmpl_v_is_seq(const tv *v) { return v->kind == TMPL_LIST || v->kind == TMPL_JLIST || v->kind == TMPL_PLIST; }
+int tmpl_v_is_map(const tv *v)
+{
+    return (v->kind == TMPL_DICT && !(v->flags & (VF_NS | VF_MODULE))) || v->kind == TMPL_JDICT || v->kind == TMPL_PDICT;
+}
 
 tv tmpl_seq_at(const tv *v, size_t i)
 {
     if (v->kind == TMPL_LIST) return ((struct tlist *)v->u.p)->it[i];
+    if (v->kind == TMPL_PLIST) {
+        struct packed_val x = {0};
+        packed_at(pv_of(v), i, &x);
+        return tmpl_v_from_packed(x);
+    }
     return tmpl_v_from_json(json_object_array_get_idx(v->u.j, i));
 }
 
@@ -314,6 +350,17 @@ size_t tmpl_map_entries(struct tmpl_call *r, const tv *m, tv **keys, tv **vals)
             if (vals) (*vals)[i] = d->e[i].v;
         }
         return d->len;
+    }
+    if (m->kind == TMPL_PDICT) {
+        for (size_t i = 0; i < n; i++) {
+            const char *k;
+            size_t kl;
+            struct packed_val x;
+            packed_member(pv_of(m), i, &k, &kl, &x);
+            (*keys)[i] = v_strn(k, kl);
+            if (vals) (*vals)[i] = tmpl_v_from_packed(x);
+        }
+        return n;
     }
     size_t i = 0;
     json_object_object_foreach(m->u.j, k, val) {
@@ -335,9 +382,11 @@ const char *tmpl_kind_name(const tv *v)
     case TMPL_FLOAT: return "float";
     case TMPL_STR: return "str";
     case TMPL_LIST: return v->flags & VF_TUPLE ? "tuple" : "list";
-    case TMPL_JLIST: return "list";
+    case TMPL_JLIST:
+    case TMPL_PLIST: return "list";
     case TMPL_DICT: return v->flags & VF_NS ? "Namespace" : v->flags & VF_MODULE ? "TemplateModule" : "dict";
-    case TMPL_JDICT: return "dict";
+    case TMPL_JDICT:
+    case TMPL_PDICT: return "dict";
     case TMPL_MACRO: return "Macro";
     case TMPL_FUNC: return "function";
     case TMPL_LOOP: return "LoopContext";
@@ -357,11 +406,6 @@ int tmpl_v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, si
         return 0;
     case TMPL_LIST: {
         struct tlist *l = v->u.p;
-        if (v->flags & VF_FROZEN) {  /* immutable: iterate in place */
-            *items = l->it;
-            *count = l->len;
-            return 0;
-        }
         *items = tmpl_arena_alloc(r->ar, (l->len ? l->len : 1) * sizeof(tv));
         if (!*items) return tmpl_rerr(r, n, "out of memory");
         if (l->len) memcpy(*items, l->it, l->len * sizeof(tv));
@@ -375,8 +419,22 @@ int tmpl_v_iter(struct tmpl_call *r, const struct node *n, tv *v, tv **items, si
         for (size_t i = 0; i < len; i++) (*items)[i] = tmpl_v_from_json(json_object_array_get_idx(v->u.j, i));
         *count = len;
         return 0;
+    case TMPL_PLIST: {
+        struct packed_val p = pv_of(v);
+        len = packed_len(p);
+        *items = tmpl_arena_alloc(r->ar, (len ? len : 1) * sizeof(tv));
+        if (!*items) return tmpl_rerr(r, n, "out of memory");
+        for (size_t i = 0; i < len; i++) {
+            struct packed_val x;
+            packed_at(p, i, &x);
+            (*items)[i] = tmpl_v_from_packed(x);
+        }
+        *count = len;
+        return 0;
+    }
     case TMPL_DICT:
     case TMPL_JDICT:
+    case TMPL_PDICT:
         if (v->flags & VF_NS) return tmpl_rerr(r, n, "'Namespace' object is not iterable");
         *count = tmpl_map_entries(r, v, items, NULL);
         if (r->failed) return tmpl_rerr(r, n, "out of memory");
@@ -411,7 +469,9 @@ int tmpl_v_truthy(const tv *v)
     case TMPL_STR: return v->len != 0;
     case TMPL_LIST:
     case TMPL_JLIST:
-    case TMPL_JDICT: return tmpl_v_len(v) != 0;
+    case TMPL_JDICT:
+    case TMPL_PLIST:
+    case TMPL_PDICT: return tmpl_v_len(v) != 0;
     case TMPL_DICT: return (v->flags & (VF_NS | VF_MODULE)) ? 1 : tmpl_v_len(v) != 0;
     default: return 1;
     }
@@ -434,6 +494,8 @@ static int eq_d(const tv *a, const tv *b, int depth)
     if (a->kind == b->kind && (a->kind == TMPL_LIST || a->kind == TMPL_DICT) && a->u.p == b->u.p &&
         (a->flags & VF_TUPLE) == (b->flags & VF_TUPLE))
         return 1;  /* the same object, as Python's identity shortcut */
+    if (a->kind == b->kind && (a->kind == TMPL_PLIST || a->kind == TMPL_PDICT) && a->u.pb == b->u.pb && a->len == b->len)
+        return 1;  /* the same packed value */
     if (tmpl_v_is_num(a) && tmpl_v_is_num(b)) {
         if (a->kind != TMPL_FLOAT && b->kind != TMPL_FLOAT) return a->u.i == b->u.i;
         return tmpl_v_num(a) == tmpl_v_num(b);
@@ -458,6 +520,17 @@ static int eq_d(const tv *a, const tv *b, int depth)
             json_object_object_foreach(a->u.j, k, val) {
                 tv x = tmpl_v_from_json(val), y;
                 if (!tmpl_dict_get_str(b, k, &y) || !eq_d(&x, &y, depth + 1)) return 0;
+            }
+            return 1;
+        }
+        if (a->kind == TMPL_PDICT) {
+            for (size_t i = 0, n = tmpl_v_len(a); i < n; i++) {
+                const char *k;
+                size_t kl;
+                struct packed_val p;
+                packed_member(pv_of(a), i, &k, &kl, &p);
+                tv x = tmpl_v_from_packed(p), key = v_strn(k, kl), y;
+                if (!tmpl_dict_get(b, &key, &y) || !eq_d(&x, &y, depth + 1)) return 0;
             }
             return 1;
         }
@@ -599,7 +672,10 @@ void tmpl_v_repr(const tv *v, struct buf *b)
 
 static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
 {
-    if (v->kind == TMPL_LIST || v->kind == TMPL_DICT || v->kind == TMPL_JLIST || v->kind == TMPL_JDICT) {
+    /* Only the engine's own containers can contain themselves; packed values share their block pointer, so
+     * they are not tracked (their nesting is bounded by PACKED_DEPTH_MAX, below VALUE_NEST_MAX). */
+    int tracked = v->kind == TMPL_LIST || v->kind == TMPL_DICT || v->kind == TMPL_JLIST || v->kind == TMPL_JDICT;
+    if (tracked) {
         int dict = v->kind == TMPL_DICT || v->kind == TMPL_JDICT;
         for (int k = 0; k < st->n; k++)
             if (st->seen[k] == v->u.p) {  /* contains itself: Python prints [...] / {...} */
@@ -616,7 +692,8 @@ static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
     case TMPL_STR: repr_str(v->u.s, v->len, b); return;
     case TMPL_UNDEF: buf_puts(b, "Undefined"); return;  /* repr() of Jinja's Undefined */
     case TMPL_LIST:
-    case TMPL_JLIST: {
+    case TMPL_JLIST:
+    case TMPL_PLIST: {
         int tuple = v->flags & VF_TUPLE;
         int view = v->kind == TMPL_LIST ? (v->flags & VF_VIEW_ITEMS) : 0;
         if (view) buf_puts(b, view == VF_VIEW_KEYS ? "dict_keys(" : view == VF_VIEW_VALUES ? "dict_values(" : "dict_items(");
@@ -630,9 +707,24 @@ static void repr_d(const tv *v, struct buf *b, struct repr_stack *st)
         if (tuple && n == 1) buf_putc(b, ',');
         buf_putc(b, tuple ? ')' : ']');
         if (view) buf_putc(b, ')');
-        st->n--;
+        if (tracked) st->n--;
         return;
     }
+    case TMPL_PDICT:
+        buf_putc(b, '{');
+        for (size_t i = 0, n = tmpl_v_len(v); i < n; i++) {
+            const char *k;
+            size_t kl;
+            struct packed_val p;
+            packed_member(pv_of(v), i, &k, &kl, &p);
+            if (i) buf_puts(b, ", ");
+            repr_str(k, kl, b);
+            buf_puts(b, ": ");
+            tv x = tmpl_v_from_packed(p);
+            repr_d(&x, b, st);
+        }
+        buf_putc(b, '}');
+        return;
     case TMPL_DICT:
     case TMPL_JDICT: {
         if (v->flags & VF_NS) buf_puts(b, "<Namespace ");
@@ -690,7 +782,9 @@ int tmpl_v_to_str(struct tmpl_call *r, const struct node *n, const tv *v, struct
     case TMPL_STR: buf_append(b, v->u.s, v->len); return 0;
     case TMPL_LIST:
     case TMPL_JLIST:
-    case TMPL_JDICT: tmpl_v_repr(v, b); return 0;
+    case TMPL_JDICT:
+    case TMPL_PLIST:
+    case TMPL_PDICT: tmpl_v_repr(v, b); return 0;
     case TMPL_DICT:
         if (v->flags & VF_MODULE) {
             buf_puts(b, "<TemplateModule>");
@@ -747,6 +841,7 @@ struct tmpl_value tmpl_value_none(void) { return v_none(); }
 struct tmpl_value tmpl_value_bool(int b) { return v_bool(b); }
 struct tmpl_value tmpl_value_int(int64_t i) { return v_int(i); }
 struct tmpl_value tmpl_value_json(json_object *j) { return tmpl_v_from_json(j); }
+struct tmpl_value tmpl_value_packed(struct packed_val v) { return tmpl_v_from_packed(v); }
 struct tmpl_value tmpl_value_native(struct tmpl_native *n)
 {
     tv v = {0};
@@ -764,7 +859,7 @@ int tmpl_list_push(struct tmpl_call *c, struct tmpl_value *list, struct tmpl_val
 struct tmpl_value tmpl_dict_new(struct tmpl_call *c) { return tmpl_v_dict(c); }
 int tmpl_dict_set(struct tmpl_call *c, struct tmpl_value *dict, const char *key, struct tmpl_value v)
 {
-    if (dict->kind != TMPL_DICT || (dict->flags & VF_FROZEN)) return -1;
+    if (dict->kind != TMPL_DICT) return -1;
     tv k = tmpl_v_str_copy(c, key, strlen(key));
     if (k.kind != TMPL_STR) return -1;
     return tmpl_dict_put(c, dict, k, v);
@@ -775,4 +870,9 @@ const char *tmpl_value_cstr(const struct tmpl_value *v, size_t *len)
     if (v->kind != TMPL_STR) return NULL;
     if (len) *len = v->len;
     return v->u.s;
+}
+
+int tmpl_value_get(const struct tmpl_value *dict, const char *key, struct tmpl_value *out)
+{
+    return tmpl_dict_get_str(dict, key, out);
 }

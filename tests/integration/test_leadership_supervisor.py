@@ -18,10 +18,14 @@ from kubesim import KubeSim  # noqa: E402
 FAST = "    lease_namespace: default\n    lease_duration: 3s\n    renew_deadline: 2s\n    retry_period: 500ms\n"
 
 
-def start(tmp, sim, identity="pod-a"):
+# Long enough that an 11 s stop of the supervisor stays inside the deployer's fence.
+SLOW_FENCE = "    lease_namespace: default\n    lease_duration: 30s\n    renew_deadline: 20s\n    retry_period: 500ms\n"
+
+
+def start(tmp, sim, identity="pod-a", timings=FAST):
     port = h.free_port()
     cfg = h.config(tmp, election=True, http_port=port, kubeconfig=sim.kubeconfig,
-                   leader_election_extra=FAST + f"    identity: {identity}\n")
+                   leader_election_extra=timings + f"    identity: {identity}\n")
     return h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, name="supervisor"), port
 
 
@@ -195,9 +199,11 @@ def test_stopped_supervisor_keeps_a_deployer_whose_term_is_still_valid(tmp):
     """SIGSTOP of the supervisor alone (the elector keeps renewing), then SIGCONT: its fence timer and hung
     checks are overdue when the loop wakes, but the renewals and heartbeats sent meanwhile wait unread in
     the sockets. They must be read before anything is judged: the same deployer goes on under its term, and
-    no child is killed as hung. The stop outlasts renew_deadline (2 s) and CHILD_HUNG_MS (10 s)."""
+    no child is killed as hung. The stop outlasts CHILD_HUNG_MS (10 s) but not renew_deadline (20 s here): a
+    stop past the fence ends the deployer by design (it exits at its fence, having missed the renewals), and
+    the supervisor then starts a new one."""
     with KubeSim(auto_namespaces=True) as sim:
-        p, port = start(tmp, sim)
+        p, port = start(tmp, sim, timings=SLOW_FENCE)
         with p:
             kids = h.wait_for(lambda: (lambda k: k if "deployer" in k and "elector" in k and len(k) == 7
                                        else None)(p.children()), what="leader with every child")

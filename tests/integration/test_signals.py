@@ -18,9 +18,17 @@ LEASE = "/apis/coordination.k8s.io/v1/namespaces/default/leases/haproxy-template
 ROLES = ["elector", "discovery", "reconciler", "renderer", "validator", "executor", "deployer"]
 
 
+def titled(pid, role):
+    """The child has taken its title, which worker_child_setup does after ignoring these signals."""
+    try:
+        return open(f"/proc/{pid}/comm").read().strip() == f"htic-{role}"
+    except OSError:
+        return False
+
+
 def all_up(p):
     kids = p.children()
-    return kids if all(r in kids for r in ROLES) else None
+    return kids if all(r in kids and titled(kids[r], r) for r in ROLES) else None
 
 
 def snapshot_of(pid):

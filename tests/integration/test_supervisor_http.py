@@ -105,6 +105,14 @@ def test_debug_vars_json(tmp):
         assert le["enabled"] is False and le["is_leader"] is True and le["term"] == "disabled"
         assert v["children"]["deployer"]["state"] == "running"
         assert v["config"]["controller"]["leader_election"]["enabled"] is False
+        # the executor's report reaches /debug/vars through the routing table (no renderer output yet here:
+        # not synced, no LKG)
+        h.wait_for(lambda: json.loads(get(base + "/debug/vars")[1]).get("pipeline") is not None,
+                   what="pipeline report")
+        pl = json.loads(get(base + "/debug/vars")[1])["pipeline"]
+        for key in ("synced", "generation", "lkg", "last_error", "quarantined", "objects"):
+            assert key in pl, key
+        assert v["ipc"]["refused_unknown_type"] == 0
 
 
 def raw(port, data, read_timeout=8):

@@ -16,7 +16,10 @@ Case file format (one or more cases per file):
     --- ours                       our output is then checked against this section instead,
     --- ours: error                or we must fail with a message naming a line)
 A section's text is its lines joined with newlines (no trailing newline); `\\n` is never interpreted.
-Usage: run_conformance.py [--filter SUBSTRING] [-v]"""
+Every case runs with the context loaded by one loader of the render CLI (--loader): `packed` (the default,
+the packed text builder: the engine reads packed arrays and objects in place) or `json-c` (json-c trees);
+the suite is registered once per loader, so every case proves both kinds of borrowed containers.
+Usage: run_conformance.py [--loader packed|json-c] [--filter SUBSTRING] [-v]"""
 import glob
 import json
 import os
@@ -94,9 +97,13 @@ def run_jinja(case, d):
         return False, ("%s: %s" % (type(e).__name__, e)).encode("utf-8", "replace")
 
 
+LOADER = "packed"
+
+
 def run_ours(case, d):
     opts = case.get("options", "").split()
-    args = [BIN, "render", "--template", os.path.join(d, "main.j2"), "--context", os.path.join(d, "context.json")]
+    args = [BIN, "render", "--template", os.path.join(d, "main.j2"), "--context", os.path.join(d, "context.json"),
+            "--context-loader", LOADER]
     args += ["--" + o for o in opts]
     try:
         p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=CASE_TIMEOUT)
@@ -152,6 +159,9 @@ def check(case, tmp):
 
 
 def main():
+    global LOADER
+    if "--loader" in sys.argv:
+        LOADER = sys.argv[sys.argv.index("--loader") + 1]
     flt = None
     verbose = "-v" in sys.argv
     if "--filter" in sys.argv:

@@ -82,7 +82,7 @@ def main():
         def _():
             expect_fail(["--template", tpl, "--context", write("a.json", "{oops")], "a.json")
             expect_fail(["--template", tpl, "--context", write("b.json", "[1]")], "must be a JSON object")
-            expect_fail(["--template", tpl, "--context", write("c.json", '{"a": 1} x')], "trailing data")
+            expect_fail(["--template", tpl, "--context", write("c.json", '{"a": 1} x')], "trailing characters")
 
         @check("a render error from fail() is reported with its line")
         def _():

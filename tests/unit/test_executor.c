@@ -141,11 +141,11 @@ static void start(struct executor *x)
 static void publish_a(struct executor *x)
 {
     start(x);
-    onf(x, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"%s\",\"trial\":false,\"synced\":true,"
+    onf(x, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"%s\",\"trial\":false,\"synced\":true,"
            "\"objects\":{\"ingresses\":2},\"changed\":[{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"x\"},"
            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
         A, NULL);
-    onf(x, "{\"type\":\"validated\",\"render_id\":1,\"checksum\":\"%s\",\"ok\":true,\"message\":\"\"}", A, NULL);
+    onf(x, "{\"type\":\"validated\",\"render_id\":\"1\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\",\"message\":\"\"}", A, NULL);
 }
 
 START_TEST(test_executor_start_without_lkg_asks_for_a_candidate)
@@ -212,11 +212,11 @@ static void quarantine_y(struct executor *x)
 {
     publish_a(x);
     size_t from = json_object_array_length(sent);
-    onf(x, "{\"type\":\"rendered\",\"render_id\":2,\"checksum\":\"%s\",\"changed\":["
+    onf(x, "{\"type\":\"rendered\",\"render_id\":\"2\",\"checksum\":\"%s\",\"changed\":["
            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"x\"},"
            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
         B, NULL);
-    onf(x, "{\"type\":\"validated\",\"render_id\":2,\"checksum\":\"%s\",\"ok\":false,"
+    onf(x, "{\"type\":\"validated\",\"render_id\":\"2\",\"checksum\":\"%s\",\"ok\":false,\"outcome\":\"invalid\","
            "\"message\":\"[ALERT] haproxy.cfg:7: unknown keyword 'bogus'\"}",
         B, NULL);
     struct json_object *rq = last_of("render_request", from, NULL);
@@ -225,11 +225,12 @@ static void quarantine_y(struct executor *x)
     ck_assert_uint_eq(json_object_array_length(at(rq, "exclude")), 1);
     ck_assert_str_eq(text(json_object_array_get_idx(at(rq, "exclude"), 0), "name"), "y");
     char id[32];
-    snprintf(id, sizeof(id), "%lld", (long long)num(rq, "render_id"));
+    ck_assert(json_object_is_type(at(rq, "render_id"), json_type_string)); /* ids are strings on the wire */
+    snprintf(id, sizeof(id), "%s", text(rq, "render_id"));
     char buf[512];
-    snprintf(buf, sizeof(buf), "{\"type\":\"rendered\",\"render_id\":%s,\"checksum\":\"%s\",\"trial\":true}", id, C);
+    snprintf(buf, sizeof(buf), "{\"type\":\"rendered\",\"render_id\":\"%s\",\"checksum\":\"%s\",\"trial\":true}", id, C);
     on(x, buf);
-    snprintf(buf, sizeof(buf), "{\"type\":\"validated\",\"render_id\":%s,\"checksum\":\"%s\",\"ok\":true}", id, C);
+    snprintf(buf, sizeof(buf), "{\"type\":\"validated\",\"render_id\":\"%s\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", id, C);
     on(x, buf);
 }
 
@@ -264,7 +265,7 @@ START_TEST(test_executor_quarantines_over_messages)
     lkg_state_free(&s);
     /* The renderer's candidate with y excluded is the LKG: no new generation, last_error cleared. */
     size_t from = json_object_array_length(sent);
-    onf(&x, "{\"type\":\"rendered\",\"render_id\":3,\"checksum\":\"%s\",\"excluded\":["
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"3\",\"checksum\":\"%s\",\"excluded\":["
             "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
         C, NULL);
     rep = last_of("pipeline_report", from, NULL);
@@ -290,7 +291,7 @@ START_TEST(test_executor_restart_restores_the_lkg_without_a_new_generation)
     struct json_object *rq = last_of("render_request", from, NULL);
     ck_assert_int_eq(json_object_get_boolean(at(rq, "trial")), 0);
     ck_assert_uint_eq(json_object_array_length(at(rq, "exclude")), 1);
-    onf(&x2, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"%s\",\"excluded\":["
+    onf(&x2, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"%s\",\"excluded\":["
              "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
         C, NULL);
     struct json_object *rep = last_of("pipeline_report", from, NULL);
@@ -323,14 +324,14 @@ START_TEST(test_executor_ignores_malformed_messages)
     struct executor x;
     start(&x);
     size_t from = json_object_array_length(sent);
-    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":1}"), -1);
-    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"md5:00\"}"), -1);
-    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":-4,\"checksum\":\"sha256:00\"}"), -1);
-    ck_assert_int_eq(onf(&x, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"%s\",\"changed\":[{\"name\":\"x\"}]}",
+    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":\"1\"}"), -1);
+    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"md5:00\"}"), -1);
+    ck_assert_int_eq(on(&x, "{\"type\":\"rendered\",\"render_id\":\"-4\",\"checksum\":\"sha256:00\"}"), -1);
+    ck_assert_int_eq(onf(&x, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"%s\",\"changed\":[{\"name\":\"x\"}]}",
                          A, NULL),
                      -1);
-    ck_assert_int_eq(onf(&x, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"%s\",\"changed\":{}}", A, NULL), -1);
-    ck_assert_int_eq(onf(&x, "{\"type\":\"validated\",\"render_id\":1,\"checksum\":\"%s\"}", A, NULL), -1);
+    ck_assert_int_eq(onf(&x, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"%s\",\"changed\":{}}", A, NULL), -1);
+    ck_assert_int_eq(onf(&x, "{\"type\":\"validated\",\"render_id\":\"1\",\"checksum\":\"%s\"}", A, NULL), -1);
     ck_assert_int_eq(on(&x, "{\"type\":\"render_failed\"}"), -1);
     ck_assert_int_eq(on(&x, "{\"type\":\"targets\",\"targets\":[]}"), 0);
     ck_assert_uint_eq(json_object_array_length(sent), from); /* nothing sent, nothing changed */
@@ -343,13 +344,105 @@ START_TEST(test_executor_render_failure_names_template_line_and_column)
 {
     struct executor x;
     publish_a(&x);
-    on(&x, "{\"type\":\"render_failed\",\"render_id\":9,\"template\":\"haproxy.cfg\",\"line\":3,\"column\":5,"
+    on(&x, "{\"type\":\"render_failed\",\"render_id\":\"9\",\"template\":\"haproxy.cfg\",\"line\":3,\"column\":5,"
            "\"message\":\"'foo' is undefined\",\"changed\":[]}");
     struct json_object *rep = last_of("pipeline_report", 0, NULL);
     ck_assert_str_eq(text(rep, "pipeline.last_error.stage"), "render");
     ck_assert_str_eq(text(rep, "pipeline.last_error.message"), "haproxy.cfg:3:5: 'foo' is undefined");
     ck_assert_int_eq(num(rep, "pipeline.last_error.generation"), 2);
     ck_assert_int_eq(num(rep, "pipeline.lkg.generation"), 1); /* the LKG keeps serving */
+    executor_free(&x);
+}
+END_TEST
+
+
+/* The validator's answers that are no verdict: a timeout or an error running haproxy on a candidate is
+ * last_error only (no bisection, no quarantine, asked again after the retry delay); during a bisection every
+ * trial answered "error" quarantines nothing, and a superseded trial is re-asked at once. */
+START_TEST(test_executor_inconclusive_validations_blame_no_object)
+{
+    struct executor x;
+    publish_a(&x);
+    size_t from = json_object_array_length(sent);
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"2\",\"checksum\":\"%s\",\"changed\":["
+            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"x\"},"
+            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
+        B, NULL);
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"2\",\"checksum\":\"%s\",\"ok\":false,\"outcome\":\"timeout\","
+            "\"message\":\"haproxy -c did not finish within 30 s\"}",
+        B, NULL);
+    ck_assert_ptr_null(last_of("render_request", from, NULL)); /* nothing bisected */
+    struct json_object *rep = last_of("pipeline_report", from, NULL);
+    ck_assert_uint_eq(json_object_array_length(at(rep, "pipeline.quarantined")), 0);
+    ck_assert_str_eq(text(rep, "pipeline.last_error.stage"), "validate");
+    ck_assert_ptr_nonnull(strstr(text(rep, "pipeline.last_error.message"), "did not finish"));
+    ck_assert_str_eq(text(last_of("lkg", 0, NULL), "checksum"), A);
+    /* asked again once the retry delay has passed, not before */
+    struct gen_clock soon = {now.mono_ms + GEN_RETRY_INCONCLUSIVE_MS - 1, now.wall_ms}, later = soon;
+    later.mono_ms += 2;
+    executor_on_tick(&x, &soon);
+    ck_assert_ptr_null(last_of("render_request", from, NULL));
+    executor_on_tick(&x, &later);
+    struct json_object *rq = last_of("render_request", from, NULL);
+    ck_assert_ptr_nonnull(rq);
+    ck_assert_int_eq(json_object_get_boolean(at(rq, "trial")), 0);
+    /* the same candidate now validates: it becomes the LKG */
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"2\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", B,
+        NULL);
+    ck_assert_str_eq(text(last_of("lkg", 0, NULL), "checksum"), B);
+    executor_free(&x);
+}
+END_TEST
+
+START_TEST(test_executor_bisection_on_errors_and_superseded_trials_quarantines_nothing)
+{
+    struct executor x;
+    publish_a(&x);
+    size_t from = json_object_array_length(sent);
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"2\",\"checksum\":\"%s\",\"changed\":["
+            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"x\"},"
+            "{\"resource\":\"ingresses\",\"namespace\":\"shop\",\"name\":\"y\"}]}",
+        B, NULL);
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"2\",\"checksum\":\"%s\",\"ok\":false,\"outcome\":\"invalid\","
+            "\"message\":\"[ALERT] bad\"}",
+        B, NULL);
+    char id[32], buf[512];
+    for (int round = 0; round < 6; round++) {
+        struct json_object *rq = last_of("render_request", from, NULL);
+        ck_assert_ptr_nonnull(rq);
+        ck_assert_int_eq(json_object_get_boolean(at(rq, "trial")), 1);
+        snprintf(id, sizeof(id), "%s", text(rq, "render_id"));
+        from = json_object_array_length(sent);
+        snprintf(buf, sizeof(buf), "{\"type\":\"rendered\",\"render_id\":\"%s\",\"checksum\":\"%s\",\"trial\":true}",
+                 id, C);
+        on(&x, buf);
+        const char *outcome = round % 2 ? "error" : "superseded";
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"validated\",\"render_id\":\"%s\",\"checksum\":\"%s\",\"ok\":false,\"outcome\":\"%s\"}",
+                 id, C, outcome);
+        on(&x, buf);
+        if (round % 2) { /* error: re-asked after the retry delay */
+            ck_assert_ptr_null(last_of("render_request", from, NULL));
+            struct gen_clock later = {now.mono_ms + GEN_RETRY_INCONCLUSIVE_MS + 1, now.wall_ms};
+            executor_on_tick(&x, &later);
+        }
+        ck_assert_ptr_nonnull(last_of("render_request", from, NULL));
+        ck_assert_str_ne(text(last_of("render_request", from, NULL), "render_id"), id); /* a new id */
+    }
+    struct json_object *rep = last_of("pipeline_report", 0, NULL);
+    ck_assert_uint_eq(json_object_array_length(at(rep, "pipeline.quarantined")), 0);
+    ck_assert_str_eq(text(last_of("lkg", 0, NULL), "checksum"), A);
+    executor_free(&x);
+}
+END_TEST
+
+START_TEST(test_executor_refuses_numeric_render_ids)
+{
+    struct executor x;
+    start(&x);
+    ck_assert_int_eq(onf(&x, "{\"type\":\"rendered\",\"render_id\":1,\"checksum\":\"%s\"}", A, NULL), -1);
+    ck_assert_int_eq(onf(&x, "{\"type\":\"validated\",\"render_id\":\"1\",\"checksum\":\"%s\",\"ok\":true}", A, NULL),
+                     -1); /* no outcome */
     executor_free(&x);
 }
 END_TEST
@@ -366,6 +459,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_executor_corrupt_lkg_json_starts_without_lkg);
     tcase_add_test(tc, test_executor_ignores_malformed_messages);
     tcase_add_test(tc, test_executor_render_failure_names_template_line_and_column);
+    tcase_add_test(tc, test_executor_inconclusive_validations_blame_no_object);
+    tcase_add_test(tc, test_executor_bisection_on_errors_and_superseded_trials_quarantines_nothing);
+    tcase_add_test(tc, test_executor_refuses_numeric_render_ids);
     suite_add_tcase(s, tc);
     return s;
 }

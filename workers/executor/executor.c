@@ -31,13 +31,25 @@ static int flag(struct json_object *o, const char *k, int dflt)
     return json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : dflt;
 }
 
+/* render_id is a string on the wire (docs/ipc.md, at most RENDER_ID_MAX bytes). Ours are decimal numbers;
+ * an id we did not make (a renderer's candidate) reads as 0, since candidates are matched by checksum. */
+#define RENDER_ID_MAX 256
 static int render_id(struct json_object *o, uint64_t *out)
 {
     struct json_object *v;
-    if (!json_object_object_get_ex(o, "render_id", &v) || !json_object_is_type(v, json_type_int)) return -1;
-    int64_t id = json_object_get_int64(v);
-    if (id < 0) return -1;
-    *out = (uint64_t)id;
+    if (!json_object_object_get_ex(o, "render_id", &v) || !json_object_is_type(v, json_type_string)) return -1;
+    const char *s = json_object_get_string(v);
+    size_t n = (size_t)json_object_get_string_len(v);
+    if (n == 0 || n > RENDER_ID_MAX) return -1;
+    uint64_t id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || id > (UINT64_MAX - 9) / 10) {
+            id = 0;
+            break;
+        }
+        id = id * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = id;
     return 0;
 }
 
@@ -230,7 +242,9 @@ static void send_render_request(struct executor *x, const struct gen_action *a)
 {
     struct json_object *m = json_object_new_object(), *ex = json_object_new_array();
     json_object_object_add(m, "type", json_object_new_string("render_request"));
-    json_object_object_add(m, "render_id", json_object_new_int64((int64_t)a->render_id));
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRIu64, a->render_id);
+    json_object_object_add(m, "render_id", json_object_new_string(id));
     json_object_object_add(m, "trial", json_object_new_boolean(a->trial));
     for (size_t i = 0; i < a->nexclude; i++) json_object_array_add(ex, object_json(&a->exclude[i]));
     json_object_object_add(m, "exclude", ex);
@@ -359,14 +373,18 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
         rc = gen_on_render_failed(&x->sm, now, id, trial, full, changed, nc);
         free(changed);
     } else if (strcmp(type, "validated") == 0) {
-        const char *checksum = str(msg, "checksum");
-        struct json_object *ok;
+        const char *checksum = str(msg, "checksum"), *outcome = str(msg, "outcome");
         if (render_id(msg, &id) < 0) return malformed(type, "render_id");
         if (!checksum || rundir_checksum_check(checksum) < 0) return malformed(type, "checksum");
-        if (!json_object_object_get_ex(msg, "ok", &ok) || !json_object_is_type(ok, json_type_boolean))
-            return malformed(type, "ok");
+        if (!outcome) return malformed(type, "outcome");
         const char *text = str(msg, "message");
-        rc = gen_on_validated(&x->sm, now, id, checksum, json_object_get_boolean(ok), text ? text : "");
+        if (!text) text = "";
+        /* Only a verdict counts: a timeout, an error running haproxy or a superseded request says nothing
+         * about the objects, and bisecting on it would quarantine innocent ones. */
+        if (strcmp(outcome, "valid") == 0 || strcmp(outcome, "invalid") == 0)
+            rc = gen_on_validated(&x->sm, now, id, checksum, strcmp(outcome, "valid") == 0, text);
+        else
+            rc = gen_on_inconclusive(&x->sm, now, id, checksum, strcmp(outcome, "superseded") == 0, text);
     } else {
         return 0;
     }

@@ -681,6 +681,29 @@ int gen_on_validated(struct gen_sm *sm, const struct gen_clock *now, uint64_t re
     return candidate_failed(sm, now, STAGE_VALIDATE, message);
 }
 
+int gen_on_inconclusive(struct gen_sm *sm, const struct gen_clock *now, uint64_t render_id, const char *checksum,
+                        int superseded, const char *message)
+{
+    actions_clear(sm);
+    if (!checksum) return -1;
+    if (!message || !*message) message = superseded ? "superseded" : "validation reached no verdict";
+    struct gen_bisect *b = &sm->b;
+    /* The tick re-asks once now - since >= GEN_ANSWER_TIMEOUT_MS: move since so that comes after the delay. */
+    int64_t retry_at = now->mono_ms - GEN_ANSWER_TIMEOUT_MS + GEN_RETRY_INCONCLUSIVE_MS;
+    if (sm->phase == GEN_BISECTING && render_id == b->trial_id && b->trial_id != 0) {
+        if (superseded) {
+            if (b->trials >= GEN_MAX_TRIALS) return give_up(sm, now, "trials not answered");
+            return send_trial(sm, now, b->kind);
+        }
+        b->trial_sent_ms = retry_at;
+        return emit_error(sm, sm->cand_generation, STAGE_VALIDATE, message);
+    }
+    if (sm->phase != GEN_VALIDATING || !sm->cand_checksum[0] || strcmp(checksum, sm->cand_checksum) != 0) return 0;
+    if (superseded) return 0;
+    sm->cand_since_ms = retry_at;
+    return emit_error(sm, sm->cand_generation, STAGE_VALIDATE, message);
+}
+
 int gen_on_tick(struct gen_sm *sm, const struct gen_clock *now)
 {
     actions_clear(sm);

@@ -46,6 +46,9 @@
 /* A trial, or a candidate's validation, not answered in this long is asked for again (the renderer or
  * validator may have restarted and forgotten it): well above a render plus haproxy -c at 10k objects. */
 #define GEN_ANSWER_TIMEOUT_MS 60000
+/* A validation that could not decide (haproxy -c timed out, could not run) is asked for again this much
+ * later: long enough not to spin on a broken validator, short enough that a passing hiccup costs seconds. */
+#define GEN_RETRY_INCONCLUSIVE_MS 5000
 /* Candidates in a row rendered without the quarantined objects excluded (a restarted renderer) that make
  * us resend the standing exclusion set before the candidate is taken as it is. */
 #define GEN_MAX_RESYNCS 3
@@ -189,6 +192,12 @@ int gen_on_render_failed(struct gen_sm *sm, const struct gen_clock *now, uint64_
 /* A validation result: trials are matched by render_id, candidates by checksum. */
 int gen_on_validated(struct gen_sm *sm, const struct gen_clock *now, uint64_t render_id, const char *checksum,
                      int ok, const char *message);
+/* A validation that reached no verdict: superseded 1 (never checked: a newer request replaced it while it
+ * waited) re-asks a trial at once under a new id and ignores a candidate (a newer one is on its way);
+ * superseded 0 (timeout, haproxy could not run) records last_error and asks again after
+ * GEN_RETRY_INCONCLUSIVE_MS. Neither is a failure: nothing is bisected or quarantined on it. */
+int gen_on_inconclusive(struct gen_sm *sm, const struct gen_clock *now, uint64_t render_id, const char *checksum,
+                        int superseded, const char *message);
 /* Re-asks for a trial or a candidate's validation not answered within GEN_ANSWER_TIMEOUT_MS. */
 int gen_on_tick(struct gen_sm *sm, const struct gen_clock *now);
 
