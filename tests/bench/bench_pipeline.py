@@ -24,7 +24,7 @@ import datetime
 import json
 import os
 import re
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,8 +33,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "kube-sim"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 import harness as h  # noqa: E402
 from kubesim import KubeSim  # noqa: E402
+from proc_mem import smaps_kb  # noqa: E402
 
 # Shape of the cluster: 5 endpoints per EndpointSlice gives the issue's 50k endpoints at 10k Services; one
 # Ingress in ten with TLS gives its 1k Secrets at 10k.
@@ -45,6 +47,9 @@ NAMESPACES_MAX = 100
 SLOTS = 8
 # Bounds on every wait, so a hung role ends the run with a finding instead of hanging it.
 SYNC_TIMEOUT_S = 600
+# The first LKG at scale: at 10k the render is done in about 3 s and haproxy -c in 2 s; with nothing after
+# 90 s the pipeline has stalled (a finding), and one change is written to see whether it recovers.
+FIRST_LKG_TIMEOUT_S = 90
 CHANGE_TIMEOUT_S = 60
 SETTLE_S = 2.0          # after an LKG: let the roles go idle before sampling memory
 CHANGE_GAP_S = 0.3      # between two measured changes: each is an isolated change, not a stream
@@ -224,32 +229,6 @@ def write_seed(path, n, crt, key):
 
 # ---------------------------------------------------------------- measuring
 
-def smaps_kb(pid):
-    """(PSS, RSS, private) in KiB: private (Private_Clean + Private_Dirty) does not depend on how many
-    processes share the libraries, so the renderer's delta is taken from it."""
-    pss = rss = priv = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Private_"):
-                    priv += int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss, priv
-
-
-def comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
-
-
 def tree_memory(sup):
     """{role: (pss_kb, rss_kb)} for the supervisor, each role and (summed as "haproxy -c") any process below
     a role, which is a validator's transient check."""
@@ -337,6 +316,35 @@ def debug_vars(port):
         return None
 
 
+def stage_seconds(port):
+    """{metric: (sum, count)} of the render and validation duration histograms from /metrics."""
+    import urllib.request
+    out = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return out
+    for name in ("haproxy_ic_render_duration_seconds", "haproxy_ic_validation_duration_seconds"):
+        vals = {}
+        for suffix in ("_sum", "_count"):
+            m = re.search(r"^%s%s(?:\{[^}]*\})? (\S+)$" % (name, suffix), text, re.M)
+            vals[suffix] = float(m.group(1)) if m else 0.0
+        out[name] = (vals["_sum"], vals["_count"])
+    return out
+
+
+def stage_means_ms(before, after):
+    """Mean duration (ms) of each stage between two stage_seconds() snapshots."""
+    out = {}
+    for k, (s1, c1) in after.items():
+        s0, c0 = before.get(k, (0.0, 0.0))
+        if c1 > c0:
+            out[k.replace("haproxy_ic_", "").replace("_duration_seconds", "")] = (
+                round((s1 - s0) / (c1 - c0) * 1000), int(c1 - c0))
+    return out
+
+
 def pct(xs, p):
     xs = sorted(xs)
     if not xs:
@@ -403,6 +411,37 @@ def write_structural(sim, i, n):
     return time.time(), "backend be_%s_app-%05d\n" % (ns, i)
 
 
+def changed_frame_bytes(counts):
+    """What the renderer's first `rendered` message carries in `changed` after the initial sync: one
+    {"resource","namespace","name"} per object (the same names write_seed gives them)."""
+    total = 0
+    for kind, c in counts.items():
+        name = {"endpointslices": 17, "secrets": 13}.get(kind, 9)  # app-00000-abcde, tls-app-00000, app-00000
+        total += c * len('{"resource":"%s","namespace":"ns-000","name":"%s"},' % (kind, "x" * name))
+    return total
+
+
+def stall_report(rep, counts):
+    """What the roles said and did when no first LKG came: the router's counts and the last lines."""
+    v = debug_vars(rep.port) or {}
+    routes = (v.get("ipc") or {}).get("routes") or {}
+    lines = [ln for ln in rep.proc.text().splitlines() if "level=debug" not in ln]
+    return {"waited_s": FIRST_LKG_TIMEOUT_S,
+            "router": {k: routes.get(k) for k in ("deltas", "synced", "rendered", "validated", "lkg")},
+            "pipeline": v.get("pipeline"),
+            "changed_bytes_estimate": changed_frame_bytes(counts),
+            "renders_logged": sum(1 for ln in lines if "msg=rendered" in ln),
+            "last_lines": [ln[:240] for ln in lines[-4:]]}
+
+
+def first_render_s(rep):
+    """Exec to the renderer's first "rendered" line."""
+    for t, role, msg, _ in LogTail(rep.proc.log_path).lines():
+        if role == "renderer" and msg == "rendered":
+            return round(t - rep.t_exec, 2)
+    return None
+
+
 def update_endpoints(sim, i, n, gen):
     ns = namespace_of(i, n)
     path = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/app-%05d-abcde" % i
@@ -418,6 +457,7 @@ def fmt_mem(mem):
 
 def run_scale(n, args, crt, key, results, idle_renderer_kb):
     r = {"scale": n, "load_start": loadavg()}
+    results.append(r)  # partial figures survive a failure later on
     with tempfile.TemporaryDirectory(prefix=f"htic-bench-pipeline-{n}-") as tmp:
         seed = os.path.join(tmp, "seed.json")
         t0 = time.monotonic()
@@ -433,11 +473,20 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
             reps = [Replica(sim, tmp, 0, http_port, https_port)]
             try:
                 lead = reps[0]
-                first = lead.wait_lkg(0, lambda cfg: cfg.count("\nbackend be_ns-") == n, SYNC_TIMEOUT_S)
+                first = lead.wait_lkg(0, lambda cfg: cfg.count("\nbackend be_ns-") == n, FIRST_LKG_TIMEOUT_S)
+                extra = 0
                 if not first:
-                    raise RuntimeError(f"no LKG with {n} backends within {SYNC_TIMEOUT_S}s; last lines:\n" +
-                                       lead.proc.text()[-3000:])
+                    r["stalled"] = stall_report(lead, counts)
+                    # one change (the first measured one) to see whether the pipeline recovers
+                    t_ack, needle = write_structural(sim, n, n)
+                    extra = 1
+                    first = lead.wait_lkg(t_ack, lambda cfg: needle in cfg, SYNC_TIMEOUT_S)
+                    if not first:
+                        raise RuntimeError(f"no LKG within {FIRST_LKG_TIMEOUT_S}s, nor {SYNC_TIMEOUT_S}s after a "
+                                           f"change: {r['stalled']}; last lines:\n" + lead.proc.text()[-3000:])
+                    r["stalled"]["lkg_after_one_change_ms"] = round((first[0] - t_ack) * 1000)
                 r["sync_to_lkg_s"] = round(first[0] - lead.t_exec, 2)
+                r["renderer_first_render_s"] = first_render_s(lead)
                 r["first_lkg_generation"] = first[1]
                 cfg = gen_cfg(lead.run_dir, first[2])
                 r["haproxy_cfg_bytes"] = len(cfg)
@@ -454,10 +503,12 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
                     r["renderer_bytes_per_object"] = round(delta * 1024 / objs)
                     r["json_bytes_per_object"] = round(sum(sizes.values()) / objs)
                 # structural changes
+                stages0 = stage_seconds(lead.port)
+                r["first_stages_ms"] = stage_means_ms({}, stages0)
                 lat = []
                 k = args.changes if n < 10000 else max(1, args.changes // 2)
                 for j in range(k):
-                    t_ack, needle = write_structural(sim, n + j, n)
+                    t_ack, needle = write_structural(sim, n + extra + j, n)
                     got = lead.wait_lkg(t_ack, lambda c: needle in c, CHANGE_TIMEOUT_S)
                     if not got:
                         raise RuntimeError(f"change {j} not in an LKG within {CHANGE_TIMEOUT_S}s")
@@ -467,6 +518,7 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
                 r["latency_ms"] = {"p50": round(pct(lat, 50)), "p95": round(pct(lat, 95)),
                                    "min": round(min(lat)), "max": round(max(lat))}
                 r["load_after_changes"] = loadavg()
+                r["change_stages_ms"] = stage_means_ms(stages0, stage_seconds(lead.port))
                 if n == max(args.scales):
                     churn(sim, lead, n, args, r)
                     followers(sim, tmp, reps, n, args, r, http_port, https_port)
@@ -474,7 +526,6 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
             finally:
                 for rep in reps:
                     rep.stop()
-    results.append(r)
     return r
 
 
@@ -512,25 +563,36 @@ def churn(sim, lead, n, args, r):
                   "at_s": [round(s[0]) for s in samples], "load": loadavg()}
 
 
+def same_lkg(reps):
+    for rep in reps:
+        rep.poll()
+    last = {rep.lkgs[-1][2] if rep.lkgs else None for rep in reps}
+    return len(last) == 1 and None not in last
+
+
 def followers(sim, tmp, reps, n, args, r, http_port, https_port):
-    """Adds followers; once every replica has the leader's LKG checksum, compares the trees' PSS."""
+    """Adds followers; once every replica has the same LKG checksum, compares the trees' PSS. A follower
+    without a first LKG after FIRST_LKG_TIMEOUT_S has stalled like the leader did: one change, then wait."""
     if args.followers <= 0:
         return
     t0 = time.time()
     for i in range(1, args.followers + 1):
         reps.append(Replica(sim, tmp, i, http_port, https_port))
-    lead = reps[0]
-    lead.poll()
-    want = lead.lkgs[-1][2]
-    for rep in reps[1:]:
-        got = rep.wait_lkg(0, lambda cfg, w=want: True, SYNC_TIMEOUT_S)
+    deadline = time.monotonic() + FIRST_LKG_TIMEOUT_S
+    while not same_lkg(reps) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not same_lkg(reps):
+        r["followers_stalled"] = {"waited_s": FIRST_LKG_TIMEOUT_S,
+                                  "lkgs": [len(rep.lkgs) for rep in reps],
+                                  "renders_logged": [sum(1 for ln in rep.proc.text().splitlines()
+                                                         if "role=renderer" in ln and "msg=rendered" in ln)
+                                                     for rep in reps]}
+        write_structural(sim, n + 1000, n)
         deadline = time.monotonic() + SYNC_TIMEOUT_S
-        while got and got[2] != want and time.monotonic() < deadline:
+        while not same_lkg(reps) and time.monotonic() < deadline:
             time.sleep(0.2)
-            rep.poll()
-            got = rep.lkgs[-1]
-        if not got or got[2] != want:
-            raise RuntimeError(f"follower {rep.dir} did not reach the leader's LKG {want}: {got}")
+        if not same_lkg(reps):
+            raise RuntimeError("replicas did not reach one LKG: %s" % [rep.lkgs[-1:] for rep in reps])
     r["followers_sync_s"] = round(time.time() - t0, 1)
     time.sleep(SETTLE_S * 2)
     trees = [tree_memory(rep.proc) for rep in reps]
@@ -588,7 +650,16 @@ def print_tables(m, results):
         lat_s = (f"{lat['p50']} / {lat['p95']} ms ({lat['min']}-{lat['max']}), {r['changes']}" if lat else "")
         bpo = (f"{r['renderer_bytes_per_object']} ({r['json_bytes_per_object']})"
                if "renderer_bytes_per_object" in r else "")
-        print(f"| {r['scale']} ({objs}) | {r.get('seed_mb', 0)} MB | {r['sync_to_lkg_s']} s | {lat_s} | "
+        sync = f"{r['sync_to_lkg_s']} s" + (f" (first render {r['renderer_first_render_s']} s)"
+                                            if r.get("renderer_first_render_s") else "")
+        if r.get("change_stages_ms"):
+            print(f"\nstages at {r['scale']} (mean ms, count): initial sync {r.get('first_stages_ms')}, "
+                  f"during the changes {r['change_stages_ms']}")
+        if r.get("followers_stalled"):
+            print(f"\nFOLLOWERS STALLED at {r['scale']}: {r['followers_stalled']}")
+        if r.get("stalled"):
+            sync += " STALLED, see below"
+        print(f"| {r['scale']} ({objs}) | {r.get('seed_mb', 0)} MB | {sync} | {lat_s} | "
               f"{r['pss_total_mib']} | {bpo} | {r['load_start']} |")
     print("\nPSS per process (MiB):")
     for r in results:
@@ -607,11 +678,19 @@ def print_tables(m, results):
                   f"followers synced in {r['followers_sync_s']} s; same LKG: {len(set(r['replicas_lkg'])) == 1}")
             for p in r["replicas_pss_mib"]:
                 print(f"  {p}")
+        if r.get("change_stages_ms"):
+            print(f"\nstages at {r['scale']} (mean ms, count): initial sync {r.get('first_stages_ms')}, "
+                  f"during the changes {r['change_stages_ms']}")
+        if r.get("followers_stalled"):
+            print(f"\nFOLLOWERS STALLED at {r['scale']}: {r['followers_stalled']}")
+        if r.get("stalled"):
+            print(f"\nSTALLED at {r['scale']}: {json.dumps(r['stalled'], indent=1)}")
         if r.get("errors"):
             print(f"\nerrors/warnings logged at {r['scale']}: {r['errors']}")
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so every finally stops what it started
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", default="100,1000,10000")
     ap.add_argument("--changes", type=int, default=20, help="structural changes per scale (half at 10k)")
@@ -639,10 +718,11 @@ def main():
             print(f"scale {n}: {json.dumps(r)}", flush=True)
         except Exception as e:  # noqa: BLE001 - a failure at a scale is a finding: print it, go on
             rc = 1
-            print(f"scale {n} FAILED: {e}", flush=True)
-            results.append({"scale": n, "failed": str(e)[:4000]})
+            r = results[-1] if results and results[-1]["scale"] == n else {"scale": n}
+            r["failed"] = str(e)[:4000]
+            print(f"scale {n} FAILED: {e}\npartial: {json.dumps(r)}", flush=True)
     print(f"\ntotal {time.monotonic() - t_start:.0f} s", flush=True)
-    ok = [r for r in results if "failed" not in r]
+    ok = [r for r in results if "sync_to_lkg_s" in r]
     print_tables(m, ok)
     if args.json:
         with open(args.json, "w") as f:
