@@ -652,11 +652,6 @@ def print_tables(m, results):
                if "renderer_bytes_per_object" in r else "")
         sync = f"{r['sync_to_lkg_s']} s" + (f" (first render {r['renderer_first_render_s']} s)"
                                             if r.get("renderer_first_render_s") else "")
-        if r.get("change_stages_ms"):
-            print(f"\nstages at {r['scale']} (mean ms, count): initial sync {r.get('first_stages_ms')}, "
-                  f"during the changes {r['change_stages_ms']}")
-        if r.get("followers_stalled"):
-            print(f"\nFOLLOWERS STALLED at {r['scale']}: {r['followers_stalled']}")
         if r.get("stalled"):
             sync += " STALLED, see below"
         print(f"| {r['scale']} ({objs}) | {r.get('seed_mb', 0)} MB | {sync} | {lat_s} | "
