@@ -1,5 +1,6 @@
 /* IPC framing: partial reads at every split, several frames per read, oversized and malformed frames,
- * and a channel round trip over a real socketpair on a libuv loop. */
+ * a channel round trip over a real socketpair on a libuv loop, and its flow control (a paused channel reads
+ * nothing until resumed; a drained queue is reported once). */
 #include "tests/unit/unit.h"
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,20 @@ static void count_message(struct ipc_channel *ch, struct json_object *msg, const
     (void)type;
 }
 
+/* The peer writes n renewed frames straight into the socket. */
+static void write_renewed(int fd, int n)
+{
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        struct json_object *m = ipc_msg_new("renewed");
+        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
+        json_object_put(m);
+    }
+    ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+    buf_free(&b);
+}
+
 START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
 {
     int fds[2];
@@ -173,15 +188,7 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
     ck_assert_int_eq(ipc_channel_start(&ch), 0);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* nothing written: returns at once */
     ck_assert_int_eq(got, 0);
-    struct buf b;
-    buf_init(&b);
-    for (int i = 0; i < 3; i++) {
-        struct json_object *m = ipc_msg_new("renewed");
-        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
-        json_object_put(m);
-    }
-    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
-    buf_free(&b);
+    write_renewed(fds[0], 3);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0);
     ck_assert_int_eq(got, 3);
     close(fds[0]);
@@ -189,6 +196,84 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
     ipc_channel_close(&ch, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(got, 3);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+START_TEST(test_ipc_channel_paused_reads_nothing_until_resumed)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int got = 0;
+    struct ipc_channel ch;
+    ck_assert_int_eq(ipc_channel_init(&ch, &loop, fds[1], count_message, NULL, &got), 0);
+    ck_assert_int_eq(ipc_channel_start(&ch), 0);
+    ipc_channel_pause(&ch);
+    write_renewed(fds[0], 3);
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* the hung check's drain respects the pause too */
+    ck_assert_int_eq(got, 0);
+    ipc_channel_pause(&ch); /* twice: still one pause */
+    ipc_channel_resume(&ch);
+    ck_assert_int_eq(ch.reading, 1);
+    for (int i = 0; i < 5 && got < 3; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&ch), 0);
+    ck_assert_int_eq(got, 3);
+    close(fds[0]);
+    ipc_channel_close(&ch, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static int drained_calls;
+static size_t drained_at;
+static void on_test_drained(struct ipc_channel *ch)
+{
+    drained_calls++;
+    drained_at = ch->queued_bytes;
+}
+
+static void on_count_close(struct ipc_channel *ch, const char *reason)
+{
+    (void)reason;
+    ipc_channel_close(ch, NULL);
+}
+
+START_TEST(test_ipc_channel_reports_once_when_its_queue_drained_to_the_mark)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int got = 0;
+    struct ipc_channel a, b;
+    ck_assert_int_eq(ipc_channel_init(&a, &loop, fds[0], NULL, NULL, NULL), 0);
+    ck_assert_int_eq(ipc_channel_init(&b, &loop, fds[1], count_message, on_count_close, &got), 0);
+    ck_assert_int_eq(ipc_channel_notify_drained(&a, 0, on_test_drained), -1); /* nothing queued: no wait */
+    char pad[4096];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = 0;
+    for (int i = 0; i < 1000; i++) { /* 4 MB: more than the socket takes while b does not read */
+        struct json_object *m = ipc_msg_new("event");
+        json_object_object_add(m, "pad", json_object_new_string(pad));
+        ck_assert_int_eq(ipc_channel_send(&a, m), 0);
+        json_object_put(m);
+    }
+    size_t mark = a.queued_bytes / 2;
+    ck_assert_int_eq(ipc_channel_notify_drained(&a, mark, on_test_drained), 0);
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(drained_calls, 0); /* nobody reads: no drain */
+    ck_assert_int_eq(ipc_channel_start(&b), 0);
+    for (int i = 0; i < 100000 && got < 1000; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(got, 1000);
+    ck_assert_int_eq(drained_calls, 1);
+    ck_assert_uint_le(drained_at, mark);
+    ipc_channel_close(&a, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(drained_calls, 1);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
@@ -371,6 +456,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_ipc_channel_closed_from_its_own_callback_mid_read);
     tcase_add_test(tc, test_ipc_body_must_start_with_its_type);
     tcase_add_test(tc, test_ipc_channel_drain_reads_what_is_already_written);
+    tcase_add_test(tc, test_ipc_channel_paused_reads_nothing_until_resumed);
+    tcase_add_test(tc, test_ipc_channel_reports_once_when_its_queue_drained_to_the_mark);
     suite_add_tcase(s, tc);
     return s;
 }
