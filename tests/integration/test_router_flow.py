@@ -33,14 +33,6 @@ WATCH = """watched_resources:
 """
 
 
-def vm_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
 def read_bytes(pid):
     with open(f"/proc/{pid}/io") as f:
         return int(next(line for line in f if line.startswith("rchar:")).split()[1])
@@ -78,8 +70,8 @@ def test_stopped_renderer_pauses_the_reconciler_and_every_frame_arrives(tmp):
             kids = p.children()
             renderer, reconciler = kids["renderer"], kids["reconciler"]
             start = debug_ipc(port)["routes"]["deltas"]
-            rss_before = vm_kib(p.pid, "VmRSS")
-            hwm_before = vm_kib(p.pid, "VmHWM")
+            rss_before = h.vm_kib(p.pid, "VmRSS")
+            hwm_before = h.vm_kib(p.pid, "VmHWM")
             read_before = read_bytes(renderer)
             os.kill(renderer, signal.SIGSTOP)
             stopped_at = time.monotonic()
@@ -92,7 +84,7 @@ def test_stopped_renderer_pauses_the_reconciler_and_every_frame_arrives(tmp):
                 ipc = debug_ipc(port)
                 assert ipc["congested"] == ["renderer"], ipc
                 time.sleep(1)  # what the reconciler would still push, it pushes now
-                rss_stopped = vm_kib(p.pid, "VmRSS")
+                rss_stopped = h.vm_kib(p.pid, "VmRSS")
             finally:
                 stopped_s = time.monotonic() - stopped_at
                 os.kill(renderer, signal.SIGCONT)
@@ -110,7 +102,7 @@ def test_stopped_renderer_pauses_the_reconciler_and_every_frame_arrives(tmp):
             now = p.children()
             assert now.get("renderer") == renderer and now.get("reconciler") == reconciler, (kids, now)
             assert "killing hung child" not in p.text(), p.text()
-            hwm = vm_kib(p.pid, "VmHWM")
+            hwm = h.vm_kib(p.pid, "VmHWM")
             print(f"# supervisor RSS KiB: before {rss_before}, renderer stopped {rss_stopped} "
                   f"(for {stopped_s:.1f} s), peak {hwm} (was {hwm_before}); sent "
                   f"{OBJECTS * OBJ_BYTES // 1024} KiB; pauses {end['pauses']}")
