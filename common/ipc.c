@@ -276,7 +276,7 @@ int ipc_channel_drain(struct ipc_channel *ch)
     /* The pipe is non-blocking (libuv's): reading behind libuv's back is safe, its next read sees EAGAIN. */
     char chunk[65536];
     size_t total = 0;
-    while (total < IPC_DRAIN_MAX && !ch->ended) {
+    while (total < IPC_DRAIN_MAX && !ch->ended && !ch->paused) { /* a frame may pause the channel */
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break; /* EAGAIN: nothing more written yet; a real error is left to libuv's next read */

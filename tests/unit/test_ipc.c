@@ -228,6 +228,47 @@ START_TEST(test_ipc_channel_paused_reads_nothing_until_resumed)
 }
 END_TEST
 
+static void pause_on_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    count_message(ch, msg, type);
+    ipc_channel_pause(ch);
+}
+
+START_TEST(test_ipc_channel_drain_stops_reading_once_a_frame_paused_the_channel)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int got = 0;
+    struct ipc_channel ch;
+    ck_assert_int_eq(ipc_channel_init(&ch, &loop, fds[1], pause_on_message, NULL, &got), 0);
+    ck_assert_int_eq(ipc_channel_start(&ch), 0);
+    /* about 10 KiB frames, 150 KiB in all: more than one read of drain's 64 KiB */
+    char pad[10000];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = 0;
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 15; i++) {
+        struct json_object *m = ipc_msg_new("event");
+        json_object_object_add(m, "pad", json_object_new_string(pad));
+        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
+        json_object_put(m);
+    }
+    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
+    buf_free(&b);
+    ck_assert_int_eq(ipc_channel_drain(&ch), 0);
+    /* the first read's frames (the rest of that read is not thrown away), not the whole backlog */
+    ck_assert_int_ge(got, 1);
+    ck_assert_int_le(got, 7);
+    close(fds[0]);
+    ipc_channel_close(&ch, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static int drained_calls;
 static size_t drained_at;
 static void on_test_drained(struct ipc_channel *ch)
@@ -457,6 +498,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_ipc_body_must_start_with_its_type);
     tcase_add_test(tc, test_ipc_channel_drain_reads_what_is_already_written);
     tcase_add_test(tc, test_ipc_channel_paused_reads_nothing_until_resumed);
+    tcase_add_test(tc, test_ipc_channel_drain_stops_reading_once_a_frame_paused_the_channel);
     tcase_add_test(tc, test_ipc_channel_reports_once_when_its_queue_drained_to_the_mark);
     suite_add_tcase(s, tc);
     return s;

@@ -171,6 +171,7 @@ static void fake_resume(struct supervisor *s, enum role_id from)
         feed(from, one.data, one.len);
         buf_free(&one);
     }
+    if (off == 0) return;
     memmove(b->data, b->data + off, b->len - off);
     b->len -= off;
 }
