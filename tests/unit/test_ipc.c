@@ -162,18 +162,23 @@ static void count_message(struct ipc_channel *ch, struct json_object *msg, const
     (void)type;
 }
 
-/* The peer writes n renewed frames straight into the socket. */
-static void write_renewed(int fd, int n)
+/* The peer writes n frames of type straight into the socket, each with pad bytes of padding (0: none). */
+static void write_frames(int fd, const char *type, int n, size_t pad)
 {
+    char *p = malloc(pad + 1);
+    memset(p, 'x', pad);
+    p[pad] = '\0';
     struct buf b;
     buf_init(&b);
     for (int i = 0; i < n; i++) {
-        struct json_object *m = ipc_msg_new("renewed");
+        struct json_object *m = ipc_msg_new(type);
+        if (pad) json_object_object_add(m, "pad", json_object_new_string(p));
         ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
         json_object_put(m);
     }
     ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
     buf_free(&b);
+    free(p);
 }
 
 START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
@@ -188,7 +193,7 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
     ck_assert_int_eq(ipc_channel_start(&ch), 0);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* nothing written: returns at once */
     ck_assert_int_eq(got, 0);
-    write_renewed(fds[0], 3);
+    write_frames(fds[0], "renewed", 3, 0);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0);
     ck_assert_int_eq(got, 3);
     close(fds[0]);
@@ -200,31 +205,47 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
 }
 END_TEST
 
+/* A channel reading one end of a socketpair; the test writes into fds[0] as the peer. */
+struct reader {
+    int fds[2];
+    uv_loop_t loop;
+    struct ipc_channel ch;
+    int got;
+};
+
+static void reader_open(struct reader *r, ipc_message_cb on_message)
+{
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, r->fds), 0);
+    uv_loop_init(&r->loop);
+    ck_assert_int_eq(ipc_channel_init(&r->ch, &r->loop, r->fds[1], on_message, NULL, &r->got), 0);
+    ck_assert_int_eq(ipc_channel_start(&r->ch), 0);
+}
+
+static void reader_close(struct reader *r)
+{
+    close(r->fds[0]);
+    ipc_channel_close(&r->ch, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&r->loop), 0);
+}
+
 START_TEST(test_ipc_channel_paused_reads_nothing_until_resumed)
 {
-    int fds[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    int got = 0;
-    struct ipc_channel ch;
-    ck_assert_int_eq(ipc_channel_init(&ch, &loop, fds[1], count_message, NULL, &got), 0);
-    ck_assert_int_eq(ipc_channel_start(&ch), 0);
-    ipc_channel_pause(&ch);
-    write_renewed(fds[0], 3);
-    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* the hung check's drain respects the pause too */
-    ck_assert_int_eq(got, 0);
-    ipc_channel_pause(&ch); /* twice: still one pause */
-    ipc_channel_resume(&ch);
-    ck_assert_int_eq(ch.reading, 1);
-    for (int i = 0; i < 5 && got < 3; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    ck_assert_int_eq(ipc_channel_drain(&ch), 0);
-    ck_assert_int_eq(got, 3);
-    close(fds[0]);
-    ipc_channel_close(&ch, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    struct reader r;
+    reader_open(&r, count_message);
+    ipc_channel_pause(&r.ch);
+    write_frames(r.fds[0], "renewed", 3, 0);
+    for (int i = 0; i < 5; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0); /* the hung check's drain respects the pause too */
+    ck_assert_int_eq(r.got, 0);
+    ipc_channel_pause(&r.ch); /* twice: still one pause */
+    ipc_channel_resume(&r.ch);
+    ck_assert_int_eq(r.ch.reading, 1);
+    for (int i = 0; i < 5 && r.got < 3; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0);
+    ck_assert_int_eq(r.got, 3);
+    reader_close(&r);
 }
 END_TEST
 
@@ -236,36 +257,15 @@ static void pause_on_message(struct ipc_channel *ch, struct json_object *msg, co
 
 START_TEST(test_ipc_channel_drain_stops_reading_once_a_frame_paused_the_channel)
 {
-    int fds[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    int got = 0;
-    struct ipc_channel ch;
-    ck_assert_int_eq(ipc_channel_init(&ch, &loop, fds[1], pause_on_message, NULL, &got), 0);
-    ck_assert_int_eq(ipc_channel_start(&ch), 0);
+    struct reader r;
+    reader_open(&r, pause_on_message);
     /* about 10 KiB frames, 150 KiB in all: more than one read of drain's 64 KiB */
-    char pad[10000];
-    memset(pad, 'x', sizeof(pad) - 1);
-    pad[sizeof(pad) - 1] = 0;
-    struct buf b;
-    buf_init(&b);
-    for (int i = 0; i < 15; i++) {
-        struct json_object *m = ipc_msg_new("event");
-        json_object_object_add(m, "pad", json_object_new_string(pad));
-        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
-        json_object_put(m);
-    }
-    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
-    buf_free(&b);
-    ck_assert_int_eq(ipc_channel_drain(&ch), 0);
+    write_frames(r.fds[0], "event", 15, 10000);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0);
     /* the first read's frames (the rest of that read is not thrown away), not the whole backlog */
-    ck_assert_int_ge(got, 1);
-    ck_assert_int_le(got, 7);
-    close(fds[0]);
-    ipc_channel_close(&ch, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ck_assert_int_ge(r.got, 1);
+    ck_assert_int_le(r.got, 7);
+    reader_close(&r);
 }
 END_TEST
 

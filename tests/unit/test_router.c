@@ -402,9 +402,9 @@ START_TEST(test_router_pauses_senders_of_a_destination_that_does_not_drain_and_l
 }
 END_TEST
 
-START_TEST(test_router_resumes_the_senders_of_a_destination_that_died)
+/* The reconciler sends deltas to a renderer that reads nothing until the router pauses it. */
+static void send_deltas_until_paused(void)
 {
-    fx.s.up[ROLE_RENDERER] = 1;
     for (int i = 0; i < 30 && !fx.s.paused[ROLE_RECONCILER]; i++) {
         struct buf f;
         encode_sized("deltas", i, BURST_FRAME_BYTES, &f);
@@ -412,6 +412,12 @@ START_TEST(test_router_resumes_the_senders_of_a_destination_that_died)
         buf_free(&f);
     }
     ck_assert_int_eq(fx.s.paused[ROLE_RECONCILER], 1);
+}
+
+START_TEST(test_router_resumes_the_senders_of_a_destination_that_died)
+{
+    fx.s.up[ROLE_RENDERER] = 1;
+    send_deltas_until_paused();
     /* killed as hung: its queue is gone with its channel */
     fx.s.up[ROLE_RENDERER] = 0;
     fx.s.queued[ROLE_RENDERER] = 0;
@@ -420,28 +426,28 @@ START_TEST(test_router_resumes_the_senders_of_a_destination_that_died)
     ck_assert_uint_eq(fx.r.congested, 0);
     /* a paused sender that dies is not resumed: its next channel reads from the start */
     fx.s.up[ROLE_RENDERER] = 1;
-    for (int i = 0; i < 30 && !fx.s.paused[ROLE_RECONCILER]; i++) {
-        struct buf f;
-        encode_sized("deltas", i, BURST_FRAME_BYTES, &f);
-        deliver(ROLE_RECONCILER, &f);
-        buf_free(&f);
-    }
-    ck_assert_int_eq(fx.s.paused[ROLE_RECONCILER], 1);
+    send_deltas_until_paused();
     router_on_role_down(&fx.r, ROLE_RECONCILER, 1);
     ck_assert_uint_eq(fx.r.waits_for[ROLE_RECONCILER], 0);
     ck_assert_int_eq(fx.s.paused[ROLE_RECONCILER], 1); /* the fake's flag: resume was not called */
 }
 END_TEST
 
+/* The renderer's rendered frame is kept while the validator is down, then replayed to it on its hello. */
+static void replay_rendered_to_validator(const char *field, struct buf *f)
+{
+    encode("rendered", field, f);
+    deliver(ROLE_RENDERER, f);
+    fx.s.up[ROLE_VALIDATOR] = 1;
+    router_on_role_up(&fx.r, ROLE_VALIDATOR);
+}
+
 static void down_validator_crashed(void) { router_on_role_down(&fx.r, ROLE_VALIDATOR, 1); }
 
 START_TEST(test_router_withholds_a_replayed_frame_its_destination_died_of)
 {
     struct buf bad, next;
-    encode("rendered", "crashes the validator", &bad);
-    deliver(ROLE_RENDERER, &bad);             /* the validator is down: kept */
-    fx.s.up[ROLE_VALIDATOR] = 1;
-    router_on_role_up(&fx.r, ROLE_VALIDATOR); /* replayed on hello */
+    replay_rendered_to_validator("crashes the validator", &bad);
     ck_assert_int_eq(fx.s.sends[ROLE_VALIDATOR], 1);
     fx.s.now += 300;                          /* and it dies at once */
     fx.s.up[ROLE_VALIDATOR] = 0;
@@ -474,10 +480,7 @@ START_TEST(test_router_withholds_a_replay_its_destination_hung_on)
 {
     /* silent since the replay and killed as hung long after the window: died of it too */
     struct buf f;
-    encode("rendered", "hangs the validator", &f);
-    deliver(ROLE_RENDERER, &f);
-    fx.s.up[ROLE_VALIDATOR] = 1;
-    router_on_role_up(&fx.r, ROLE_VALIDATOR);
+    replay_rendered_to_validator("hangs the validator", &f);
     fx.s.now += ROUTER_REPLAY_SUSPECT_MS + 10000;
     fx.s.up[ROLE_VALIDATOR] = 0;
     char out[2048];
@@ -492,12 +495,9 @@ END_TEST
 START_TEST(test_router_replays_again_after_a_death_not_caused_by_the_replay)
 {
     struct buf f, hb;
-    encode("rendered", "fine", &f);
-    encode("heartbeat", "1", &hb);
-    deliver(ROLE_RENDERER, &f);
-    fx.s.up[ROLE_VALIDATOR] = 1;
+    replay_rendered_to_validator("fine", &f);
     /* it worked on the frame and spoke afterwards; it crashes later, outside the window */
-    router_on_role_up(&fx.r, ROLE_VALIDATOR);
+    encode("heartbeat", "1", &hb);
     deliver(ROLE_VALIDATOR, &hb);
     fx.s.now += ROUTER_REPLAY_SUSPECT_MS + 1;
     router_on_role_down(&fx.r, ROLE_VALIDATOR, 1);
