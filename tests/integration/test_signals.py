@@ -19,7 +19,12 @@ ROLES = ["elector", "discovery", "reconciler", "renderer", "validator", "executo
 
 
 def all_up(p):
+    """Every role running and past its start: a child signalled before it said hello may not ignore the
+    signal yet (under ASan a child takes long enough to get there to lose that race often)."""
     kids = p.children()
+    text = p.text()
+    if "all children up" not in text or "DeployerReady" not in text:
+        return None
     return kids if all(r in kids for r in ROLES) else None
 
 
