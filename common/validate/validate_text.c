@@ -44,7 +44,7 @@ static struct line *split(const char *text, size_t len, size_t *count)
 static void put_line(struct buf *out, char lead, const struct line *l)
 {
     size_t n = l->n > VALIDATE_LINE_MAX ? VALIDATE_LINE_MAX : l->n;
-    buf_putc(out, lead);
+    if (lead) buf_putc(out, lead);
     buf_append(out, l->s, n);
     if (n < l->n) buf_puts(out, "...");
     buf_putc(out, '\n');
