@@ -29,7 +29,7 @@ int validate_cli_main(int argc, char **argv)
 {
     struct validate_opts o = {0};
     const char *file = NULL, *output = "text";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage(a[0] == '-' ? "option without a value" : "unexpected argument");
         if (!strcmp(a, "--config")) file = v;
@@ -38,7 +38,6 @@ int validate_cli_main(int argc, char **argv)
         else if (!strcmp(a, "--dump-rendered")) o.dump_dir = v;
         else if (!strcmp(a, "--haproxy-binary")) o.haproxy_binary = v;
         else return usage("unknown option");
-        i++;
     }
     if (!file) return usage("--config FILE is required");
     int json = !strcmp(output, "json");

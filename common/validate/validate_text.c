@@ -92,12 +92,12 @@ static char *middle_script(const struct line *a, size_t na, const struct line *b
         if (i < na && j < nb && same(&a[i], &b[j])) {
             ops[k++] = ' ';
             i++, j++;
-        } else if (j < nb && (i == na || t[i * (nb + 1) + j + 1] >= t[(i + 1) * (nb + 1) + j])) {
+        } else if (i < na && (j == nb || t[(i + 1) * (nb + 1) + j] >= t[i * (nb + 1) + j + 1])) {
+            ops[k++] = '-';   /* on a tie removals first, as diff -u shows them */
+            i++;
+        } else {
             ops[k++] = '+';
             j++;
-        } else {
-            ops[k++] = '-';
-            i++;
         }
     }
     free(t);
