@@ -203,7 +203,9 @@ static int check_order(const struct config_assertion *a, const char *target, con
             validate_verdict(res, 0, "patterns[%zu] \"%s\" not found in %s at all", i, p, target);
         } else {
             int line = validate_line_of(text, first.so);
-            validate_verdict(res, 0, "patterns[%zu] \"%s\" matches only at line %d, before patterns[%zu]'s match at line %d in %s",
+            validate_verdict(res, 0,
+                             "patterns[%zu] \"%s\" matches only at line %d, "
+                             "before patterns[%zu]'s match at line %d in %s",
                              i, p, line, i - 1, prev_line, target);
             excerpt_at(text, len, line, &b);
             buf_puts(&b, "  ...\n");

@@ -247,6 +247,9 @@ static int check_haproxy(struct env *env, const struct render_result *res, struc
 
 /* ---- deterministic ---- */
 
+/* A rendered file's bytes ("" when empty: a buf holds NULL until its first append). */
+static const char *text_of(const struct render_file *f) { return f->data.data ? f->data.data : ""; }
+
 static const char *kind_label(int kind)
 {
     const char *n = rundir_kind_name(kind);
@@ -271,8 +274,9 @@ static int check_deterministic(struct env *env, const struct config_validation_t
     int rc = render_run(env->r, &in, &second, &re);
     loaded_free(&l);
     if (rc < 0) {
-        validate_verdict(ares, 0, "second render (fixtures in reverse order) failed: template %s, line %d, column %d: %s",
-                         re.e.file, re.e.line, re.e.column, re.e.msg);
+        validate_verdict(ares, 0,
+                         "second render (fixtures in reverse order) failed: template %s, line %d, column %d: %s", re.e.file,
+                         re.e.line, re.e.column, re.e.msg);
         return 0;
     }
     int out = 0;
@@ -287,14 +291,15 @@ static int check_deterministic(struct env *env, const struct config_validation_t
                              kind_label(x->kind), x->name, a ? "the first" : "the second");
             break;
         }
-        if (a->data.len == b->data.len && !memcmp(buf_cstr((struct buf *)&a->data), buf_cstr((struct buf *)&b->data),
+        if (a->data.len == b->data.len && !memcmp(text_of(a), text_of(b),
                                                   a->data.len))
             continue;
         struct buf d;
         buf_init(&d);
-        out = validate_diff(buf_cstr((struct buf *)&a->data), a->data.len, "first render", buf_cstr((struct buf *)&b->data),
-                            b->data.len, "fixtures in reverse order", &d);
-        validate_verdict(ares, 0, "%s %s differs between two renders of the same objects", kind_label(a->kind), a->name);
+        out = validate_diff(text_of(a), a->data.len, "first render", text_of(b), b->data.len,
+                            "fixtures in reverse order", &d);
+        validate_verdict(ares, 0, "%s %s differs between two renders of the same objects", kind_label(a->kind),
+                         a->name);
         json_object_object_add(ares, "lines", json_object_new_string(buf_cstr(&d)));
         buf_free(&d);
         break;
@@ -326,7 +331,7 @@ static int dump(struct env *env, const char *test, const struct render_result *r
         if (rc < 0) return err_set(e, "--dump-rendered: %s: %s", dir, strerror(-rc));
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) return err_set(e, "--dump-rendered: %s: %s", path, strerror(errno));
-        const char *p = buf_cstr((struct buf *)&f->data);
+        const char *p = text_of(f);
         size_t left = f->data.len;
         while (left) {
             ssize_t w = write(fd, p, left);
@@ -374,7 +379,7 @@ static int run_assertions(struct env *env, const struct config_validation_test *
             const char *target = a->target ? a->target : RUNDIR_CONFIG_NAME;
             const struct render_file *f = find_target(res, target);
             if (!f) validate_verdict(ares, 0, "%s was not rendered", target);
-            else rc = validate_check_text(a, target, buf_cstr((struct buf *)&f->data), f->data.len, ares);
+            else rc = validate_check_text(a, target, text_of(f), f->data.len, ares);
         }
         }
     }

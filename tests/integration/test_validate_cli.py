@@ -94,7 +94,8 @@ def one_failure(tmp, assertion, fixtures=""):
     r = validate(config(tmp, GOOD_TESTS + t))
     assert r.returncode == 1, r
     assert "PASS every-type" in r.stdout, r.stdout
-    assert r.stdout.rstrip().splitlines()[-1] == "FAILED: 3 tests, 2 passed, 1 failed (10 assertions, 1 failed)", r.stdout
+    last = r.stdout.rstrip().splitlines()[-1]
+    assert last == "FAILED: 3 tests, 2 passed, 1 failed (10 assertions, 1 failed)", r.stdout
     return r.stdout
 
 
@@ -115,7 +116,8 @@ def test_not_contains_failure_shows_the_match(tmp):
 def test_equals_failure_shows_a_unified_diff(tmp):
     out = one_failure(tmp, '{type: equals, target: "map:host.map", expected: "shop.example.com be_shop_other\\n"}')
     assert "assertion 0 (equals on map:host.map): map:host.map differs from expected" in out, out
-    for line in ("--- expected", "+++ map:host.map", "-shop.example.com be_shop_other", "+shop.example.com be_shop_web"):
+    for line in ("--- expected", "+++ map:host.map", "-shop.example.com be_shop_other",
+                 "+shop.example.com be_shop_web"):
         assert "    " + line + "\n" in out, (line, out)
 
 
@@ -157,7 +159,8 @@ def test_broken_fixture_names_it(tmp):
 
 
 def test_template_error_names_template_line_and_column(tmp):
-    fixtures = "    fixtures:\n      ingresses:\n        - {metadata: {name: evil, namespace: shop}, spec: {rules: [{host: \"a b\"}]}}\n"
+    fixtures = ("    fixtures:\n      ingresses:\n"
+                "        - {metadata: {name: evil, namespace: shop}, spec: {rules: [{host: \"a b\"}]}}\n")
     r = validate(config(tmp, GOOD_TESTS + "  injected:\n" + fixtures + "    assertions: [{type: haproxy_valid}]\n"),
                  "--output", "json")
     assert r.returncode == 1, r
@@ -181,7 +184,8 @@ def test_test_option_runs_one_test(tmp):
 
 
 def test_json_output_parses_and_says_what_text_says(tmp):
-    path = config(tmp, GOOD_TESTS + "  failing:\n    assertions: [{type: match_count, pattern: \"^backend \", count: 3}]\n")
+    t = "  failing:\n    assertions: [{type: match_count, pattern: \"^backend \", count: 3}]\n"
+    path = config(tmp, GOOD_TESTS + t)
     r = validate(path, "--output", "json")
     assert r.returncode == 1, r
     rep = json.loads(r.stdout)
