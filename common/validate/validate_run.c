@@ -275,8 +275,8 @@ static int check_deterministic(struct env *env, const struct config_validation_t
     loaded_free(&l);
     if (rc < 0) {
         validate_verdict(ares, 0,
-                         "second render (fixtures in reverse order) failed: template %s, line %d, column %d: %s", re.e.file,
-                         re.e.line, re.e.column, re.e.msg);
+                         "second render (fixtures in reverse order) failed: template %s, line %d, column %d: %s",
+                         re.e.file, re.e.line, re.e.column, re.e.msg);
         return 0;
     }
     int out = 0;
