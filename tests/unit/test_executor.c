@@ -260,6 +260,8 @@ START_TEST(test_executor_quarantines_over_messages)
     ck_assert(metric("haproxy_ic_pipeline_generations_total", "failed") == 1);
     ck_assert(metric("haproxy_ic_pipeline_generations_total", "published") == 2);
     ck_assert(metric("haproxy_ic_pipeline_bisection_trials_total", NULL) == 1);
+    ck_assert(metric("haproxy_ic_pipeline_lkg_info", C) == 1); /* the alert on disagreeing replicas reads it */
+    ck_assert(metric("haproxy_ic_pipeline_lkg_info", A) == 0);
     struct lkg_state s;
     ck_assert_int_eq(lkg_load(run_dir, &s, NULL), 1);
     ck_assert_uint_eq(s.nquarantined, 1);

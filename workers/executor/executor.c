@@ -113,9 +113,15 @@ int executor_init(struct executor *x, const char *run_dir, executor_send_fn send
     x->m_lkg_generation = metrics_gauge(x->reg, "haproxy_ic_pipeline_lkg_generation",
                                         "Generation number of the last-known-good configuration (0: none).", NULL,
                                         NULL);
+    static const char *const checksum_label[] = {"checksum", NULL};
+    /* what the "replicas disagree" alert compares across replicas (deploy/prometheus) */
+    x->m_lkg_info = metrics_gauge(x->reg, "haproxy_ic_pipeline_lkg_info",
+                                  "1 for the checksum of the current last-known-good (earlier ones at 0).",
+                                  checksum_label, NULL);
     x->m_persist_failures = metrics_counter(x->reg, "haproxy_ic_pipeline_lkg_persist_failures_total",
                                             "Writes of lkg.json that failed.", NULL, NULL);
-    if (!x->m_generations || !x->m_quarantined || !x->m_trials || !x->m_lkg_generation || !x->m_persist_failures)
+    if (!x->m_generations || !x->m_quarantined || !x->m_trials || !x->m_lkg_generation || !x->m_persist_failures ||
+        !x->m_lkg_info)
         return -1;
     metrics_counter_add(x->m_generations, (const char *const[]){"published"}, 0);
     metrics_counter_add(x->m_generations, (const char *const[]){"failed"}, 0);
@@ -191,6 +197,11 @@ static void update_metrics(struct executor *x)
     x->seen_trials = sm->trials_total;
     metrics_gauge_set(x->m_quarantined, NULL, (double)sm->nquarantined);
     metrics_gauge_set(x->m_lkg_generation, NULL, sm->have_lkg ? (double)sm->lkg.generation : 0);
+    if (sm->have_lkg && strcmp(x->info_checksum, sm->lkg.checksum) != 0) {
+        if (x->info_checksum[0]) metrics_gauge_set(x->m_lkg_info, (const char *const[]){x->info_checksum}, 0);
+        snprintf(x->info_checksum, sizeof(x->info_checksum), "%s", sm->lkg.checksum);
+        metrics_gauge_set(x->m_lkg_info, (const char *const[]){x->info_checksum}, 1);
+    }
 }
 
 /* The report and the metrics, both lossy: the next one supersedes a skipped one. */

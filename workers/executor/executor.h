@@ -39,7 +39,8 @@ struct executor {
     int gc_wanted;                    /* a publish happened: the caller should run executor_gc */
     uint64_t persist_failures;
     struct metrics_registry *reg;     /* owned */
-    struct metric_family *m_generations, *m_quarantined, *m_trials, *m_lkg_generation, *m_persist_failures;
+    struct metric_family *m_generations, *m_quarantined, *m_trials, *m_lkg_generation, *m_persist_failures, *m_lkg_info;
+    char info_checksum[GEN_CHECKSUM_MAX]; /* the lkg_info series now at 1 */
     uint64_t seen_published, seen_failed, seen_trials;
 };
 
