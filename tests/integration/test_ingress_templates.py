@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""deploy/examples/ingress.yaml in the real pipeline: the kube simulator, one controller replica (election
+disabled) rendering the shipped templates, real haproxy -c in the validator. Ingresses, Services,
+EndpointSlices and a TLS Secret created in the simulator reach the last-known-good (read through
+/debug/vars pipeline.lkg.checksum and <run_dir>/gen/<hex>/): the maps, backends, server slots, certificate
+and crt-list are the expected ones; endpoint churn changes server lines only, in the same slot order; an
+injection attempt through an annotation or a host is quarantined by name while other Ingresses land; and a
+real HAProxy running the LKG routes a request by Host to a backend on loopback, answers 404 otherwise, and
+terminates TLS with the Secret's certificate. Only the controller and haproxy paths of the example are
+replaced (ports, directories), never its templates."""
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import yaml
+
+import harness as h
+
+sys.path.insert(0, os.path.join(h.SOURCE_ROOT, "tests", "kube-sim"))
+from kubesim import KubeSim  # noqa: E402
+
+EXAMPLE = os.path.join(h.SOURCE_ROOT, "deploy", "examples", "ingress.yaml")
+NET = "/apis/networking.k8s.io/v1/namespaces/shop/ingresses"
+SVC = "/api/v1/namespaces/shop/services"
+EPS = "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices"
+SECRETS = "/api/v1/namespaces/shop/secrets"
+
+
+def example():
+    with open(EXAMPLE) as f:
+        return yaml.safe_load(f)
+
+
+def write_config(tmp, sim, http_port, extra_context=None):
+    """The example with this test's controller section, a local target and production paths under
+    <tmp>/target, so a generation copied there runs in a real HAProxy as it is."""
+    cfg = example()
+    target = os.path.join(tmp, "target")
+    cfg["controller"] = {"leader_election": {"enabled": False},
+                         "http": {"address": "127.0.0.1", "port": http_port},
+                         "run_dir": os.path.join(tmp, "run"),
+                         "kubernetes": {"kubeconfig": sim.kubeconfig}}
+    cfg["haproxy"] = {"endpoints": [{"name": "local", "master_socket": os.path.join(tmp, "master.sock")}],
+                      "config_file": os.path.join(target, "haproxy.cfg"),
+                      "maps_dir": os.path.join(target, "maps"),
+                      "ssl_certs_dir": os.path.join(target, "ssl"),
+                      "general_dir": os.path.join(target, "general")}
+    cfg["templating_settings"]["extra_context"].update(
+        {"bind_address": "127.0.0.1", "http_port": h.free_port(), "https_port": h.free_port(),
+         "runtime_socket": os.path.join(tmp, "admin.sock"), "hard_stop_after": "2s",
+         "maxconn": 1000})
+    cfg["templating_settings"]["extra_context"].update(extra_context or {})
+    path = os.path.join(tmp, "config.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    return path, cfg
+
+
+def pipeline(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/vars", timeout=3) as r:
+            return json.loads(r.read()).get("pipeline")
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+
+
+class Generation:
+    """One generation directory of the run dir, as the executor published it."""
+
+    def __init__(self, tmp, checksum):
+        self.checksum = checksum
+        self.dir = os.path.join(tmp, "run", "gen", checksum.split(":", 1)[1])
+        with open(os.path.join(self.dir, "manifest.json")) as f:
+            self.manifest = json.load(f)
+
+    def read(self, sub, name=None):
+        with open(os.path.join(self.dir, sub) if name is None else os.path.join(self.dir, sub, name)) as f:
+            return f.read()
+
+    @property
+    def cfg(self):
+        return self.read("haproxy.cfg")
+
+    def map(self, name):
+        return self.read("maps", name)
+
+    def sums(self):
+        return {(f["kind"], f["name"]): f["sha256"] for f in self.manifest["files"]}
+
+
+def lkg_where(tmp, port, want, what):
+    """Waits for an LKG whose generation satisfies want(Generation); returns it."""
+    def probe():
+        p = pipeline(port)
+        if not p or not p.get("lkg"):
+            return None
+        g = Generation(tmp, p["lkg"]["checksum"])
+        return g if want(g) else None
+    return h.wait_for(probe, timeout=60, interval=0.2, what=what)
+
+
+def create(sim, path, obj):
+    code, _, body = sim.request("POST", path, obj)
+    assert code == 201, (code, body)
+
+
+def replace(sim, path, obj):
+    code, _, cur = sim.request("GET", path + "/" + obj["metadata"]["name"])
+    assert code == 200, (code, cur)
+    obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=cur["metadata"]["resourceVersion"]))
+    code, _, body = sim.request("PUT", path + "/" + obj["metadata"]["name"], obj)
+    assert code == 200, (code, body)
+
+
+def ingress(name, host, service, port, path="/", path_type="Prefix", annotations=None, cls="haproxy", tls=None):
+    spec = {"rules": [{"host": host, "http": {"paths": [
+        {"path": path, "pathType": path_type,
+         "backend": {"service": {"name": service, "port": {"number": port}}}}]}}]}
+    if cls:
+        spec["ingressClassName"] = cls
+    if tls:
+        spec["tls"] = tls
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "shop", "annotations": annotations or {}}, "spec": spec}
+
+
+def service(name, port, target):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"ports": [{"name": "http", "port": port, "targetPort": target}]}}
+
+
+def slice_(name, svc, port, endpoints):
+    """endpoints: [(address, ready)]; ready None leaves the condition out (Kubernetes: counts as ready)."""
+    eps = []
+    for addr, ready in endpoints:
+        e = {"addresses": [addr]}
+        if ready is not None:
+            e["conditions"] = {"ready": ready}
+        eps.append(e)
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": "shop", "labels": {"kubernetes.io/service-name": svc}},
+            "addressType": "IPv4", "ports": [{"name": "http", "port": port}], "endpoints": eps}
+
+
+def tls_secret():
+    """The self-signed test pair the example's validation tests use (secure.example.com)."""
+    s = [x for x in example()["validation_tests"]["_global"]["fixtures"]["secrets"] if x["metadata"]["name"] == "secure-tls"][0]
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "secure-tls", "namespace": "shop"}, "data": dict(s["data"])}
+
+
+def backend_block(cfg, name):
+    """The lines of `backend NAME` up to the next blank line."""
+    lines = cfg.split("\n")
+    i = lines.index(f"backend {name}")
+    out = []
+    for line in lines[i + 1:]:
+        if not line.strip():
+            break
+        out.append(line)
+    return out
+
+
+def servers(cfg, name):
+    return [line.strip() for line in backend_block(cfg, name) if line.strip().startswith("server ")]
+
+
+def start_controller(tmp, sim, extra_context=None):
+    port = h.free_port()
+    path, cfg = write_config(tmp, sim, port, extra_context)
+    proc = h.Proc([h.HTIC_BIN, "run", "--config", path], tmp, name="controller")
+    return proc, port, cfg
+
+
+def test_lkg_maps_slots_tls_churn_and_quarantine(tmp):
+    with KubeSim(auto_namespaces=True) as sim:
+        proc, port, _ = start_controller(tmp, sim)
+        try:
+            lkg_where(tmp, port, lambda g: "default_backend default_404" in g.cfg, "a first LKG (no Ingress)")
+
+            create(sim, SVC, service("web", 80, 8080))
+            create(sim, EPS, slice_("web-1", "web", 8080, [("10.0.0.3", True), ("10.0.0.1", None),
+                                                           ("10.0.0.2", False)]))
+            create(sim, SECRETS, tls_secret())
+            create(sim, NET, ingress("web", "web.example.com", "web", 80))
+            create(sim, NET, ingress("exact", "web.example.com", "web", 80, path="/status", path_type="Exact"))
+            create(sim, NET, ingress("wild", "*.apps.example.com", "web", 80, path="/api",
+                                     path_type="ImplementationSpecific"))
+            create(sim, NET, ingress("legacy", "legacy.example.com", "web", 80, cls=None,
+                                     annotations={"kubernetes.io/ingress.class": "haproxy"}))
+            create(sim, NET, ingress("other", "other.example.com", "web", 80, cls="nginx"))
+            create(sim, NET, ingress("secure", "secure.example.com", "web", 80,
+                                     tls=[{"hosts": ["secure.example.com"], "secretName": "secure-tls"}]))
+
+            g = lkg_where(tmp, port, lambda g: "backend ing_shop_secure_web_80" in g.cfg
+                          and "backend ing_shop_legacy_web_80" in g.cfg, "every Ingress in the LKG")
+            hosts = g.map("host.map").splitlines()
+            assert hosts == ["*.apps.example.com *.apps.example.com", "legacy.example.com legacy.example.com",
+                             "secure.example.com secure.example.com", "web.example.com web.example.com"], hosts
+            assert "other.example.com" not in g.cfg + g.map("host.map"), "another class's Ingress rendered"
+            assert g.map("path-exact.map").splitlines() == ["web.example.com/status ing_shop_exact_web_80"]
+            assert g.map("path-prefix-exact.map").splitlines() == ["*.apps.example.com/api ing_shop_wild_web_80"]
+            prefix = g.map("path-prefix.map").splitlines()
+            assert prefix[0] == "*.apps.example.com/api/ ing_shop_wild_web_80", prefix
+            assert set(prefix[1:]) == {"legacy.example.com/ ing_shop_legacy_web_80",
+                                       "secure.example.com/ ing_shop_secure_web_80",
+                                       "web.example.com/ ing_shop_web_web_80"}, prefix
+            slots = servers(g.cfg, "ing_shop_web_web_80")
+            assert slots == ["server SRV_1 10.0.0.1:8080", "server SRV_2 10.0.0.3:8080"] + [
+                f"server SRV_{i} 127.0.0.1:1 disabled" for i in range(3, 11)], slots
+            # TLS: the Secret's pair as one PEM, a crt-list with the SNI filter, an https bind, the redirect
+            target = os.path.join(tmp, "target")
+            pem = g.read("certs", "shop_secure-tls.pem")
+            assert "BEGIN CERTIFICATE" in pem and "BEGIN PRIVATE KEY" in pem
+            crtlist = g.read("crt-lists", "certificates.list")
+            assert crtlist == f"{target}/ssl/shop_secure-tls.pem [alpn h2,http/1.1] secure.example.com\n", crtlist
+            assert f"ssl crt-list {target}/general/certificates.list" in g.cfg
+            assert "http-request redirect scheme https code 308" in "\n".join(backend_block(g.cfg, "ing_shop_secure_web_80"))
+            assert "redirect" not in "\n".join(backend_block(g.cfg, "ing_shop_web_web_80"))
+            for line in ("master-worker", "hard-stop-after 2s", "mworker-max-reloads 50"):
+                assert f"\n  {line}\n" in g.cfg, line
+
+            # endpoint churn: only server lines change, slot names keep their order
+            replace(sim, EPS, slice_("web-1", "web", 8080, [("10.0.0.3", True), ("10.0.0.1", False),
+                                                           ("10.0.0.4", True), ("10.0.0.5", True)]))
+            g2 = lkg_where(tmp, port, lambda x: "10.0.0.5:8080" in x.cfg, "endpoint churn in the LKG")
+            before, after = g.cfg.split("\n"), g2.cfg.split("\n")
+            assert len(before) == len(after)
+            changed = [(a, b) for a, b in zip(before, after) if a != b]
+            assert changed and all(a.strip().startswith("server SRV_") and b.strip().startswith("server SRV_")
+                                   and a.split()[1] == b.split()[1] for a, b in changed), changed
+            assert servers(g2.cfg, "ing_shop_web_web_80")[:4] == [
+                "server SRV_1 10.0.0.3:8080", "server SRV_2 10.0.0.4:8080", "server SRV_3 10.0.0.5:8080",
+                "server SRV_4 127.0.0.1:1 disabled"]
+            s1, s2 = g.sums(), g2.sums()
+            assert {k for k in s1 if s1[k] != s2.get(k)} == {("config", "haproxy.cfg")}, (s1, s2)
+
+            # injection attempts through an annotation and a host, a value the stricter check refuses, and
+            # a good Ingress at the same time: the good one lands, each bad one is quarantined by name
+            create(sim, NET, ingress("evil-annotation", "evil1.example.com", "web", 80,
+                                     annotations={"haproxy.org/load-balance": "roundrobin\n  http-request deny"}))
+            create(sim, NET, ingress("evil-host", "x.example.com }\n  http-request deny #", "web", 80))
+            create(sim, NET, ingress("evil-timeout", "evil3.example.com", "web", 80,
+                                     annotations={"haproxy.org/timeout-server": "forever"}))
+            create(sim, NET, ingress("late", "late.example.com", "web", 80))
+
+            def quarantined_and_late_landed():
+                p = pipeline(port)
+                names = {q["name"]: q["reason"] for q in (p or {}).get("quarantined", [])}
+                if not {"evil-annotation", "evil-host", "evil-timeout"} <= set(names):
+                    return None
+                g = Generation(tmp, p["lkg"]["checksum"])
+                return (g, names) if "backend ing_shop_late_web_80" in g.cfg else None
+            g3, reasons = h.wait_for(quarantined_and_late_landed, timeout=90, interval=0.2,
+                                     what="the bad Ingresses quarantined and the good one in the LKG")
+            everything = g3.cfg + "".join(g3.map(m) for m in ("host.map", "path-exact.map",
+                                                              "path-prefix-exact.map", "path-prefix.map"))
+            assert "http-request deny" not in everything and "evil" not in everything, everything
+            assert "haproxy_arg" in reasons["evil-annotation"] and "newline" in reasons["evil-annotation"], reasons
+            assert "haproxy_arg" in reasons["evil-host"], reasons
+            assert "timeout-server" in reasons["evil-timeout"], reasons
+            assert set(pipeline(port)["quarantined"][0]) >= {"resource", "namespace", "name", "reason"}
+            assert {q["resource"] for q in pipeline(port)["quarantined"]} == {"ingresses"}
+
+            # fixing one releases it
+            replace(sim, NET, ingress("evil-timeout", "evil3.example.com", "web", 80,
+                                      annotations={"haproxy.org/timeout-server": "45s"}))
+            g4 = lkg_where(tmp, port, lambda x: "backend ing_shop_evil-timeout_web_80" in x.cfg, "the fixed Ingress")
+            assert "timeout server 45s" in "\n".join(backend_block(g4.cfg, "ing_shop_evil-timeout_web_80"))
+            assert "evil-timeout" not in {q["name"] for q in pipeline(port)["quarantined"]}
+        finally:
+            proc.stop()
+
+
+class Backend:
+    """A tiny HTTP server on loopback answering `backend <name> <path>` with the request's Host."""
+
+    def __init__(self, name):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = f"backend {name} {self.path} host={self.headers.get('Host')} " \
+                       f"proto={self.headers.get('X-Forwarded-Proto')}\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def install(gen, tmp):
+    """Copies a generation to the production paths of this test's config (<tmp>/target)."""
+    target = os.path.join(tmp, "target")
+    shutil.rmtree(target, ignore_errors=True)
+    for sub, dest in (("maps", "maps"), ("certs", "ssl"), ("crt-lists", "general"), ("files", "general")):
+        os.makedirs(os.path.join(target, dest), exist_ok=True)
+        src = os.path.join(gen.dir, sub)
+        if os.path.isdir(src):
+            for name in os.listdir(src):
+                shutil.copy(os.path.join(src, name), os.path.join(target, dest, name))
+    shutil.copy(os.path.join(gen.dir, "haproxy.cfg"), os.path.join(target, "haproxy.cfg"))
+    return os.path.join(target, "haproxy.cfg")
+
+
+def get(port, host, path="/", tls=False, ca=None):
+    """(status, body, location) of one request to 127.0.0.1:port with this Host (and SNI when tls)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    if tls:
+        # SNI and the certificate check for the Ingress host, while connecting to loopback
+        ctx = ssl.create_default_context(cafile=ca)
+        c.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 5), server_hostname=host)
+    try:
+        c.request("GET", path, headers={"Host": host})
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace"), r.getheader("Location")
+    finally:
+        c.close()
+
+
+def test_real_haproxy_routes_the_lkg(tmp):
+    app, other = Backend("app"), Backend("other")
+    haproxy = None
+    with KubeSim(auto_namespaces=True) as sim:
+        proc, port, cfg = start_controller(tmp, sim)
+        ctx = cfg["templating_settings"]["extra_context"]
+        try:
+            create(sim, SVC, service("app", 80, app.port))
+            create(sim, SVC, service("other", 80, other.port))
+            create(sim, EPS, slice_("app-1", "app", app.port, [("127.0.0.1", True), ("127.0.0.2", False)]))
+            create(sim, EPS, slice_("other-1", "other", other.port, [("127.0.0.1", True)]))
+            create(sim, SECRETS, tls_secret())
+            create(sim, NET, ingress("app", "app.example.com", "app", 80))
+            create(sim, NET, ingress("wild", "*.wild.example.com", "other", 80))
+            create(sim, NET, ingress("exact", "app.example.com", "other", 80, path="/other", path_type="Exact"))
+            create(sim, NET, ingress("secure", "secure.example.com", "app", 80,
+                                     tls=[{"hosts": ["secure.example.com"], "secretName": "secure-tls"}]))
+            g = lkg_where(tmp, port, lambda g: "backend ing_shop_secure_app_80" in g.cfg
+                          and "*.wild.example.com" in g.map("host.map") and "/other" in g.map("path-exact.map"),
+                          "every Ingress in the LKG")
+            path = install(g, tmp)
+            check = subprocess.run(["haproxy", "-c", "-f", path], capture_output=True, text=True)
+            assert check.returncode == 0, check.stdout + check.stderr
+            haproxy = subprocess.Popen(["haproxy", "-f", path], stdout=open(os.path.join(tmp, "haproxy.log"), "wb"),
+                                       stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
+            hp = ctx["http_port"]
+
+            def up():
+                try:
+                    return get(hp, "app.example.com")
+                except OSError:
+                    return None
+            status, body, _ = h.wait_for(up, timeout=20, interval=0.1, what="haproxy serving")
+            assert status == 200 and body.startswith("backend app / host=app.example.com proto=http"), (status, body)
+            assert get(hp, "APP.example.com:80", "/x/y")[1].startswith("backend app /x/y"), "host case and port"
+            assert get(hp, "app.example.com", "/other")[1].startswith("backend other /other"), "Exact path"
+            assert get(hp, "app.example.com", "/other/x")[1].startswith("backend app /other/x"), "Exact is exact"
+            assert get(hp, "a.wild.example.com")[1].startswith("backend other /"), "wildcard host"
+            status, body, _ = get(hp, "a.b.wild.example.com")
+            assert status == 404 and "no Ingress matches" in body, "a wildcard matches one label only"
+            status, body, _ = get(hp, "unknown.example.com")
+            assert status == 404 and "no Ingress matches" in body, (status, body)
+            # TLS: the Secret's certificate for its SNI, the SSL redirect on plain http
+            ca = os.path.join(tmp, "ca.pem")
+            with open(ca, "w") as f:
+                f.write(g.read("certs", "shop_secure-tls.pem").split("-----BEGIN PRIVATE KEY-----")[0])
+            status, body, _ = get(ctx["https_port"], "secure.example.com", "/s", tls=True, ca=ca)
+            assert status == 200 and body.startswith("backend app /s host=secure.example.com proto=https"), body
+            status, _, location = get(hp, "secure.example.com", "/s")
+            assert status == 308 and location == "https://secure.example.com/s", (status, location)
+        finally:
+            if haproxy is not None:
+                try:
+                    os.killpg(haproxy.pid, signal.SIGTERM)
+                    haproxy.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    os.killpg(haproxy.pid, signal.SIGKILL)
+                    haproxy.wait()
+            proc.stop()
+            app.stop()
+            other.stop()
+
+
+if __name__ == "__main__":
+    h.run([test_lkg_maps_slots_tls_churn_and_quarantine, test_real_haproxy_routes_the_lkg])
