@@ -399,5 +399,13 @@ def test_real_haproxy_routes_the_lkg(tmp):
             other.stop()
 
 
+def test_validate_config_accepts_the_example(tmp):
+    # in a pod the downward API sets POD_NAMESPACE (the example leaves lease_namespace to it)
+    r = subprocess.run([h.HTIC_BIN, "validate-config", EXAMPLE], capture_output=True, text=True,
+                       env=dict(os.environ, POD_NAMESPACE="ingress"))
+    assert r.returncode == 0 and "config OK" in r.stdout, r.stdout + r.stderr
+
+
 if __name__ == "__main__":
-    h.run([test_lkg_maps_slots_tls_churn_and_quarantine, test_real_haproxy_routes_the_lkg])
+    h.run([test_validate_config_accepts_the_example, test_lkg_maps_slots_tls_churn_and_quarantine,
+           test_real_haproxy_routes_the_lkg])
