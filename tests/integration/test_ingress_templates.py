@@ -277,6 +277,31 @@ def test_lkg_maps_slots_tls_churn_and_quarantine(tmp):
             g4 = lkg_where(tmp, port, lambda x: "backend ing_shop_evil-timeout_web_80" in x.cfg, "the fixed Ingress")
             assert "timeout server 45s" in "\n".join(backend_block(g4.cfg, "ing_shop_evil-timeout_web_80"))
             assert "evil-timeout" not in {q["name"] for q in pipeline(port)["quarantined"]}
+
+            # a Secret whose certificate HAProxy refuses, used by a new Ingress, while another lands: only
+            # together do they break haproxy -c, so bisection quarantines one of the two; the LKG keeps
+            # serving the valid certificate
+            bad = tls_secret()
+            bad["metadata"]["name"] = "broken-tls"
+            bad["data"]["tls.crt"] = "bm90IGEgY2VydGlmaWNhdGUK"  # "not a certificate"
+            create(sim, SECRETS, bad)
+            create(sim, NET, ingress("broken-tls", "broken.example.com", "web", 80,
+                                     tls=[{"hosts": ["broken.example.com"], "secretName": "broken-tls"}]))
+            create(sim, NET, ingress("later", "later.example.com", "web", 80))
+
+            def broken_quarantined_and_later_landed():
+                p = pipeline(port)
+                q = [x for x in (p or {}).get("quarantined", []) if x["name"] == "broken-tls"]
+                if not q:
+                    return None
+                g = Generation(tmp, p["lkg"]["checksum"])
+                return (g, q[0]) if "backend ing_shop_later_web_80" in g.cfg else None
+            g5, q = h.wait_for(broken_quarantined_and_later_landed, timeout=90, interval=0.2,
+                               what="the broken certificate's Ingress or Secret quarantined, the good one landed")
+            print("# quarantined:", json.dumps(q)[:400])
+            assert q["resource"] in ("ingresses", "secrets"), q
+            assert "shop_broken-tls.pem" not in g5.read("crt-lists", "certificates.list")
+            assert "secure.example.com" in g5.read("crt-lists", "certificates.list")
         finally:
             proc.stop()
 
