@@ -35,7 +35,9 @@ def debug_vars(port):
         return None
 
 
-def config_text(work, i, port, kubeconfig):
+def config_text(work, i, port, kubeconfig, frontend_port):
+    # One small template for every replica (so every replica's last-known-good has the same checksum);
+    # HAProxy's paths are private to the demo, never the machine's /etc/haproxy.
     return f"""controller:
   leader_election:
     enabled: true
@@ -54,10 +56,30 @@ haproxy:
   endpoints:
     - name: local
       master_socket: {work}/haproxy-master.sock
+  config_file: {work}/haproxy/haproxy.cfg
+  maps_dir: {work}/haproxy/maps
+  ssl_certs_dir: {work}/haproxy/ssl
+  general_dir: {work}/haproxy/general
+watched_resources:
+  ingresses:
+    api_version: networking.k8s.io/v1
+    resources: ingresses
+    index_by: [metadata.namespace, metadata.name]
 haproxy_config:
   template: |
     global
       maxconn 100
+    defaults
+      mode http
+      timeout connect 1s
+      timeout client 5s
+      timeout server 5s
+    frontend http
+      bind 127.0.0.1:{frontend_port}
+      default_backend not_found
+    backend not_found
+      http-request return status 404
+    # {{{{ resources.ingresses.List() | length }}}} Ingresses
 """
 
 
@@ -89,8 +111,9 @@ def show(replicas):
         v = debug_vars(r["port"]) or {}
         le = v.get("leader_election", {})
         role = "LEADER  " if le.get("is_leader") else "follower"
+        lkg = (v.get("pipeline") or {}).get("lkg") or {}
         print(f"  replica-{r['i']}: {role} term={le.get('term') or '-':<14} holder={le.get('lease_holder')!s:<10} "
-              f"http://127.0.0.1:{r['port']}/debug/vars")
+              f"lkg={str(lkg.get('checksum', '-'))[:19]} http://127.0.0.1:{r['port']}/debug/vars")
 
 
 def main():
@@ -107,12 +130,13 @@ def main():
     try:
         with KubeSim(auto_namespaces=True) as sim:
             print(f"API simulator: {sim.url} (kubeconfig {sim.kubeconfig})")
+            frontend_port = free_port()
             for i in range(args.replicas):
                 os.makedirs(os.path.join(work, f"replica-{i}"))
                 port = free_port()
                 cfg = os.path.join(work, f"replica-{i}", "config.yaml")
                 with open(cfg, "w") as f:
-                    f.write(config_text(work, i, port, sim.kubeconfig))
+                    f.write(config_text(work, i, port, sim.kubeconfig, frontend_port))
                 log = open(os.path.join(work, f"replica-{i}", "log"), "wb")
                 p = subprocess.Popen([args.bin, "run", "--config", cfg], stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
@@ -127,6 +151,12 @@ def main():
             new, _ = wait_leader([r for r in replicas if r is not leader])
             print(f"replica-{new['i']} took over {1000 * (time.monotonic() - t0):.0f} ms after the SIGTERM "
                   f"(old leader exited with status {leader['proc'].wait(30)})")
+            # every replica renders and validates (hot standby): wait for each one's last-known-good
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not all(
+                    ((debug_vars(r["port"]) or {}).get("pipeline") or {}).get("lkg")
+                    for r in replicas if r["proc"].poll() is None):
+                time.sleep(0.1)
             show(replicas)
             _, _, lease = sim.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
                                       "haproxy-template-ic-leader")

@@ -99,6 +99,12 @@ static struct json_object *describe(struct supervisor *s)
     json_object_object_add(o, "leader_election", le);
     json_object_object_add(o, "ipc", router_describe(&s->router));
     json_object_object_add(o, "pipeline", s->pipeline ? json_object_get(s->pipeline) : NULL);
+    struct json_object *targets = NULL, *dep = json_object_new_object();
+    if (s->deploy_report && json_object_object_get_ex(s->deploy_report, "targets", &targets))
+        json_object_object_add(dep, "targets", json_object_get(targets));
+    else
+        json_object_object_add(dep, "targets", json_object_new_array()); /* not the leader, or nothing yet */
+    json_object_object_add(o, "deploy", dep);
 
     struct json_object *cfg = NULL;
     if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);

@@ -67,6 +67,12 @@ static void on_metrics(struct supervisor *s, enum role_id from, struct json_obje
     supervisor_metrics_on_report(s, role_name(from), msg);
 }
 
+static void on_deploy_report(struct supervisor *s, enum role_id from, struct json_object *msg)
+{
+    json_object_put(s->deploy_report);
+    s->deploy_report = json_object_get(msg);
+}
+
 /* The executor's view of the pipeline (synced, generation, LKG, last error, quarantine), kept as sent. */
 static void on_pipeline_report(struct supervisor *s, enum role_id from, struct json_object *msg)
 {
@@ -92,6 +98,7 @@ static const struct route routes[] = {
     {.type = "lost_leadership", .from = FROM(ELECTOR), .handle = leadership_on_lost_leadership},
     {.type = "new_leader_observed", .from = FROM(ELECTOR), .handle = leadership_on_new_leader_observed},
     {.type = "election_report", .from = FROM(ELECTOR), .handle = leadership_on_election_report},
+    {.type = "deploy_report", .from = FROM(DEPLOYER), .handle = on_deploy_report},
     /* Pipeline traffic (docs/ipc.md "Pipeline messages"). Deltas are increments, so an old one replayed to a
      * restarted renderer would be wrong: it asks for a resync instead. State messages are kept: a destination
      * that starts (the deployer on becoming leader, a restarted validator) gets the newest at once. */
@@ -463,6 +470,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     if (rc) log_warn("loop closed with handles open", "error", uv_strerror(rc));
     supervisor_metrics_close(s);
     router_free(&s->router);
+    json_object_put(s->deploy_report);
     json_object_put(s->pipeline);
     config_free(s->cfg);
     close(s->opts.config_fd);

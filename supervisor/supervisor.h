@@ -65,6 +65,7 @@ struct supervisor {
     struct http_server http;
     struct supervisor_metrics metrics;
     struct router router;           /* which child's message goes where (supervisor.c's route table) */
+    struct json_object *deploy_report;  /* owned: the deployer's last deploy_report, /debug/vars "deploy" */
     struct json_object *pipeline;   /* owned: the executor's last pipeline_report body, for /debug/vars */
 
     uv_signal_t sigterm, sigint;

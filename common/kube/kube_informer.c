@@ -290,7 +290,16 @@ static void on_initial_event(struct kube_informer *inf, enum kube_watch_type typ
     }
     if (inf->keys) {
         project(inf, obj);
-        if (type != KUBE_WATCH_DELETED) keys_listed(inf, obj); /* a deleted one stays unstamped: swept */
+        if (type != KUBE_WATCH_DELETED) {
+            keys_listed(inf, obj);
+            return;
+        }
+        /* Deleted before the snapshot's end: one stamped earlier in this stream would escape the sweep. */
+        struct buf key;
+        buf_init(&key);
+        if (kube_object_key(obj, &key) == 0 && kube_keyset_del(inf->keys, key.data) && inf->cbs.on_delete)
+            inf->cbs.on_delete(inf->data, obj);
+        buf_free(&key);
         return;
     }
     struct buf key;

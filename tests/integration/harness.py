@@ -156,6 +156,11 @@ haproxy:
   endpoints:
     - name: local
       master_socket: {tmp}/haproxy-master.sock
+  # the deployer writes here once it has an LKG: never the machine's /etc/haproxy
+  config_file: {tmp}/etc/haproxy.cfg
+  maps_dir: {tmp}/etc/maps
+  ssl_certs_dir: {tmp}/etc/ssl
+  general_dir: {tmp}/etc/general
 {pipeline if pipeline is not None else DEFAULT_PIPELINE}{extra}""")
 
 

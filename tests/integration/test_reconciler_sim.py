@@ -273,6 +273,23 @@ def test_many_objects_are_chunked_under_the_frame_limit(tmp):
             assert r.shutdown() == 0
 
 
+def test_a_listing_that_finds_nothing_still_says_so(tmp):
+    """A resource with no objects still gets a synced:false frame before its synced, at start and after a
+    resync, so a renderer holding objects of it from before drops them."""
+    with KubeSim(auto_namespaces=True) as sim:
+        with RoleChild("reconciler", config(tmp, sim.kubeconfig), tmp) as r:
+            for round_ in ("initial listing", "resync"):
+                if round_ == "resync":
+                    before = len(r.of_type("deltas"))
+                    r.send({"type": "resync"})
+                else:
+                    before = 0
+                r.next("synced", pred=lambda m: m["resource"] == "maps", timeout=15)
+                marks = [m for m in r.of_type("deltas")[before:] if m["resource"] == "maps"]
+                assert marks and marks[0]["synced"] is False and marks[0]["items"] == [], (round_, marks)
+            assert r.shutdown() == 0
+
+
 if __name__ == "__main__":
     h.run([test_deltas_follow_the_cluster_without_loss_or_duplicates, test_an_object_too_large_for_a_frame_is_refused,
-           test_many_objects_are_chunked_under_the_frame_limit])
+           test_many_objects_are_chunked_under_the_frame_limit, test_a_listing_that_finds_nothing_still_says_so])

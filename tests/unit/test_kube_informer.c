@@ -398,7 +398,7 @@ START_TEST(test_kube_informer_keys_only_stop_during_a_page)
 }
 END_TEST
 
-START_TEST(test_kube_informer_keys_only_streaming_list_sweeps_what_it_did_not_send)
+START_TEST(test_kube_informer_keys_only_relist_sweeps_what_it_did_not_list)
 {
     fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "5") "," POD("b", "6") "]}");
     fake_stream(&srv,
@@ -418,6 +418,26 @@ START_TEST(test_kube_informer_keys_only_streaming_list_sweeps_what_it_did_not_se
 }
 END_TEST
 
+START_TEST(test_kube_informer_keys_only_streaming_list_reports_a_delete_before_its_end)
+{
+    fake_stream(&srv,
+                "{\"type\":\"ADDED\",\"object\":" POD("a", "5") "}\n"
+                "{\"type\":\"ADDED\",\"object\":" POD("b", "6") "}\n"
+                "{\"type\":\"DELETED\",\"object\":" POD("a", "7") "}\n"
+                END_BOOKMARK("10"),
+                0, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start_with(&s, 0, 1, 1);
+    int want = 1;
+    spin(3000, nreq_at_least, &want);
+    spin(200, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b -a | ");
+    ck_assert_int_eq(kube_informer_count(inf), 1);
+    kube_informer_stop(inf);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("kube_informer");
@@ -432,7 +452,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_kube_informer_streaming_list_refused_falls_back);
     tcase_add_test(tc, test_kube_informer_keys_only_reports_content_changes_and_relist_deletions);
     tcase_add_test(tc, test_kube_informer_keys_only_stop_during_a_page);
-    tcase_add_test(tc, test_kube_informer_keys_only_streaming_list_sweeps_what_it_did_not_send);
+    tcase_add_test(tc, test_kube_informer_keys_only_relist_sweeps_what_it_did_not_list);
+    tcase_add_test(tc, test_kube_informer_keys_only_streaming_list_reports_a_delete_before_its_end);
     suite_add_tcase(s, tc);
     return s;
 }

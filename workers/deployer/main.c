@@ -1,7 +1,7 @@
 /* The deployer role: LEADER ONLY. The supervisor starts it when this replica becomes leader and SIGKILLs
- * it when leadership ends. It will push the last-known-good configuration to the HAProxy targets (the
- * deployer issue); today its only side effect is a probe entry in its journal every PROBE_PERIOD_MS, taken
- * only while its fence allows, which lets tests prove that two terms never act at once. If no one stops it
+ * it when leadership ends. It pushes the last-known-good configuration to the HAProxy targets (deploy.c);
+ * it also writes a probe entry in its journal every PROBE_PERIOD_MS, taken only while its fence allows,
+ * which lets tests prove that two terms never act at once. If no one stops it
  * soon after its fence (its supervisor is stopped or hung), it exits by itself (DEPLOYER_EXIT_FENCED). */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
+#include "workers/deployer/deploy.h"
 #include "workers/deployer/fence.h"
 #include "workers/deployer/journal.h"
 
@@ -22,6 +23,7 @@ struct deployer {
     struct worker *w;
     struct fence fence;
     struct journal journal;
+    struct deploy *deploy;        /* the pushes (deploy.h); NULL until started */
     uv_timer_t probe_timer;
     uv_timer_t fence_timer;       /* fires at the fence + grace: exit unless the fence moved on */
     int64_t exit_grace_ms;
@@ -63,6 +65,8 @@ static void stop_deployer(struct deployer *d)
         uv_close((uv_handle_t *)&d->fence_timer, NULL);
     }
     journal_close(&d->journal);
+    deploy_close(d->deploy);
+    d->deploy = NULL;
     worker_stop(d->w);
 }
 
@@ -98,6 +102,14 @@ static void arm_fence_exit(struct deployer *d)
 static void on_supervisor_message(struct worker *w, struct json_object *msg, const char *type)
 {
     struct deployer *d = w->data;
+    if (d->deploy && strcmp(type, "lkg") == 0) {
+        deploy_on_lkg(d->deploy, msg);
+        return;
+    }
+    if (d->deploy && strcmp(type, "targets") == 0) {
+        deploy_on_targets(d->deploy, msg);
+        return;
+    }
     if (strcmp(type, "leadership") != 0) return;
     const char *term = ipc_msg_str(msg, "term");
     int64_t fence = ipc_msg_int(msg, "fence_mono_ms", 0);
@@ -114,6 +126,7 @@ static void on_supervisor_message(struct worker *w, struct json_object *msg, con
         return;
     }
     arm_fence_exit(d);
+    if (d->deploy) deploy_on_fence(d->deploy);
     if (!d->announced) {
         d->announced = 1;
         int64_t left = fence_left_ms(&d->fence, clock_mono_ms());
@@ -140,6 +153,8 @@ static int on_start(struct worker *w)
     uv_timer_init(w->loop, &d->probe_timer);
     d->probe_timer.data = d;
     uv_timer_start(&d->probe_timer, on_probe_timer, PROBE_PERIOD_MS, PROBE_PERIOD_MS);
+    d->deploy = deploy_new(w, &d->fence);
+    if (!d->deploy) return -1;
     return 0;
 }
 

@@ -117,11 +117,25 @@ static int set_merge(struct gen_objset *dst, struct gen_objset *src)
     return rc;
 }
 
+/* The quarantine is kept sorted (gen_object_cmp): a candidate's changed list may name 262 144 objects, each
+ * looked up here. Returns the index of o, or -(insertion point) - 1 when it is absent. */
+static long quarantine_search(const struct gen_sm *sm, const struct gen_object *o)
+{
+    size_t lo = 0, hi = sm->nquarantined;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = gen_object_cmp(&sm->quarantined[mid].obj, o);
+        if (c == 0) return (long)mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -(long)lo - 1;
+}
+
 static long quarantine_find(const struct gen_sm *sm, const struct gen_object *o)
 {
-    for (size_t i = 0; i < sm->nquarantined; i++)
-        if (gen_object_cmp(&sm->quarantined[i].obj, o) == 0) return (long)i;
-    return -1;
+    long i = quarantine_search(sm, o);
+    return i >= 0 ? i : -1;
 }
 
 static void copy_str(char *dst, size_t n, const char *src)
@@ -255,14 +269,24 @@ static int quarantine(struct gen_sm *sm, const struct gen_clock *now, const stru
         sm->quarantined = q;
         sm->capquarantined = cap;
     }
-    struct gen_quarantined *q = &sm->quarantined[sm->nquarantined];
-    if (gen_object_copy(&q->obj, o) < 0) return -1;
-    q->reason = strdup(why);
-    if (!q->reason) {
-        gen_object_free(&q->obj);
+    struct gen_quarantined fresh;
+    if (gen_object_copy(&fresh.obj, o) < 0) return -1;
+    fresh.reason = strdup(why);
+    if (!fresh.reason) {
+        gen_object_free(&fresh.obj);
         return -1;
     }
-    q->since_wall_ms = now->wall_ms;
+    fresh.since_wall_ms = now->wall_ms;
+    long at = quarantine_search(sm, o);
+    if (at >= 0) { /* already held: the newer reason replaces the older */
+        gen_object_free(&fresh.obj);
+        free(sm->quarantined[at].reason);
+        sm->quarantined[at].reason = fresh.reason;
+        return 0;
+    }
+    size_t pos = (size_t)(-at - 1);
+    memmove(&sm->quarantined[pos + 1], &sm->quarantined[pos], (sm->nquarantined - pos) * sizeof(fresh));
+    sm->quarantined[pos] = fresh;
     sm->nquarantined++;
     sm->quarantines++;
     struct gen_action *a = action_new(sm, GEN_ACT_QUARANTINE);

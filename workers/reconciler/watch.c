@@ -27,6 +27,8 @@ struct watch {
     uv_timer_t timer;             /* flushes the batch when due */
     uint64_t seq;                 /* deltas frames sent */
     int synced;                   /* the informer's first list has been forwarded */
+    size_t listing_bytes;         /* JSON queued since the last flush while the first list is in */
+    unsigned listing_frames;      /* synced:false frames sent for the listing in progress */
     struct watch_stats stats;
     /* the frame being built by flush */
     struct json_object *frame, *items;
@@ -128,7 +130,8 @@ static void frame_begin(struct watch *w)
 static void frame_send(struct watch *w)
 {
     if (!w->frame) return;
-    if (json_object_array_length(w->items) > 0) {
+    if (json_object_array_length(w->items) > 0 || !w->frame_synced) {
+        if (!w->frame_synced) w->listing_frames++;
         if (w->env.send(w->env.data, w->frame) < 0)
             log_error("deltas frame not sent", "resource", w->name); /* the channel is gone: the process ends */
         w->stats.frames++;
@@ -183,6 +186,7 @@ static int emit(void *data, const struct batch_item *it)
 static void flush(struct watch *w)
 {
     uv_timer_stop(&w->timer);
+    w->listing_bytes = 0;
     if (!batch_queued(&w->batch)) return;
     w->frame_synced = w->synced;
     batch_take(&w->batch, emit, w);
@@ -231,8 +235,12 @@ static void changed(struct watch *w, struct json_object *obj)
                                                          : batch_upsert(&w->batch, key.data, rv, hash, json.data,
                                                                         json.len, now);
         if (r == 0) w->stats.unchanged++;
+        if (r > 0 && !w->synced) w->listing_bytes += json.len;
         buf_free(&json);
     }
+    /* The first list goes out in frames as it arrives (marked synced:false), so the reconciler never holds
+     * a whole collection's JSON, and the supervisor gets it as a stream, not as one burst at the end. */
+    if (!w->synced && w->listing_bytes >= WATCH_LISTING_FLUSH_BYTES) flush(w);
     if (r < 0) log_error("out of memory, change dropped", "resource", w->name, "key", key.data);
     buf_free(&key);
     schedule(w);
@@ -266,6 +274,14 @@ static void on_synced(void *data)
 {
     struct watch *w = data;
     if (!w->synced) {
+        flush(w);
+        /* A listing that found nothing still says it happened: at the synced below, the renderer drops
+         * what it held of this resource and this listing did not name. */
+        if (w->listing_frames == 0) {
+            w->frame_synced = 0;
+            frame_begin(w);
+            frame_send(w);
+        }
         char n[24];
         snprintf(n, sizeof(n), "%zu", batch_live(&w->batch));
         log_info("resource listed", "resource", w->name, "objects", n);
@@ -360,6 +376,8 @@ int watch_restart(struct watch *w)
     uv_timer_stop(&w->timer);
     batch_reset(&w->batch);
     w->synced = 0;
+    w->listing_bytes = 0;
+    w->listing_frames = 0;
     struct err e;
     err_clear(&e);
     if (start_informer(w, &e) < 0) {

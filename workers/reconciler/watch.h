@@ -25,6 +25,9 @@ struct metric_family;
 /* Margin kept below IPC_FRAME_MAX for the frame's own fields and each item's op/key/rv (estimated, and then
  * checked by the encoder): 64 KiB is far more than the envelope of a frame of small items needs. */
 #define WATCH_FRAME_MARGIN (64u * 1024u)
+/* While a first list arrives, what is queued goes out once it reaches this much JSON: a few frames' worth,
+ * so frames stay full, while the reconciler never holds more than this of a collection. */
+#define WATCH_LISTING_FLUSH_BYTES (2u * 1024u * 1024u)
 
 struct watch_env {
     uv_loop_t *loop;

@@ -1,0 +1,46 @@
+/* Classifies the change between two generations' haproxy.cfg for the fast lane: PURE (two texts in, a
+ * plan out). The change fits the fast lane only if both configs have the same lines except `server` lines
+ * in a backend or listen section that keep their name and differ only in address, port, `weight N` or
+ * `disabled`/`enabled` (servers on pre-allocated slots: `server SRV_n addr:port ...`). Each such line
+ * becomes one runtime operation. Anything else (a line added or removed, a new backend, more endpoints
+ * than slots, a changed option, a host name where an address was) does not fit, with the reason.
+ * Map files are not compared here (target_local.c compares the manifests).
+ * Not for: sending the commands (mcli.h) or deciding when to push (scheduler.h). */
+#ifndef HTIC_DEPLOYER_DIFF_H
+#define HTIC_DEPLOYER_DIFF_H
+
+#include <stddef.h>
+
+/* Runtime operations per push in the fast lane: 10k slots each changing everything is 30k commands. */
+#define DIFF_OPS_MAX 100000
+/* A proxy or server name (HAProxy keeps them short; 127 is far beyond what the templates generate). */
+#define DIFF_NAME_MAX 128
+/* An address as text: an IPv6 address is at most 45 characters. */
+#define DIFF_ADDR_MAX 64
+
+#define DIFF_SET_ADDR 1u
+#define DIFF_SET_WEIGHT 2u
+#define DIFF_SET_STATE 4u
+
+struct diff_server_op {
+    char backend[DIFF_NAME_MAX];
+    char server[DIFF_NAME_MAX];
+    unsigned what;       /* DIFF_SET_* */
+    char addr[DIFF_ADDR_MAX];
+    int port;            /* 0: the line has no port (kept as is) */
+    int weight;
+    int enabled;         /* 1: ready, 0: maint */
+};
+
+struct diff_plan {
+    int fast;                    /* 1: the change fits the fast lane (ops may be empty: same config) */
+    char reason[256];            /* when !fast: the first thing that does not fit */
+    struct diff_server_op *ops;  /* owned */
+    size_t nops;
+};
+
+/* Returns 0 with plan filled (free with diff_plan_free), -1 when out of memory. */
+int diff_configs(const char *a, size_t alen, const char *b, size_t blen, struct diff_plan *plan);
+void diff_plan_free(struct diff_plan *plan);
+
+#endif
