@@ -4,10 +4,13 @@ disabled) rendering the shipped templates, real haproxy -c in the validator. Ing
 EndpointSlices and a TLS Secret created in the simulator reach the last-known-good (read through
 /debug/vars pipeline.lkg.checksum and <run_dir>/gen/<hex>/): the maps, backends, server slots, certificate
 and crt-list are the expected ones; endpoint churn changes server lines only, in the same slot order; an
-injection attempt through an annotation or a host is quarantined by name while other Ingresses land; and a
-real HAProxy running the LKG routes a request by Host to a backend on loopback, answers 404 otherwise, and
-terminates TLS with the Secret's certificate. Only the controller and haproxy paths of the example are
-replaced (ports, directories), never its templates."""
+injection attempt through an annotation or a host is quarantined by name while other Ingresses land, and
+so is a certificate HAProxy refuses. Then the deployer pushes the LKG to a real HAProxy master-worker:
+requests are routed by Host, exact path and wildcard to HTTP backends on loopback, others get the 404, TLS
+is terminated with the Secret's certificate, and endpoint churn reaches traffic through the runtime API
+(the fast lane: the pre-allocated slots are what makes it possible). Only the controller, deploy and
+haproxy sections and a few extra_context values (ports, paths) of the example are replaced, never its
+templates."""
 import http.server
 import json
 import os
@@ -17,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -40,7 +44,7 @@ def example():
         return yaml.safe_load(f)
 
 
-def write_config(tmp, sim, http_port, extra_context=None):
+def write_config(tmp, sim, http_port, extra_context=None, master_socket=None):
     """The example with this test's controller section, a local target and production paths under
     <tmp>/target, so a generation copied there runs in a real HAProxy as it is."""
     cfg = example()
@@ -49,11 +53,12 @@ def write_config(tmp, sim, http_port, extra_context=None):
                          "http": {"address": "127.0.0.1", "port": http_port},
                          "run_dir": os.path.join(tmp, "run"),
                          "kubernetes": {"kubeconfig": sim.kubeconfig}}
-    cfg["haproxy"] = {"endpoints": [{"name": "local", "master_socket": os.path.join(tmp, "master.sock")}],
+    cfg["haproxy"] = {"endpoints": [{"name": "local", "master_socket": master_socket or os.path.join(tmp, "master.sock")}],
                       "config_file": os.path.join(target, "haproxy.cfg"),
                       "maps_dir": os.path.join(target, "maps"),
                       "ssl_certs_dir": os.path.join(target, "ssl"),
                       "general_dir": os.path.join(target, "general")}
+    cfg["deploy"] = {"min_deployment_interval": "0s", "deployment_timeout": "10s"}
     cfg["templating_settings"]["extra_context"].update(
         {"bind_address": "127.0.0.1", "http_port": h.free_port(), "https_port": h.free_port(),
          "runtime_socket": os.path.join(tmp, "admin.sock"), "hard_stop_after": "2s",
@@ -174,9 +179,9 @@ def servers(cfg, name):
     return [line.strip() for line in backend_block(cfg, name) if line.strip().startswith("server ")]
 
 
-def start_controller(tmp, sim, extra_context=None):
+def start_controller(tmp, sim, extra_context=None, master_socket=None):
     port = h.free_port()
-    path, cfg = write_config(tmp, sim, port, extra_context)
+    path, cfg = write_config(tmp, sim, port, extra_context, master_socket)
     proc = h.Proc([h.HTIC_BIN, "run", "--config", path], tmp, name="controller")
     return proc, port, cfg
 
@@ -331,20 +336,6 @@ class Backend:
         self.server.server_close()
 
 
-def install(gen, tmp):
-    """Copies a generation to the production paths of this test's config (<tmp>/target)."""
-    target = os.path.join(tmp, "target")
-    shutil.rmtree(target, ignore_errors=True)
-    for sub, dest in (("maps", "maps"), ("certs", "ssl"), ("crt-lists", "general"), ("files", "general")):
-        os.makedirs(os.path.join(target, dest), exist_ok=True)
-        src = os.path.join(gen.dir, sub)
-        if os.path.isdir(src):
-            for name in os.listdir(src):
-                shutil.copy(os.path.join(src, name), os.path.join(target, dest, name))
-    shutil.copy(os.path.join(gen.dir, "haproxy.cfg"), os.path.join(target, "haproxy.cfg"))
-    return os.path.join(target, "haproxy.cfg")
-
-
 def get(port, host, path="/", tls=False, ca=None):
     """(status, body, location) of one request to 127.0.0.1:port with this Host (and SNI when tls)."""
     import http.client
@@ -361,15 +352,44 @@ def get(port, host, path="/", tls=False, ca=None):
         c.close()
 
 
-def test_real_haproxy_routes_the_lkg(tmp):
-    app, other = Backend("app"), Backend("other")
+def deploy_state(port):
+    """The local target's entry of /debug/vars "deploy", or None."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/vars", timeout=3) as r:
+            d = json.loads(r.read()).get("deploy")
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    return (d or {}).get("targets", [None])[0] if d else None
+
+
+def deployed(port, gen):
+    """The target entry once the deployer confirmed gen on the local HAProxy."""
+    t = deploy_state(port)
+    return t if t and t.get("in_sync") and t.get("checksum") == gen.checksum else None
+
+
+def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
+    app, app2, other = Backend("app"), Backend("app2"), Backend("other")
+    # unix socket paths are at most 97 bytes for haproxy; the test's temp dir is longer
+    sock_dir = tempfile.mkdtemp(prefix="htic-ing-", dir="/tmp")
+    master = os.path.join(sock_dir, "master.sock")
     haproxy = None
     with KubeSim(auto_namespaces=True) as sim:
-        proc, port, cfg = start_controller(tmp, sim)
+        proc, port, cfg = start_controller(tmp, sim, {"runtime_socket": os.path.join(sock_dir, "admin.sock")},
+                                           master_socket=master)
         ctx = cfg["templating_settings"]["extra_context"]
         try:
-            create(sim, SVC, service("app", 80, app.port))
-            create(sim, SVC, service("other", 80, other.port))
+            # a bootstrap config that is not ours: the deployer's first push replaces it
+            target = os.path.join(tmp, "target")
+            os.makedirs(target, exist_ok=True)
+            with open(os.path.join(target, "haproxy.cfg"), "w") as f:
+                f.write("global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n"
+                        f"  timeout server 1s\nfrontend boot\n  bind 127.0.0.1:{h.free_port()}\n")
+            haproxy = subprocess.Popen(["haproxy", "-Ws", "-S", master, "-f", os.path.join(target, "haproxy.cfg")],
+                                       stdout=open(os.path.join(tmp, "haproxy.log"), "wb"), stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp)
+            create(sim, SVC, service("app", 80, 80))
+            create(sim, SVC, service("other", 80, 80))
             create(sim, EPS, slice_("app-1", "app", app.port, [("127.0.0.1", True), ("127.0.0.2", False)]))
             create(sim, EPS, slice_("other-1", "other", other.port, [("127.0.0.1", True)]))
             create(sim, SECRETS, tls_secret())
@@ -381,19 +401,9 @@ def test_real_haproxy_routes_the_lkg(tmp):
             g = lkg_where(tmp, port, lambda g: "backend ing_shop_secure_app_80" in g.cfg
                           and "*.wild.example.com" in g.map("host.map") and "/other" in g.map("path-exact.map"),
                           "every Ingress in the LKG")
-            path = install(g, tmp)
-            check = subprocess.run(["haproxy", "-c", "-f", path], capture_output=True, text=True)
-            assert check.returncode == 0, check.stdout + check.stderr
-            haproxy = subprocess.Popen(["haproxy", "-f", path], stdout=open(os.path.join(tmp, "haproxy.log"), "wb"),
-                                       stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
+            h.wait_for(lambda: deployed(port, g), timeout=60, interval=0.2, what="the LKG running in haproxy")
             hp = ctx["http_port"]
-
-            def up():
-                try:
-                    return get(hp, "app.example.com")
-                except OSError:
-                    return None
-            status, body, _ = h.wait_for(up, timeout=20, interval=0.1, what="haproxy serving")
+            status, body, _ = get(hp, "app.example.com")
             assert status == 200 and body.startswith("backend app / host=app.example.com proto=http"), (status, body)
             assert get(hp, "APP.example.com:80", "/x/y")[1].startswith("backend app /x/y"), "host case and port"
             assert get(hp, "app.example.com", "/other")[1].startswith("backend other /other"), "Exact path"
@@ -411,6 +421,24 @@ def test_real_haproxy_routes_the_lkg(tmp):
             assert status == 200 and body.startswith("backend app /s host=secure.example.com proto=https"), body
             status, _, location = get(hp, "secure.example.com", "/s")
             assert status == 308 and location == "https://secure.example.com/s", (status, location)
+
+            # endpoint churn: the app endpoint moves to another port; only its server slot changes, which the
+            # deployer applies through the runtime API (fast lane, no reload)
+            replace(sim, EPS, slice_("app-1", "app", app2.port, [("127.0.0.1", True), ("127.0.0.2", False)]))
+            g2 = lkg_where(tmp, port, lambda x: f"127.0.0.1:{app2.port}" in x.cfg, "the moved endpoint in the LKG")
+            t = h.wait_for(lambda: deployed(port, g2), timeout=60, interval=0.2, what="the churn deployed")
+            assert t["last_push"]["lane"] == "fast", t
+            assert get(hp, "app.example.com", "/moved")[1].startswith("backend app2 /moved")
+            assert get(hp, "a.wild.example.com")[1].startswith("backend other /")
+
+            # a second ready endpoint (another slice) fills a disabled slot, again without a reload
+            create(sim, EPS, slice_("app-2", "app", app.port, [("127.0.0.1", True)]))
+            g3 = lkg_where(tmp, port, lambda x: len([s for s in servers(x.cfg, "ing_shop_app_app_80")
+                                                     if "disabled" not in s]) == 2, "two app endpoints in the LKG")
+            t = h.wait_for(lambda: deployed(port, g3), timeout=60, interval=0.2, what="the new endpoint deployed")
+            assert t["last_push"]["lane"] == "fast", t
+            answers = {get(hp, "app.example.com")[1].split()[1] for _ in range(4)}
+            assert answers == {"app", "app2"}, answers
         finally:
             if haproxy is not None:
                 try:
@@ -420,8 +448,9 @@ def test_real_haproxy_routes_the_lkg(tmp):
                     os.killpg(haproxy.pid, signal.SIGKILL)
                     haproxy.wait()
             proc.stop()
-            app.stop()
-            other.stop()
+            for b in (app, app2, other):
+                b.stop()
+            shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 def test_validate_config_accepts_the_example(tmp):
@@ -433,4 +462,4 @@ def test_validate_config_accepts_the_example(tmp):
 
 if __name__ == "__main__":
     h.run([test_validate_config_accepts_the_example, test_lkg_maps_slots_tls_churn_and_quarantine,
-           test_real_haproxy_routes_the_lkg])
+           test_real_haproxy_runs_the_lkg_the_deployer_pushes])
