@@ -223,8 +223,14 @@ static void on_write_done(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     struct ipc_channel *ch = w->ch;
     ch->queued_bytes -= w->len;
-    if (status < 0 && status != UV_ECANCELED) channel_end(ch, uv_strerror(status));
     free(w);
+    if (status < 0 && status != UV_ECANCELED) channel_end(ch, uv_strerror(status));
+    /* an ended or closing channel's owner learns of it by on_close or its own close, not from here */
+    if (ch->on_drained && !ch->ended && !ch->closing && ch->queued_bytes <= ch->drained_mark) {
+        ipc_drained_cb cb = ch->on_drained;
+        ch->on_drained = NULL; /* once: the callback may ask again */
+        cb(ch);
+    }
 }
 
 int ipc_channel_send(struct ipc_channel *ch, struct json_object *msg)
@@ -270,7 +276,7 @@ int ipc_channel_drain(struct ipc_channel *ch)
     /* The pipe is non-blocking (libuv's): reading behind libuv's back is safe, its next read sees EAGAIN. */
     char chunk[65536];
     size_t total = 0;
-    while (total < IPC_DRAIN_MAX && !ch->ended) {
+    while (total < IPC_DRAIN_MAX && !ch->ended && !ch->paused) { /* a frame may pause the channel */
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break; /* EAGAIN: nothing more written yet; a real error is left to libuv's next read */
@@ -283,6 +289,30 @@ int ipc_channel_drain(struct ipc_channel *ch)
         if (rc != IPC_OK) channel_end(ch, ipc_error_str(rc));
     }
     return ch->ended ? -1 : 0;
+}
+
+void ipc_channel_pause(struct ipc_channel *ch)
+{
+    if (ch->ended || ch->closing || ch->paused) return;
+    ch->paused = 1;
+    if (ch->reading) uv_read_stop((uv_stream_t *)&ch->pipe);
+    ch->reading = 0;
+}
+
+void ipc_channel_resume(struct ipc_channel *ch)
+{
+    if (!ch->paused) return;
+    ch->paused = 0;
+    if (ch->ended || ch->closing || ch->reading) return;
+    if (ipc_channel_start(ch) != 0) channel_end(ch, "cannot read the channel again");
+}
+
+int ipc_channel_notify_drained(struct ipc_channel *ch, size_t mark, ipc_drained_cb cb)
+{
+    if (ch->ended || ch->closing || ch->queued_bytes <= mark) return -1;
+    ch->drained_mark = mark;
+    ch->on_drained = cb;
+    return 0;
 }
 
 static void on_pipe_closed(uv_handle_t *h)

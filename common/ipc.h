@@ -70,6 +70,8 @@ typedef void (*ipc_message_cb)(struct ipc_channel *ch, struct json_object *msg, 
 typedef void (*ipc_close_cb)(struct ipc_channel *ch, const char *reason);
 /* See ipc_raw_cb: 1 took the frame, 0 have it parsed and passed to on_message. */
 typedef int (*ipc_channel_raw_cb)(struct ipc_channel *ch, const char *type, const char *frame, size_t len);
+/* See ipc_channel_notify_drained. */
+typedef void (*ipc_drained_cb)(struct ipc_channel *ch);
 
 struct ipc_channel {
     uv_pipe_t pipe;
@@ -81,6 +83,9 @@ struct ipc_channel {
     size_t queued_bytes;      /* written but not yet flushed to the kernel */
     uint64_t sent, received;
     int reading;
+    int paused;               /* ipc_channel_pause: reading stopped by the owner, not by an end */
+    size_t drained_mark;      /* ipc_channel_notify_drained: call on_drained once queued_bytes <= this */
+    ipc_drained_cb on_drained;  /* NULL: nobody waits for the queue to drain */
     int ended;                /* on_close was called */
     int closing;
     void (*free_cb)(struct ipc_channel *ch);
@@ -102,6 +107,17 @@ int ipc_channel_send_lossy(struct ipc_channel *ch, struct json_object *msg, size
  * supervisor's fence timer firing before the renewals that arrived while its process was stopped are read.
  * Reads at most IPC_DRAIN_MAX bytes. Returns 0, or -1 if the channel ended. */
 int ipc_channel_drain(struct ipc_channel *ch);
+/* Flow control for a reader that must not take more than it can pass on (the supervisor forwarding one
+ * child's frames to another): pause stops reading the peer, so its writes wait in the socket buffer and then
+ * in the peer's own queue; frames of a read already under way are still handed over (at most one read's
+ * worth, 64 KiB). ipc_channel_drain reads nothing while paused. Resume reads again. No-ops on an ended or
+ * closing channel, and pause/resume of a channel already in that state. */
+void ipc_channel_pause(struct ipc_channel *ch);
+void ipc_channel_resume(struct ipc_channel *ch);
+/* Calls cb(ch) once, from the write completion that brings queued_bytes to mark or below (a writer that
+ * paused its sources resumes them there). Replaces an earlier request. Returns 0, or -1 (nothing registered)
+ * when queued_bytes already is at or below mark or the channel ended. */
+int ipc_channel_notify_drained(struct ipc_channel *ch, size_t mark, ipc_drained_cb cb);
 /* Closes the pipe and frees the channel's buffers; free_cb (may be NULL) is called with ch when done,
  * after which the caller may free the memory holding ch. */
 void ipc_channel_close(struct ipc_channel *ch, void (*free_cb)(struct ipc_channel *ch));

@@ -80,6 +80,7 @@ static void on_channel_closed(struct ipc_channel *ch, const char *reason)
 
 static void drop_channel(struct child *c)
 {
+    c->paused = 0;
     if (!c->ch) return;
     c->ch->data = NULL;
     ipc_channel_close(c->ch, free_channel);
@@ -227,6 +228,7 @@ int child_spawn(struct child *c)
     c->state = CHILD_RUNNING;
     c->stop_requested = 0;
     c->hello = 0;
+    c->paused = 0;
     c->started_ms = c->last_heartbeat_ms = clock_mono_ms();
 
     c->ch = calloc(1, sizeof(*c->ch));
@@ -259,6 +261,38 @@ int child_send_frame(struct child *c, const char *frame, size_t len)
     if (!child_up(c) || !c->ch) return -1;
     return ipc_channel_send_frame(c->ch, frame, len);
 }
+
+size_t child_queued_bytes(const struct child *c) { return c->ch ? c->ch->queued_bytes : 0; }
+
+static void on_channel_drained(struct ipc_channel *ch)
+{
+    struct child *c = ch->data;
+    if (c && c->ops->on_drained) c->ops->on_drained(c);
+}
+
+int child_notify_drained(struct child *c, size_t mark)
+{
+    if (!c->ch) return -1;
+    return ipc_channel_notify_drained(c->ch, mark, on_channel_drained);
+}
+
+void child_pause_reading(struct child *c)
+{
+    if (!c->ch || c->paused) return;
+    c->paused = 1;
+    ipc_channel_pause(c->ch);
+}
+
+void child_resume_reading(struct child *c)
+{
+    if (!c->paused) return;
+    c->paused = 0;
+    /* its heartbeats waited behind the pause: it gets a whole CHILD_HUNG_MS from now, not from its last one */
+    c->last_heartbeat_ms = clock_mono_ms();
+    if (c->ch) ipc_channel_resume(c->ch);
+}
+
+int64_t child_silence_ms(const struct child *c, int64_t now) { return c->paused ? 0 : now - c->last_heartbeat_ms; }
 
 int child_send(struct child *c, struct json_object *msg)
 {

@@ -38,6 +38,8 @@ struct child_ops {
     void (*on_message)(struct child *c, struct json_object *msg, const char *type);
     /* The process was reaped. status is the exit code, or -1 with signal set. expected: we asked for it. */
     void (*on_exit)(struct child *c, int64_t status, int signal, int expected);
+    /* The queue to the child came down to the mark of child_notify_drained. May be NULL. */
+    void (*on_drained)(struct child *c);
 };
 
 struct child {
@@ -57,6 +59,7 @@ struct child {
     int stop_requested;         /* exit was asked for: not a crash */
     int restartable;            /* restart after a crash */
     int disabled;               /* never (re)start again: the supervisor is shutting down */
+    int paused;                 /* child_pause_reading: we stopped reading it, so its silence is ours */
 
     int64_t started_ms;         /* monotonic */
     int64_t last_heartbeat_ms;
@@ -81,6 +84,17 @@ void child_drain(struct child *c);
 int child_send(struct child *c, struct json_object *msg);
 /* Queues an encoded frame (copied) if the child is up (running and said hello); -1 otherwise. */
 int child_send_frame(struct child *c, const char *frame, size_t len);
+/* Bytes queued to the child and not yet written (0 without a channel). */
+size_t child_queued_bytes(const struct child *c);
+/* ops->on_drained follows once, when the queue to the child is down to mark; -1 when it already is or there
+ * is no channel. */
+int child_notify_drained(struct child *c, size_t mark);
+/* Stops reading the child's channel (flow control: what it sends has nowhere to go yet) and reads it again.
+ * While paused the child is not judged by its silence; after the resume its silence counts from then. */
+void child_pause_reading(struct child *c);
+void child_resume_reading(struct child *c);
+/* How long the child has been silent at now (monotonic ms), for the hung check: 0 while paused by us. */
+int64_t child_silence_ms(const struct child *c, int64_t now);
 /* Asks the child to exit (shutdown message); the exit is then not counted as a crash. */
 void child_request_stop(struct child *c);
 /* SIGKILL now; on_exit follows when reaped, as an expected exit (no restart). */

@@ -1,4 +1,4 @@
-/* The one binary's entry point: dispatches subcommands (run, validate-config, render, version) and, for
+/* The one binary's entry point: dispatches subcommands (run, validate-config, validate, render, version) and, for
  * children the supervisor starts, the --role NAME entry of each process. */
 #include <stdio.h>
 #include <string.h>
@@ -10,12 +10,15 @@
 #include "common/config/config.h"
 
 #include "common/template/template_cli.h"
+#include "common/validate/validate.h"
 
 static int usage(FILE *f)
 {
     fprintf(f,
             "usage: haproxy-template-ic run --config FILE\n"
             "       haproxy-template-ic validate-config FILE\n"
+            "       haproxy-template-ic validate --config FILE [--test NAME] [--output text|json]\n"
+            "                                    [--dump-rendered DIR] [--haproxy-binary PATH]\n"
             "       haproxy-template-ic render --template FILE --context FILE.json [--no-trim-blocks]\n"
             "                                  [--no-lstrip-blocks] [--strict]\n"
             "       haproxy-template-ic version\n");
@@ -61,5 +64,6 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "validate-config") == 0) return config_cli_validate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "validate") == 0) return validate_cli_main(argc - 1, argv + 1);
     return usage(stderr);
 }

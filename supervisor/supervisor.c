@@ -121,7 +121,24 @@ static int send_to_role(struct supervisor *s, enum role_id to, const char *frame
     return child_send_frame(&s->children[to], frame, len);
 }
 
-static const struct router_ops router_ops = {.send_frame = send_to_role, .role_name = role_name};
+static size_t queued_to_role(struct supervisor *s, enum role_id to) { return child_queued_bytes(&s->children[to]); }
+
+static int notify_role_drained(struct supervisor *s, enum role_id to, size_t mark)
+{
+    return child_notify_drained(&s->children[to], mark);
+}
+
+static void pause_role(struct supervisor *s, enum role_id from) { child_pause_reading(&s->children[from]); }
+static void resume_role(struct supervisor *s, enum role_id from) { child_resume_reading(&s->children[from]); }
+static int64_t router_now(struct supervisor *s)
+{
+    (void)s;
+    return clock_mono_ms();
+}
+
+static const struct router_ops router_ops = {.send_frame = send_to_role, .role_name = role_name,
+                                             .queued = queued_to_role, .notify_drained = notify_role_drained,
+                                             .pause = pause_role, .resume = resume_role, .now_ms = router_now};
 
 static int on_child_frame(struct child *c, const char *type, const char *frame, size_t len)
 {
@@ -135,6 +152,12 @@ static void on_child_message(struct child *c, struct json_object *msg, const cha
     router_dispatch(&s->router, child_role(s, c), msg, type);
 }
 
+static void on_child_drained(struct child *c)
+{
+    struct supervisor *s = c->data;
+    router_on_drained(&s->router, child_role(s, c));
+}
+
 static int all_stopped(struct supervisor *s, int from, int to)
 {
     for (int r = from; r <= to; r++)
@@ -146,6 +169,7 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
 {
     struct supervisor *s = c->data;
     enum role_id r = child_role(s, c);
+    router_on_role_down(&s->router, r, !expected);
     if (!expected && c->state != CHILD_DEAD && s->stage == RUNNING) {
         s->restarts_total++;
         supervisor_metrics_child_restarted(s, c->role);
@@ -178,6 +202,7 @@ static const struct child_ops child_ops = {
     .on_frame = on_child_frame,
     .on_message = on_child_message,
     .on_exit = on_child_exit,
+    .on_drained = on_child_drained,
 };
 
 /* ---- shutdown ---- */
@@ -362,13 +387,14 @@ static void on_monitor_timer(uv_timer_t *t)
             if (supervisor_expects_child(s, (enum role_id)r)) healthy = 0;
             continue;
         }
-        int64_t silent = now - c->last_heartbeat_ms;
+        /* 0 while the router holds the child's reading back: its silence is ours, not a hang */
+        int64_t silent = child_silence_ms(c, now);
         if (silent > HEARTBEAT_FRESH_MS) {
             /* Silent, or only unread: after our own process was stopped, this timer runs before the loop
              * reads the heartbeats sent meantime. Read them before judging anyone hung. */
             child_drain(c);
             if (!child_running(c)) continue;
-            silent = clock_mono_ms() - c->last_heartbeat_ms;
+            silent = child_silence_ms(c, clock_mono_ms());
         }
         if (silent > CHILD_HUNG_MS && s->stage == RUNNING) {
             child_kill_hung(c, "no heartbeat for " STR(CHILD_HUNG_MS) " ms");

@@ -17,22 +17,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "kube-sim"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 import harness as h  # noqa: E402
 from kubesim import KubeSim  # noqa: E402
+from proc_mem import smaps_kb  # noqa: E402
 
 
 def mem_kb(pid):
-    pss = rss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss
+    return smaps_kb(pid)[:2]
 
 
 def trial(tmp, kubeconfig):

@@ -72,6 +72,15 @@ def started_by(pid, parent):
     return any(a == b"--parent" and b == str(parent).encode() for a, b in zip(argv, argv[1:]))
 
 
+def vm_kib(pid, field):
+    """A memory figure of /proc/PID/status in KiB (VmRSS, VmHWM: the peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

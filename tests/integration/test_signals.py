@@ -27,7 +27,12 @@ def titled(pid, role):
 
 
 def all_up(p):
+    """Every role running and past its start: a child signalled before it said hello may not ignore the
+    signal yet (under ASan a child takes long enough to get there to lose that race often)."""
     kids = p.children()
+    text = p.text()
+    if "all children up" not in text or "DeployerReady" not in text:
+        return None
     return kids if all(r in kids and titled(kids[r], r) for r in ROLES) else None
 
 

@@ -176,14 +176,6 @@ def test_idle_connections_do_not_lock_out_healthz(tmp):
                 s.close()
 
 
-def vm_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
 def test_pipelining_clients_that_never_read_do_not_grow_rss(tmp):
     # 30 clients each pipeline 2000 GET /debug/vars (about 4 KiB answers each) and never read: without
     # backpressure the supervisor held every answer (hundreds of MB). The peak RSS (VmHWM) stays bounded.
@@ -193,7 +185,7 @@ def test_pipelining_clients_that_never_read_do_not_grow_rss(tmp):
     p, base, port = start(tmp, env={"ASAN_OPTIONS": asan})
     with p:
         h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
-        before = vm_kib(p.pid, "VmRSS")
+        before = h.vm_kib(p.pid, "VmRSS")
         burst = b"GET /debug/vars HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
         clients = []
         try:
@@ -211,13 +203,13 @@ def test_pipelining_clients_that_never_read_do_not_grow_rss(tmp):
                         pass
                 time.sleep(0.01)
             time.sleep(1)  # let the supervisor answer as far as it will
-            during = vm_kib(p.pid, "VmRSS")
+            during = h.vm_kib(p.pid, "VmRSS")
         finally:
             for s, _ in clients:
                 s.close()
         assert get(base + "/healthz")[0] == 200
-        peak = vm_kib(p.pid, "VmHWM")
-        after = vm_kib(p.pid, "VmRSS")
+        peak = h.vm_kib(p.pid, "VmHWM")
+        after = h.vm_kib(p.pid, "VmRSS")
         print(f"# RSS KiB: before {before}, with 30 clients {during}, after {after}, peak {peak}")
         assert max(peak, during) < RSS_BOUND_KIB, (before, during, after, peak)
 

@@ -1,5 +1,6 @@
 /* supervisor/child.c with real processes: a crashing child is restarted with growing backoff until the
- * crash-loop cap trips; a stop that was asked for is not a crash; a killed child reports its signal. */
+ * crash-loop cap trips; a stop that was asked for is not a crash; a killed child reports its signal; a child
+ * whose reading we paused is not judged silent. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "supervisor/child.h"
 #include "tests/unit/unit.h"
@@ -230,6 +232,43 @@ START_TEST(test_child_failed_spawn_is_retried_with_backoff)
 }
 END_TEST
 
+START_TEST(test_child_paused_by_us_is_not_silent_and_gets_a_fresh_window_on_resume)
+{
+    log_init("test", LOG_FORMAT_LOGFMT, LOG_LEVEL_ERROR);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char dir[] = "/tmp/htic-test-child-XXXXXX", exe[64];
+    make_sleeper(dir, exe, sizeof(exe));
+    struct record r = {0};
+    struct child c;
+    child_init(&c, &loop, "sleeper", exe, NULL, &ops, &r, 0);
+    ck_assert_int_eq(child_spawn(&c), 0);
+    /* the sleeper never sends: 20 s of silence is a hang */
+    c.last_heartbeat_ms -= 20000;
+    int64_t now = c.last_heartbeat_ms + 20000;
+    ck_assert_int_gt(child_silence_ms(&c, now), CHILD_HUNG_MS);
+    /* we stopped reading it: what it sent waits unread, its silence is ours */
+    child_pause_reading(&c);
+    ck_assert_int_eq(c.ch->paused, 1);
+    ck_assert_int_eq(c.ch->reading, 0);
+    ck_assert_int_eq(child_silence_ms(&c, now), 0);
+    ck_assert_int_eq(child_silence_ms(&c, now + 60000), 0);
+    /* reading again: a whole window from the resume, not from the last heartbeat before the pause */
+    int64_t before = clock_mono_ms();
+    child_resume_reading(&c);
+    ck_assert_int_eq(c.ch->reading, 1);
+    ck_assert_int_ge(c.last_heartbeat_ms, before);
+    ck_assert_int_eq(child_silence_ms(&c, c.last_heartbeat_ms), 0);
+    child_kill(&c, "test over");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(r.exits, 1);
+    ck_assert_int_eq(c.paused, 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    unlink(exe);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("child");
@@ -239,6 +278,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_child_disabled_is_never_restarted);
     tcase_add_test(tc, test_child_kill_never_signals_a_reaped_pid);
     tcase_add_test(tc, test_child_failed_spawn_is_retried_with_backoff);
+    tcase_add_test(tc, test_child_paused_by_us_is_not_silent_and_gets_a_fresh_window_on_resume);
     suite_add_tcase(s, tc);
     return s;
 }

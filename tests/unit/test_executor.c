@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/pipeline/rundir.h"
+#include "common/pipeline/spill.h"
 #include "tests/unit/unit.h"
 #include "workers/executor/executor.h"
 #include "workers/executor/lkg.h"
@@ -447,6 +449,39 @@ START_TEST(test_executor_refuses_numeric_render_ids)
 }
 END_TEST
 
+/* A first candidate listing the whole cluster comes with its changed list spilled to a file (the frame could
+ * not hold it): the executor reads it back, removes the file and publishes as usual. */
+START_TEST(test_executor_reads_a_spilled_changed_list)
+{
+    struct executor x;
+    start(&x);
+    struct json_object *m = json_tokener_parse("{\"type\":\"rendered\",\"render_id\":\"1\",\"trial\":false}");
+    json_object_object_add(m, "checksum", json_object_new_string(A));
+    struct json_object *changed = json_object_new_array();
+    for (int i = 0; i < 20000; i++) {
+        struct json_object *o = json_object_new_object();
+        char name[32];
+        snprintf(name, sizeof(name), "ing-%d", i);
+        json_object_object_add(o, "resource", json_object_new_string("ingresses"));
+        json_object_object_add(o, "namespace", json_object_new_string("shop"));
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_array_add(changed, o);
+    }
+    json_object_object_add(m, "changed", changed);
+    struct err e;
+    ck_assert_int_eq(spill_field(m, "changed", run_dir, 0, &e), 1);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/spill/%s", run_dir, json_object_get_string(json_object_object_get(m, "changed_file")));
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(on(&x, json_object_to_json_string(m)), 0);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"1\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", A, NULL);
+    ck_assert_str_eq(text(last_of("lkg", 0, NULL), "checksum"), A);
+    json_object_put(m);
+    executor_free(&x);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("executor");
@@ -462,6 +497,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_executor_inconclusive_validations_blame_no_object);
     tcase_add_test(tc, test_executor_bisection_on_errors_and_superseded_trials_quarantines_nothing);
     tcase_add_test(tc, test_executor_refuses_numeric_render_ids);
+    tcase_add_test(tc, test_executor_reads_a_spilled_changed_list);
     suite_add_tcase(s, tc);
     return s;
 }

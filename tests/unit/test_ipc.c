@@ -1,5 +1,6 @@
 /* IPC framing: partial reads at every split, several frames per read, oversized and malformed frames,
- * and a channel round trip over a real socketpair on a libuv loop. */
+ * a channel round trip over a real socketpair on a libuv loop, and its flow control (a paused channel reads
+ * nothing until resumed; a drained queue is reported once). */
 #include "tests/unit/unit.h"
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,25 @@ static void count_message(struct ipc_channel *ch, struct json_object *msg, const
     (void)type;
 }
 
+/* The peer writes n frames of type straight into the socket, each with pad bytes of padding (0: none). */
+static void write_frames(int fd, const char *type, int n, size_t pad)
+{
+    char *p = malloc(pad + 1);
+    memset(p, 'x', pad);
+    p[pad] = '\0';
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        struct json_object *m = ipc_msg_new(type);
+        if (pad) json_object_object_add(m, "pad", json_object_new_string(p));
+        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
+        json_object_put(m);
+    }
+    ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+    buf_free(&b);
+    free(p);
+}
+
 START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
 {
     int fds[2];
@@ -173,15 +193,7 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
     ck_assert_int_eq(ipc_channel_start(&ch), 0);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0); /* nothing written: returns at once */
     ck_assert_int_eq(got, 0);
-    struct buf b;
-    buf_init(&b);
-    for (int i = 0; i < 3; i++) {
-        struct json_object *m = ipc_msg_new("renewed");
-        ck_assert_int_eq(ipc_frame_encode(m, &b), IPC_OK);
-        json_object_put(m);
-    }
-    ck_assert_int_eq(write(fds[0], b.data, b.len), (ssize_t)b.len);
-    buf_free(&b);
+    write_frames(fds[0], "renewed", 3, 0);
     ck_assert_int_eq(ipc_channel_drain(&ch), 0);
     ck_assert_int_eq(got, 3);
     close(fds[0]);
@@ -189,6 +201,120 @@ START_TEST(test_ipc_channel_drain_reads_what_is_already_written)
     ipc_channel_close(&ch, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(got, 3);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* A channel reading one end of a socketpair; the test writes into fds[0] as the peer. */
+struct reader {
+    int fds[2];
+    uv_loop_t loop;
+    struct ipc_channel ch;
+    int got;
+};
+
+static void reader_open(struct reader *r, ipc_message_cb on_message)
+{
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, r->fds), 0);
+    uv_loop_init(&r->loop);
+    ck_assert_int_eq(ipc_channel_init(&r->ch, &r->loop, r->fds[1], on_message, NULL, &r->got), 0);
+    ck_assert_int_eq(ipc_channel_start(&r->ch), 0);
+}
+
+static void reader_close(struct reader *r)
+{
+    close(r->fds[0]);
+    ipc_channel_close(&r->ch, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&r->loop), 0);
+}
+
+START_TEST(test_ipc_channel_paused_reads_nothing_until_resumed)
+{
+    struct reader r;
+    reader_open(&r, count_message);
+    ipc_channel_pause(&r.ch);
+    write_frames(r.fds[0], "renewed", 3, 0);
+    for (int i = 0; i < 5; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0); /* the hung check's drain respects the pause too */
+    ck_assert_int_eq(r.got, 0);
+    ipc_channel_pause(&r.ch); /* twice: still one pause */
+    ipc_channel_resume(&r.ch);
+    ck_assert_int_eq(r.ch.reading, 1);
+    for (int i = 0; i < 5 && r.got < 3; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0);
+    ck_assert_int_eq(r.got, 3);
+    reader_close(&r);
+}
+END_TEST
+
+static void pause_on_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
+{
+    count_message(ch, msg, type);
+    ipc_channel_pause(ch);
+}
+
+START_TEST(test_ipc_channel_drain_stops_reading_once_a_frame_paused_the_channel)
+{
+    struct reader r;
+    reader_open(&r, pause_on_message);
+    /* about 10 KiB frames, 150 KiB in all: more than one read of drain's 64 KiB */
+    write_frames(r.fds[0], "event", 15, 10000);
+    ck_assert_int_eq(ipc_channel_drain(&r.ch), 0);
+    /* the first read's frames (the rest of that read is not thrown away), not the whole backlog */
+    ck_assert_int_ge(r.got, 1);
+    ck_assert_int_le(r.got, 7);
+    reader_close(&r);
+}
+END_TEST
+
+static int drained_calls;
+static size_t drained_at;
+static void on_test_drained(struct ipc_channel *ch)
+{
+    drained_calls++;
+    drained_at = ch->queued_bytes;
+}
+
+static void on_count_close(struct ipc_channel *ch, const char *reason)
+{
+    (void)reason;
+    ipc_channel_close(ch, NULL);
+}
+
+START_TEST(test_ipc_channel_reports_once_when_its_queue_drained_to_the_mark)
+{
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int got = 0;
+    struct ipc_channel a, b;
+    ck_assert_int_eq(ipc_channel_init(&a, &loop, fds[0], NULL, NULL, NULL), 0);
+    ck_assert_int_eq(ipc_channel_init(&b, &loop, fds[1], count_message, on_count_close, &got), 0);
+    ck_assert_int_eq(ipc_channel_notify_drained(&a, 0, on_test_drained), -1); /* nothing queued: no wait */
+    char pad[4096];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = 0;
+    for (int i = 0; i < 1000; i++) { /* 4 MB: more than the socket takes while b does not read */
+        struct json_object *m = ipc_msg_new("event");
+        json_object_object_add(m, "pad", json_object_new_string(pad));
+        ck_assert_int_eq(ipc_channel_send(&a, m), 0);
+        json_object_put(m);
+    }
+    size_t mark = a.queued_bytes / 2;
+    ck_assert_int_eq(ipc_channel_notify_drained(&a, mark, on_test_drained), 0);
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(drained_calls, 0); /* nobody reads: no drain */
+    ck_assert_int_eq(ipc_channel_start(&b), 0);
+    for (int i = 0; i < 100000 && got < 1000; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_int_eq(got, 1000);
+    ck_assert_int_eq(drained_calls, 1);
+    ck_assert_uint_le(drained_at, mark);
+    ipc_channel_close(&a, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(drained_calls, 1);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
@@ -371,6 +497,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_ipc_channel_closed_from_its_own_callback_mid_read);
     tcase_add_test(tc, test_ipc_body_must_start_with_its_type);
     tcase_add_test(tc, test_ipc_channel_drain_reads_what_is_already_written);
+    tcase_add_test(tc, test_ipc_channel_paused_reads_nothing_until_resumed);
+    tcase_add_test(tc, test_ipc_channel_drain_stops_reading_once_a_frame_paused_the_channel);
+    tcase_add_test(tc, test_ipc_channel_reports_once_when_its_queue_drained_to_the_mark);
     suite_add_tcase(s, tc);
     return s;
 }

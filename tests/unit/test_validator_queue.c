@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tests/unit/unit.h"
-#include "workers/validator/haproxy_check.h"
+#include "common/haproxy/haproxy_check.h"
 #include "workers/validator/queue.h"
 
 static struct validator_request *req(const char *id, const char *sum)

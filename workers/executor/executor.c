@@ -10,6 +10,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pipeline/spill.h"
 #include "workers/executor/lkg.h"
 
 /* A watched resource's name, a namespace, an object name: Kubernetes bounds them at 253 bytes. */
@@ -248,6 +249,11 @@ static void send_render_request(struct executor *x, const struct gen_action *a)
     json_object_object_add(m, "trial", json_object_new_boolean(a->trial));
     for (size_t i = 0; i < a->nexclude; i++) json_object_array_add(ex, object_json(&a->exclude[i]));
     json_object_object_add(m, "exclude", ex);
+    /* a trial early in a bisection of a first candidate excludes half the cluster: too long for a frame */
+    struct err e;
+    err_clear(&e);
+    if (spill_field(m, "exclude", x->run_dir, 0, &e) < 0)
+        log_error("cannot spill the exclusion list, sending it inline", "error", e.msg);
     x->send(x->send_data, m, 0);
     json_object_put(m);
 }
@@ -336,6 +342,14 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
     snprintf(prev, sizeof(prev), "%s", x->sm.have_lkg ? x->sm.lkg.checksum : "");
     uint64_t id;
     int rc;
+    if (strcmp(type, "rendered") == 0 || strcmp(type, "render_failed") == 0) {
+        struct err e;
+        err_clear(&e);
+        if (spill_restore(msg, "changed", x->run_dir, 0, &e) < 0) {
+            log_warn("changed list not read back", "type", type, "error", e.msg);
+            return malformed(type, "changed_file");
+        }
+    }
     if (strcmp(type, "rendered") == 0) {
         const char *checksum = str(msg, "checksum");
         struct gen_object *changed = NULL, *excluded = NULL;

@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/log.h"
+#include "common/pipeline/spill.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
 #include "workers/executor/executor.h"
@@ -49,6 +50,8 @@ static void on_gc_work(uv_work_t *req)
     const char *keep[EXECUTOR_GC_KEEP];
     for (size_t i = 0; i < j->nkeep; i++) keep[i] = j->keep[i];
     j->rc = rundir_gc(j->run_dir, keep, j->nkeep, EXECUTOR_GC_MIN_AGE_S, &j->stats, &j->e);
+    /* spilled lists nobody read back (the reader died first): an hour is far past any answer */
+    spill_sweep(j->run_dir, SPILL_ORPHAN_AGE_S);
 }
 
 static void on_gc_done(uv_work_t *req, int status)

@@ -18,6 +18,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pipeline/spill.h"
 #include "common/render/render.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
@@ -115,6 +116,19 @@ static int parse_render_id(struct json_object *msg, int64_t *out)
     return 0;
 }
 
+/* Sends a message whose `changed` list may be too long for a frame (a first candidate lists every object):
+ * spilled to <run_dir>/spill/ when it is (common/pipeline/spill.h). A send that still fails is logged: a
+ * lost candidate would leave the executor without an LKG until the next change. */
+static void send_with_changes(struct renderer_role *r, struct json_object *m)
+{
+    struct err e;
+    err_clear(&e);
+    if (spill_field(m, "changed", r->w->cfg->controller.run_dir, 0, &e) < 0)
+        log_error("cannot spill the changed list, sending it inline", "error", e.msg);
+    if (worker_send(r->w, m) < 0)
+        log_error("pipeline message not sent", "type", json_object_get_string(json_object_object_get(m, "type")));
+}
+
 static void send_failed(struct renderer_role *r, int64_t id, int trial, const struct render_error *re)
 {
     struct json_object *m = ipc_msg_new("render_failed");
@@ -131,7 +145,7 @@ static void send_failed(struct renderer_role *r, int64_t id, int trial, const st
     }
     json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
     json_object_object_add(m, "objects", objects_counts_json(&r->objs));
-    worker_send(r->w, m);
+    send_with_changes(r, m);
     json_object_put(m);
 }
 
@@ -184,7 +198,7 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         json_object_object_add(m, "excluded", objs_json(excl, nexcl));
         json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
         json_object_object_add(m, "objects", objects_counts_json(&r->objs));
-        worker_send(r->w, m);
+        send_with_changes(r, m);
         json_object_put(m);
         log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false");
         if (!trial && held_candidate(r->objs.held, checksum, excl, nexcl) < 0) log_error("out of memory");
@@ -239,11 +253,15 @@ static void on_render_request(struct renderer_role *r, struct json_object *msg)
         return;
     }
     int trial = json_object_object_get_ex(msg, "trial", &v) && json_object_get_boolean(v);
+    struct err e;
+    err_clear(&e);
+    if (spill_restore(msg, "exclude", r->w->cfg->controller.run_dir, 0, &e) < 0) {
+        log_warn("render_request refused", "error", e.msg);
+        return;
+    }
     json_object_object_get_ex(msg, "exclude", &ex);
     struct held_obj *excl;
     size_t n;
-    struct err e;
-    err_clear(&e);
     if (objects_parse_exclude(ex, &excl, &n, &e) < 0) {
         log_warn("render_request refused", "error", e.msg);
         return;

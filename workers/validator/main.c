@@ -17,7 +17,7 @@
 #include "common/metrics.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
-#include "workers/validator/haproxy_check.h"
+#include "common/haproxy/haproxy_check.h"
 #include "workers/validator/queue.h"
 
 /* render_id and checksum come from another process: a checksum is 71 bytes, an id far less. */

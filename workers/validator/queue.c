@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workers/validator/haproxy_check.h"
+#include "common/haproxy/haproxy_check.h"
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 

@@ -4,7 +4,7 @@
  * Debian's essential set), which sets them on itself and execs haproxy: they hold from haproxy's first
  * instruction, with no window as prlimit(2) on a running child would leave. The child is its own session
  * (UV_PROCESS_DETACHED), so the timeout kills its whole process group. */
-#include "workers/validator/haproxy_check.h"
+#include "common/haproxy/haproxy_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
-#include "workers/validator/haproxy_report.h"
+#include "common/haproxy/haproxy_report.h"
 
 /* The rlimit wrapper (util-linux), looked up on PATH like haproxy. */
 #define HAPROXY_CHECK_PRLIMIT "prlimit"

@@ -1,8 +1,8 @@
-/* The validator's haproxy -c against the real haproxy (haproxy.binary, default `haproxy`; Debian's 2.6 in
- * CI): a generation laid out as on the target passes or fails as it would there, the message quotes the
- * lines haproxy names in production paths, the process runs with an empty environment and no inherited fd,
- * and one that hangs is killed at the timeout. Fake binaries (shell scripts) stand in where the real one
- * cannot show it. */
+/* haproxy -c of a generation (common/haproxy: the validator role and the validate CLI) against the real haproxy
+ * (haproxy.binary, default `haproxy`; Debian's 2.6 in CI): a generation laid out as on the target passes or fails
+ * as it would there, the message quotes the lines haproxy names in production paths, the process runs with an empty
+ * environment and no inherited fd, and one that hangs is killed at the timeout. Fake binaries (shell scripts) stand
+ * in where the real one cannot show it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "tests/unit/loop_spin.h"
 #include "tests/unit/unit.h"
-#include "workers/validator/haproxy_check.h"
+#include "common/haproxy/haproxy_check.h"
 
 /* Production paths that exist nowhere: only the scratch layout can make them readable. */
 #define PROD "/srv/htic-validator-test"
@@ -132,7 +132,7 @@ static void done_free(struct done *d)
     "    timeout server 5s\n"                                                                             \
     "    timeout connect 5s\n"
 
-START_TEST(test_validator_check_valid_config_passes_and_keeps_warnings)
+START_TEST(test_haproxy_check_valid_config_passes_and_keeps_warnings)
 {
     gen_file(".", "haproxy.cfg",
              CFG_HEAD "frontend fe\n    mode tcp\n    bind 127.0.0.1:8080\n    default_backend be\n"
@@ -145,7 +145,7 @@ START_TEST(test_validator_check_valid_config_passes_and_keeps_warnings)
 }
 END_TEST
 
-START_TEST(test_validator_check_syntax_error_quotes_the_line_in_production_paths)
+START_TEST(test_haproxy_check_syntax_error_quotes_the_line_in_production_paths)
 {
     gen_file(".", "haproxy.cfg",
              CFG_HEAD                              /* lines 1-7 */
@@ -169,7 +169,7 @@ START_TEST(test_validator_check_syntax_error_quotes_the_line_in_production_paths
 }
 END_TEST
 
-START_TEST(test_validator_check_config_that_would_not_start_is_invalid)
+START_TEST(test_haproxy_check_config_that_would_not_start_is_invalid)
 {
     gen_file(".", "haproxy.cfg", CFG_HEAD "backend be\n    server s1 127.0.0.1:1\n");
     struct done d = run_check(binary(), 0);
@@ -193,7 +193,7 @@ static void map_config(const char *used)
     gen_file("maps", "hosts.map", "example.com be\n");
 }
 
-START_TEST(test_validator_check_map_by_production_path_passes_once_laid_out)
+START_TEST(test_haproxy_check_map_by_production_path_passes_once_laid_out)
 {
     map_config("hosts.map");
     struct done d = run_check(binary(), 0);
@@ -202,7 +202,7 @@ START_TEST(test_validator_check_map_by_production_path_passes_once_laid_out)
 }
 END_TEST
 
-START_TEST(test_validator_check_missing_map_fails_naming_it)
+START_TEST(test_haproxy_check_missing_map_fails_naming_it)
 {
     map_config("absent.map");
     struct done d = run_check(binary(), 0);
@@ -213,7 +213,7 @@ START_TEST(test_validator_check_missing_map_fails_naming_it)
 }
 END_TEST
 
-START_TEST(test_validator_check_crt_list_errors_name_the_certificate_never_its_content)
+START_TEST(test_haproxy_check_crt_list_errors_name_the_certificate_never_its_content)
 {
     gen_file(".", "haproxy.cfg",
              CFG_HEAD "frontend fe\n    bind 127.0.0.1:8443 ssl crt-list " PROD "/general/sni.crtlist\n"
@@ -229,7 +229,7 @@ START_TEST(test_validator_check_crt_list_errors_name_the_certificate_never_its_c
 }
 END_TEST
 
-START_TEST(test_validator_check_crt_list_line_is_quoted)
+START_TEST(test_haproxy_check_crt_list_line_is_quoted)
 {
     gen_file(".", "haproxy.cfg",
              CFG_HEAD "frontend fe\n    bind 127.0.0.1:8443 ssl crt-list " PROD "/general/sni.crtlist\n"
@@ -245,7 +245,7 @@ START_TEST(test_validator_check_crt_list_line_is_quoted)
 }
 END_TEST
 
-START_TEST(test_validator_check_names_of_credentials_are_refused_before_running)
+START_TEST(test_haproxy_check_names_of_credentials_are_refused_before_running)
 {
     gen_file(".", "haproxy.cfg",
              CFG_HEAD "frontend fe\n    bind 127.0.0.1:8080\n"
@@ -263,7 +263,7 @@ START_TEST(test_validator_check_names_of_credentials_are_refused_before_running)
 }
 END_TEST
 
-START_TEST(test_validator_check_symlink_in_generation_is_refused)
+START_TEST(test_haproxy_check_symlink_in_generation_is_refused)
 {
     gen_file(".", "haproxy.cfg", CFG_HEAD);
     char dir[PATH_MAX], link[PATH_MAX + 16];
@@ -278,7 +278,7 @@ START_TEST(test_validator_check_symlink_in_generation_is_refused)
 }
 END_TEST
 
-START_TEST(test_validator_check_a_hanging_binary_is_killed_at_the_timeout)
+START_TEST(test_haproxy_check_a_hanging_binary_is_killed_at_the_timeout)
 {
     gen_file(".", "haproxy.cfg", CFG_HEAD);
     char script[PATH_MAX * 2], fake[PATH_MAX], pidfile[PATH_MAX];
@@ -301,7 +301,7 @@ START_TEST(test_validator_check_a_hanging_binary_is_killed_at_the_timeout)
 }
 END_TEST
 
-START_TEST(test_validator_check_runs_with_an_empty_environment_and_no_inherited_fd)
+START_TEST(test_haproxy_check_runs_with_an_empty_environment_and_no_inherited_fd)
 {
     gen_file(".", "haproxy.cfg", CFG_HEAD);
     setenv("HTIC_TEST_CREDENTIAL", "do-not-leak", 1);
@@ -359,21 +359,21 @@ END_TEST
 
 Suite *suite_under_test(void)
 {
-    Suite *s = suite_create("validator_check");
+    Suite *s = suite_create("haproxy_check");
     TCase *tc = tcase_create("haproxy");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_validator_check_valid_config_passes_and_keeps_warnings);
-    tcase_add_test(tc, test_validator_check_syntax_error_quotes_the_line_in_production_paths);
-    tcase_add_test(tc, test_validator_check_config_that_would_not_start_is_invalid);
-    tcase_add_test(tc, test_validator_check_map_by_production_path_passes_once_laid_out);
-    tcase_add_test(tc, test_validator_check_missing_map_fails_naming_it);
-    tcase_add_test(tc, test_validator_check_crt_list_errors_name_the_certificate_never_its_content);
-    tcase_add_test(tc, test_validator_check_crt_list_line_is_quoted);
-    tcase_add_test(tc, test_validator_check_names_of_credentials_are_refused_before_running);
-    tcase_add_test(tc, test_validator_check_symlink_in_generation_is_refused);
-    tcase_add_test(tc, test_validator_check_a_hanging_binary_is_killed_at_the_timeout);
-    tcase_add_test(tc, test_validator_check_runs_with_an_empty_environment_and_no_inherited_fd);
+    tcase_add_test(tc, test_haproxy_check_valid_config_passes_and_keeps_warnings);
+    tcase_add_test(tc, test_haproxy_check_syntax_error_quotes_the_line_in_production_paths);
+    tcase_add_test(tc, test_haproxy_check_config_that_would_not_start_is_invalid);
+    tcase_add_test(tc, test_haproxy_check_map_by_production_path_passes_once_laid_out);
+    tcase_add_test(tc, test_haproxy_check_missing_map_fails_naming_it);
+    tcase_add_test(tc, test_haproxy_check_crt_list_errors_name_the_certificate_never_its_content);
+    tcase_add_test(tc, test_haproxy_check_crt_list_line_is_quoted);
+    tcase_add_test(tc, test_haproxy_check_names_of_credentials_are_refused_before_running);
+    tcase_add_test(tc, test_haproxy_check_symlink_in_generation_is_refused);
+    tcase_add_test(tc, test_haproxy_check_a_hanging_binary_is_killed_at_the_timeout);
+    tcase_add_test(tc, test_haproxy_check_runs_with_an_empty_environment_and_no_inherited_fd);
     tcase_add_test(tc, test_validator_rewrite_respects_path_boundaries_and_longest_prefix);
     suite_add_tcase(s, tc);
     return s;

@@ -1,10 +1,11 @@
-/* The validator's scratch layout: one rendered generation dir copied into a fresh private directory as it
- * will be on the target. The scratch dir mirrors the target's file system under its own root, so the
- * production path P of every rendered file is <scratch>/P; haproxy.cfg and crt-lists get their production
- * directory prefixes rewritten to the scratch ones (only bytes inside lines change, so line numbers stay).
+/* The scratch layout of a haproxy -c (validator role, validate CLI): one rendered generation dir copied into a
+ * fresh private directory as it will be on the target. The scratch dir mirrors the target's file system under its
+ * own root, so the production path P of every rendered file is <scratch>/P; haproxy.cfg and crt-lists get their
+ * production directory prefixes rewritten to the scratch ones (only bytes inside lines change, so line numbers
+ * stay).
  * Not for: running haproxy (haproxy_check.c) or reading its output (haproxy_report.c). */
-#ifndef HTIC_VALIDATOR_SCRATCH_H
-#define HTIC_VALIDATOR_SCRATCH_H
+#ifndef HTIC_HAPROXY_SCRATCH_H
+#define HTIC_HAPROXY_SCRATCH_H
 
 #include <stddef.h>
 

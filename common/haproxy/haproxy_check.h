@@ -1,15 +1,16 @@
-/* One `haproxy -c` of a rendered generation: lays it out in a private scratch dir (scratch.c), runs
- * `<haproxy.binary> -c -f <config>` there through uv_spawn with an empty environment, no inherited fd beyond
- * 0-2, rlimits and a timeout, and reports valid / invalid (with haproxy_report.c's message) / timeout / error.
- * Not for: deciding which generation to check (queue.c) or talking to other roles (main.c). */
-#ifndef HTIC_VALIDATOR_HAPROXY_CHECK_H
-#define HTIC_VALIDATOR_HAPROXY_CHECK_H
+/* One `haproxy -c` of a rendered generation (the validator role and the `validate` CLI): lays it out in a private
+ * scratch dir (scratch.c), runs `<haproxy.binary> -c -f <config>` there through uv_spawn with an empty environment,
+ * no inherited fd beyond 0-2, rlimits and a timeout, and reports valid / invalid (with haproxy_report.c's message)
+ * / timeout / error.
+ * Not for: deciding which generation to check or talking to other roles (workers/validator/). */
+#ifndef HTIC_HAPROXY_CHECK_H
+#define HTIC_HAPROXY_CHECK_H
 
 #include <stdint.h>
 #include <uv.h>
 
 #include "common/err.h"
-#include "workers/validator/scratch.h"
+#include "common/haproxy/scratch.h"
 
 /* The original controller's bound for one validation: a config with hundreds of bcrypt hashes takes ~17 s. */
 #define HAPROXY_CHECK_TIMEOUT_MS 30000

@@ -1,5 +1,5 @@
 /* haproxy -c output to a message (see haproxy_report.h). */
-#include "workers/validator/haproxy_report.h"
+#include "common/haproxy/haproxy_report.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,12 +4,12 @@
  * [WARNING] lines; every scratch path shown as its production path. Bounded so a flood of alerts stays a
  * readable message that fits in one IPC frame.
  * Not for: running haproxy (haproxy_check.c) or laying the files out (scratch.c). */
-#ifndef HTIC_VALIDATOR_HAPROXY_REPORT_H
-#define HTIC_VALIDATOR_HAPROXY_REPORT_H
+#ifndef HTIC_HAPROXY_REPORT_H
+#define HTIC_HAPROXY_REPORT_H
 
 #include <stddef.h>
 
-#include "workers/validator/scratch.h"
+#include "common/haproxy/scratch.h"
 
 /* The message (and the warnings) stop growing here: a person reads the first alerts, and the executor
  * carries the message in /debug/vars and events, which are not the place for a whole log. */

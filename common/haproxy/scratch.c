@@ -1,5 +1,5 @@
 /* The validator's scratch layout (see scratch.h). */
-#include "workers/validator/scratch.h"
+#include "common/haproxy/scratch.h"
 
 #include <dirent.h>
 #include <errno.h>
