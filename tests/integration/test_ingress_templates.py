@@ -460,6 +460,50 @@ def test_validate_config_accepts_the_example(tmp):
     assert r.returncode == 0 and "config OK" in r.stdout, r.stdout + r.stderr
 
 
+def validate(path):
+    """`validate --config path --output json`: (exit status, {test name: passed})."""
+    r = subprocess.run([h.HTIC_BIN, "validate", "--config", path, "--output", "json"], capture_output=True,
+                       text=True, env=dict(os.environ, POD_NAMESPACE="ingress"), timeout=120)
+    report = json.loads(r.stdout)
+    return r.returncode, {t["name"]: t["passed"] for t in report["tests"]}
+
+
+def test_validate_passes_the_embedded_tests(tmp):
+    code, results = validate(EXAMPLE)
+    assert code == 0 and all(results.values()), results
+    assert set(results) == set(example()["validation_tests"]), results
+
+
+# A change to one feature of the templates and the embedded tests that must catch it: proof that each
+# feature's validation test can fail.
+MUTATIONS = [
+    ("{%- set ready = eps.list | sort %}", "{%- set ready = eps.list %}", {"server-slots", "ipv6-endpoints"}),
+    ('else "127.0.0.1:1 disabled" }}', 'else "127.0.0.1:1" }}', {"server-slots", "server-slots-grow"}),
+    ("regsub(^[^.]+,*)", "regsub(^[^.]+,x)", {"wildcard-host"}),
+    ("{%- set ours = legacy == cls %}", "{%- set ours = false %}", {"ingress-class"}),
+    ("{%- set model.default_backend = be %}", "", {"default-backend", "server-slots-unnamed-port"}),
+    ("  balance {{ b.balance }}\n", "  balance roundrobin\n", {"annotations"}),
+    ("{% if crtlist.lines %}", "{% if false %}", {"tls"}),
+    ("  mworker-max-reloads {{ haproxy_arg(mworker_max_reloads) }}\n", "", {"empty-cluster"}),
+    ('{%- set entries = [("exact", host ~ path)] %}', '{%- set entries = [("prefix", host ~ path)] %}',
+     {"host-and-path-routing"}),
+]
+
+
+def test_each_feature_has_an_embedded_test_that_catches_a_change(tmp):
+    with open(EXAMPLE) as f:
+        text = f.read()
+    for old, new, must_fail in MUTATIONS:
+        assert text.count(old) == 1, f"mutation target not found once: {old!r}"
+        path = os.path.join(tmp, "mutated.yaml")
+        with open(path, "w") as f:
+            f.write(text.replace(old, new))
+        code, results = validate(path)
+        failed = {n for n, ok in results.items() if not ok}
+        assert code == 1 and must_fail <= failed, (old, code, failed)
+
+
 if __name__ == "__main__":
-    h.run([test_validate_config_accepts_the_example, test_lkg_maps_slots_tls_churn_and_quarantine,
+    h.run([test_validate_config_accepts_the_example, test_validate_passes_the_embedded_tests,
+           test_each_feature_has_an_embedded_test_that_catches_a_change, test_lkg_maps_slots_tls_churn_and_quarantine,
            test_real_haproxy_runs_the_lkg_the_deployer_pushes])
