@@ -317,6 +317,33 @@ START_TEST(test_packed_fd_reading_in_tiny_chunks_gives_the_same_bytes)
 }
 END_TEST
 
+/* Found by fuzz_packed: a lone high surrogate followed by another escape whose backslash ends a chunk; the
+ * parser stepped back over the backslash into the previous chunk (a read before the buffer). */
+START_TEST(test_packed_fd_lone_surrogate_then_escape_across_chunks)
+{
+    static const char text[] = "[\"\\ud83d\\nx\",\"a\\ud800\\\\\\ud83d\\u0041\"]";
+    struct packed_keys *k = packed_keys_new();
+    struct packed *a = from_text(k, text, NULL);
+    char path[] = "/tmp/test_packed_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    for (size_t chunk = 1; chunk <= sizeof(text); chunk++) {
+        lseek(fd, 0, SEEK_SET);
+        struct packed *b = NULL;
+        struct err e = {0};
+        ck_assert_msg(pk_from_fd_chunked(k, fd, chunk, NULL, &b, &e) == 0, "chunk %zu: %s", chunk, e.msg);
+        assert_same_bytes(a, b, "lone surrogate, chunked");
+        packed_free(b);
+    }
+    close(fd);
+    packed_free(a);
+    ck_assert_uint_eq(packed_keys_count(k), 0);
+    packed_keys_free(k);
+}
+END_TEST
+
 START_TEST(test_packed_projection_drops_fields_in_both_builders)
 {
     struct packed_keys *k = packed_keys_new();
@@ -447,6 +474,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_packed_duplicates_and_surrogates_match_json_c);
     tcase_add_test(tc, test_packed_random_json_round_trips);
     tcase_add_test(tc, test_packed_fd_reading_in_tiny_chunks_gives_the_same_bytes);
+    tcase_add_test(tc, test_packed_fd_lone_surrogate_then_escape_across_chunks);
     tcase_add_test(tc, test_packed_projection_drops_fields_in_both_builders);
     tcase_add_test(tc, test_packed_keys_are_shared_and_freed_when_unused);
     tcase_add_test(tc, test_packed_refuses_what_is_out_of_bounds);
