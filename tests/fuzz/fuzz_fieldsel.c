@@ -24,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *sep = memmem(data, size, "\n#obj\n", 6);
     size_t slen = sep ? (size_t)(sep - (const char *)data) : size;
     char *sel = strndup((const char *)data, slen);
-    json_object *obj = json_tokener_parse(sep ? sep + 6 : default_obj);
+    char *otext = sep ? strndup(sep + 6, size - slen - 6) : NULL;
+    json_object *obj = json_tokener_parse(otext ? otext : default_obj);
+    free(otext);
     if (!obj) obj = json_tokener_parse(default_obj);
     struct fieldsel f;
     struct err e;

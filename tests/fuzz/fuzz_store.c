@@ -4,7 +4,7 @@
  * and store_get after each step; at the end List() order must be sorted by index keys, namespace, name, every
  * Fetch range must hold exactly the matching objects, and freeing everything must empty the key table.
  * Not for: the builders (fuzz_packed) or paths (fuzz_paths).
- * Run: build-fuzz/tests/fuzz/fuzz_store -max_total_time=300 CORPUS */
+ * Run: build-fuzz/tests/fuzz/fuzz_store -max_total_time=300 CORPUS (no dictionary: the input is opcodes) */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int rj = tmpl_render(t, ctx, &out, &e);
             struct tmpl_value pv = tmpl_value_packed(packed_root(pctx));
             int rp = tmpl_render_value(t, &pv, NULL, NULL, 0, &pout, &e);
-            if (rj != rp || (rj == 0 && (out.len != pout.len || memcmp(out.data, pout.data, out.len)))) {
+            if (rj != rp || (rj == 0 && (out.len != pout.len || (out.len && memcmp(out.data, pout.data, out.len))))) {
                 fprintf(stderr, "fuzz_template: json-c context %d \"%.200s\", packed %d \"%.200s\"\n", rj,
                         buf_cstr(&out), rp, buf_cstr(&pout));
                 abort();
