@@ -1,7 +1,7 @@
 /* What validation tests refer to must exist when the config is loaded, not when a test first runs:
  * an assertion's target map:/file:/cert: names a map, file or certificate of the config, and a jsonpath
  * assertion's query parses (common/jsonpath). The watched resources' index_by keys are JSONPath too and
- * must parse. Fixture names are checked in config_schema.c. */
+ * must parse, and as store paths (common/store/packed_path.h: one value each). Fixture names are checked in config_schema.c. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "common/config/config_parse.h"
 #include "common/config/config_schema.h"
 #include "common/jsonpath/jsonpath.h"
+#include "common/store/packed_path.h"
 
 static int has(const struct config_template_file_map *m, const char *name)
 {
@@ -46,6 +47,20 @@ static void check_jsonpath(const char *expr, const char *key, struct cfg_check *
     jsonpath_free(p);
 }
 
+/* An index key names one value: the store (common/store/packed_path.c) takes no wildcards or negative
+ * indexes, which JSONPath has, so such a key is refused here rather than by every store built from it. */
+static void check_index_key(const char *expr, const char *key, struct cfg_check *ck)
+{
+    struct packed_path_step *steps;
+    size_t n;
+    struct err e;
+    err_clear(&e);
+    if (packed_path_parse(expr, &steps, &n, &e) < 0)
+        cfg_error(ck, key, "index key must name one value (no wildcards or negative indexes): %s", e.msg);
+    else
+        packed_path_steps_free(steps, n);
+}
+
 void cfg_check_test_references(const struct config *c, struct cfg_check *ck)
 {
     for (size_t i = 0; i < c->validation_tests.len; i++) {
@@ -69,6 +84,7 @@ void cfg_check_test_references(const struct config *c, struct cfg_check *ck)
             char key[ERR_WHERE_MAX];
             snprintf(key, sizeof(key), "%.200s.index_by[%zu]", res, j);
             check_jsonpath(w->index_by.items[j], key, ck);
+            if (!cfg_failed(ck, key)) check_index_key(w->index_by.items[j], key, ck);
         }
     }
 }

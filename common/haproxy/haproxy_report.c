@@ -129,7 +129,10 @@ static void quote_refs(struct buf *out, struct source *src, const struct scratch
         else /* haproxy names the file as it was given to -f: relative to where it ran */
             n = snprintf(prod, sizeof(prod), "%.*s/%.*s", (int)(cwdl > 1 ? cwdl : 0), cwd_prod, (int)plen, p + 1);
         if (n < 0 || n >= (int)sizeof(prod)) continue;
-        quote(out, src, s, prod, strtol(colon + 1, NULL, 10));
+        long line = strtol(colon + 1, NULL, 10);
+        /* a file has fewer lines than bytes: a larger number is no line (and would overflow line + context) */
+        if (line > (long)SCRATCH_TEXT_MAX) continue;
+        quote(out, src, s, prod, line);
     }
 }
 

@@ -144,7 +144,9 @@ static int string(struct parser *P, int skip)
         }
         if ((unsigned char)*s < 0x20) return fail(P, "control character in a string");
         P->in.p++;   /* backslash */
-        int c = peek(P);
+        int c;
+    escape:      /* the backslash is consumed; the escape's letter is next */
+        c = peek(P);
         if (c < 0) return fail(P, "unterminated string");
         P->in.p++;
         char one;
@@ -174,9 +176,10 @@ static int string(struct parser *P, int skip)
                             cp = lo >= 0xd800 && lo < 0xe000 ? 0xfffd : lo;
                         }
                     } else {
-                        /* "\ud83d\n" and the like: the surrogate is lone, the escape is re-read */
-                        P->in.p--;
-                        cp = 0xfffd;
+                        /* "\ud83d\n" and the like: the surrogate is lone, then that escape as usual; it is
+                         * not re-read, since its backslash may lie in the chunk before the current one */
+                        if (!skip && put_utf8(P, 0xfffd) < 0) return -1;
+                        goto escape;
                     }
                 } else {
                     cp = 0xfffd;

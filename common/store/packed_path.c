@@ -38,9 +38,20 @@ int packed_path_parse(const char *src, struct packed_path_step **steps, size_t *
     size_t sl = strlen(src);
     if (sl == 0) return err_set(e, "empty path");
     if (sl > PACKED_PATH_MAX) return err_set(e, "path of %zu characters (at most %d)", sl, PACKED_PATH_MAX);
-    char *buf = malloc(sl + 1);
+    char *buf = malloc(sl + 1), *inner = NULL;
     if (!buf) return err_set(e, "out of memory");
     const char *p = src;
+    if (p[0] == '{') {   /* Kubernetes' {.metadata.name}, which config validation (common/jsonpath) accepts */
+        if (sl < 2 || src[sl - 1] != '}') {
+            free(buf);
+            return err_set(e, "%s: unbalanced {", src);
+        }
+        if (!(inner = strndup(src + 1, sl - 2))) {
+            free(buf);
+            return err_set(e, "out of memory");
+        }
+        p = inner;
+    }
     if (p[0] == '$') p++;
     int need_name = 0;   /* after a '.', a name must follow */
     if (*p == '.') {
@@ -85,16 +96,17 @@ int packed_path_parse(const char *src, struct packed_path_step **steps, size_t *
             }
             continue;
         }
-        const char *start = p;
+        size_t bl = 0;
         while (*p && *p != '.' && *p != '[') {
             if (*p == ']' || *p == '\'' || *p == '"' || isspace((unsigned char)*p)) {
                 rc = err_set(e, "%s: unexpected '%c' in a member name (quote names with ['...'])", src, *p);
                 break;
             }
-            p++;
+            if (*p == '\\' && p[1] == '.') p++;   /* kubernetes\.io/name: a literal dot, as in common/jsonpath */
+            buf[bl++] = *p++;
         }
         if (rc) break;
-        rc = add_step(steps, n, -1, start, (size_t)(p - start), src, e);
+        rc = add_step(steps, n, -1, buf, bl, src, e);
         need_name = 0;
         if (*p == '.') {
             p++;
@@ -105,6 +117,7 @@ int packed_path_parse(const char *src, struct packed_path_step **steps, size_t *
     if (rc == 0 && need_name) rc = err_set(e, "%s: ends with '.'", src);
     if (rc == 0 && *n == 0) rc = err_set(e, "%s: no steps", src);
     free(buf);
+    free(inner);
     if (rc) {
         packed_path_steps_free(*steps, *n);
         *steps = NULL;

@@ -1,7 +1,9 @@
 /* JSONPath-like paths over packed values, the syntax of the config's index_by and
  * watched_resources_ignore_fields: dotted member names (metadata.namespace), ['quoted'] or ["quoted"] names
  * for keys holding dots or slashes (metadata.labels['kubernetes.io/service-name']), [N] array indexes
- * (spec.ports[0].port), an optional leading "$." or ".". Compiled once; evaluating compares interned key ids.
+ * (spec.ports[0].port), an optional leading "$." or ".", and as in common/jsonpath (which validates index_by
+ * in the config) an optional {...} around the whole and `\.` for a literal dot in a dotted name
+ * (metadata.labels.kubernetes\.io/name). Compiled once; evaluating compares interned key ids.
  * Not a full JSONPath: no wildcards, filters or slices (index keys name one value). */
 #ifndef HTIC_STORE_PACKED_PATH_H
 #define HTIC_STORE_PACKED_PATH_H

@@ -360,6 +360,12 @@ START_TEST(test_validation_test_references_checked)
                      "    index_by: [metadata.namespace, \"metadata[\"]\n",
                      "watched_resources.ing.index_by[1]", "invalid JSONPath");
     loaded_free(&l);
+    /* valid JSONPath the store cannot index by (found by fuzz_paths with FUZZ_PATHS_ACCEPT=1) */
+    l = load_refused(VALID_REST "watched_resources:\n  ing:\n    api_version: v1\n    resources: services\n"
+                     "    index_by: [\"spec.ports[*].port\", \"spec.ports[-1].port\"]\n",
+                     "watched_resources.ing.index_by[0]", "index key must name one value");
+    ck_assert_ptr_nonnull(find_error(&l, "watched_resources.ing.index_by[1]", "index key must name one value"));
+    loaded_free(&l);
 }
 END_TEST
 

@@ -18,6 +18,7 @@
 #include "tests/unit/loop_spin.h"
 #include "tests/unit/unit.h"
 #include "common/haproxy/haproxy_check.h"
+#include "common/haproxy/haproxy_report.h"
 
 /* Production paths that exist nowhere: only the scratch layout can make them readable. */
 #define PROD "/srv/htic-validator-test"
@@ -357,6 +358,32 @@ START_TEST(test_validator_rewrite_respects_path_boundaries_and_longest_prefix)
 }
 END_TEST
 
+/* Found by fuzz_haproxy_report: a line number past any file ([haproxy.cfg:9223372036854775807]) overflowed
+ * the context arithmetic; such a reference quotes nothing, a real one next to it still does. */
+START_TEST(test_validator_report_ignores_line_numbers_past_any_file)
+{
+    gen_file(".", "haproxy.cfg", CFG_HEAD);
+    const struct scratch_paths prod = {.config_file = PROD "/etc/haproxy.cfg", .maps_dir = PROD "/maps",
+                                       .ssl_certs_dir = PROD "/ssl", .general_dir = PROD "/general"};
+    struct scratch sc;
+    struct err e;
+    err_clear(&e);
+    ck_assert_msg(scratch_layout(scratch, gen, &prod, &sc, &e) == 0, "%s", e.msg);
+    static const char out[] = "[ALERT]    (1) : parsing [haproxy.cfg:9223372036854775807] : x\n"
+                              "[ALERT]    (1) : parsing [haproxy.cfg:99999999999] : y\n"
+                              "[ALERT]    (1) : parsing [haproxy.cfg:2] : z\n";
+    struct haproxy_report r;
+    ck_assert_int_eq(haproxy_report_build(out, sizeof(out) - 1, &sc, &r), 0);
+    ck_assert_uint_eq(r.alerts, 3);
+    const char *first = strstr(r.message, "  " PROD "/etc/haproxy.cfg:\n");
+    ck_assert_msg(first != NULL, "%s", r.message);
+    ck_assert_msg(strstr(first + 1, "  " PROD "/etc/haproxy.cfg:\n") == NULL, "quoted for a bogus line: %s", r.message);
+    ck_assert_msg(strstr(r.message, ">     2 |     maxconn 100\n"), "%s", r.message);
+    haproxy_report_free(&r);
+    scratch_remove(&sc);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("haproxy_check");
@@ -375,6 +402,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_haproxy_check_a_hanging_binary_is_killed_at_the_timeout);
     tcase_add_test(tc, test_haproxy_check_runs_with_an_empty_environment_and_no_inherited_fd);
     tcase_add_test(tc, test_validator_rewrite_respects_path_boundaries_and_longest_prefix);
+    tcase_add_test(tc, test_validator_report_ignores_line_numbers_past_any_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -317,6 +317,70 @@ START_TEST(test_packed_fd_reading_in_tiny_chunks_gives_the_same_bytes)
 }
 END_TEST
 
+/* Found by fuzz_packed: a lone high surrogate followed by another escape whose backslash ends a chunk; the
+ * parser stepped back over the backslash into the previous chunk (a read before the buffer). */
+START_TEST(test_packed_fd_lone_surrogate_then_escape_across_chunks)
+{
+    static const char text[] = "[\"\\ud83d\\nx\",\"a\\ud800\\\\\\ud83d\\u0041\"]";
+    struct packed_keys *k = packed_keys_new();
+    struct packed *a = from_text(k, text, NULL);
+    char path[] = "/tmp/test_packed_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    for (size_t chunk = 1; chunk <= sizeof(text); chunk++) {
+        lseek(fd, 0, SEEK_SET);
+        struct packed *b = NULL;
+        struct err e = {0};
+        ck_assert_msg(pk_from_fd_chunked(k, fd, chunk, NULL, &b, &e) == 0, "chunk %zu: %s", chunk, e.msg);
+        assert_same_bytes(a, b, "lone surrogate, chunked");
+        packed_free(b);
+    }
+    close(fd);
+    packed_free(a);
+    ck_assert_uint_eq(packed_keys_count(k), 0);
+    packed_keys_free(k);
+}
+END_TEST
+
+/* Found by fuzz_paths: the config validates index_by with common/jsonpath, which reads {.metadata.name} and
+ * kubernetes\.io/name as Kubernetes does; the store's paths read them as other keys and found nothing. */
+START_TEST(test_packed_path_reads_the_kubernetes_spellings_jsonpath_accepts)
+{
+    struct packed_keys *k = packed_keys_new();
+    struct packed *b = from_text(k, "{\"metadata\":{\"name\":\"n\",\"labels\":{\"kubernetes.io/name\":\"a\"}}}", NULL);
+    static const struct {
+        const char *path, *want;
+    } cases[] = {
+        {"{.metadata.name}", "n"},
+        {"{$.metadata.name}", "n"},
+        {"metadata.labels.kubernetes\\.io/name", "a"},
+        {"{.metadata.labels.kubernetes\\.io/name}", "a"},
+        {"metadata.labels['kubernetes.io/name']", "a"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct packed_path *path;
+        struct err e = {0};
+        ck_assert_msg(packed_path_compile(k, cases[i].path, &path, &e) == 0, "%s: %s", cases[i].path, e.msg);
+        struct packed_val v;
+        size_t len;
+        ck_assert_msg(packed_path_eval(path, packed_root(b), &v), "%s found nothing", cases[i].path);
+        ck_assert_str_eq(packed_str(v, &len), cases[i].want);
+        packed_path_free(path);
+    }
+    static const char *const bad[] = {"{.metadata.name", "{}", "{"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct packed_path *path = NULL;
+        struct err e = {0};
+        ck_assert_msg(packed_path_compile(k, bad[i], &path, &e) == -1, "accepted %s", bad[i]);
+    }
+    packed_free(b);
+    ck_assert_uint_eq(packed_keys_count(k), 0);
+    packed_keys_free(k);
+}
+END_TEST
+
 START_TEST(test_packed_projection_drops_fields_in_both_builders)
 {
     struct packed_keys *k = packed_keys_new();
@@ -447,6 +511,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_packed_duplicates_and_surrogates_match_json_c);
     tcase_add_test(tc, test_packed_random_json_round_trips);
     tcase_add_test(tc, test_packed_fd_reading_in_tiny_chunks_gives_the_same_bytes);
+    tcase_add_test(tc, test_packed_fd_lone_surrogate_then_escape_across_chunks);
+    tcase_add_test(tc, test_packed_path_reads_the_kubernetes_spellings_jsonpath_accepts);
     tcase_add_test(tc, test_packed_projection_drops_fields_in_both_builders);
     tcase_add_test(tc, test_packed_keys_are_shared_and_freed_when_unused);
     tcase_add_test(tc, test_packed_refuses_what_is_out_of_bounds);
