@@ -12,6 +12,7 @@
 #include "workers/deployer/audit.h"
 #include "workers/deployer/gate.h"
 #include "workers/deployer/scheduler.h"
+#include "workers/deployer/target_dpapi.h"
 #include "workers/deployer/target_local.h"
 
 /* Durations in seconds: a fast-lane push takes milliseconds, a reload at 10k backends 3.3 s. */
@@ -268,18 +269,22 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     const struct config_haproxy *h = &cfg->haproxy;
     for (size_t i = 0; i < h->endpoints.len; i++) {
         const struct config_endpoint *ep = &h->endpoints.items[i];
-        if (!ep->master_socket) {
-            log_warn("endpoint needs the Data Plane API target, not built yet: skipped", "target", ep->name);
-            continue;
+        struct target *t = NULL;
+        if (ep->url) {
+            struct target_dpapi_opts o = {.name = ep->name, .url = ep->url, .username = h->dataplane.username,
+                                          .password_file = h->dataplane.password_file,
+                                          .run_dir = cfg->controller.run_dir};
+            t = target_dpapi_new(w->loop, &o, &d->gate, &d->audit);
+        } else {
+            struct target_local_opts o = {.name = ep->name, .master_socket = ep->master_socket,
+                                          .paths = {h->config_file, h->maps_dir, h->ssl_certs_dir, h->general_dir},
+                                          .run_dir = cfg->controller.run_dir};
+            t = target_local_new(w->loop, &o, &d->gate, &d->audit);
         }
-        struct target_local_opts o = {.name = ep->name, .master_socket = ep->master_socket,
-                                      .paths = {h->config_file, h->maps_dir, h->ssl_certs_dir, h->general_dir},
-                                      .run_dir = cfg->controller.run_dir};
-        struct target *t = target_local_new(w->loop, &o, &d->gate, &d->audit);
         struct target_state *ts = t ? realloc(d->targets, (d->ntargets + 1) * sizeof(*ts)) : NULL;
         if (!ts) {
             if (t) t->ops->free(t);
-            log_error("cannot set up a local target", "target", ep->name);
+            log_error("cannot set up a target", "target", ep->name);
             continue;
         }
         d->targets = ts;
