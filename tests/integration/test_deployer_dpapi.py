@@ -145,8 +145,51 @@ def test_dpapi_version_conflict_is_retried(tmp):
         a.close()
 
 
+def map_cfg(fe, maps_dir, a, b, with_map=True):
+    route = f"    use_backend %[path,map({maps_dir}/routes.map,be_a)]\n" if with_map else ""
+    return ("global\n    maxconn 100\ndefaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n"
+            f"    timeout connect 5s\nfrontend fe\n    bind 127.0.0.1:{fe}\n{route}    default_backend be_a\n"
+            f"backend be_a\n    server s1 127.0.0.1:{a.port}\nbackend be_b\n    server s1 127.0.0.1:{b.port}\n")
+
+
+def test_dpapi_maps_go_to_storage_before_the_config_and_obsolete_ones_are_deleted(tmp):
+    fe = harness.free_port()
+    a, b = Backend("backend-a"), Backend("backend-b")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp) as r:
+            maps_dir = os.path.join(dp.work, "maps")
+            r.start_deployer()
+            g1 = write_generation(r.run_dir, map_cfg(fe, maps_dir, a, b), {"routes.map": "/b be_b\n"})
+            r.lkg(1, g1)
+            t = r.push_result(g1)
+            assert t["last_push"]["result"] == "ok", t
+            assert dpsim.get_through(fe, path="/b") == (200, "backend-b")
+            writes = [(e["method"], e["endpoint"]) for e in dp.audit_entries() if e.get("checksum") in (None, g1)]
+            assert writes.index(("POST", dpsim.B + "/storage/maps")) < writes.index(("POST", RAW)), writes
+
+            g2 = write_generation(r.run_dir, map_cfg(fe, maps_dir, a, b), {"routes.map": "/b be_a\n"})
+            r.lkg(2, g2)
+            assert r.push_result(g2)["last_push"]["result"] == "ok"
+            assert dpsim.get_through(fe, path="/b") == (200, "backend-a")
+            puts = [e for e in dp.audit_entries() if e.get("method") == "PUT"]
+            assert [e["endpoint"] for e in puts] == [dpsim.B + "/storage/maps/routes.map"], puts
+
+            g3 = write_generation(r.run_dir, map_cfg(fe, maps_dir, a, b, with_map=False))
+            r.lkg(3, g3)
+            assert r.push_result(g3)["last_push"]["result"] == "ok"
+            assert not os.path.exists(os.path.join(maps_dir, "routes.map")), "the obsolete map was not deleted"
+            dels = [e for e in dp.audit_entries() if e.get("method") == "DELETE"]
+            assert [(e["endpoint"], e["result"]) for e in dels] == [(dpsim.B + "/storage/maps/routes.map", 204)], dels
+            assert dpsim.get_through(fe, path="/b") == (200, "backend-a")
+            assert_no_password(r, dp)
+    finally:
+        a.close()
+        b.close()
+
+
 if __name__ == "__main__":
     harness.run([
         test_dpapi_push_serves_then_same_lkg_is_skipped_then_refused_reload_keeps_serving,
         test_dpapi_version_conflict_is_retried,
+        test_dpapi_maps_go_to_storage_before_the_config_and_obsolete_ones_are_deleted,
     ])

@@ -47,6 +47,19 @@ START_TEST(test_dpapi_reload_status_parsed)
 }
 END_TEST
 
+START_TEST(test_dpapi_storage_names_the_api_would_rename_are_refused)
+{
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_MAP, "hosts.map"), 1);
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_MAP, "hosts"), 0);      /* .map appended */
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_MAP, "a.b.map"), 0);    /* a.b -> a_b */
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_CERT, "tls_example-1.pem"), 1);
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_CERT, "tls.example.com.pem"), 0);
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_FILE, "errors 503.http"), 0);
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_FILE, "page503"), 1);
+    ck_assert_int_eq(target_dpapi_storage_name_ok(RUNDIR_KIND_FILE, ""), 0);
+}
+END_TEST
+
 /* ---- pushes on a loop against the scripted server ---- */
 
 static char root[256], run_dir[PATH_MAX], pwfile[PATH_MAX];
@@ -244,6 +257,7 @@ Suite *suite_under_test(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_dpapi_header_found_among_the_servers_top_comments);
     tcase_add_test(tc, test_dpapi_reload_status_parsed);
+    tcase_add_test(tc, test_dpapi_storage_names_the_api_would_rename_are_refused);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("loop");
     tcase_add_checked_fixture(tl, setup, teardown);

@@ -55,6 +55,7 @@ struct dp {
     CURL *easy;
     struct curl_slist *hdrs;
     char *payload;  /* owned: the body sent */
+    curl_mime *mime;  /* owned: a multipart body (storage create) */
     struct buf body;
     long cfg_version;
     char reload_id[RELOAD_ID_MAX];  /* the last response's Reload-Id header */
@@ -68,7 +69,12 @@ struct dp {
     void *data;
     struct target_push p;
     char term[128], checksum[RUNDIR_CHECKSUM_BUF], reason[32], running[RUNDIR_CHECKSUM_BUF];
-    struct rundir_gen *g;  /* owned during a push */
+    struct rundir_gen *g;     /* owned during a push */
+    struct rundir_gen *prev;  /* owned during a push: what the target ran before, if ours and still here */
+    long base_version;        /* the configuration version the POST names */
+    size_t si;                /* the storage file being synced (index in g), then deleted (index in prev) */
+    char *file_data;          /* owned: that file's content */
+    size_t file_len;
     char push_reload[RELOAD_ID_MAX];  /* the reload this push waits for */
     int conflicts;
     int64_t start_ms, reload_start_ms;
@@ -238,6 +244,8 @@ static void req_end(struct dp *dp)
     dp->hdrs = NULL;
     free(dp->payload);
     dp->payload = NULL;
+    curl_mime_free(dp->mime);
+    dp->mime = NULL;
 }
 
 static void after_curl(struct dp *dp)
@@ -273,8 +281,8 @@ static int read_password(const char *path, char *out, size_t n)
 }
 
 /* Starts one request after the gate's leave; cb runs from the loop. -1: not started (error filled). */
-static int request(struct dp *dp, const char *method, const char *path, const char *ctype, char *payload,
-                   size_t len, req_cb cb)
+static int request_mime(struct dp *dp, const char *method, const char *path, const char *ctype, char *payload,
+                        size_t len, const char *upload_name, req_cb cb)
 {
     int64_t budget = 0;
     if (deploy_gate_check(dp->gate, dp->op == OP_PUSH ? dp->p.deadline_ms : INT64_MAX, &budget) < 0) {
@@ -307,15 +315,23 @@ static int request(struct dp *dp, const char *method, const char *path, const ch
     curl_easy_setopt(h, CURLOPT_HEADERDATA, dp);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, dp->curl_err);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (payload) {
+    int ok = 1;
+    if (upload_name) { /* one part named file_upload whose filename becomes the storage name */
+        curl_mimepart *part = (dp->mime = curl_mime_init(h)) ? curl_mime_addpart(dp->mime) : NULL;
+        if (!part || curl_mime_name(part, "file_upload") != CURLE_OK ||
+            curl_mime_filename(part, upload_name) != CURLE_OK || curl_mime_data(part, payload, len) != CURLE_OK ||
+            curl_mime_type(part, "application/octet-stream") != CURLE_OK)
+            ok = 0;
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, dp->mime);
+    } else if (payload) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    int ok = 1;
     char ct[128];
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "text/plain");
-    struct curl_slist *l = curl_slist_append(NULL, ct);
-    struct curl_slist *l2 = l ? curl_slist_append(l, "Expect:") : NULL; /* no 100-continue round trip */
+    /* multipart: libcurl writes the type with its boundary */
+    struct curl_slist *l = upload_name ? NULL : curl_slist_append(NULL, ct);
+    struct curl_slist *l2 = upload_name || l ? curl_slist_append(l, "Expect:") : NULL; /* no 100-continue */
     if (!l2) ok = 0, curl_slist_free_all(l), l2 = NULL;
     dp->hdrs = l2;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, dp->hdrs);
@@ -344,6 +360,12 @@ static int request(struct dp *dp, const char *method, const char *path, const ch
         return -1;
     }
     return 0;
+}
+
+static int request(struct dp *dp, const char *method, const char *path, const char *ctype, char *payload,
+                   size_t len, req_cb cb)
+{
+    return request_mime(dp, method, path, ctype, payload, len, NULL, cb);
 }
 
 /* A short description of a failed exchange: transport error, or status and the server's message. */
@@ -419,13 +441,17 @@ static void push_done(struct dp *dp, int ok)
     dp->r.running = ok ? dp->checksum : dp->running;
     audit(dp, "push", ok ? "ok" : "failed", ok ? dp->r.lane : dp->error);
     rundir_gen_free(dp->g);
-    dp->g = NULL;
+    rundir_gen_free(dp->prev);
+    dp->g = dp->prev = NULL;
+    free(dp->file_data);
+    dp->file_data = NULL;
     dp->op = OP_NONE;
     dp->push_cb(&dp->base, &dp->r, dp->data);
 }
 
 static void post_config(struct dp *dp);
 static void poll_reload(struct dp *dp);
+static void remove_obsolete(struct dp *dp);
 
 static void on_poll_timer(uv_timer_t *t)
 {
@@ -439,7 +465,8 @@ static void on_reload_status(struct dp *dp, long status, const char *error)
         if (!strcmp(st, "succeeded")) {
             dp->r.reload_ms = now_ms(dp) - dp->reload_start_ms;
             audit(dp, "reload", "ok", dp->push_reload);
-            push_done(dp, 1);
+            dp->si = 0;
+            remove_obsolete(dp);
             return;
         }
         if (!strcmp(st, "failed")) {
@@ -475,6 +502,155 @@ static void poll_reload(struct dp *dp)
     }
 }
 
+/* ---- storage: maps, certificates, general files ---- */
+
+static const char *storage_of(int kind)
+{
+    switch (kind) {
+    case RUNDIR_KIND_MAP: return "maps";
+    case RUNDIR_KIND_CERT: return "ssl_certificates";
+    case RUNDIR_KIND_FILE:
+    case RUNDIR_KIND_CRT_LIST: return "general";
+    default: return NULL;
+    }
+}
+
+/* 1 if the storage keeps this name as it is (dataplane-api-v3.md 7.1: the base name and the extension
+ * may hold only A-Z a-z 0-9 _ -, and a map gets .map appended when it lacks it); a renamed file would not
+ * be where haproxy.cfg looks for it. */
+int target_dpapi_storage_name_ok(int kind, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    size_t n = strlen(name);
+    if (!n || n > 255) return 0;
+    for (const char *c = name; *c; c++)
+        if (c != dot && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                          *c == '_' || *c == '-'))
+            return 0;
+    if (kind == RUNDIR_KIND_MAP && (!dot || strcmp(dot, ".map") != 0)) return 0;
+    return 1;
+}
+
+static const struct rundir_entry *find_entry(const struct rundir_gen *g, int kind, const char *name)
+{
+    for (size_t i = 0; g && i < g->nfiles; i++)
+        if (g->files[i].kind == kind && !strcmp(g->files[i].name, name)) return &g->files[i];
+    return NULL;
+}
+
+static void sync_storage(struct dp *dp);
+
+static void on_stored(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->g->files[dp->si];
+    if (status < 200 || status > 299) {
+        char what[320];
+        snprintf(what, sizeof(what), "storing %s %s", storage_of(f->kind), f->name);
+        describe(dp, what, status, error);
+        audit(dp, "storage", "failed", dp->error);
+        push_done(dp, 0);
+        return;
+    }
+    dp->r.files_written++;
+    audit(dp, "storage", "ok", f->name);
+    dp->si++;
+    sync_storage(dp);
+}
+
+static void on_stored_read(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->g->files[dp->si];
+    const char *ep = storage_of(f->kind);
+    char path[512];
+    if (status == 200 && f->kind != RUNDIR_KIND_CERT && dp->body.len == dp->file_len &&
+        !memcmp(dp->body.data, dp->file_data, dp->file_len)) { /* already there */
+        dp->si++;
+        sync_storage(dp);
+        return;
+    }
+    if (status != 200 && status != 404) {
+        char what[320];
+        snprintf(what, sizeof(what), "reading %s %s", ep, f->name);
+        describe(dp, what, status, error);
+        push_done(dp, 0);
+        return;
+    }
+    char *data = dp->file_data;
+    dp->file_data = NULL;
+    int rc;
+    if (status == 404) { /* create: the multipart filename is the storage name */
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s?skip_reload=true", ep);
+        rc = request_mime(dp, "POST", path, NULL, data, dp->file_len, f->name, on_stored);
+    } else if (f->kind == RUNDIR_KIND_MAP || f->kind == RUNDIR_KIND_CERT) {
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s?skip_reload=true", ep, f->name);
+        rc = request(dp, "PUT", path, "text/plain", data, dp->file_len, on_stored);
+    } else { /* general files are replaced by a multipart PUT (3.0.1+) */
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s?skip_reload=true", ep, f->name);
+        rc = request_mime(dp, "PUT", path, NULL, data, dp->file_len, f->name, on_stored);
+    }
+    if (rc < 0) push_done(dp, 0);
+}
+
+/* Every referenced file before the config that uses it: the next one that may differ, then the config. */
+static void sync_storage(struct dp *dp)
+{
+    for (; dp->si < dp->g->nfiles; dp->si++) {
+        const struct rundir_entry *f = &dp->g->files[dp->si];
+        if (f->kind == RUNDIR_KIND_CONFIG) continue;
+        if (!storage_of(f->kind) || !target_dpapi_storage_name_ok(f->kind, f->name)) {
+            snprintf(dp->error, sizeof(dp->error), "%s %s: the Data Plane API storage would rename it",
+                     rundir_kind_name(f->kind), f->name);
+            push_done(dp, 0);
+            return;
+        }
+        /* a certificate cannot be read back (GET gives metadata): what the target ran says if it is there */
+        const struct rundir_entry *o = find_entry(dp->prev, f->kind, f->name);
+        if (f->kind == RUNDIR_KIND_CERT && o && !strcmp(o->sha256, f->sha256)) continue;
+        free(dp->file_data);
+        dp->file_data = NULL;
+        struct err e = {0};
+        if (layout_read_gen_file(dp->g, f, &dp->file_data, &dp->file_len, &e) < 0) {
+            snprintf(dp->error, sizeof(dp->error), "reading %s: %s", f->name, e.msg);
+            push_done(dp, 0);
+            return;
+        }
+        char path[512];
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s", storage_of(f->kind), f->name);
+        if (request(dp, "GET", path, NULL, NULL, 0, on_stored_read) < 0) push_done(dp, 0);
+        return;
+    }
+    post_config(dp);
+}
+
+static void remove_obsolete(struct dp *dp);
+
+static void on_removed(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->prev->files[dp->si];
+    if (status != 204 && status != 202 && status != 404) {
+        describe(dp, "deleting an obsolete storage file", status, error);
+        log_warn("obsolete storage file not removed", "target", dp->base.name, "file", f->name, "error", dp->error);
+        dp->error[0] = '\0';
+    }
+    dp->si++;
+    remove_obsolete(dp);
+}
+
+/* After the config that dropped them is live: the storage files of the previous generation this one lacks. */
+static void remove_obsolete(struct dp *dp)
+{
+    for (; dp->prev && dp->si < dp->prev->nfiles; dp->si++) {
+        const struct rundir_entry *f = &dp->prev->files[dp->si];
+        if (f->kind == RUNDIR_KIND_CONFIG || !storage_of(f->kind) || find_entry(dp->g, f->kind, f->name)) continue;
+        char path[512];
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s%s", storage_of(f->kind), f->name,
+                 f->kind == RUNDIR_KIND_CERT ? "?skip_reload=true" : "");
+        if (request(dp, "DELETE", path, NULL, NULL, 0, on_removed) < 0) break; /* the fence: leave them */
+        return;
+    }
+    push_done(dp, 1);
+}
+
 static void on_version(struct dp *dp, long status, const char *error)
 {
     if (status != 200) {
@@ -482,8 +658,9 @@ static void on_version(struct dp *dp, long status, const char *error)
         push_done(dp, 0);
         return;
     }
-    dp->cfg_version = strtol(buf_cstr(&dp->body), NULL, 10);
-    post_config(dp);
+    dp->base_version = strtol(buf_cstr(&dp->body), NULL, 10);
+    if (dp->conflicts) post_config(dp);
+    else sync_storage(dp);
 }
 
 static void on_posted(struct dp *dp, long status, const char *error)
@@ -498,7 +675,8 @@ static void on_posted(struct dp *dp, long status, const char *error)
     }
     if (status == 201) { /* stored and reloaded synchronously (or no reload needed) */
         audit(dp, "config", "ok", NULL);
-        push_done(dp, 1);
+        dp->si = 0;
+        remove_obsolete(dp);
         return;
     }
     if (status != 202 || !dp->reload_id[0]) {
@@ -543,7 +721,7 @@ static void post_config(struct dp *dp)
     payload[hl + len] = '\0';
     free(text);
     char path[128];
-    snprintf(path, sizeof(path), "%s?version=%ld", RAW_PATH, dp->cfg_version > 0 ? dp->cfg_version : 1);
+    snprintf(path, sizeof(path), "%s?version=%ld", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1);
     if (request(dp, "POST", path, "text/plain", payload, hl + len, on_posted) < 0) push_done(dp, 0);
 }
 
@@ -556,12 +734,13 @@ static void on_push_read(struct dp *dp, long status, const char *error)
     }
     char ck[RUNDIR_CHECKSUM_BUF];
     if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
-    snprintf(dp->running, sizeof(dp->running), "%s", vouch(dp, ck));
-    if (dp->cfg_version <= 0) { /* no header: ask the version endpoint */
+    if (ck[0] && rundir_open(dp->run_dir, ck, &dp->prev, NULL) == 0) snprintf(dp->running, sizeof(dp->running), "%s", ck);
+    dp->base_version = dp->cfg_version;
+    if (dp->base_version <= 0) { /* no Configuration-Version header: ask the version endpoint */
         if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
         return;
     }
-    post_config(dp);
+    sync_storage(dp);
 }
 
 static int dp_push(struct target *t, const struct target_push *p, target_push_cb cb, void *data)
@@ -625,7 +804,10 @@ static void dp_free(struct target *t)
     dp->freeing = 1;
     req_end(dp);
     rundir_gen_free(dp->g);
-    dp->g = NULL;
+    rundir_gen_free(dp->prev);
+    dp->g = dp->prev = NULL;
+    free(dp->file_data);
+    dp->file_data = NULL;
     if (dp->multi) curl_multi_cleanup(dp->multi); /* may report sockets removed (sock_remove) */
     dp->multi = NULL;
     while (dp->socks) sock_remove(dp->socks);

@@ -49,4 +49,7 @@ int target_dpapi_find_header(const char *text, size_t len, char checksum[RUNDIR_
  * the body is not a reload object. */
 int target_dpapi_reload_status(const char *body, size_t len, char *out, size_t n);
 
+/* Pure, for tests: 1 if the storage endpoints keep this file name as it is (RUNDIR_KIND_*). */
+int target_dpapi_storage_name_ok(int kind, const char *name);
+
 #endif
