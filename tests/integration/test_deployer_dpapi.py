@@ -19,12 +19,14 @@ RAW = dpsim.B + "/configuration/raw"
 class DpRig(Rig):
     """Rig with one Data Plane API endpoint instead of a local HAProxy."""
 
-    def __init__(self, tmp, dp):
+    def __init__(self, tmp, dp, pods=False):
         super().__init__(tmp)
         self.dp = dp
         pw = os.path.join(tmp, "dataplane-password")
         harness.write(pw, dpsim.PASSWORD + "\n")
         os.chmod(pw, 0o600)
+        targets = ("  pod_selector:\n    match_labels: app=haproxy\n" if pods else
+                   f"  endpoints:\n    - name: pod-a\n      url: http://127.0.0.1:{dp.port}\n")
         self.config = harness.write(os.path.join(tmp, "config.yaml"), f"""
 controller:
   leader_election:
@@ -34,9 +36,7 @@ controller:
     port: 0
   run_dir: {self.run_dir}
 haproxy:
-  endpoints:
-    - name: pod-a
-      url: http://127.0.0.1:{dp.port}
+{targets}
   dataplane:
     username: {dpsim.USER}
     password_file: {pw}
@@ -187,9 +187,35 @@ def test_dpapi_maps_go_to_storage_before_the_config_and_obsolete_ones_are_delete
         b.close()
 
 
+def test_dpapi_pods_from_the_targets_message_are_pushed_to_and_forgotten(tmp):
+    fe = harness.free_port()
+    a = Backend("backend-a")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp, pods=True) as r:
+            r.start_deployer()
+            g1 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{a.port}"]))
+            r.lkg(1, g1)
+            pod = {"name": "haproxy-0", "namespace": "ing", "pod": "haproxy-0", "address": "127.0.0.1",
+                   "port": dp.port, "kind": "pod"}
+            r.send({"type": "targets", "targets": [pod]})
+            t = r.push_result(g1)
+            assert t["name"] == "ing/haproxy-0" and t["kind"] == "dataplaneapi", t
+            assert t["last_push"]["result"] == "ok" and t["in_sync"] is True, t
+            assert dpsim.get_through(fe) == (200, "backend-a")
+            r.send({"type": "targets", "targets": []})
+            while True:
+                m = r.recv()
+                if m["type"] == "deploy_report" and not m["targets"]:
+                    break
+            assert_no_password(r, dp)
+    finally:
+        a.close()
+
+
 if __name__ == "__main__":
     harness.run([
         test_dpapi_push_serves_then_same_lkg_is_skipped_then_refused_reload_keeps_serving,
         test_dpapi_version_conflict_is_retried,
         test_dpapi_maps_go_to_storage_before_the_config_and_obsolete_ones_are_deleted,
+        test_dpapi_pods_from_the_targets_message_are_pushed_to_and_forgotten,
     ])

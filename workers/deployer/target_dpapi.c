@@ -829,6 +829,11 @@ static const struct target_ops dpapi_ops = {
     .free = dp_free,
 };
 
+const char *target_dpapi_url(const struct target *t)
+{
+    return ((const struct dp *)t)->url;
+}
+
 struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts *o, struct deploy_gate *gate,
                                 struct audit *a)
 {

@@ -42,6 +42,9 @@ struct target_dpapi_opts {
 struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts *o, struct deploy_gate *gate,
                                 struct audit *audit);
 
+/* The base URL the target was made with (t must be a Data Plane API target). */
+const char *target_dpapi_url(const struct target *t);
+
 /* Pure, for tests: finds our header line in a raw config (within its first comment lines) and fills
  * checksum; "" if there is none. 0, or -1 if a header of ours is there but malformed. */
 int target_dpapi_find_header(const char *text, size_t len, char checksum[RUNDIR_CHECKSUM_BUF]);
