@@ -19,7 +19,7 @@ RAW = dpsim.B + "/configuration/raw"
 class DpRig(Rig):
     """Rig with one Data Plane API endpoint instead of a local HAProxy."""
 
-    def __init__(self, tmp, dp, pods=False):
+    def __init__(self, tmp, dp, pods=False, drift="60s"):
         super().__init__(tmp)
         self.dp = dp
         pw = os.path.join(tmp, "dataplane-password")
@@ -46,7 +46,7 @@ haproxy:
   general_dir: {dp.work}/general
 deploy:
   min_deployment_interval: 0s
-  drift_prevention_interval: 60s
+  drift_prevention_interval: {drift}
   deployment_timeout: 20s
 haproxy_config:
   template: "global\\n"
@@ -212,10 +212,37 @@ def test_dpapi_pods_from_the_targets_message_are_pushed_to_and_forgotten(tmp):
         a.close()
 
 
+def test_dpapi_an_edit_behind_our_back_that_keeps_our_header_is_repaired(tmp):
+    fe = harness.free_port()
+    a, b = Backend("backend-a"), Backend("backend-b")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp, drift="1s") as r:
+            r.start_deployer()
+            g1 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{a.port}"]))
+            r.lkg(1, g1)
+            assert r.push_result(g1)["last_push"]["result"] == "ok"
+            st, _, text = dp.request("GET", RAW)
+            edited = text.decode().replace(f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}")
+            st, _, _ = dp.push("".join(l + "\n" for l in edited.splitlines() if not l.startswith("# _")))
+            assert st == 202, st
+            harness.wait_for(lambda: dpsim.get_through(fe) == (200, "backend-b"), 30, what="the edit serves")
+            while True:  # the drift check sees the stored file changed and pushes g1 again
+                m = r.recv()
+                if m["type"] == "deploy_report" and (m["targets"][0].get("last_push") or {}).get("reason") == "drift":
+                    assert m["targets"][0]["last_push"]["result"] == "ok", m
+                    break
+            harness.wait_for(lambda: dpsim.get_through(fe) == (200, "backend-a"), 30, what="the repair serves")
+            assert ("drift", "found") in [(e["action"], e["result"]) for e in r.audit()]
+    finally:
+        a.close()
+        b.close()
+
+
 if __name__ == "__main__":
     harness.run([
         test_dpapi_push_serves_then_same_lkg_is_skipped_then_refused_reload_keeps_serving,
         test_dpapi_version_conflict_is_retried,
         test_dpapi_maps_go_to_storage_before_the_config_and_obsolete_ones_are_deleted,
         test_dpapi_pods_from_the_targets_message_are_pushed_to_and_forgotten,
+        test_dpapi_an_edit_behind_our_back_that_keeps_our_header_is_repaired,
     ])

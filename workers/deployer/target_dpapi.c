@@ -59,6 +59,10 @@ struct dp {
     struct buf body;
     long cfg_version;
     char reload_id[RELOAD_ID_MAX];  /* the last response's Reload-Id header */
+    char cfg_md5[64];               /* the last response's Configuration-Checksum header */
+    /* what the server stored for our last push (its Configuration-Checksum): an edit behind our back that
+     * keeps our header line changes it; unknown ("") after a restart, then the header is trusted */
+    char pushed[RUNDIR_CHECKSUM_BUF], pushed_md5[64], posted_md5[64];
     char curl_err[CURL_ERROR_SIZE];
     req_cb cb;
     /* the operation */
@@ -216,13 +220,19 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *userp)
 {
     struct dp *dp = userp;
     size_t len = size * n;
-    static const char ver[] = "configuration-version:", rid[] = "reload-id:";
+    static const char ver[] = "configuration-version:", rid[] = "reload-id:", sum[] = "configuration-checksum:";
     char line[256];
     if (len < sizeof(line)) {
         memcpy(line, ptr, len);
         line[len] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         if (!strncasecmp(line, ver, sizeof(ver) - 1)) dp->cfg_version = strtol(line + sizeof(ver) - 1, NULL, 10);
+        else if (!strncasecmp(line, sum, sizeof(sum) - 1)) {
+            const char *v = line + sizeof(sum) - 1;
+            while (*v == ' ') v++;
+            size_t vl = strlen(v);
+            if (vl < sizeof(dp->cfg_md5)) memcpy(dp->cfg_md5, v, vl + 1);
+        }
         else if (!strncasecmp(line, rid, sizeof(rid) - 1)) {
             const char *v = line + sizeof(rid) - 1;
             while (*v == ' ') v++;
@@ -294,6 +304,7 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     snprintf(url, sizeof(url), "%s%s", dp->url, path);
     buf_reset(&dp->body);
     dp->reload_id[0] = '\0';
+    dp->cfg_md5[0] = '\0';
     dp->cfg_version = 0;
     dp->curl_err[0] = '\0';
     dp->payload = payload;
@@ -407,6 +418,14 @@ static void on_compare_read(struct dp *dp, long status, const char *error)
         return;
     }
     if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
+    if (ck[0] && !strcmp(ck, dp->pushed) && dp->pushed_md5[0] && dp->cfg_md5[0] &&
+        strcmp(dp->cfg_md5, dp->pushed_md5) != 0) {
+        char diff[256];
+        snprintf(diff, sizeof(diff), "the stored haproxy.cfg changed since our push (Configuration-Checksum %s, "
+                 "was %s)", dp->cfg_md5, dp->pushed_md5);
+        compare_end(dp, "", diff);
+        return;
+    }
     compare_end(dp, vouch(dp, ck), "");
 }
 
@@ -439,6 +458,10 @@ static void push_done(struct dp *dp, int ok)
     dp->r.error = ok ? NULL : dp->error;
     dp->r.duration_ms = now_ms(dp) - dp->start_ms;
     dp->r.running = ok ? dp->checksum : dp->running;
+    if (ok) {
+        snprintf(dp->pushed, sizeof(dp->pushed), "%s", dp->checksum);
+        memcpy(dp->pushed_md5, dp->posted_md5, sizeof(dp->pushed_md5));
+    }
     audit(dp, "push", ok ? "ok" : "failed", ok ? dp->r.lane : dp->error);
     rundir_gen_free(dp->g);
     rundir_gen_free(dp->prev);
@@ -673,6 +696,7 @@ static void on_posted(struct dp *dp, long status, const char *error)
         if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
         return;
     }
+    memcpy(dp->posted_md5, dp->cfg_md5, sizeof(dp->posted_md5));
     if (status == 201) { /* stored and reloaded synchronously (or no reload needed) */
         audit(dp, "config", "ok", NULL);
         dp->si = 0;
@@ -758,6 +782,7 @@ static int dp_push(struct target *t, const struct target_push *p, target_push_cb
     dp->conflicts = 0;
     dp->error[0] = '\0';
     dp->running[0] = '\0';
+    dp->posted_md5[0] = '\0';
     memset(&dp->r, 0, sizeof(dp->r));
     dp->r.lane = TARGET_LANE_RELOAD;
     dp->start_ms = now_ms(dp);
