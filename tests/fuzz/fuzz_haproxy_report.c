@@ -1,4 +1,4 @@
-/* libFuzzer target for the validator's report (workers/validator/haproxy_report.c): turning `haproxy -c`
+/* libFuzzer target for the validator's report (common/haproxy/haproxy_report.c): turning `haproxy -c`
  * output into a message that quotes config lines. The input is the output, then optionally "\n#cfg\n" and
  * the text of haproxy.cfg (also written as a map and a crt-list, and a certificate that must never be
  * quoted). A scratch layout is made by hand in a private temp dir once; each run rewrites the files.
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "workers/validator/haproxy_report.h"
+#include "common/haproxy/haproxy_report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

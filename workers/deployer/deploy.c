@@ -12,6 +12,7 @@
 #include "workers/deployer/audit.h"
 #include "workers/deployer/gate.h"
 #include "workers/deployer/scheduler.h"
+#include "workers/deployer/target_dpapi.h"
 #include "workers/deployer/target_local.h"
 
 /* Durations in seconds: a fast-lane push takes milliseconds, a reload at 10k backends 3.3 s. */
@@ -22,6 +23,8 @@ struct target_state {
     int busy;
     struct json_object *last_push;  /* owned */
     char last_error[512];
+    int pod;                   /* from discovery's targets message (not haproxy.endpoints) */
+    int gone;                  /* left discovery's set: freed once its action ends */
 };
 
 struct deploy {
@@ -175,9 +178,26 @@ static void on_kick_timer(uv_timer_t *t)
     schedule(t->data);
 }
 
+/* Frees the pods that left discovery's set and have no compare or push in flight. */
+static void drop_at(struct deploy *d, size_t i)
+{
+    struct target_state *ts = &d->targets[i];
+    json_object_put(ts->last_push);
+    ts->t->ops->free(ts->t);
+    memmove(ts, ts + 1, (d->ntargets - i - 1) * sizeof(*ts));
+    d->ntargets--;
+}
+
+static void reap(struct deploy *d)
+{
+    for (size_t i = d->ntargets; i-- > 0;)
+        if (d->targets[i].gone && !d->targets[i].busy) drop_at(d, i);
+}
+
 /* Starts everything due now and sleeps until the next thing that can become due. */
 static void schedule(struct deploy *d)
 {
+    reap(d);
     struct sched_action a;
     int64_t now = deploy_gate_now(&d->gate);
     /* nothing starts without the fence's leave: a push is a side effect, and compares would only feed it */
@@ -223,8 +243,23 @@ static int set_sched_targets(struct deploy *d)
 {
     const char *names[SCHED_TARGETS_MAX];
     size_t n = 0;
-    for (size_t i = 0; i < d->ntargets && n < SCHED_TARGETS_MAX; i++) names[n++] = d->targets[i].t->name;
+    for (size_t i = 0; i < d->ntargets && n < SCHED_TARGETS_MAX; i++)
+        if (!d->targets[i].gone) names[n++] = d->targets[i].t->name;
     return sched_set_targets(&d->sched, names, n);
+}
+
+static int add_target(struct deploy *d, struct target *t, int pod)
+{
+    struct target_state *ts = t ? realloc(d->targets, (d->ntargets + 1) * sizeof(*ts)) : NULL;
+    if (!ts) {
+        if (t) t->ops->free(t);
+        return -1;
+    }
+    d->targets = ts;
+    memset(&ts[d->ntargets], 0, sizeof(ts[0]));
+    ts[d->ntargets].pod = pod;
+    ts[d->ntargets++].t = t;
+    return 0;
 }
 
 struct deploy *deploy_new(struct worker *w, const struct fence *fence)
@@ -268,23 +303,19 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     const struct config_haproxy *h = &cfg->haproxy;
     for (size_t i = 0; i < h->endpoints.len; i++) {
         const struct config_endpoint *ep = &h->endpoints.items[i];
-        if (!ep->master_socket) {
-            log_warn("endpoint needs the Data Plane API target, not built yet: skipped", "target", ep->name);
-            continue;
+        struct target *t = NULL;
+        if (ep->url) {
+            struct target_dpapi_opts o = {.name = ep->name, .url = ep->url, .username = h->dataplane.username,
+                                          .password_file = h->dataplane.password_file,
+                                          .run_dir = cfg->controller.run_dir};
+            t = target_dpapi_new(w->loop, &o, &d->gate, &d->audit);
+        } else {
+            struct target_local_opts o = {.name = ep->name, .master_socket = ep->master_socket,
+                                          .paths = {h->config_file, h->maps_dir, h->ssl_certs_dir, h->general_dir},
+                                          .run_dir = cfg->controller.run_dir};
+            t = target_local_new(w->loop, &o, &d->gate, &d->audit);
         }
-        struct target_local_opts o = {.name = ep->name, .master_socket = ep->master_socket,
-                                      .paths = {h->config_file, h->maps_dir, h->ssl_certs_dir, h->general_dir},
-                                      .run_dir = cfg->controller.run_dir};
-        struct target *t = target_local_new(w->loop, &o, &d->gate, &d->audit);
-        struct target_state *ts = t ? realloc(d->targets, (d->ntargets + 1) * sizeof(*ts)) : NULL;
-        if (!ts) {
-            if (t) t->ops->free(t);
-            log_error("cannot set up a local target", "target", ep->name);
-            continue;
-        }
-        d->targets = ts;
-        memset(&ts[d->ntargets], 0, sizeof(ts[0]));
-        ts[d->ntargets++].t = t;
+        if (add_target(d, t, 0) < 0) log_error("cannot set up a target", "target", ep->name);
     }
     if (set_sched_targets(d) < 0) log_error("too many targets", "targets", LOG_UINT(d->ntargets));
     uv_timer_init(w->loop, &d->kick_timer);
@@ -314,17 +345,60 @@ void deploy_on_lkg(struct deploy *d, struct json_object *msg)
     schedule(d);
 }
 
+/* A pod's Data Plane API URL from its address (IPv6 in brackets) and port. */
+static int pod_url(const char *address, int port, char *out, size_t n)
+{
+    if (!address || !address[0] || port <= 0 || port > 65535 || strpbrk(address, "/[]@ ")) return -1;
+    int w = strchr(address, ':') ? snprintf(out, n, "http://[%s]:%d", address, port)
+                                 : snprintf(out, n, "http://%s:%d", address, port);
+    return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
 void deploy_on_targets(struct deploy *d, struct json_object *msg)
 {
-    /* Discovery's pods are Data Plane API targets (not built yet); the local targets come from
-     * haproxy.endpoints. Counted only, so the message is not refused as unknown. */
+    /* Discovery's pods become Data Plane API targets; haproxy.endpoints stay as configured. */
     struct json_object *arr = NULL;
-    size_t n = json_object_object_get_ex(msg, "targets", &arr) && json_object_is_type(arr, json_type_array)
-                   ? json_object_array_length(arr)
-                   : 0;
-    log_info("targets from discovery (Data Plane API targets not built yet: local endpoints only)", "targets",
-             LOG_UINT(n));
-    (void)d;
+    if (d->closing || !json_object_object_get_ex(msg, "targets", &arr) || !json_object_is_type(arr, json_type_array))
+        return;
+    const struct config_haproxy *h = &d->w->cfg->haproxy;
+    size_t n = json_object_array_length(arr), pods = 0;
+    for (size_t i = 0; i < d->ntargets; i++) d->targets[i].gone |= d->targets[i].pod; /* kept below if listed */
+    for (size_t k = 0; k < n; k++) {
+        struct json_object *o = json_object_array_get_idx(arr, k);
+        const char *kind = ipc_msg_str(o, "kind"), *ns = ipc_msg_str(o, "namespace"), *pod = ipc_msg_str(o, "pod");
+        if (!kind || strcmp(kind, "pod") != 0 || !pod) continue;
+        char name[SCHED_NAME_MAX], url[256];
+        if (snprintf(name, sizeof(name), "%s/%s", ns ? ns : "", pod) >= (int)sizeof(name) ||
+            pod_url(ipc_msg_str(o, "address"), (int)ipc_msg_int(o, "port", 0), url, sizeof(url)) < 0) {
+            log_warn("pod target without a usable name, address or port: skipped", "pod", pod);
+            continue;
+        }
+        pods++;
+        struct target_state *ts = state_of(d, name);
+        if (ts && !ts->pod) {
+            log_warn("pod target named like a configured endpoint: skipped", "target", name);
+            continue;
+        }
+        if (ts && !strcmp(target_dpapi_url(ts->t), url)) {
+            ts->gone = 0;
+            continue;
+        }
+        if (ts && ts->busy) { /* a new address: the old target ends its action first, the next message adds it */
+            log_info("pod target moved: replaced once its action ends", "target", name);
+            continue;
+        }
+        if (ts) drop_at(d, (size_t)(ts - d->targets));
+        struct target_dpapi_opts op = {.name = name, .url = url, .username = h->dataplane.username,
+                                       .password_file = h->dataplane.password_file,
+                                       .run_dir = d->w->cfg->controller.run_dir};
+        if (add_target(d, target_dpapi_new(d->w->loop, &op, &d->gate, &d->audit), 1) < 0)
+            log_error("cannot set up a pod target", "target", name);
+    }
+    reap(d);
+    if (set_sched_targets(d) < 0) log_error("too many targets", "targets", LOG_UINT(d->ntargets));
+    log_info("targets from discovery", "pods", LOG_UINT(pods), "targets", LOG_UINT(d->ntargets));
+    report(d);
+    schedule(d);
 }
 
 void deploy_on_fence(struct deploy *d)

@@ -1,0 +1,896 @@
+/* The Data Plane API v3 target (see target_dpapi.h): libcurl's multi interface driven by the deployer's
+ * libuv loop (the socket and timer callbacks of kube_client.c's approach), one request at a time per
+ * target, each a step of a compare or a push. */
+#include "workers/deployer/target_dpapi.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "workers/deployer/layout.h"
+
+#define RAW_PATH "/v3/services/haproxy/configuration/raw"
+#define VERSION_PATH "/v3/services/haproxy/configuration/version"
+#define RELOADS_PATH "/v3/services/haproxy/reloads/"
+/* Our header is among the first comment lines the server keeps (after # _md5hash, # _version and its
+ * two disclaimer lines): a few lines in is enough to find it and not to scan a large config. */
+#define HEADER_SCAN_LINES 16
+/* A Reload-Id is YYYY-MM-DD-<counter>. */
+#define RELOAD_ID_MAX 64
+
+struct dp;
+struct req;
+typedef void (*req_cb)(struct dp *dp, long status, const char *error);
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct dp *dp;
+    struct sock_ctx *prev, *next;
+};
+
+enum op { OP_NONE, OP_COMPARE, OP_PUSH };
+enum step { ST_READ, ST_VERSION, ST_POST, ST_POLL };
+
+struct dp {
+    struct target base;
+    uv_loop_t *loop;
+    char *url, *username, *password_file, *run_dir;
+    struct deploy_gate *gate;
+    struct audit *audit;
+    CURLM *multi;
+    uv_timer_t curl_timer, poll_timer;
+    int handles_open;
+    struct sock_ctx *socks;
+    int freeing;
+    /* the request in flight (one at a time) */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *payload;  /* owned: the body sent */
+    curl_mime *mime;  /* owned: a multipart body (storage create) */
+    struct buf body;
+    long cfg_version;
+    char reload_id[RELOAD_ID_MAX];  /* the last response's Reload-Id header */
+    char cfg_md5[64];               /* the last response's Configuration-Checksum header */
+    /* what the server stored for our last push (its Configuration-Checksum): an edit behind our back that
+     * keeps our header line changes it; unknown ("") after a restart, then the header is trusted */
+    char pushed[RUNDIR_CHECKSUM_BUF], pushed_md5[64], posted_md5[64];
+    char curl_err[CURL_ERROR_SIZE];
+    req_cb cb;
+    /* the operation */
+    enum op op;
+    enum step step;
+    target_compare_cb compare_cb;
+    target_push_cb push_cb;
+    void *data;
+    struct target_push p;
+    char term[128], checksum[RUNDIR_CHECKSUM_BUF], reason[32], running[RUNDIR_CHECKSUM_BUF];
+    struct rundir_gen *g;     /* owned during a push */
+    struct rundir_gen *prev;  /* owned during a push: what the target ran before, if ours and still here */
+    long base_version;        /* the configuration version the POST names */
+    size_t si;                /* the storage file being synced (index in g), then deleted (index in prev) */
+    char *file_data;          /* owned: that file's content */
+    size_t file_len;
+    char push_reload[RELOAD_ID_MAX];  /* the reload this push waits for */
+    int conflicts;
+    int64_t start_ms, reload_start_ms;
+    struct target_result r;
+    char error[1024];
+};
+
+static int64_t now_ms(const struct dp *dp)
+{
+    return deploy_gate_now(dp->gate);
+}
+
+/* ---- pure parts ---- */
+
+int target_dpapi_find_header(const char *text, size_t len, char checksum[RUNDIR_CHECKSUM_BUF])
+{
+    checksum[0] = '\0';
+    const char *p = text, *end = text + len;
+    size_t pl = strlen(LAYOUT_HEADER_PREFIX);
+    for (int i = 0; i < HEADER_SCAN_LINES && p < end; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (ll >= pl && !memcmp(p, LAYOUT_HEADER_PREFIX, pl)) return layout_parse_header(p, ll, checksum, NULL);
+        if (!ll || *p != '#') break; /* past the top comments */
+        p += ll + 1;
+    }
+    return 0;
+}
+
+int target_dpapi_reload_status(const char *body, size_t len, char *out, size_t n)
+{
+    struct json_tokener *tok = json_tokener_new();
+    if (!tok) return -1;
+    struct json_object *o = json_tokener_parse_ex(tok, body, (int)(len > 1u << 20 ? 1u << 20 : len));
+    json_tokener_free(tok);
+    struct json_object *st = NULL;
+    int rc = -1;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "status", &st) &&
+        json_object_is_type(st, json_type_string)) {
+        snprintf(out, n, "%s", json_object_get_string(st));
+        rc = 0;
+    }
+    json_object_put(o);
+    return rc;
+}
+
+/* ---- libcurl on libuv ---- */
+
+static void after_curl(struct dp *dp);
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sock_remove(struct sock_ctx *s)
+{
+    struct dp *dp = s->dp;
+    if (s->prev) s->prev->next = s->next;
+    else dp->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    uv_poll_stop(&s->poll);
+    s->poll.data = s;
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *s = h->data;
+    struct dp *dp = s->dp;
+    int flags = status < 0 ? CURL_CSELECT_ERR : 0, running;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(dp->multi, s->fd, flags, &running);
+    after_curl(dp);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct dp *dp = userp;
+    struct sock_ctx *s = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            curl_multi_assign(dp->multi, fd, NULL);
+            sock_remove(s);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s) return -1;
+        s->fd = fd;
+        s->dp = dp;
+        if (uv_poll_init_socket(dp->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        s->next = dp->socks;
+        if (dp->socks) dp->socks->prev = s;
+        dp->socks = s;
+        curl_multi_assign(dp->multi, fd, s);
+    }
+    int ev = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev |= UV_WRITABLE;
+    uv_poll_start(&s->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timer_fired(uv_timer_t *t)
+{
+    struct dp *dp = t->data;
+    int running;
+    curl_multi_socket_action(dp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    after_curl(dp);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct dp *dp = userp;
+    (void)multi;
+    if (timeout_ms < 0) uv_timer_stop(&dp->curl_timer);
+    else uv_timer_start(&dp->curl_timer, on_curl_timer_fired, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t n, void *userp)
+{
+    struct dp *dp = userp;
+    size_t len = size * n;
+    if (dp->body.len + len > TARGET_DPAPI_BODY_MAX || buf_append(&dp->body, ptr, len) < 0) return 0;
+    return len;
+}
+
+/* Header names are matched case-insensitively: Go sends Reload-Id for Reload-ID. */
+static size_t on_header(char *ptr, size_t size, size_t n, void *userp)
+{
+    struct dp *dp = userp;
+    size_t len = size * n;
+    static const char ver[] = "configuration-version:", rid[] = "reload-id:", sum[] = "configuration-checksum:";
+    char line[256];
+    if (len < sizeof(line)) {
+        memcpy(line, ptr, len);
+        line[len] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strncasecmp(line, ver, sizeof(ver) - 1)) dp->cfg_version = strtol(line + sizeof(ver) - 1, NULL, 10);
+        else if (!strncasecmp(line, sum, sizeof(sum) - 1)) {
+            const char *v = line + sizeof(sum) - 1;
+            while (*v == ' ') v++;
+            size_t vl = strlen(v);
+            if (vl < sizeof(dp->cfg_md5)) memcpy(dp->cfg_md5, v, vl + 1);
+        }
+        else if (!strncasecmp(line, rid, sizeof(rid) - 1)) {
+            const char *v = line + sizeof(rid) - 1;
+            while (*v == ' ') v++;
+            size_t vl = strlen(v);
+            if (vl < sizeof(dp->reload_id)) memcpy(dp->reload_id, v, vl + 1);
+        }
+    }
+    return len;
+}
+
+static void req_end(struct dp *dp)
+{
+    if (dp->easy) {
+        curl_multi_remove_handle(dp->multi, dp->easy);
+        curl_easy_cleanup(dp->easy);
+        dp->easy = NULL;
+    }
+    curl_slist_free_all(dp->hdrs);
+    dp->hdrs = NULL;
+    free(dp->payload);
+    dp->payload = NULL;
+    curl_mime_free(dp->mime);
+    dp->mime = NULL;
+}
+
+static void after_curl(struct dp *dp)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(dp->multi, &left))) {
+        if (m->msg != CURLMSG_DONE || m->easy_handle != dp->easy) continue;
+        CURLcode res = m->data.result;
+        long status = 0;
+        curl_easy_getinfo(dp->easy, CURLINFO_RESPONSE_CODE, &status);
+        char err[CURL_ERROR_SIZE + 64];
+        snprintf(err, sizeof(err), "%s", dp->curl_err[0] ? dp->curl_err : curl_easy_strerror(res));
+        req_end(dp);
+        req_cb cb = dp->cb;
+        dp->cb = NULL;
+        cb(dp, res == CURLE_OK ? status : 0, res == CURLE_OK ? NULL : err);
+        return; /* the callback may have started the next request */
+    }
+}
+
+/* Reads the password file into out (trailing newline dropped). 0 or -1. */
+static int read_password(const char *path, char *out, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = read(fd, out, n - 1);
+    close(fd);
+    if (got < 0) return -1;
+    out[got] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Starts one request after the gate's leave; cb runs from the loop. -1: not started (error filled). */
+static int request_mime(struct dp *dp, const char *method, const char *path, const char *ctype, char *payload,
+                        size_t len, const char *upload_name, req_cb cb)
+{
+    int64_t budget = 0;
+    if (deploy_gate_check(dp->gate, dp->op == OP_PUSH ? dp->p.deadline_ms : INT64_MAX, &budget) < 0) {
+        free(payload);
+        snprintf(dp->error, sizeof(dp->error), "the fence or the deadline does not allow the next request");
+        return -1;
+    }
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", dp->url, path);
+    buf_reset(&dp->body);
+    dp->reload_id[0] = '\0';
+    dp->cfg_md5[0] = '\0';
+    dp->cfg_version = 0;
+    dp->curl_err[0] = '\0';
+    dp->payload = payload;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        free(payload);
+        dp->payload = NULL;
+        snprintf(dp->error, sizeof(dp->error), "out of memory");
+        return -1;
+    }
+    dp->easy = h;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)budget);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, dp);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, dp);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, dp->curl_err);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    int ok = 1;
+    if (upload_name) { /* one part named file_upload whose filename becomes the storage name */
+        curl_mimepart *part = (dp->mime = curl_mime_init(h)) ? curl_mime_addpart(dp->mime) : NULL;
+        if (!part || curl_mime_name(part, "file_upload") != CURLE_OK ||
+            curl_mime_filename(part, upload_name) != CURLE_OK || curl_mime_data(part, payload, len) != CURLE_OK ||
+            curl_mime_type(part, "application/octet-stream") != CURLE_OK)
+            ok = 0;
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, dp->mime);
+    } else if (payload) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    char ct[128];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "text/plain");
+    /* multipart: libcurl writes the type with its boundary */
+    struct curl_slist *l = upload_name ? NULL : curl_slist_append(NULL, ct);
+    struct curl_slist *l2 = upload_name || l ? curl_slist_append(l, "Expect:") : NULL; /* no 100-continue */
+    if (!l2) ok = 0, curl_slist_free_all(l), l2 = NULL;
+    dp->hdrs = l2;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, dp->hdrs);
+    if (dp->password_file) {
+        char pw[TARGET_DPAPI_PASSWORD_MAX];
+        if (read_password(dp->password_file, pw, sizeof(pw)) < 0) {
+            snprintf(dp->error, sizeof(dp->error), "cannot read the Data Plane API password file");
+            ok = 0;
+        } else {
+            curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+            curl_easy_setopt(h, CURLOPT_USERNAME, dp->username ? dp->username : "");
+            curl_easy_setopt(h, CURLOPT_PASSWORD, pw); /* libcurl copies it */
+        }
+        explicit_bzero(pw, sizeof(pw));
+    }
+    if (!ok) {
+        req_end(dp);
+        if (!dp->error[0]) snprintf(dp->error, sizeof(dp->error), "out of memory");
+        return -1;
+    }
+    dp->cb = cb;
+    if (curl_multi_add_handle(dp->multi, h) != CURLM_OK) {
+        dp->cb = NULL;
+        req_end(dp);
+        snprintf(dp->error, sizeof(dp->error), "cannot start the request");
+        return -1;
+    }
+    return 0;
+}
+
+static int request(struct dp *dp, const char *method, const char *path, const char *ctype, char *payload,
+                   size_t len, req_cb cb)
+{
+    return request_mime(dp, method, path, ctype, payload, len, NULL, cb);
+}
+
+/* A short description of a failed exchange: transport error, or status and the server's message. */
+static void describe(struct dp *dp, const char *what, long status, const char *error)
+{
+    if (error) {
+        snprintf(dp->error, sizeof(dp->error), "%s: %s", what, error);
+        return;
+    }
+    const char *b = buf_cstr(&dp->body);
+    size_t bl = strcspn(b, "\n");
+    snprintf(dp->error, sizeof(dp->error), "%s: HTTP %ld %.*s", what, status, (int)(bl > 300 ? 300 : bl), b);
+}
+
+/* ---- compare ---- */
+
+static void compare_end(struct dp *dp, const char *checksum, const char *diff)
+{
+    dp->op = OP_NONE;
+    target_compare_cb cb = dp->compare_cb;
+    cb(&dp->base, checksum, diff, dp->data);
+}
+
+/* The generation named by our header, if we still have it; "" otherwise. */
+static const char *vouch(struct dp *dp, const char *ck)
+{
+    struct rundir_gen *g = NULL;
+    if (!ck[0] || rundir_open(dp->run_dir, ck, &g, NULL) < 0) return "";
+    rundir_gen_free(g);
+    return ck;
+}
+
+static void on_compare_read(struct dp *dp, long status, const char *error)
+{
+    char ck[RUNDIR_CHECKSUM_BUF];
+    if (status != 200) {
+        describe(dp, "GET raw configuration", status, error);
+        compare_end(dp, NULL, dp->error);
+        return;
+    }
+    if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
+    if (ck[0] && !strcmp(ck, dp->pushed) && dp->pushed_md5[0] && dp->cfg_md5[0] &&
+        strcmp(dp->cfg_md5, dp->pushed_md5) != 0) {
+        char diff[256];
+        snprintf(diff, sizeof(diff), "the stored haproxy.cfg changed since our push (Configuration-Checksum %s, "
+                 "was %s)", dp->cfg_md5, dp->pushed_md5);
+        compare_end(dp, "", diff);
+        return;
+    }
+    compare_end(dp, vouch(dp, ck), "");
+}
+
+static int dp_compare(struct target *t, target_compare_cb cb, void *data)
+{
+    struct dp *dp = (struct dp *)t;
+    if (dp->op != OP_NONE) return -1;
+    dp->op = OP_COMPARE;
+    dp->compare_cb = cb;
+    dp->data = data;
+    dp->error[0] = '\0';
+    if (request(dp, "GET", RAW_PATH, NULL, NULL, 0, on_compare_read) < 0) {
+        char why[sizeof(dp->error)];
+        snprintf(why, sizeof(why), "%s", dp->error);
+        compare_end(dp, NULL, why);
+    }
+    return 0;
+}
+
+/* ---- push ---- */
+
+static void audit(struct dp *dp, const char *action, const char *result, const char *detail)
+{
+    audit_append(dp->audit, dp->term, dp->p.generation, dp->checksum, dp->base.name, action, result, detail);
+}
+
+static void push_done(struct dp *dp, int ok)
+{
+    dp->r.ok = ok;
+    dp->r.error = ok ? NULL : dp->error;
+    dp->r.duration_ms = now_ms(dp) - dp->start_ms;
+    dp->r.running = ok ? dp->checksum : dp->running;
+    if (ok) {
+        snprintf(dp->pushed, sizeof(dp->pushed), "%s", dp->checksum);
+        memcpy(dp->pushed_md5, dp->posted_md5, sizeof(dp->pushed_md5));
+    }
+    audit(dp, "push", ok ? "ok" : "failed", ok ? dp->r.lane : dp->error);
+    rundir_gen_free(dp->g);
+    rundir_gen_free(dp->prev);
+    dp->g = dp->prev = NULL;
+    free(dp->file_data);
+    dp->file_data = NULL;
+    dp->op = OP_NONE;
+    dp->push_cb(&dp->base, &dp->r, dp->data);
+}
+
+static void post_config(struct dp *dp);
+static void poll_reload(struct dp *dp);
+static void remove_obsolete(struct dp *dp);
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    poll_reload(t->data);
+}
+
+static void on_reload_status(struct dp *dp, long status, const char *error)
+{
+    char st[32] = "";
+    if (status == 200 && target_dpapi_reload_status(dp->body.data, dp->body.len, st, sizeof(st)) == 0) {
+        if (!strcmp(st, "succeeded")) {
+            dp->r.reload_ms = now_ms(dp) - dp->reload_start_ms;
+            audit(dp, "reload", "ok", dp->push_reload);
+            dp->si = 0;
+            remove_obsolete(dp);
+            return;
+        }
+        if (!strcmp(st, "failed")) {
+            snprintf(dp->error, sizeof(dp->error), "HAProxy refused the reload %s (the Data Plane API restores its "
+                     "last good config)", dp->push_reload);
+            audit(dp, "reload", "refused", dp->push_reload);
+            push_done(dp, 0);
+            return;
+        }
+    } else if (status != 200) {
+        /* 404 before the agent's next tick is not final; a transport error is retried within the deadline */
+        log_debug("reload status not available yet", "target", dp->base.name, "reload_id", dp->push_reload, "status",
+                  LOG_INT(status));
+        (void)error;
+    }
+    if (now_ms(dp) + TARGET_DPAPI_RELOAD_POLL_MS >= dp->p.deadline_ms) {
+        snprintf(dp->error, sizeof(dp->error), "reload %s not confirmed before the deadline", dp->push_reload);
+        audit(dp, "reload", "unconfirmed", dp->push_reload);
+        dp->running[0] = '\0'; /* the new config is stored; whether it serves is unknown */
+        push_done(dp, 0);
+        return;
+    }
+    uv_timer_start(&dp->poll_timer, on_poll_timer, TARGET_DPAPI_RELOAD_POLL_MS, 0);
+}
+
+static void poll_reload(struct dp *dp)
+{
+    char path[sizeof(RELOADS_PATH) + RELOAD_ID_MAX];
+    snprintf(path, sizeof(path), "%s%s", RELOADS_PATH, dp->push_reload);
+    if (request(dp, "GET", path, NULL, NULL, 0, on_reload_status) < 0) {
+        audit(dp, "reload", "unconfirmed", dp->error);
+        push_done(dp, 0);
+    }
+}
+
+/* ---- storage: maps, certificates, general files ---- */
+
+static const char *storage_of(int kind)
+{
+    switch (kind) {
+    case RUNDIR_KIND_MAP: return "maps";
+    case RUNDIR_KIND_CERT: return "ssl_certificates";
+    case RUNDIR_KIND_FILE:
+    case RUNDIR_KIND_CRT_LIST: return "general";
+    default: return NULL;
+    }
+}
+
+/* 1 if the storage keeps this name as it is (dataplane-api-v3.md 7.1: the base name and the extension
+ * may hold only A-Z a-z 0-9 _ -, and a map gets .map appended when it lacks it); a renamed file would not
+ * be where haproxy.cfg looks for it. */
+int target_dpapi_storage_name_ok(int kind, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    size_t n = strlen(name);
+    if (!n || n > 255) return 0;
+    for (const char *c = name; *c; c++)
+        if (c != dot && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                          *c == '_' || *c == '-'))
+            return 0;
+    if (kind == RUNDIR_KIND_MAP && (!dot || strcmp(dot, ".map") != 0)) return 0;
+    return 1;
+}
+
+static const struct rundir_entry *find_entry(const struct rundir_gen *g, int kind, const char *name)
+{
+    for (size_t i = 0; g && i < g->nfiles; i++)
+        if (g->files[i].kind == kind && !strcmp(g->files[i].name, name)) return &g->files[i];
+    return NULL;
+}
+
+static void sync_storage(struct dp *dp);
+
+static void on_stored(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->g->files[dp->si];
+    if (status < 200 || status > 299) {
+        char what[320];
+        snprintf(what, sizeof(what), "storing %s %s", storage_of(f->kind), f->name);
+        describe(dp, what, status, error);
+        audit(dp, "storage", "failed", dp->error);
+        push_done(dp, 0);
+        return;
+    }
+    dp->r.files_written++;
+    audit(dp, "storage", "ok", f->name);
+    dp->si++;
+    sync_storage(dp);
+}
+
+static void on_stored_read(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->g->files[dp->si];
+    const char *ep = storage_of(f->kind);
+    char path[512];
+    if (status == 200 && f->kind != RUNDIR_KIND_CERT && dp->body.len == dp->file_len &&
+        !memcmp(dp->body.data, dp->file_data, dp->file_len)) { /* already there */
+        dp->si++;
+        sync_storage(dp);
+        return;
+    }
+    if (status != 200 && status != 404) {
+        char what[320];
+        snprintf(what, sizeof(what), "reading %s %s", ep, f->name);
+        describe(dp, what, status, error);
+        push_done(dp, 0);
+        return;
+    }
+    char *data = dp->file_data;
+    dp->file_data = NULL;
+    int rc;
+    if (status == 404) { /* create: the multipart filename is the storage name */
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s?skip_reload=true", ep);
+        rc = request_mime(dp, "POST", path, NULL, data, dp->file_len, f->name, on_stored);
+    } else if (f->kind == RUNDIR_KIND_MAP || f->kind == RUNDIR_KIND_CERT) {
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s?skip_reload=true", ep, f->name);
+        rc = request(dp, "PUT", path, "text/plain", data, dp->file_len, on_stored);
+    } else { /* general files are replaced by a multipart PUT (3.0.1+) */
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s?skip_reload=true", ep, f->name);
+        rc = request_mime(dp, "PUT", path, NULL, data, dp->file_len, f->name, on_stored);
+    }
+    if (rc < 0) push_done(dp, 0);
+}
+
+/* Every referenced file before the config that uses it: the next one that may differ, then the config. */
+static void sync_storage(struct dp *dp)
+{
+    for (; dp->si < dp->g->nfiles; dp->si++) {
+        const struct rundir_entry *f = &dp->g->files[dp->si];
+        if (f->kind == RUNDIR_KIND_CONFIG) continue;
+        if (!storage_of(f->kind) || !target_dpapi_storage_name_ok(f->kind, f->name)) {
+            snprintf(dp->error, sizeof(dp->error), "%s %s: the Data Plane API storage would rename it",
+                     rundir_kind_name(f->kind), f->name);
+            push_done(dp, 0);
+            return;
+        }
+        /* a certificate cannot be read back (GET gives metadata): what the target ran says if it is there */
+        const struct rundir_entry *o = find_entry(dp->prev, f->kind, f->name);
+        if (f->kind == RUNDIR_KIND_CERT && o && !strcmp(o->sha256, f->sha256)) continue;
+        free(dp->file_data);
+        dp->file_data = NULL;
+        struct err e = {0};
+        if (layout_read_gen_file(dp->g, f, &dp->file_data, &dp->file_len, &e) < 0) {
+            snprintf(dp->error, sizeof(dp->error), "reading %s: %s", f->name, e.msg);
+            push_done(dp, 0);
+            return;
+        }
+        char path[512];
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s", storage_of(f->kind), f->name);
+        if (request(dp, "GET", path, NULL, NULL, 0, on_stored_read) < 0) push_done(dp, 0);
+        return;
+    }
+    post_config(dp);
+}
+
+static void remove_obsolete(struct dp *dp);
+
+static void on_removed(struct dp *dp, long status, const char *error)
+{
+    const struct rundir_entry *f = &dp->prev->files[dp->si];
+    if (status != 204 && status != 202 && status != 404) {
+        describe(dp, "deleting an obsolete storage file", status, error);
+        log_warn("obsolete storage file not removed", "target", dp->base.name, "file", f->name, "error", dp->error);
+        dp->error[0] = '\0';
+    }
+    dp->si++;
+    remove_obsolete(dp);
+}
+
+/* After the config that dropped them is live: the storage files of the previous generation this one lacks. */
+static void remove_obsolete(struct dp *dp)
+{
+    for (; dp->prev && dp->si < dp->prev->nfiles; dp->si++) {
+        const struct rundir_entry *f = &dp->prev->files[dp->si];
+        if (f->kind == RUNDIR_KIND_CONFIG || !storage_of(f->kind) || find_entry(dp->g, f->kind, f->name)) continue;
+        char path[512];
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/%s/%s%s", storage_of(f->kind), f->name,
+                 f->kind == RUNDIR_KIND_CERT ? "?skip_reload=true" : "");
+        if (request(dp, "DELETE", path, NULL, NULL, 0, on_removed) < 0) break; /* the fence: leave them */
+        return;
+    }
+    push_done(dp, 1);
+}
+
+static void on_version(struct dp *dp, long status, const char *error)
+{
+    if (status != 200) {
+        describe(dp, "GET configuration version", status, error);
+        push_done(dp, 0);
+        return;
+    }
+    dp->base_version = strtol(buf_cstr(&dp->body), NULL, 10);
+    if (dp->conflicts) post_config(dp);
+    else sync_storage(dp);
+}
+
+static void on_posted(struct dp *dp, long status, const char *error)
+{
+    if (status == 409 && dp->conflicts < TARGET_DPAPI_CONFLICT_RETRIES) {
+        dp->conflicts++;
+        log_info("configuration version moved behind our back: reading it again", "target", dp->base.name,
+                 "attempt", LOG_INT(dp->conflicts));
+        audit(dp, "config", "conflict", NULL);
+        if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
+        return;
+    }
+    memcpy(dp->posted_md5, dp->cfg_md5, sizeof(dp->posted_md5));
+    if (status == 201) { /* stored and reloaded synchronously (or no reload needed) */
+        audit(dp, "config", "ok", NULL);
+        dp->si = 0;
+        remove_obsolete(dp);
+        return;
+    }
+    if (status != 202 || !dp->reload_id[0]) {
+        describe(dp, "POST raw configuration", status, error);
+        audit(dp, "config", "failed", dp->error);
+        push_done(dp, 0);
+        return;
+    }
+    memcpy(dp->push_reload, dp->reload_id, sizeof(dp->push_reload));
+    dp->r.files_written++;
+    dp->r.reloaded = 1;
+    dp->reload_start_ms = now_ms(dp);
+    audit(dp, "reload", "sent", dp->push_reload);
+    poll_reload(dp);
+}
+
+static void post_config(struct dp *dp)
+{
+    const struct rundir_entry *cfg = NULL;
+    for (size_t i = 0; i < dp->g->nfiles; i++)
+        if (dp->g->files[i].kind == RUNDIR_KIND_CONFIG) cfg = &dp->g->files[i];
+    char *text = NULL, header[LAYOUT_HEADER_MAX];
+    size_t len = 0;
+    struct err e = {0};
+    if (!cfg || layout_read_gen_file(dp->g, cfg, &text, &len, &e) < 0 ||
+        layout_header(dp->term, dp->p.generation, dp->checksum, header, sizeof(header)) < 0) {
+        snprintf(dp->error, sizeof(dp->error), "reading the generation's config: %s", cfg ? e.msg : "none");
+        free(text);
+        push_done(dp, 0);
+        return;
+    }
+    size_t hl = strlen(header);
+    char *payload = malloc(hl + len + 1);
+    if (!payload) {
+        free(text);
+        snprintf(dp->error, sizeof(dp->error), "out of memory");
+        push_done(dp, 0);
+        return;
+    }
+    memcpy(payload, header, hl);
+    memcpy(payload + hl, text, len);
+    payload[hl + len] = '\0';
+    free(text);
+    char path[128];
+    snprintf(path, sizeof(path), "%s?version=%ld", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1);
+    if (request(dp, "POST", path, "text/plain", payload, hl + len, on_posted) < 0) push_done(dp, 0);
+}
+
+static void on_push_read(struct dp *dp, long status, const char *error)
+{
+    if (status != 200) {
+        describe(dp, "GET raw configuration", status, error);
+        push_done(dp, 0);
+        return;
+    }
+    char ck[RUNDIR_CHECKSUM_BUF];
+    if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
+    if (ck[0] && rundir_open(dp->run_dir, ck, &dp->prev, NULL) == 0) snprintf(dp->running, sizeof(dp->running), "%s", ck);
+    dp->base_version = dp->cfg_version;
+    if (dp->base_version <= 0) { /* no Configuration-Version header: ask the version endpoint */
+        if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
+        return;
+    }
+    sync_storage(dp);
+}
+
+static int dp_push(struct target *t, const struct target_push *p, target_push_cb cb, void *data)
+{
+    struct dp *dp = (struct dp *)t;
+    if (dp->op != OP_NONE) return -1;
+    dp->op = OP_PUSH;
+    dp->p = *p;
+    snprintf(dp->term, sizeof(dp->term), "%s", p->term);
+    snprintf(dp->checksum, sizeof(dp->checksum), "%s", p->checksum);
+    snprintf(dp->reason, sizeof(dp->reason), "%s", p->reason ? p->reason : "");
+    dp->p.term = dp->term, dp->p.checksum = dp->checksum, dp->p.reason = dp->reason, dp->p.from = "";
+    dp->push_cb = cb;
+    dp->data = data;
+    dp->conflicts = 0;
+    dp->error[0] = '\0';
+    dp->running[0] = '\0';
+    dp->posted_md5[0] = '\0';
+    memset(&dp->r, 0, sizeof(dp->r));
+    dp->r.lane = TARGET_LANE_RELOAD;
+    dp->start_ms = now_ms(dp);
+    struct err e = {0};
+    if (rundir_open(dp->run_dir, dp->checksum, &dp->g, &e) < 0) {
+        snprintf(dp->error, sizeof(dp->error), "%s", e.msg);
+        dp->r.lane = TARGET_LANE_NONE;
+        push_done(dp, 0);
+        return 0;
+    }
+    if (request(dp, "GET", RAW_PATH, NULL, NULL, 0, on_push_read) < 0) push_done(dp, 0);
+    return 0;
+}
+
+static int dp_fast_ok(struct target *t, const char *from, const char *to)
+{
+    (void)t, (void)from, (void)to;
+    return 0; /* the runtime endpoints are not used yet: every change reloads */
+}
+
+/* ---- lifetime ---- */
+
+static void really_free(struct dp *dp)
+{
+    buf_free(&dp->body);
+    free(dp->base.name);
+    free(dp->url);
+    free(dp->username);
+    free(dp->password_file);
+    free(dp->run_dir);
+    free(dp);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct dp *dp = h->data;
+    if (--dp->handles_open == 0) really_free(dp);
+}
+
+static void dp_free(struct target *t)
+{
+    struct dp *dp = (struct dp *)t;
+    if (!dp) return;
+    dp->freeing = 1;
+    req_end(dp);
+    rundir_gen_free(dp->g);
+    rundir_gen_free(dp->prev);
+    dp->g = dp->prev = NULL;
+    free(dp->file_data);
+    dp->file_data = NULL;
+    if (dp->multi) curl_multi_cleanup(dp->multi); /* may report sockets removed (sock_remove) */
+    dp->multi = NULL;
+    while (dp->socks) sock_remove(dp->socks);
+    if (!dp->handles_open) {
+        really_free(dp);
+        return;
+    }
+    uv_timer_stop(&dp->curl_timer);
+    uv_timer_stop(&dp->poll_timer);
+    uv_close((uv_handle_t *)&dp->curl_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&dp->poll_timer, on_handle_closed);
+}
+
+static const struct target_ops dpapi_ops = {
+    .kind = "dataplaneapi",
+    .compare = dp_compare,
+    .push = dp_push,
+    .fast_ok = dp_fast_ok,
+    .free = dp_free,
+};
+
+const char *target_dpapi_url(const struct target *t)
+{
+    return ((const struct dp *)t)->url;
+}
+
+struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts *o, struct deploy_gate *gate,
+                                struct audit *a)
+{
+    struct dp *dp = calloc(1, sizeof(*dp));
+    if (!dp) return NULL;
+    dp->base.ops = &dpapi_ops;
+    dp->loop = loop;
+    dp->gate = gate;
+    dp->audit = a;
+    buf_init(&dp->body);
+    dp->base.name = strdup(o->name);
+    dp->url = strdup(o->url);
+    dp->username = o->username ? strdup(o->username) : NULL;
+    dp->password_file = o->password_file ? strdup(o->password_file) : NULL;
+    dp->run_dir = strdup(o->run_dir);
+    if (dp->url) { /* base URL without a trailing slash: paths start with one */
+        size_t l = strlen(dp->url);
+        while (l && dp->url[l - 1] == '/') dp->url[--l] = '\0';
+    }
+    dp->multi = curl_multi_init();
+    if (!dp->base.name || !dp->url || !dp->run_dir || !dp->multi || (o->username && !dp->username) ||
+        (o->password_file && !dp->password_file)) {
+        dp_free(&dp->base);
+        return NULL;
+    }
+    curl_multi_setopt(dp->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(dp->multi, CURLMOPT_SOCKETDATA, dp);
+    curl_multi_setopt(dp->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(dp->multi, CURLMOPT_TIMERDATA, dp);
+    uv_timer_init(loop, &dp->curl_timer);
+    uv_timer_init(loop, &dp->poll_timer);
+    dp->curl_timer.data = dp->poll_timer.data = dp;
+    dp->handles_open = 2;
+    return &dp->base;
+}

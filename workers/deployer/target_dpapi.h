@@ -1,0 +1,58 @@
+/* A HAProxy pod (or any host) behind the Data Plane API v3 (dataplane-api-v3.md; tests: tests/dataplane-sim):
+ * compare reads GET /v3/services/haproxy/configuration/raw and takes the checksum from our header line
+ * (`# haproxy-template-ic term=... generation=... checksum=...`, kept by the server among the top comments);
+ * a push sends the generation's maps and general files to the storage endpoints (create, or replace what
+ * differs), then POST .../configuration/raw?version=N (409: the version is read again and the POST retried,
+ * bounded), then polls GET .../reloads/{Reload-Id} until succeeded or failed, then deletes the storage
+ * files of the previous generation that this one dropped. Basic auth: the password is read from
+ * password_file at each use and never logged. Every request passes the gate (gate.h) right before it
+ * starts and is bounded by the budget it returns.
+ * Not for: when to push (scheduler.h), the runtime fast lane (pods take the reload lane for now). */
+#ifndef HTIC_DEPLOYER_TARGET_DPAPI_H
+#define HTIC_DEPLOYER_TARGET_DPAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/pipeline/rundir.h"
+#include "workers/deployer/audit.h"
+#include "workers/deployer/gate.h"
+#include "workers/deployer/target.h"
+
+/* A 409 means another writer moved the version between our read and our POST: a few rereads settle a
+ * race with one other writer; more means someone keeps writing and we would only fight them. */
+#define TARGET_DPAPI_CONFLICT_RETRIES 3
+/* The reload agent ticks every reload_delay (5 s by default): polling every 100 ms adds little delay
+ * and few requests. */
+#define TARGET_DPAPI_RELOAD_POLL_MS 100
+/* A response body kept in memory: the raw config of a 10k-backend pod is a few MB. */
+#define TARGET_DPAPI_BODY_MAX (64u << 20)
+/* The password file holds one password, not a document. */
+#define TARGET_DPAPI_PASSWORD_MAX 1024
+
+struct target_dpapi_opts {
+    const char *name;
+    const char *url;            /* base URL without /v3, e.g. http://10.0.0.5:5555 */
+    const char *username;
+    const char *password_file;  /* read at each request; NULL: no auth */
+    const char *run_dir;
+};
+
+struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts *o, struct deploy_gate *gate,
+                                struct audit *audit);
+
+/* The base URL the target was made with (t must be a Data Plane API target). */
+const char *target_dpapi_url(const struct target *t);
+
+/* Pure, for tests: finds our header line in a raw config (within its first comment lines) and fills
+ * checksum; "" if there is none. 0, or -1 if a header of ours is there but malformed. */
+int target_dpapi_find_header(const char *text, size_t len, char checksum[RUNDIR_CHECKSUM_BUF]);
+/* Pure, for tests: the status of a reload object ("succeeded", "failed", "in_progress"), into out. -1 if
+ * the body is not a reload object. */
+int target_dpapi_reload_status(const char *body, size_t len, char *out, size_t n);
+
+/* Pure, for tests: 1 if the storage endpoints keep this file name as it is (RUNDIR_KIND_*). */
+int target_dpapi_storage_name_ok(int kind, const char *name);
+
+#endif
