@@ -16,7 +16,8 @@ static const struct cfg_field watched_resource_fields[] = {
     CFG_FIELD(T, resources, CFG_STRING, .flags = CFG_F_REQUIRED, .check = cfg_rule_dns1123_label,
               .doc = "Plural resource name (ingresses, services, endpointslices), not the kind."),
     CFG_FIELD(T, index_by, CFG_STRINGS, .flags = CFG_F_REQUIRED | CFG_F_NONEMPTY,
-              .doc = "JSONPath-like keys the store is indexed by, e.g. [metadata.namespace, metadata.name]."),
+              .doc = "JSONPath-like keys the store is indexed by, e.g. [metadata.namespace, metadata.name]; each "
+                     "names one value (no `[*]`, `.*` or negative index: refused at load)."),
     CFG_FIELD(T, label_selector, CFG_SELECTOR, .check = cfg_rule_label_selector,
               .doc = "Server-side label selector, as a mapping or \"k=v,k2=v2\"."),
     CFG_FIELD(T, field_selector, CFG_STRING, .doc = "Field selector, e.g. spec.ingressClassName=haproxy."),
