@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/log.h"
+#include "supervisor/readiness.h"
 #include "supervisor/supervisor.h"
 
 /* A child is healthy for the systemd watchdog if it sent something this recently. */
@@ -37,14 +38,17 @@ int supervisor_expects_child(const struct supervisor *s, enum role_id r)
     return 1;
 }
 
+/* READY=1 once, at the moment /readyz first answers 200: every expected child up and the pipeline ready
+ * (readiness.h). Called on every hello and pipeline report. */
 static void maybe_ready(struct supervisor *s)
 {
-    if (s->ready_sent || s->stage != RUNNING) return;
+    if (s->ready_sent || s->stage != RUNNING || !s->pipeline_ready) return;
     for (int r = 0; r < ROLE_COUNT; r++)
-        if (supervisor_expects_child(s, (enum role_id)r) && !s->children[r].hello) return;
+        if (supervisor_expects_child(s, (enum role_id)r) && !child_up(&s->children[r])) return;
     s->ready_sent = 1;
-    log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
-    sd_notify_send("READY=1\nSTATUS=all children up");
+    log_info("ready: every child up, synced, a last-known-good held", "startup_ms",
+             LOG_INT(clock_mono_ms() - s->started_ms));
+    sd_notify_send("READY=1\nSTATUS=ready: synced, last-known-good held");
 }
 
 /* ---- routing: every message a child sends, by type (docs/ipc.md) ---- */
@@ -75,6 +79,12 @@ static void on_pipeline_report(struct supervisor *s, enum role_id from, struct j
     if (!json_object_object_get_ex(msg, "pipeline", &p) || !json_object_is_type(p, json_type_object)) return;
     json_object_put(s->pipeline);
     s->pipeline = json_object_get(p);
+    if (!s->pipeline_ready && readiness_pipeline_ready(p)) {
+        s->pipeline_ready = 1; /* latched: see readiness.h */
+        log_info("pipeline ready: synced with a last-known-good", "startup_ms",
+                 LOG_INT(clock_mono_ms() - s->started_ms));
+    }
+    maybe_ready(s);
 }
 
 #define FROM(role) ROUTE_ROLE(ROLE_##role)

@@ -77,7 +77,8 @@ struct supervisor {
     enum shutdown_stage stage;
     int escalated;
     int exit_status;
-    int ready_sent;
+    int ready_sent;                 /* READY=1 went out (once) */
+    int pipeline_ready;             /* latched: a pipeline_report had synced and an LKG (readiness.h) */
     int64_t started_ms;
     int64_t watchdog_interval_ms;   /* 0: no systemd watchdog */
     int64_t last_watchdog_ms;

@@ -129,10 +129,21 @@ class Proc:
         self.stop()
 
 
-DEFAULT_PIPELINE = """haproxy_config:
+def default_pipeline():
+    """The haproxy_config a replica renders when a test names none: the smallest one `haproxy -c` accepts (it
+    wants a listener; `-c` never binds it, the port is still one nobody uses), so the first render becomes a
+    last-known-good and the replica turns ready (/readyz, READY=1). Text appended through config's extra lands
+    inside this template."""
+    return f"""haproxy_config:
   template: |
     global
       maxconn 100
+    defaults
+      timeout connect 5s
+      timeout client 30s
+      timeout server 30s
+    frontend default
+      bind 127.0.0.1:{free_port()}
 """
 
 
@@ -156,7 +167,7 @@ haproxy:
   endpoints:
     - name: local
       master_socket: {tmp}/haproxy-master.sock
-{pipeline if pipeline is not None else DEFAULT_PIPELINE}{extra}""")
+{pipeline if pipeline is not None else default_pipeline()}{extra}""")
 
 
 def read_journal(path):
