@@ -109,7 +109,10 @@ static struct json_object *describe(struct supervisor *s)
     json_object_object_add(o, "pipeline", s->pipeline ? json_object_get(s->pipeline) : NULL);
 
     struct json_object *cfg = NULL;
-    if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);
+    if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) {
+        config_runtime_describe(s, cfg);
+        json_object_object_add(o, "config", cfg);
+    }
     return o;
 }
 

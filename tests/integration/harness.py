@@ -45,6 +45,19 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def http_get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path; (0, "") while nothing listens yet."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
 def children_of(pid):
     """Direct children of pid: {role or comm: pid}."""
     out = {}
