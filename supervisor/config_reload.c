@@ -29,6 +29,7 @@
 /* A ConfigMap update is a burst of renames and a symlink swap, an editor's save a write, a rename and a
  * chmod: wait this long after the last event so one change is loaded once, whole. */
 #define CONFIG_WATCH_DEBOUNCE_MS 300
+#define CONFIG_TRIGGER_FILE "file changed"
 /* Problems kept for /debug/vars from the last refusal: the loader lists at most CONFIG_MAX_ERRORS. */
 #define CONFIG_REFUSED_PROBLEMS_MAX CONFIG_MAX_ERRORS
 
@@ -52,6 +53,16 @@ static int read_snapshot(int fd, struct buf *b)
         if (b->len + (size_t)n > CONFIG_MAX_FILE_BYTES) return -1;
         buf_append(b, chunk, (size_t)n);
     }
+}
+
+/* The file's bytes as they are now (bounded like a config). */
+static int read_file(const char *path, struct buf *b)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = read_snapshot(fd, b);
+    close(fd);
+    return rc;
 }
 
 static int checksum_of(const struct buf *b, char out[CONFIG_RUNTIME_CHECKSUM_MAX])
@@ -147,6 +158,27 @@ static void send_to_children(struct supervisor *s)
     }
 }
 
+/* 1 when the file holds what runs already (any trigger), or, for a file change, what was refused last: an
+ * edit followed by SIGHUP is seen by both, and the second look must not apply or refuse it again. */
+static int nothing_new(struct supervisor *s, const char *trigger, char sum[CONFIG_RUNTIME_CHECKSUM_MAX])
+{
+    struct config_runtime *rt = &s->rt;
+    struct buf b;
+    buf_init(&b);
+    int rc = read_file(s->opts.config_path, &b) < 0 || checksum_of(&b, sum) < 0 ? -1 : 0;
+    buf_free(&b);
+    if (rc < 0) {
+        sum[0] = '\0'; /* unreadable: the full load below says why */
+        return 0;
+    }
+    if (strcmp(sum, rt->checksum) == 0) {
+        log_info("config unchanged", "trigger", trigger, "checksum", sum);
+        supervisor_metrics_config_reload(s, "unchanged");
+        return 1;
+    }
+    return strcmp(trigger, CONFIG_TRIGGER_FILE) == 0 && strcmp(sum, rt->refused_checksum) == 0;
+}
+
 void config_runtime_reload(struct supervisor *s, const char *trigger)
 {
     struct config_runtime *rt = &s->rt;
@@ -154,11 +186,14 @@ void config_runtime_reload(struct supervisor *s, const char *trigger)
         log_info("config reload ignored: shutting down", "trigger", trigger);
         return;
     }
+    char file_sum[CONFIG_RUNTIME_CHECKSUM_MAX];
+    if (nothing_new(s, trigger, file_sum)) return;
     struct supervisor_opts next;
     struct config *cfg = NULL;
     struct err_list errs;
     err_list_init(&errs);
     if (supervisor_opts_reload(&s->opts, s->cfg, &next, &cfg, &errs) < 0) {
+        snprintf(rt->refused_checksum, sizeof(rt->refused_checksum), "%s", file_sum);
         refused(s, trigger, &errs);
         err_list_free(&errs);
         return;
@@ -240,7 +275,7 @@ void config_runtime_on_child_exit(struct supervisor *s, enum role_id r)
 
 /* ---- the watch ---- */
 
-static void on_debounce_timer(uv_timer_t *t) { config_runtime_reload(t->data, "file changed"); }
+static void on_debounce_timer(uv_timer_t *t) { config_runtime_reload(t->data, CONFIG_TRIGGER_FILE); }
 
 /* Was the file (followed through its symlinks) replaced or written since last looked at? */
 static int file_changed(struct config_runtime *rt, const char *path)

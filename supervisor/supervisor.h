@@ -59,6 +59,7 @@ struct config_runtime {
     char prev_path[PATH_MAX];                        /* the one before it, kept until the next reload */
     int64_t loaded_at_wall_ms;
     struct json_object *last_refused;                /* owned: {at, trigger, problems: [...]}, NULL if none */
+    char refused_checksum[CONFIG_RUNTIME_CHECKSUM_MAX]; /* of the file's bytes last refused */
     char applied[ROLE_COUNT][CONFIG_RUNTIME_CHECKSUM_MAX]; /* what each role started with or last applied */
     int respawn[ROLE_COUNT];                         /* stopped to take a new config: spawn again when reaped */
     uv_fs_event_t watch;                             /* the config file's directory */
