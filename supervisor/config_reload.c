@@ -4,12 +4,13 @@
  * the old one keeps serving. An accepted one becomes the snapshot for children started from now on and is
  * sent to the running pipeline roles as a `config` message naming a sealed copy under <run_dir>/config/;
  * each applies it in place or answers that it needs a restart, which is done here.
- * The watch is on the file's directory, not the file: a Kubernetes ConfigMap mount replaces the file by an
- * atomic swap of a `..data` symlink, which a watch on the old file would never see.
+ * The file is watched by a stat poll of its path, symlinks followed: a Kubernetes ConfigMap mount replaces
+ * the file by an atomic swap of a `..data` symlink, which shows as a new inode. Not inotify: closing an
+ * inotify instance in a SIGKILLed supervisor delays the kernel's parent-death SIGKILL to the children by
+ * milliseconds, long enough for the elector to read EOF on its channel and release the Lease.
  * Not for: loading and checking (options.c, common/config) or what a role does with a config (its main.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,11 @@
 #include "common/metrics.h"
 #include "supervisor/supervisor.h"
 
-/* A ConfigMap update is a burst of renames and a symlink swap, an editor's save a write, a rename and a
- * chmod: wait this long after the last event so one change is loaded once, whole. */
+/* How often the file is looked at: one stat() a second costs nothing, and the kubelet takes up to a minute to
+ * update a ConfigMap mount anyway. */
+#define CONFIG_WATCH_POLL_MS 1000
+/* A change seen is loaded once the file has not changed for this long: an editor's save (truncate, write) or
+ * a script writing in several steps is loaded once, whole. */
 #define CONFIG_WATCH_DEBOUNCE_MS 300
 #define CONFIG_TRIGGER_FILE "file changed"
 /* Problems kept for /debug/vars from the last refusal: the loader lists at most CONFIG_MAX_ERRORS. */
@@ -289,20 +293,12 @@ static int file_changed(struct config_runtime *rt, const char *path)
     return !same;
 }
 
-static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
+static void on_poll_timer(uv_timer_t *t)
 {
-    struct supervisor *s = h->data;
+    struct supervisor *s = t->data;
     struct config_runtime *rt = &s->rt;
-    (void)events;
-    if (status < 0) {
-        log_warn("config watch error", "error", uv_strerror(status));
-        return;
-    }
-    /* other files in the directory (a log written next to the config) are not ours; a ConfigMap's swap
-     * renames `..data` and friends, an editor the file itself */
-    if (filename && strcmp(filename, rt->base) != 0 && strncmp(filename, "..", 2) != 0) return;
-    if (!file_changed(rt, s->opts.config_path)) return;
-    uv_timer_start(&rt->debounce, on_debounce_timer, CONFIG_WATCH_DEBOUNCE_MS, 0);
+    if (file_changed(rt, s->opts.config_path))
+        uv_timer_start(&rt->debounce, on_debounce_timer, CONFIG_WATCH_DEBOUNCE_MS, 0);
 }
 
 int config_runtime_start(struct supervisor *s)
@@ -320,20 +316,13 @@ int config_runtime_start(struct supervisor *s)
     for (int r = 0; r < ROLE_COUNT; r++) snprintf(rt->applied[r], sizeof(rt->applied[r]), "%s", rt->checksum);
     uv_timer_init(s->loop, &rt->debounce);
     rt->debounce.data = s;
-    uv_fs_event_init(s->loop, &rt->watch);
-    rt->watch.data = s;
+    uv_timer_init(s->loop, &rt->poll);
+    rt->poll.data = s;
     rt->ready = 1;
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof(copy), "%s", s->opts.config_path);
-    snprintf(rt->base, sizeof(rt->base), "%s", basename(copy));
-    snprintf(copy, sizeof(copy), "%s", s->opts.config_path);
-    snprintf(rt->dir, sizeof(rt->dir), "%s", dirname(copy));
     file_changed(rt, s->opts.config_path);
-    rc = uv_fs_event_start(&rt->watch, on_dir_event, rt->dir, 0);
-    if (rc < 0) /* SIGHUP still works */
-        log_warn("cannot watch the config's directory: reload with SIGHUP", "dir", rt->dir, "error", uv_strerror(rc));
-    else
-        log_info("watching the config for changes", "dir", rt->dir, "file", rt->base);
+    uv_timer_start(&rt->poll, on_poll_timer, CONFIG_WATCH_POLL_MS, CONFIG_WATCH_POLL_MS);
+    log_info("watching the config for changes", "config", s->opts.config_path, "poll_ms",
+             LOG_INT(CONFIG_WATCH_POLL_MS));
     return 0;
 }
 
@@ -358,8 +347,8 @@ void config_runtime_close(struct supervisor *s)
 {
     struct config_runtime *rt = &s->rt;
     if (rt->ready) {
-        uv_fs_event_stop(&rt->watch);
-        uv_close((uv_handle_t *)&rt->watch, NULL);
+        uv_timer_stop(&rt->poll);
+        uv_close((uv_handle_t *)&rt->poll, NULL);
         uv_timer_stop(&rt->debounce);
         uv_close((uv_handle_t *)&rt->debounce, NULL);
         rt->ready = 0;

@@ -42,9 +42,14 @@ int supervisor_expects_child(const struct supervisor *s, enum role_id r)
  * (readiness.h). Called on every hello and pipeline report. */
 static void maybe_ready(struct supervisor *s)
 {
-    if (s->ready_sent || s->stage != RUNNING || !s->pipeline_ready) return;
+    if (s->ready_sent || s->stage != RUNNING) return;
     for (int r = 0; r < ROLE_COUNT; r++)
         if (supervisor_expects_child(s, (enum role_id)r) && !child_up(&s->children[r])) return;
+    if (!s->children_up_logged) {
+        s->children_up_logged = 1;
+        log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
+    }
+    if (!s->pipeline_ready) return;
     s->ready_sent = 1;
     log_info("ready: every child up, synced, a last-known-good held", "startup_ms",
              LOG_INT(clock_mono_ms() - s->started_ms));

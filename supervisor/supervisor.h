@@ -62,11 +62,9 @@ struct config_runtime {
     char refused_checksum[CONFIG_RUNTIME_CHECKSUM_MAX]; /* of the file's bytes last refused */
     char applied[ROLE_COUNT][CONFIG_RUNTIME_CHECKSUM_MAX]; /* what each role started with or last applied */
     int respawn[ROLE_COUNT];                         /* stopped to take a new config: spawn again when reaped */
-    uv_fs_event_t watch;                             /* the config file's directory */
-    uv_timer_t debounce;
+    uv_timer_t poll;                                 /* looks at the file (stat) */
+    uv_timer_t debounce;                             /* loads it once it stopped changing */
     struct stat seen;                                /* the file as last looked at (stat, symlinks followed) */
-    char dir[PATH_MAX];
-    char base[256];
     int ready;                                       /* handles initialised */
 };
 
@@ -102,6 +100,7 @@ struct supervisor {
     int escalated;
     int exit_status;
     int ready_sent;                 /* READY=1 went out (once) */
+    int children_up_logged;         /* "all children up" was logged (once; readiness may come later) */
     int pipeline_ready;             /* latched: a pipeline_report had synced and an LKG (readiness.h) */
     int64_t started_ms;
     int64_t watchdog_interval_ms;   /* 0: no systemd watchdog */

@@ -115,7 +115,7 @@ def test_bad_config_is_refused_and_the_lkg_stays(tmp):
         first = lkg(port)
         checksum = debug_vars(port)["config"]["checksum"]
 
-        # a template that does not compile, written in place (not a rename): the file watch sees it
+        # a template that does not compile, written in place (not a rename): the stat poll sees it
         with open(path, "w") as f:
             f.write(text.replace("maxconn 100", "maxconn 100\n      {% for x in %}"))
         refused = h.wait_for(lambda: debug_vars(port)["config"]["last_refused"], timeout=30, what="refused")
