@@ -2,6 +2,7 @@
 #include "common/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,11 +83,67 @@ static void begin_shutdown(struct worker *w, const char *why)
     else worker_stop(w);
 }
 
+static void reply_config(struct worker *w, const char *checksum, const char *result, const char *why)
+{
+    struct json_object *m = ipc_msg_new("config_applied");
+    json_object_object_add(m, "checksum", json_object_new_string(checksum));
+    json_object_object_add(m, "result", json_object_new_string(result));
+    json_object_object_add(m, "reason", json_object_new_string(why ? why : ""));
+    worker_send(w, m);
+    json_object_put(m);
+}
+
+/* The `config` message: the supervisor validated the snapshot at `path`; load it again (the same checks) and
+ * let the role apply it. Answered with `config_applied` {checksum, result: applied | restart | failed}. */
+static void on_config_message(struct worker *w, struct json_object *msg)
+{
+    const char *path = ipc_msg_str(msg, "path"), *checksum = ipc_msg_str(msg, "checksum");
+    if (!path || !checksum || strlen(checksum) > WORKER_CHECKSUM_MAX) {
+        log_warn("config message without path or checksum ignored");
+        return;
+    }
+    struct config *next = NULL;
+    struct err_list errs;
+    err_list_init(&errs);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : config_load_fd(fd, w->config_path ? w->config_path : path, &next, &errs);
+    if (fd >= 0) close(fd);
+    char why[512] = "";
+    if (rc < 0) {
+        if (fd < 0) snprintf(why, sizeof(why), "cannot open %s: %s", path, strerror(errno));
+        else if (errs.len) err_format(&errs.items[0], why, sizeof(why));
+        err_list_free(&errs);
+        log_error("new config not loaded, keeping the running one", "checksum", checksum, "error", why);
+        reply_config(w, checksum, "failed", why);
+        return;
+    }
+    err_list_free(&errs);
+    const char *reason = "this role applies no config change in place";
+    enum worker_config_result res = w->on_config && !w->shutting_down ? w->on_config(w, next, &reason)
+                                                                       : WORKER_CONFIG_RESTART;
+    if (res != WORKER_CONFIG_APPLIED) {
+        config_free(next);
+        log_info("new config needs a restart", "checksum", checksum, "why", reason);
+        reply_config(w, checksum, "restart", reason);
+        return;
+    }
+    config_free((struct config *)w->cfg);
+    w->cfg = next;
+    log_set_level(next->controller.logging.level);
+    log_set_format(next->controller.logging.format);
+    log_info("config applied", "checksum", checksum);
+    reply_config(w, checksum, "applied", NULL);
+}
+
 static void on_supervisor_message(struct ipc_channel *ch, struct json_object *msg, const char *type)
 {
     struct worker *w = ch->data;
     if (strcmp(type, "shutdown") == 0) {
         begin_shutdown(w, "supervisor asked");
+        return;
+    }
+    if (strcmp(type, "config") == 0) {
+        on_config_message(w, msg);
         return;
     }
     if (w->on_message) w->on_message(w, msg, type);
@@ -130,6 +187,7 @@ int worker_init(struct worker *w, uv_loop_t *loop, const struct worker_args *a, 
     w->role = a->role;
     w->on_message = on_message;
     w->on_shutdown = on_shutdown;
+    w->config_path = a->config_path;
     w->data = data;
     int rc = ipc_channel_init(&w->ch, loop, a->ipc_fd, on_supervisor_message, on_supervisor_gone, w);
     if (rc) return rc;
@@ -228,11 +286,11 @@ int worker_main(int argc, char **argv, worker_message_cb on_message, worker_shut
     w.cfg = cfg;
     if (rc || worker_start(&w) || (on_start && on_start(&w))) {
         log_error("role failed to start");
-        config_free(cfg);
+        config_free((struct config *)w.cfg);
         return 1;
     }
     int status = worker_run(&w);
     uv_loop_close(loop);
-    config_free(cfg);
+    config_free((struct config *)w.cfg); /* the newest applied one */
     return status;
 }

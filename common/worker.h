@@ -21,6 +21,8 @@ struct config;
 #define WORKER_HEARTBEAT_MS 1000
 /* Periodic reports (metrics) are skipped rather than queued past this many unsent bytes. */
 #define WORKER_LOSSY_LIMIT (256u * 1024u)
+/* A config checksum is "sha256:" + 64 hex digits (71 bytes); anything longer is not the supervisor's. */
+#define WORKER_CHECKSUM_MAX 80
 
 struct worker_args {
     const char *role;         /* --role NAME */
@@ -41,6 +43,16 @@ struct worker;
 typedef void (*worker_message_cb)(struct worker *w, struct json_object *msg, const char *type);
 typedef void (*worker_shutdown_cb)(struct worker *w, const char *why);
 
+/* What a role did with a new config (worker_config_cb). */
+enum worker_config_result {
+    WORKER_CONFIG_APPLIED = 0,   /* the role now uses next: the worker makes it w->cfg and frees the old one */
+    WORKER_CONFIG_RESTART = 1,   /* it cannot apply this change in place: the supervisor restarts it (*why) */
+};
+/* A config the supervisor validated, sent while the role runs (the `config` message, docs/ipc.md). w->cfg is
+ * still the old one during the call; a role that applies next must stop pointing into the old one before it
+ * returns, since the worker frees it then. next is borrowed either way. */
+typedef enum worker_config_result (*worker_config_cb)(struct worker *w, const struct config *next, const char **why);
+
 struct worker {
     uv_loop_t *loop;
     struct ipc_channel ch;
@@ -49,8 +61,11 @@ struct worker {
     const char *role;
     worker_message_cb on_message;    /* every message except shutdown; may be NULL */
     worker_shutdown_cb on_shutdown;  /* NULL: worker_stop at once */
+    worker_config_cb on_config;      /* set by the role in on_start; NULL: every new config restarts it */
+    const char *config_path;         /* --config: the name problems are reported under (borrowed from argv) */
     void *data;                      /* the role's */
-    const struct config *cfg;        /* loaded by worker_main, owned by it; NULL elsewhere */
+    const struct config *cfg;        /* owned: loaded by worker_main, replaced by an applied `config`; NULL
+                                      * for a worker not started by worker_main */
     uint64_t heartbeats;
     int shutting_down;
     int stopped;

@@ -1,5 +1,6 @@
 /* The supervisor's HTTP endpoints: /healthz (liveness; fails when an elector that claims leadership stopped
- * renewing, the rule in healthz.h), /readyz (every child up and not shutting down), /metrics (Prometheus text) and
+ * renewing, the rule in healthz.h), /readyz (not shutting down, every expected child up now, and the pipeline
+ * once synced with a last-known-good, latched: readiness.h), /metrics (Prometheus text) and
  * /debug/vars (JSON: children, leadership, effective config with secrets redacted). */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "supervisor/healthz.h"
+#include "supervisor/readiness.h"
 #include "supervisor/supervisor.h"
 
 static void serve_healthz(struct supervisor *s, struct http_request *req)
@@ -39,6 +41,12 @@ static void serve_readyz(struct supervisor *s, struct http_request *req)
             http_respond_text(req, 503, "text/plain; charset=utf-8", msg);
             return;
         }
+    }
+    if (!s->pipeline_ready) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "not ready: %s\n", readiness_pipeline_why(s->pipeline));
+        http_respond_text(req, 503, "text/plain; charset=utf-8", msg);
+        return;
     }
     http_respond_text(req, 200, "text/plain; charset=utf-8", "ok\n");
 }
@@ -107,7 +115,10 @@ static struct json_object *describe(struct supervisor *s)
     json_object_object_add(o, "deploy", dep);
 
     struct json_object *cfg = NULL;
-    if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) json_object_object_add(o, "config", cfg);
+    if (s->cfg && config_describe_json(s->cfg, &cfg) == 0) {
+        config_runtime_describe(s, cfg);
+        json_object_object_add(o, "config", cfg);
+    }
     return o;
 }
 

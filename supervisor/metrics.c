@@ -30,9 +30,17 @@ int supervisor_metrics_init(struct supervisor *s)
     m->info = metrics_gauge(m->reg, "haproxy_ic_leader_election_info",
                             "Always 1; labels name this replica and the lease holder it last observed.",
                             (const char *const[]){"identity", "lease_holder", NULL}, NULL);
+    m->config_reloads = metrics_counter(m->reg, "haproxy_ic_config_reloads_total",
+                                        "Config reloads (SIGHUP or the file changing) by result: applied, refused "
+                                        "(the running config stays), unchanged.",
+                                        (const char *const[]){"result", NULL}, NULL);
     for (int r = 0; r < ROLE_COUNT; r++)
         metrics_counter_add(m->restarts, (const char *const[]){role_name((enum role_id)r)}, 0);
-    return m->restarts && m->up && m->uptime && m->is_leader && m->transitions && m->time_as_leader && m->info
+    static const char *const results[] = {"applied", "refused", "unchanged"};
+    for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+        metrics_counter_add(m->config_reloads, (const char *const[]){results[i]}, 0);
+    return m->restarts && m->up && m->uptime && m->is_leader && m->transitions && m->time_as_leader && m->info &&
+                   m->config_reloads
                ? 0
                : -1;
 }
@@ -49,6 +57,11 @@ void supervisor_metrics_child_restarted(struct supervisor *s, const char *role)
 }
 
 void supervisor_metrics_became_leader(struct supervisor *s) { metrics_counter_inc(s->metrics.transitions, NULL); }
+
+void supervisor_metrics_config_reload(struct supervisor *s, const char *result)
+{
+    metrics_counter_inc(s->metrics.config_reloads, (const char *const[]){result});
+}
 
 void supervisor_metrics_on_report(struct supervisor *s, const char *role, struct json_object *msg)
 {

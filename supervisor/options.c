@@ -114,9 +114,11 @@ int supervisor_opts_load(const char *config_path, struct supervisor_opts *o, str
     return 0;
 }
 
-/* What the running supervisor fixed at its start (listening socket, the elector's existence and identity,
- * the run directory every child writes to): a reload that changes one of these is refused. */
-static void check_fixed(const struct supervisor_opts *cur, const struct supervisor_opts *next, struct err_list *errs)
+/* What the running supervisor fixed at its start (listening socket, the elector's existence, identity and
+ * timings, the run directory every child writes to): a reload that changes one of these is refused. The
+ * elector is never restarted by a reload, so leadership is not disturbed by one. */
+static void check_fixed(const struct supervisor_opts *cur, const struct config *cur_cfg,
+                        const struct supervisor_opts *next, const struct config *next_cfg, struct err_list *errs)
 {
     const char *f = cur->config_path;
     if (cur->election_enabled != next->election_enabled)
@@ -125,18 +127,23 @@ static void check_fixed(const struct supervisor_opts *cur, const struct supervis
         err_list_add(errs, f, "controller.leader_election.identity", 0, 0, "cannot change while running: restart to apply");
     if (strcmp(cur->lease_name, next->lease_name) != 0)
         err_list_add(errs, f, "controller.leader_election.lease_name", 0, 0, "cannot change while running: restart to apply");
+    if (cur->election_enabled == next->election_enabled && !strcmp(cur->identity, next->identity) &&
+        !strcmp(cur->lease_name, next->lease_name) &&
+        !config_section_equal(cur_cfg, next_cfg, "controller.leader_election"))
+        err_list_add(errs, f, "controller.leader_election", 0, 0,
+                     "cannot change while running (the elector keeps its settings): restart to apply");
     if (strcmp(cur->http_address, next->http_address) != 0 || cur->http_port != next->http_port)
         err_list_add(errs, f, "controller.http", 0, 0, "cannot change while running: restart to apply");
     if (strcmp(cur->run_dir, next->run_dir) != 0)
         err_list_add(errs, f, "controller.run_dir", 0, 0, "cannot change while running: restart to apply");
 }
 
-int supervisor_opts_reload(const struct supervisor_opts *cur, struct supervisor_opts *next, struct config **cfg_out,
-                           struct err_list *errs)
+int supervisor_opts_reload(const struct supervisor_opts *cur, const struct config *cur_cfg,
+                           struct supervisor_opts *next, struct config **cfg_out, struct err_list *errs)
 {
     if (load(cur->config_path, next, cfg_out, errs) < 0) return -1;
     size_t before = errs->len;
-    check_fixed(cur, next, errs);
+    check_fixed(cur, cur_cfg, next, *cfg_out, errs);
     if (errs->len > before) {
         config_free(*cfg_out);
         *cfg_out = NULL;

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/log.h"
+#include "supervisor/readiness.h"
 #include "supervisor/supervisor.h"
 
 /* A child is healthy for the systemd watchdog if it sent something this recently. */
@@ -37,14 +38,22 @@ int supervisor_expects_child(const struct supervisor *s, enum role_id r)
     return 1;
 }
 
+/* READY=1 once, at the moment /readyz first answers 200: every expected child up and the pipeline ready
+ * (readiness.h). Called on every hello and pipeline report. */
 static void maybe_ready(struct supervisor *s)
 {
     if (s->ready_sent || s->stage != RUNNING) return;
     for (int r = 0; r < ROLE_COUNT; r++)
-        if (supervisor_expects_child(s, (enum role_id)r) && !s->children[r].hello) return;
+        if (supervisor_expects_child(s, (enum role_id)r) && !child_up(&s->children[r])) return;
+    if (!s->children_up_logged) {
+        s->children_up_logged = 1;
+        log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
+    }
+    if (!s->pipeline_ready) return;
     s->ready_sent = 1;
-    log_info("all children up", "startup_ms", LOG_INT(clock_mono_ms() - s->started_ms));
-    sd_notify_send("READY=1\nSTATUS=all children up");
+    log_info("ready: every child up, synced, a last-known-good held", "startup_ms",
+             LOG_INT(clock_mono_ms() - s->started_ms));
+    sd_notify_send("READY=1\nSTATUS=ready: synced, last-known-good held");
 }
 
 /* ---- routing: every message a child sends, by type (docs/ipc.md) ---- */
@@ -54,6 +63,9 @@ static void on_hello(struct supervisor *s, enum role_id from, struct json_object
     if (from == ROLE_ELECTOR) leadership_on_elector_hello(s);
     if (from == ROLE_DEPLOYER) leadership_on_deployer_hello(s);
     router_on_role_up(&s->router, from); /* after the deployer's fence: it acts on nothing before that */
+    /* a child says hello on the snapshot it was spawned with, the running one (a reload racing its start
+     * sends it the new config as well, answered later) */
+    snprintf(s->rt.applied[from], sizeof(s->rt.applied[from]), "%s", s->rt.checksum);
     maybe_ready(s);
 }
 
@@ -81,6 +93,12 @@ static void on_pipeline_report(struct supervisor *s, enum role_id from, struct j
     if (!json_object_object_get_ex(msg, "pipeline", &p) || !json_object_is_type(p, json_type_object)) return;
     json_object_put(s->pipeline);
     s->pipeline = json_object_get(p);
+    if (!s->pipeline_ready && readiness_pipeline_ready(p)) {
+        s->pipeline_ready = 1; /* latched: see readiness.h */
+        log_info("pipeline ready: synced with a last-known-good", "startup_ms",
+                 LOG_INT(clock_mono_ms() - s->started_ms));
+    }
+    maybe_ready(s);
 }
 
 #define FROM(role) ROUTE_ROLE(ROLE_##role)
@@ -99,6 +117,8 @@ static const struct route routes[] = {
     {.type = "new_leader_observed", .from = FROM(ELECTOR), .handle = leadership_on_new_leader_observed},
     {.type = "election_report", .from = FROM(ELECTOR), .handle = leadership_on_election_report},
     {.type = "deploy_report", .from = FROM(DEPLOYER), .handle = on_deploy_report},
+    /* the answer to the supervisor's `config` message (docs/ipc.md): applied, or restart me */
+    {.type = "config_applied", .from = ROUTE_ANY_ROLE, .handle = config_runtime_on_applied},
     /* Pipeline traffic (docs/ipc.md "Pipeline messages"). Deltas are increments, so an old one replayed to a
      * restarted renderer would be wrong: it asks for a resync instead. State messages are kept: a destination
      * that starts (the deployer on becoming leader, a restarted validator) gets the newest at once. */
@@ -176,6 +196,7 @@ static void on_child_exit(struct child *c, int64_t status, int sig, int expected
     }
     if (r == ROLE_ELECTOR) leadership_on_elector_exit(s);
     if (r == ROLE_DEPLOYER) leadership_on_deployer_exit(s);
+    config_runtime_on_child_exit(s, r);
 
     if (s->stage == RUNNING && child_crash_looping(c)) {
         log_error("giving up: a child is crash looping", "child", c->role);
@@ -242,6 +263,7 @@ static void close_everything(struct supervisor *s)
         uv_close((uv_handle_t *)sigs[i], NULL);
     }
     reaper_close(&s->reaper);
+    config_runtime_close(s);
     leadership_close(s);
     http_api_close(s);
     for (int r = 0; r < ROLE_COUNT; r++) child_close(&s->children[r]);
@@ -336,42 +358,11 @@ static void on_ignored_signal(uv_signal_t *h, int signum)
     log_info("signal ignored", "signal", signal_name(signum));
 }
 
-/* SIGHUP: the file is read and validated again; a valid one becomes the snapshot every child started from now
- * on gets. Running children keep the config they started with: applying a change to them is the pipeline's
- * job (a validated generation), not a restart of every role. */
+/* SIGHUP: the file is read and validated again and, if good, applied to the running roles (config_reload.c). */
 static void on_sighup(uv_signal_t *h, int signum)
 {
-    struct supervisor *s = h->data;
     (void)signum;
-    if (s->stage != RUNNING) {
-        log_info("config reload ignored: shutting down", "signal", "SIGHUP");
-        return;
-    }
-    struct supervisor_opts next;
-    struct config *cfg = NULL;
-    struct err_list errs;
-    err_list_init(&errs);
-    if (supervisor_opts_reload(&s->opts, &next, &cfg, &errs) < 0) {
-        for (size_t i = 0; i < errs.len; i++) {
-            char line[1024];
-            err_format(&errs.items[i], line, sizeof(line));
-            log_error("config reload: problem", "problem", line);
-        }
-        log_error("config reload refused, the running config stays", "config", s->opts.config_path, "problems",
-                  LOG_UINT(errs.len));
-        err_list_free(&errs);
-        return;
-    }
-    err_list_free(&errs);
-    close(s->opts.config_fd); /* running children hold their own copy of the old snapshot */
-    s->opts = next;
-    config_free(s->cfg);
-    s->cfg = cfg;
-    for (int r = 0; r < ROLE_COUNT; r++) s->children[r].config_fd = s->opts.config_fd;
-    log_set_level(cfg->controller.logging.level);
-    log_set_format(cfg->controller.logging.format);
-    log_info("config reloaded", "config", s->opts.config_path, "applies_to",
-             "children started from now on; running children keep the config they started with");
+    config_runtime_reload(h->data, "SIGHUP");
 }
 
 /* ---- monitoring ---- */
@@ -469,7 +460,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     s->watchdog_interval_ms = sd_watchdog_interval_ms();
     uv_timer_start(&s->monitor_timer, on_monitor_timer, MONITOR_PERIOD_MS, MONITOR_PERIOD_MS);
     reaper_start(&s->reaper, s->loop, is_our_child, s);
-    if (http_api_start(s) < 0) {
+    if (config_runtime_start(s) < 0 || http_api_start(s) < 0) {
         /* nothing is running yet: close what was opened and refuse to start */
         s->exit_status = 1;
         s->stage = STOPPED;
@@ -498,6 +489,7 @@ int supervisor_run(const struct supervisor_opts *opts, struct config *cfg)
     router_free(&s->router);
     json_object_put(s->deploy_report);
     json_object_put(s->pipeline);
+    config_runtime_free(s);
     config_free(s->cfg);
     close(s->opts.config_fd);
     free(s);

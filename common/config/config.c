@@ -202,6 +202,19 @@ int config_describe_json(const struct config *cfg, struct json_object **out)
     return 0;
 }
 
+int config_section_equal(const struct config *a, const struct config *b, const char *path)
+{
+    struct json_object *x = NULL, *y = NULL;
+    if (cfg_describe_path(a, path, &x) < 0 || cfg_describe_path(b, path, &y) < 0) {
+        json_object_put(x);
+        return 0; /* a path the schema lacks is a caller's mistake: "changed" is the safe answer */
+    }
+    int eq = json_object_equal(x, y);
+    json_object_put(x);
+    json_object_put(y);
+    return eq;
+}
+
 int config_reference_markdown(char **out)
 {
     struct buf b;

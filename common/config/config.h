@@ -255,6 +255,11 @@ void config_free(struct config *cfg);
 /* The effective config as JSON for /debug/vars: durations as "15s", secrets redacted. */
 int config_describe_json(const struct config *cfg, struct json_object **out);
 
+/* 1 when a and b hold the same value at the dotted key path ("watched_resources", "haproxy.pod_selector",
+ * "controller.leader_election"), secrets included; 0 when it differs or the schema has no such path. How a
+ * running role tells whether a new config touches what it set up at start. */
+int config_section_equal(const struct config *a, const struct config *b, const char *path);
+
 /* Markdown table of every key with type, default and meaning (docs/configuration.md is generated from it). */
 int config_reference_markdown(char **out);
 

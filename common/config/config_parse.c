@@ -1048,9 +1048,10 @@ void cfg_free_root(void *root) { free_struct(&cfg_root_schema, root); }
 
 /* ---- describing (effective config as JSON) ------------------------------------------------------------ */
 
-static struct json_object *describe_struct(const struct cfg_schema *s, const void *obj);
+static struct json_object *describe_struct(const struct cfg_schema *s, const void *obj, int redact);
 
-static struct json_object *describe_value(const struct cfg_field *f, const void *p)
+/* redact: secrets as "<redacted>" (what /debug/vars shows); 0 only to compare two configs, never shown. */
+static struct json_object *describe_value(const struct cfg_field *f, const void *p, int redact)
 {
     switch (f->type) {
     case CFG_BOOL: return json_object_new_boolean(*(const bool *)p);
@@ -1068,7 +1069,7 @@ static struct json_object *describe_value(const struct cfg_field *f, const void 
     case CFG_SELECTOR: {
         const char *s = *(char *const *)p;
         if (!s) return NULL;
-        if (f->flags & CFG_F_SECRET) return json_object_new_string("<redacted>");
+        if (redact && (f->flags & CFG_F_SECRET)) return json_object_new_string("<redacted>");
         return json_object_new_string(s);
     }
     case CFG_STRINGS: {
@@ -1077,7 +1078,7 @@ static struct json_object *describe_value(const struct cfg_field *f, const void 
         for (size_t i = 0; i < l->len; i++) json_object_array_add(a, json_object_new_string(l->items[i]));
         return a;
     }
-    case CFG_SECTION: return describe_struct(f->sub, p);
+    case CFG_SECTION: return describe_struct(f->sub, p, redact);
     case CFG_MAP:
     case CFG_LIST: {
         void *items;
@@ -1086,7 +1087,7 @@ static struct json_object *describe_value(const struct cfg_field *f, const void 
         struct json_object *c = f->type == CFG_MAP ? json_object_new_object() : json_object_new_array();
         for (size_t i = 0; i < len; i++) {
             const char *elem = (const char *)items + i * f->sub->size;
-            struct json_object *v = describe_struct(f->sub, elem);
+            struct json_object *v = describe_struct(f->sub, elem, redact);
             if (f->type == CFG_LIST) {
                 json_object_array_add(c, v);
             } else {
@@ -1100,7 +1101,7 @@ static struct json_object *describe_value(const struct cfg_field *f, const void 
     case CFG_JSON: {
         struct json_object *src = *(struct json_object *const *)p, *dst = NULL;
         if (!src) return NULL;
-        if (f->flags & CFG_F_SECRET) return json_object_new_string("<redacted>");
+        if (redact && (f->flags & CFG_F_SECRET)) return json_object_new_string("<redacted>");
         if (json_object_deep_copy(src, &dst, NULL) < 0) return NULL;
         return dst;
     }
@@ -1109,17 +1110,38 @@ static struct json_object *describe_value(const struct cfg_field *f, const void 
     return NULL;
 }
 
-static struct json_object *describe_struct(const struct cfg_schema *s, const void *obj)
+static struct json_object *describe_struct(const struct cfg_schema *s, const void *obj, int redact)
 {
     struct json_object *o = json_object_new_object();
     for (const struct cfg_field *f = s->fields; f->key; f++) {
         if (f->type == CFG_REFUSED) continue;
-        json_object_object_add(o, f->key, describe_value(f, (const char *)obj + f->offset));
+        json_object_object_add(o, f->key, describe_value(f, (const char *)obj + f->offset, redact));
     }
     return o;
 }
 
-struct json_object *cfg_describe_root(const void *root) { return describe_struct(&cfg_root_schema, root); }
+struct json_object *cfg_describe_root(const void *root) { return describe_struct(&cfg_root_schema, root, 1); }
+
+int cfg_describe_path(const void *root, const char *path, struct json_object **out)
+{
+    const struct cfg_schema *sch = &cfg_root_schema;
+    const char *obj = root;
+    *out = NULL;
+    for (;;) {
+        size_t klen = strcspn(path, ".");
+        const struct cfg_field *f = sch->fields;
+        while (f->key && (strlen(f->key) != klen || strncmp(f->key, path, klen) != 0)) f++;
+        if (!f->key || f->type == CFG_REFUSED) return -1;
+        if (!path[klen]) {
+            *out = describe_value(f, obj + f->offset, 0);
+            return 0;
+        }
+        if (f->type != CFG_SECTION) return -1; /* only sections have named parts */
+        obj += f->offset;
+        sch = f->sub;
+        path += klen + 1;
+    }
+}
 
 /* ---- reference documentation -------------------------------------------------------------------------- */
 

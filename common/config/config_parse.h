@@ -39,6 +39,9 @@ void cfg_parse_root(struct cfg_parse *pc, void *root, yaml_node_t *node);
 void cfg_parse_done(struct cfg_parse *pc);
 void cfg_free_root(void *root);
 struct json_object *cfg_describe_root(const void *root);
+/* The value at a dotted key path ("controller.leader_election", "watched_resources"), secrets unredacted, for
+ * comparing configs. 0 with *out (new reference; NULL for an unset value), or -1 for a path the schema lacks. */
+int cfg_describe_path(const void *root, const char *path, struct json_object **out);
 void cfg_reference_root(struct buf *b);
 
 #endif

@@ -45,6 +45,19 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def http_get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path; (0, "") while nothing listens yet."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
 def children_of(pid):
     """Direct children of pid: {role or comm: pid}."""
     out = {}
@@ -138,10 +151,21 @@ class Proc:
         self.stop()
 
 
-DEFAULT_PIPELINE = """haproxy_config:
+def default_pipeline():
+    """The haproxy_config a replica renders when a test names none: the smallest one `haproxy -c` accepts (it
+    wants a listener; `-c` never binds it, the port is still one nobody uses), so the first render becomes a
+    last-known-good and the replica turns ready (/readyz, READY=1). Text appended through config's extra lands
+    inside this template."""
+    return f"""haproxy_config:
   template: |
     global
       maxconn 100
+    defaults
+      timeout connect 5s
+      timeout client 30s
+      timeout server 30s
+    frontend default
+      bind 127.0.0.1:{free_port()}
 """
 
 
@@ -170,7 +194,7 @@ haproxy:
   maps_dir: {tmp}/etc/maps
   ssl_certs_dir: {tmp}/etc/ssl
   general_dir: {tmp}/etc/general
-{pipeline if pipeline is not None else DEFAULT_PIPELINE}{extra}""")
+{pipeline if pipeline is not None else default_pipeline()}{extra}""")
 
 
 def read_journal(path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Signals an operator or a stray script sends: SIGHUP re-reads and validates the config (a valid one is
-taken for children started later, an invalid one is refused with every problem and the old one stays),
+applied to the running pipeline roles and taken by children started later, an invalid one is refused with every problem and the old one stays),
 SIGUSR1, SIGUSR2 and SIGALRM are logged and ignored, by the supervisor and by every child; afterwards
 SIGTERM still stops everything in order and releases the Lease."""
 import os
@@ -78,13 +78,14 @@ def test_signals_neither_kill_nor_skip_the_lease_release(tmp):
             h.wait_for(lambda: count(p, "config reload refused") == 2, what="second refusal")
             assert "controller.http: cannot change while running" in p.text()
 
-            # a valid edit is taken: a child started afterwards gets the new snapshot (fd 4), running
-            # children keep theirs
+            # a valid edit is taken: running pipeline roles apply it in place (no restart, fd 4 stays the
+            # snapshot they started with), a child started afterwards gets the new snapshot as fd 4
             edited = original.replace("controller:\n", "controller:\n  logging:\n    level: debug\n", 1)
             h.write(cfg, edited)
             os.kill(p.pid, signal.SIGHUP)
             h.wait_for(lambda: "config reloaded" in p.text(), what="reload")
-            assert "running children keep the config they started with" in p.text()
+            h.wait_for(lambda: f'role=executor pid={kids["executor"]} msg="config applied"' in p.text(),
+                       what="the running executor applied it")
             os.kill(kids["renderer"], signal.SIGKILL)
             renderer = h.wait_for(lambda: (lambda r: r if r not in (None, kids["renderer"]) else None)(
                 p.children().get("renderer")), what="renderer restarted")

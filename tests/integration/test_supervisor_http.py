@@ -17,9 +17,10 @@ import harness as h
 RSS_BOUND_KIB = 64 * 1024
 
 
-def start(tmp, env=None):
+def start(tmp, env=None, pipeline=None):
     port = h.free_port()
-    p = h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp, http_port=port)], tmp, name="supervisor", env=env)
+    p = h.Proc([h.HTIC_BIN, "run", "--config", h.config(tmp, http_port=port, pipeline=pipeline)], tmp,
+               name="supervisor", env=env)
     try:
         h.wait_for(lambda: "serving HTTP" in p.text(), what="HTTP server")
     except BaseException:
@@ -41,6 +42,40 @@ def test_healthz_and_readyz(tmp):
     with p:
         assert get(base + "/healthz")[0] == 200
         h.wait_for(lambda: get(base + "/readyz")[0] == 200, what="ready")
+
+
+# haproxy -c refuses it (no listener): the pipeline syncs (nothing watched) but never gets an LKG
+NO_LISTENER = """haproxy_config:
+  template: |
+    global
+      maxconn 100
+"""
+
+
+def debug_vars(base):
+    return json.loads(get(base + "/debug/vars")[1])
+
+
+def test_readyz_503_until_a_last_known_good(tmp):
+    p, base, _ = start(tmp, pipeline=NO_LISTENER)
+    with p:
+        # every child up and the render refused by haproxy -c: children alone do not make the replica ready
+        h.wait_for(lambda: (debug_vars(base).get("pipeline") or {}).get("last_error"), timeout=60,
+                   what="the first validation refused")
+        pl = debug_vars(base)["pipeline"]
+        assert pl["synced"] is True and pl["lkg"] is None, pl
+        assert all(c["state"] == "running" for r, c in debug_vars(base)["children"].items() if r != "elector")
+        assert get(base + "/readyz")[:2] == (503, "not ready: no last-known-good configuration yet\n")
+        assert debug_vars(base)["ready"] is False
+
+
+def test_readyz_200_once_a_last_known_good_exists(tmp):
+    p, base, _ = start(tmp)
+    with p:
+        h.wait_for(lambda: get(base + "/readyz")[0] == 200, timeout=60, what="ready")
+        pl = debug_vars(base)["pipeline"]
+        assert pl["synced"] is True and pl["lkg"]["checksum"].startswith("sha256:"), pl
+        assert os.path.exists(os.path.join(tmp, "run", "lkg.json"))
 
 
 def test_readyz_follows_children_now_not_once(tmp):
@@ -217,6 +252,8 @@ def test_pipelining_clients_that_never_read_do_not_grow_rss(tmp):
 if __name__ == "__main__":
     h.run([
         test_healthz_and_readyz,
+        test_readyz_503_until_a_last_known_good,
+        test_readyz_200_once_a_last_known_good_exists,
         test_readyz_follows_children_now_not_once,
         test_metrics_parse_with_prometheus_client,
         test_restart_counted_in_metrics,

@@ -3,9 +3,9 @@
 WatchdogSec) relies on it: the real binary with NOTIFY_SOCKET pointing at a datagram socket this test reads
 and WATCHDOG_USEC set sends READY=1, then WATCHDOG=1, then STOPPING=1 once SIGTERMed, and exits 0.
 
-READY=1 is sent today once every child said hello; once the pipeline lands it waits for the first
-last-known-good configuration. The config here renders a configuration `haproxy -c` accepts (a frontend and
-a backend, nothing watched), so the test holds either way; it waits up to READY_WAIT_S for READY."""
+READY=1 is sent once every child said hello and the pipeline has synced with a last-known-good (the
+moment /readyz first answers 200); the default config renders a configuration `haproxy -c` accepts, so the
+first render becomes that LKG. The test checks READY=1 comes after the LKG is on disk."""
 import os
 import signal
 import socket
@@ -17,21 +17,6 @@ import harness as h  # noqa: E402
 
 READY_WAIT_S = 60       # a first LKG includes a haproxy -c run; generous on a loaded 2-core machine
 STOP_WAIT_S = 25        # shutdown_timeout 20s plus slack
-
-
-def write_config(tmp):
-    """harness.config plus what makes haproxy -c accept the rendering: defaults, a frontend and a backend."""
-    return h.config(tmp, extra=f"""    defaults
-      mode http
-      timeout connect 5s
-      timeout client 30s
-      timeout server 30s
-    frontend http
-      bind 127.0.0.1:{h.free_port()}
-      default_backend none
-    backend none
-      http-request return status 404
-""")
 
 
 def recv_until(srv, seen, want, timeout, after=0):
@@ -54,12 +39,14 @@ def test_ready_then_watchdog_then_stopping_and_exit_zero(tmp):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     srv.bind(path)
     try:
-        cfg = write_config(tmp)
+        cfg = h.config(tmp)
         env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}
         with h.Proc([h.HTIC_BIN, "run", "--config", cfg], tmp, env=env, name="supervisor") as p:
             seen = []
             recv_until(srv, seen, "READY=1", READY_WAIT_S)
             ready_at = seen.index("READY=1")
+            # READY follows the first last-known-good, which the executor persists before announcing it
+            assert os.path.exists(os.path.join(tmp, "run", "lkg.json")), "READY=1 before any LKG"
             # a watchdog ping after READY (every WATCHDOG_USEC/2 while every child is heard from)
             recv_until(srv, seen, "WATCHDOG=1", 10, after=ready_at)
             assert "STOPPING=1" not in seen, seen

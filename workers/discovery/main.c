@@ -166,10 +166,25 @@ static int start_pod_informer(struct discovery *d, const struct config *cfg)
     return 0;
 }
 
+/* A new config: what discovery set up at start (the pod informer, the fixed endpoints, the port it gives
+ * pods) is redone by a restart, which publishes the new set at once; anything else needs nothing. */
+static enum worker_config_result discovery_on_config(struct worker *w, const struct config *next, const char **why)
+{
+    static const char *const used[] = {"haproxy.pod_selector", "haproxy.endpoints", "haproxy.dataplane.port",
+                                       "controller.kubernetes"};
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (!config_section_equal(w->cfg, next, used[i])) {
+            *why = "the HAProxy targets' settings changed";
+            return WORKER_CONFIG_RESTART;
+        }
+    return WORKER_CONFIG_APPLIED;
+}
+
 static int on_start(struct worker *w)
 {
     struct discovery *d = w->data;
     d->w = w;
+    w->on_config = discovery_on_config;
     if (!w->cfg) {
         log_error("discovery needs --config");
         return -1;

@@ -101,10 +101,22 @@ static void on_message(struct worker *w, struct json_object *msg, const char *ty
     maybe_gc(r);
 }
 
+/* A new config: the executor reads only controller.run_dir, which a reload cannot change (the supervisor
+ * refuses it), so there is nothing to redo; the candidate the renderer makes from the new templates goes
+ * through the state machine like any other. */
+static enum worker_config_result executor_on_config(struct worker *w, const struct config *next, const char **why)
+{
+    (void)w;
+    (void)next;
+    (void)why;
+    return WORKER_CONFIG_APPLIED;
+}
+
 static int on_start(struct worker *w)
 {
     struct executor_role *r = w->data;
     r->w = w;
+    w->on_config = executor_on_config;
     const char *run_dir = w->cfg && w->cfg->controller.run_dir ? w->cfg->controller.run_dir : NULL;
     if (!run_dir) {
         log_error("executor needs controller.run_dir");

@@ -108,10 +108,26 @@ static int init_metrics(struct reconciler *r)
     return r->objects && r->items && r->refused ? 0 : -1;
 }
 
+/* A new config: the informers, the projection and the API client are built from these sections; a change
+ * to any is taken by a restart, whose fresh listing (deltas with synced: false, then synced) the renderer
+ * applies like a resync. Anything else (templates, the deploy settings) needs nothing here. */
+static enum worker_config_result reconciler_on_config(struct worker *w, const struct config *next, const char **why)
+{
+    static const char *const used[] = {"watched_resources", "watched_resources_ignore_fields",
+                                       "controller.kubernetes"};
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (!config_section_equal(w->cfg, next, used[i])) {
+            *why = "the watched resources changed";
+            return WORKER_CONFIG_RESTART;
+        }
+    return WORKER_CONFIG_APPLIED;
+}
+
 static int on_start(struct worker *w)
 {
     struct reconciler *r = w->data;
     r->w = w;
+    w->on_config = reconciler_on_config;
     if (!w->cfg) {
         log_error("the reconciler needs --config");
         return -1;

@@ -328,10 +328,37 @@ static int metrics_init(struct renderer_role *r)
     return r->duration && r->results && r->objects ? 0 : -1;
 }
 
+/* A new config: the templates are compiled again and a candidate is rendered with them over the objects
+ * already held (no relist). A change to watched_resources (the stores' names and indexes) is taken by a
+ * restart instead: the restarted renderer builds its stores and asks for a resync. */
+static enum worker_config_result renderer_on_config(struct worker *w, const struct config *next, const char **why)
+{
+    struct renderer_role *r = w->data;
+    if (!config_section_equal(w->cfg, next, "watched_resources")) {
+        *why = "watched_resources changed";
+        return WORKER_CONFIG_RESTART;
+    }
+    struct render *fresh = NULL;
+    struct err e;
+    err_clear(&e);
+    if (render_new(next, &fresh, &e) < 0 || objects_use_config(&r->objs, next) < 0) {
+        log_error("new templates not taken", "template", e.file, "line", LOG_INT(e.line), "error", e.msg);
+        render_free(fresh);
+        *why = "the new templates did not compile here";
+        return WORKER_CONFIG_RESTART;
+    }
+    render_free(r->render);
+    r->render = fresh;
+    log_info("templates replaced: rendering a candidate with them");
+    schedule(r);
+    return WORKER_CONFIG_APPLIED;
+}
+
 static int on_start(struct worker *w)
 {
     struct renderer_role *r = w->data;
     r->w = w;
+    w->on_config = renderer_on_config;
     if (!w->cfg) {
         log_error("the renderer needs --config");
         return -1;

@@ -63,6 +63,16 @@ void objects_free(struct objects *o)
     memset(o, 0, sizeof(*o));
 }
 
+int objects_use_config(struct objects *o, const struct config *cfg)
+{
+    if (cfg->watched_resources.len != o->n) return -1;
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(cfg->watched_resources.items[i].name, o->stores[i].name) != 0) return -1;
+    for (size_t i = 0; i < o->n; i++) o->stores[i].name = o->res[i].name = cfg->watched_resources.items[i].name;
+    o->cfg = cfg;
+    return 0;
+}
+
 static int res_index(const struct objects *o, const char *name)
 {
     for (size_t i = 0; i < o->n; i++)

@@ -40,6 +40,9 @@ struct objects {
 };
 
 int objects_init(struct objects *o, const struct config *cfg, struct err *e);
+/* A new config with the same watched_resources (names in the same order): the stores are kept and the names
+ * they borrow are taken from cfg, so the old config can be freed. -1 (nothing changed) when the names differ. */
+int objects_use_config(struct objects *o, const struct config *cfg);
 void objects_free(struct objects *o);
 
 /* Applies one deltas frame body. Returns the number of changes applied (0: none), or -1 with e filled

@@ -188,6 +188,36 @@ static void on_shutdown(struct worker *w, const char *why)
     else worker_stop(w);
 }
 
+/* The check options point into the config (the running check copied what it needs at its start). */
+static void use_paths(struct validator_role *r, const struct config_haproxy *h)
+{
+    r->opts = (struct haproxy_check_opts){
+        .binary = h->binary,
+        .prod = {.config_file = h->config_file, .maps_dir = h->maps_dir, .ssl_certs_dir = h->ssl_certs_dir,
+                 .general_dir = h->general_dir},
+        .scratch_parent = r->scratch_parent,
+        .timeout_ms = HAPROXY_CHECK_TIMEOUT_MS,
+    };
+}
+
+/* A new config: the binary and production paths are taken for the next check; with either changed, the
+ * cached verdicts (of the old binary or layout) are forgotten. */
+static enum worker_config_result validator_on_config(struct worker *w, const struct config *next, const char **why)
+{
+    struct validator_role *r = w->data;
+    (void)why;
+    static const char *const used[] = {"haproxy.binary", "haproxy.config_file", "haproxy.maps_dir",
+                                       "haproxy.ssl_certs_dir", "haproxy.general_dir"};
+    int changed = 0;
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) changed |= !config_section_equal(w->cfg, next, used[i]);
+    use_paths(r, &next->haproxy);
+    if (changed) {
+        validator_queue_forget_verdicts(&r->q);
+        log_info("validator settings changed: cached verdicts forgotten", "binary", next->haproxy.binary);
+    }
+    return WORKER_CONFIG_APPLIED;
+}
+
 static int on_start(struct worker *w)
 {
     struct validator_role *r = w->data;
@@ -205,13 +235,8 @@ static int on_start(struct worker *w)
     }
     /* a validator killed mid-check leaves its scratch dir behind; nobody else uses this folder */
     scratch_sweep(r->scratch_parent);
-    r->opts = (struct haproxy_check_opts){
-        .binary = h->binary,
-        .prod = {.config_file = h->config_file, .maps_dir = h->maps_dir, .ssl_certs_dir = h->ssl_certs_dir,
-                 .general_dir = h->general_dir},
-        .scratch_parent = r->scratch_parent,
-        .timeout_ms = HAPROXY_CHECK_TIMEOUT_MS,
-    };
+    use_paths(r, h);
+    w->on_config = validator_on_config;
     char path[PATH_MAX];
     if (haproxy_check_which(h->binary, path, sizeof(path)) < 0)
         log_warn("haproxy binary not found: every check will fail until it is installed", "binary", h->binary);

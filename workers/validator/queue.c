@@ -57,6 +57,12 @@ void validator_queue_free(struct validator_queue *q)
     memset(q, 0, sizeof(*q));
 }
 
+void validator_queue_forget_verdicts(struct validator_queue *q)
+{
+    for (size_t i = 0; i < VALIDATOR_QUEUE_CACHE_MAX; i++) entry_free(&q->cache[i]);
+    q->next_slot = 0;
+}
+
 void validator_queue_actions_free(struct validator_queue_actions *a)
 {
     validator_request_free(a->finished);

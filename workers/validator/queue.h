@@ -76,6 +76,9 @@ void validator_queue_submit(struct validator_queue *q, struct validator_request 
 void validator_queue_done(struct validator_queue *q, const struct validator_verdict *v, int64_t now_ms,
                           struct validator_queue_actions *out);
 void validator_queue_actions_free(struct validator_queue_actions *a);
+/* Empties the verdict cache: a new haproxy binary or new production paths give another verdict on the same
+ * bytes. */
+void validator_queue_forget_verdicts(struct validator_queue *q);
 
 struct validator_request *validator_request_new(const char *render_id, const char *checksum, const char *dir,
                                                 int trial);
