@@ -215,6 +215,13 @@ int config_section_equal(const struct config *a, const struct config *b, const c
     return eq;
 }
 
+int config_sections_equal(const struct config *a, const struct config *b, const char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!config_section_equal(a, b, paths[i])) return 0;
+    return 1;
+}
+
 int config_reference_markdown(char **out)
 {
     struct buf b;

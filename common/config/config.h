@@ -259,6 +259,8 @@ int config_describe_json(const struct config *cfg, struct json_object **out);
  * "controller.leader_election"), secrets included; 0 when it differs or the schema has no such path. How a
  * running role tells whether a new config touches what it set up at start. */
 int config_section_equal(const struct config *a, const struct config *b, const char *path);
+/* 1 when every one of the n paths is equal in a and b (config_section_equal), else 0. */
+int config_sections_equal(const struct config *a, const struct config *b, const char *const *paths, size_t n);
 
 /* Markdown table of every key with type, default and meaning (docs/configuration.md is generated from it). */
 int config_reference_markdown(char **out);

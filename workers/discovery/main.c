@@ -172,12 +172,9 @@ static enum worker_config_result discovery_on_config(struct worker *w, const str
 {
     static const char *const used[] = {"haproxy.pod_selector", "haproxy.endpoints", "haproxy.dataplane.port",
                                        "controller.kubernetes"};
-    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
-        if (!config_section_equal(w->cfg, next, used[i])) {
-            *why = "the HAProxy targets' settings changed";
-            return WORKER_CONFIG_RESTART;
-        }
-    return WORKER_CONFIG_APPLIED;
+    if (config_sections_equal(w->cfg, next, used, sizeof(used) / sizeof(used[0]))) return WORKER_CONFIG_APPLIED;
+    *why = "the HAProxy targets' settings changed";
+    return WORKER_CONFIG_RESTART;
 }
 
 static int on_start(struct worker *w)

@@ -115,12 +115,9 @@ static enum worker_config_result reconciler_on_config(struct worker *w, const st
 {
     static const char *const used[] = {"watched_resources", "watched_resources_ignore_fields",
                                        "controller.kubernetes"};
-    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
-        if (!config_section_equal(w->cfg, next, used[i])) {
-            *why = "the watched resources changed";
-            return WORKER_CONFIG_RESTART;
-        }
-    return WORKER_CONFIG_APPLIED;
+    if (config_sections_equal(w->cfg, next, used, sizeof(used) / sizeof(used[0]))) return WORKER_CONFIG_APPLIED;
+    *why = "the watched resources changed";
+    return WORKER_CONFIG_RESTART;
 }
 
 static int on_start(struct worker *w)

@@ -208,8 +208,7 @@ static enum worker_config_result validator_on_config(struct worker *w, const str
     (void)why;
     static const char *const used[] = {"haproxy.binary", "haproxy.config_file", "haproxy.maps_dir",
                                        "haproxy.ssl_certs_dir", "haproxy.general_dir"};
-    int changed = 0;
-    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) changed |= !config_section_equal(w->cfg, next, used[i]);
+    int changed = !config_sections_equal(w->cfg, next, used, sizeof(used) / sizeof(used[0]));
     use_paths(r, &next->haproxy);
     if (changed) {
         validator_queue_forget_verdicts(&r->q);
