@@ -160,7 +160,10 @@ def start_sim():
     own_group = types.SimpleNamespace(**vars(subprocess))
     own_group.Popen = functools.partial(subprocess.Popen, process_group=0)
     kubesim.subprocess = own_group
-    return kubesim.KubeSim(auto_namespaces=True).start()
+    try:
+        return kubesim.KubeSim(auto_namespaces=True).start()
+    except RuntimeError as e:  # it has cleaned up after itself
+        raise SystemExit(f"the API simulator did not start: {e}")
 
 
 # ---- HAProxy and the replicas ----
@@ -219,8 +222,10 @@ class Replica:
         self.binary, self.work, self.i, self.config, self.port = binary, work, i, config, port
         self.name = f"replica-{i}"
         self.proc = None
+        self.terminating = False  # SIGTERM sent: a second one would make the supervisor kill its children
 
     def start(self):
+        self.terminating = False
         with open(os.path.join(self.work, self.name, "log"), "ab") as log:
             self.proc = subprocess.Popen([self.binary, "run", "--config", self.config], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0)
@@ -234,17 +239,32 @@ class Replica:
     def leading(self):
         return bool(self.vars().get("leader_election", {}).get("is_leader"))
 
+    def terminate(self):
+        """SIGTERM once: an orderly shutdown that releases the Lease."""
+        if self.running() and not self.terminating:
+            self.terminating = True
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self):
-        """SIGTERM (an orderly shutdown that releases the Lease), SIGKILL past the bound; the exit status."""
+        """terminate(), SIGKILL past the bound; the exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             return self.proc.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+def all_exited(replicas):
+    """None while a replica runs; else why none does (the end of the first one's log)."""
+    if any(r.running() for r in replicas):
+        return None
+    r = replicas[0]
+    with open(os.path.join(r.work, r.name, "log"), errors="replace") as f:
+        tail = f.read().splitlines()[-15:]
+    return f"every replica exited ({r.name}: status {r.proc.returncode}); the end of its log:\n  " + "\n  ".join(tail)
 
 
 def wait_leader(replicas, what=None):
@@ -257,6 +277,8 @@ def wait_leader(replicas, what=None):
             if prog:
                 prog.done(f"{found[0].name} leads")
             return found[0]
+        if all_exited(replicas):
+            raise SystemExit(all_exited(replicas))
         if prog:
             prog.tick(f"{len(found)} replicas say they lead")
         time.sleep(0.02)
@@ -285,6 +307,8 @@ def wait_deployed(replicas, what, want=lambda: True):
                       + (f", {quarantined} objects quarantined" if quarantined else ""))
             break
         else:
+            if all_exited(replicas):
+                raise SystemExit(all_exited(replicas))
             prog.tick("no leader yet")
         time.sleep(0.2)
     raise SystemExit(f"HAProxy did not get the LKG within {FIRST_LKG_TIMEOUT_S}s "
@@ -339,6 +363,7 @@ def main():
     ap.add_argument("--kubeconfig", help="watch this cluster instead of the simulator (nothing is seeded there)")
     ap.add_argument("--namespace", default="default", help="namespace of the Lease (default: default)")
     ap.add_argument("--no-failover", action="store_true", help="do not stop the leader to show the handoff")
+    ap.add_argument("--keep", action="store_true", help="leave the work dir (configs, logs) at the end")
     ap.add_argument("--bin", default=os.environ.get("HTIC_BIN", os.path.join(ROOT, "build", "haproxy-template-ic")))
     args = ap.parse_args()
     if args.replicas < 1:
@@ -353,7 +378,7 @@ def main():
     backends, replicas = [], []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        print(f"work dir: {work} (removed at the end)")
+        print(f"work dir: {work} ({'kept' if args.keep else 'removed'} at the end)")
         if args.kubeconfig:
             kubeconfig = os.path.abspath(args.kubeconfig)
             print(f"cluster: {kubeconfig} (nothing is seeded). The replicas expect to list and watch "
@@ -393,7 +418,7 @@ def main():
         if not args.no_failover and len(replicas) > 1:
             print(f"failover: SIGTERM to the leader {leader.name} (it releases the Lease on its way out)")
             t0 = time.monotonic()
-            leader.proc.send_signal(signal.SIGTERM)
+            leader.terminate()
             new = wait_leader([r for r in replicas if r is not leader], "new election")
             took = time.monotonic() - t0
             print(f"  {new.name} took over {took * 1000:.0f} ms after the SIGTERM "
@@ -436,8 +461,7 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         print("stopping: replicas, HAProxy, backends, simulator", flush=True)
         for r in replicas:
-            if r.running():
-                r.proc.send_signal(signal.SIGTERM)
+            r.terminate()
         for r in replicas:
             r.stop()
         if haproxy is not None:
@@ -453,8 +477,11 @@ def main():
             b.stop()
         if sim is not None:
             sim.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        print("stopped; work dir removed", flush=True)
+        if args.keep:
+            print(f"stopped; work dir kept: {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            print("stopped; work dir removed", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # progress), then runs deploy/demo.py: the simulator seeded with sample Ingresses, Services, EndpointSlices
 # and a TLS Secret, HTTP backends, a real HAProxy and three replicas under leader election rendering
 # deploy/examples/ingress.yaml; Ctrl-C stops everything it started.
-# Usage: deploy/demo.sh [--duration SECONDS] [--replicas N] [--kubeconfig FILE] [--namespace NS] [--no-failover]
+# Usage: deploy/demo.sh [--duration S] [--replicas N] [--kubeconfig FILE] [--namespace NS] [--no-failover] [--keep]
 # HTIC_BIN=path skips the build and runs that binary (the simulator is then looked up next to it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
