@@ -383,7 +383,7 @@ def main():
             kubeconfig = os.path.abspath(args.kubeconfig)
             print(f"cluster: {kubeconfig} (nothing is seeded). The replicas expect to list and watch "
                   "Ingresses, Services, EndpointSlices and kubernetes.io/tls Secrets in every namespace, "
-                  f"and to get, create and update Leases in namespace {args.namespace}; they route "
+                  f"and to get, create, update and watch Leases in namespace {args.namespace}; they route "
                   "Ingresses of class haproxy. HAProxy runs here, so endpoints must be reachable from here.")
         else:
             sim = start_sim()
