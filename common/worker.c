@@ -158,7 +158,7 @@ static void on_supervisor_gone(struct ipc_channel *ch, const char *reason)
     /* a role already shutting down is finishing on its own: asking it again would start its shutdown twice */
     if (!w->shutting_down && w->on_shutdown) {
         w->shutting_down = 1;
-        w->on_shutdown(w, "supervisor channel ended");
+        w->on_shutdown(w, WORKER_WHY_SUPERVISOR_GONE);
     }
     w->shutting_down = 1;
     worker_stop(w);

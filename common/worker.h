@@ -39,6 +39,11 @@ int worker_args_parse(int argc, char **argv, struct worker_args *out);
  * and SIGALRM (only the supervisor acts on signals other than SIGTERM). Returns 0 or -1. */
 int worker_child_setup(const struct worker_args *a);
 
+/* The why given to on_shutdown when the supervisor's channel ended (EOF or error) rather than on its
+ * `shutdown` message or SIGTERM: nobody confirmed what the supervisor stops first (the elector then releases
+ * nothing). */
+#define WORKER_WHY_SUPERVISOR_GONE "supervisor channel ended"
+
 struct worker;
 typedef void (*worker_message_cb)(struct worker *w, struct json_object *msg, const char *type);
 typedef void (*worker_shutdown_cb)(struct worker *w, const char *why);

@@ -699,15 +699,21 @@ static void release_step(struct elector *el)
     uv_timer_start(&el->request_timer, on_request_timer, (uint64_t)timeout, 0);
 }
 
+/* Both ways of stopping: no more attempts, watch events or expiry checks, and no request left in flight. */
+static void stop_contending(struct elector *el)
+{
+    cancel_request(el);
+    watch_end_now(el);
+    uv_timer_stop(&el->attempt_timer);
+    uv_timer_stop(&el->expiry_timer);
+}
+
 void elector_shutdown(struct elector *el, void (*on_stopped)(struct elector *el))
 {
     el->on_stopped = on_stopped;
     if (el->phase == ELECTOR_RELEASING || el->phase == ELECTOR_STOPPED) return;
     int was_leading = el->phase == ELECTOR_LEADING;
-    cancel_request(el);
-    watch_end_now(el);
-    uv_timer_stop(&el->attempt_timer);
-    uv_timer_stop(&el->expiry_timer);
+    stop_contending(el);
     if (was_leading) lose(el, "graceful_shutdown"); /* the supervisor kills the deployer first */
     uv_timer_stop(&el->fence_timer);
     /* Release only what our last observation says is ours (client-go's IsLeader); release_step also checks
@@ -721,6 +727,23 @@ void elector_shutdown(struct elector *el, void (*on_stopped)(struct elector *el)
     if (el->o.release_budget_ms > 0 && el->o.release_budget_ms < budget) budget = el->o.release_budget_ms;
     el->release_deadline_ms = now_mono(el) + budget;
     release_step(el);
+}
+
+void elector_abandon(struct elector *el, void (*on_stopped)(struct elector *el))
+{
+    el->on_stopped = on_stopped;
+    if (el->phase == ELECTOR_RELEASING || el->phase == ELECTOR_STOPPED) return;
+    int was_leading = el->phase == ELECTOR_LEADING;
+    stop_contending(el);
+    uv_timer_stop(&el->fence_timer);
+    el->fence_ms = -1;
+    el->phase = ELECTOR_STOPPED;
+    /* No message: the channel they would go to is what ended. */
+    if (was_leading)
+        log_warn("supervisor gone: leader election stopped without releasing the lease; others take over at its "
+                 "expiry", "term", el->term);
+    else log_info("supervisor gone: leader election stopped");
+    if (el->on_stopped) el->on_stopped(el);
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -97,8 +97,14 @@ int elector_start(struct elector *el);
 /* The supervisor confirmed the deployer is gone: contend again. */
 void elector_on_deployer_stopped(struct elector *el);
 /* Graceful shutdown: stop contending; if we hold the Lease, report lost_leadership(graceful_shutdown) and
- * release it (bounded by renew_deadline); then on_stopped runs. */
+ * release it (bounded by renew_deadline); then on_stopped runs. Only for an orderly stop, when the supervisor
+ * has confirmed the deployer gone (docs/leader-election.md, "Abandon, never release, without a supervisor"). */
 void elector_shutdown(struct elector *el, void (*on_stopped)(struct elector *el));
+/* The supervisor is gone: stop everything (timers, watch, the request in flight) and write nothing, so a held
+ * Lease is left to expire; nobody can confirm the deployer stopped, and it may still act until its fence,
+ * which comes before the expiry. on_stopped runs before the return. A release already under way (started by
+ * an orderly shutdown) is left to finish. */
+void elector_abandon(struct elector *el, void (*on_stopped)(struct elector *el));
 /* Closes the timers; on_closed runs when libuv is done with them (then el may be freed). */
 void elector_close(struct elector *el, void (*on_closed)(struct elector *el));
 

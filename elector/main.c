@@ -79,7 +79,12 @@ static void on_shutdown(struct worker *w, const char *why)
         worker_stop(w);
         return;
     }
-    elector_shutdown(&r->el, on_elector_stopped);
+    /* Release only on an orderly stop: the supervisor's `shutdown`, sent after it reaped the deployer (a
+     * SIGTERM to this process alone still releases too, as before). With the supervisor gone the deployer may
+     * outlive it for a moment with a valid fence: a release would let another replica lead while it can still
+     * write, so the Lease is left to expire (after that fence). */
+    if (strcmp(why, WORKER_WHY_SUPERVISOR_GONE) == 0) elector_abandon(&r->el, on_elector_stopped);
+    else elector_shutdown(&r->el, on_elector_stopped);
 }
 
 /* An unset identity falls back to POD_NAME, then to the hostname (common/config). Outside a pod the

@@ -75,13 +75,15 @@ def wall(microtime):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def lease_writes(sim):
-    """(simulator wall time, holder, transitions) of every write to the Lease, in order."""
+def lease_writes(sim, with_client=False):
+    """(simulator wall time, holder, transitions) of every write to the Lease, in order; with_client: (time,
+    client, holder, transitions), the client being the writer's User-Agent."""
     out = []
     for a in sim.audit_entries():
         if a.get("resource") == "leases" and a.get("name") == "lease":
             spec = (a.get("object") or {}).get("spec") or {}
-            out.append((wall(a["time"]), spec.get("holderIdentity"), spec.get("leaseTransitions")))
+            w = (wall(a["time"]), spec.get("holderIdentity"), spec.get("leaseTransitions"))
+            out.append((w[0], a.get("client", "")) + w[1:] if with_client else w)
     return out
 
 

@@ -344,6 +344,7 @@ static int run_ms(uv_loop_t *loop, int64_t ms, int (*pred)(void *), void *arg)
 static int is_leading(void *arg) { return ((struct replica *)arg)->el.phase == ELECTOR_LEADING; }
 static int is_waiting(void *arg) { return ((struct replica *)arg)->el.phase == ELECTOR_WAITING_DEPLOYER; }
 static int has_stopped(void *arg) { return ((struct replica *)arg)->stopped; }
+static int is_pending(void *arg) { return ((struct fake_client *)arg)->pending; }
 
 static void finish_test(uv_loop_t *loop, struct fake_server *srv, struct replica **rs, int n)
 {
@@ -532,6 +533,43 @@ START_TEST(test_elector_follower_shutdown_writes_nothing)
     ck_assert_int_eq(b.fc.writes, writes);
     ck_assert_int_eq(count_msg(&b, "lost_leadership"), 0);
     ck_assert_str_eq(holder(&srv), "a");
+    struct replica *rs[] = {&a, &b};
+    finish_test(&loop, &srv, rs, 2);
+}
+END_TEST
+
+/* The supervisor is gone (elector_abandon): the leader stops at once, writes nothing (not even with a request
+ * in flight), sends nothing, and the follower takes over only when the Lease expired by its observation. */
+START_TEST(test_elector_abandon_writes_nothing_and_others_wait_for_expiry)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_server srv = {0};
+    struct replica a, b;
+    replica_init(&a, &loop, &srv, "a", 1);
+    ck_assert(run_ms(&loop, 1000, is_leading, &a));
+    replica_init(&b, &loop, &srv, "b", 1);
+    run_ms(&loop, 300, NULL, NULL);
+    a.fc.latency_ms = 50; /* the next renewal stays in flight long enough to be abandoned mid-way */
+    ck_assert(run_ms(&loop, 1000, is_pending, &a.fc));
+    unsigned long writes = a.fc.writes;
+    int msgs = a.nmsgs;
+    int64_t t0 = clock_mono_ms();
+    elector_abandon(&a.el, on_stopped);
+    ck_assert(a.stopped);
+    ck_assert_int_eq(a.el.phase, ELECTOR_STOPPED);
+    ck_assert(!a.fc.pending);
+    ck_assert(run_ms(&loop, 3000, is_leading, &b));
+    int64_t took = clock_mono_ms() - t0;
+    ck_assert_int_eq(a.fc.writes, writes);
+    ck_assert_int_eq(a.nmsgs, msgs);
+    /* b last saw a's renewal at most one retry_period (150 ms) before the abandon */
+    ck_assert_msg(took >= 1000 - 160, "taken over %" PRId64 " ms after the abandon, before expiry", took);
+    ck_assert_str_eq(holder(&srv), "b");
+    ck_assert_int_eq(transitions(&srv), 1); /* a takeover, no release in between */
+    /* an orderly shutdown after the abandon changes nothing */
+    elector_shutdown(&a.el, on_stopped);
+    ck_assert_int_eq(a.fc.writes, writes);
     struct replica *rs[] = {&a, &b};
     finish_test(&loop, &srv, rs, 2);
 }
@@ -862,6 +900,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_elector_cut_off_leader_steps_down_before_takeover);
     tcase_add_test(tc, test_elector_release_seen_through_watch);
     tcase_add_test(tc, test_elector_follower_shutdown_writes_nothing);
+    tcase_add_test(tc, test_elector_abandon_writes_nothing_and_others_wait_for_expiry);
     tcase_add_test(tc, test_elector_release_bounded_when_api_hangs);
     tcase_add_test(tc, test_elector_takeover_with_watch_broken);
     tcase_add_test(tc, test_elector_takeover_without_watch);
