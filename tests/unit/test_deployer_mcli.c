@@ -55,6 +55,31 @@ START_TEST(test_mcli_answer_success_rules)
 }
 END_TEST
 
+/* The answers real HAProxy 2.6.12 gave through the master CLI (recorded by hand with socat). */
+START_TEST(test_mcli_ssl_cert_answers)
+{
+    const char *set = "@1 set ssl cert /etc/ssl/a.pem <<\n-----BEGIN CERTIFICATE-----\n";
+    ck_assert_int_eq(mcli_answer_ok(set, "Transaction created for certificate /etc/ssl/a.pem!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(set, "Transaction updated for certificate /etc/ssl/a.pem!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(set, "Can't replace a certificate which is not referenced by the configuration!\n"
+                                         "Can't update /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(set, "unable to load certificate from file '/etc/ssl/a.pem'.\n"
+                                         "Can't load the payload\nCan't update /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(set, ""), 0);
+    const char *commit = "@1 commit ssl cert /etc/ssl/a.pem\n";
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem.\nSuccess!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem....\nSuccess!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(commit, "The transaction must contain at least a certificate and a private key!\n"
+                                            "Can't commit /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem.\nFailed!\nSuccess! is not the last line"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, "No ongoing transaction! !\nCan't commit /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, ""), 0);
+    ck_assert_int_eq(mcli_answer_ok("@1 abort ssl cert /etc/ssl/a.pem\n",
+                                    "Transaction aborted for certificate '/etc/ssl/a.pem'!"), 1);
+    ck_assert_int_eq(mcli_answer_ok("@1 abort ssl cert /etc/ssl/a.pem\n", "No ongoing transaction!"), 0);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("deployer_mcli");
@@ -62,6 +87,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_mcli_answers_end_at_the_next_prompt);
     tcase_add_test(tc, test_mcli_show_proc_is_parsed);
     tcase_add_test(tc, test_mcli_answer_success_rules);
+    tcase_add_test(tc, test_mcli_ssl_cert_answers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -306,9 +306,23 @@ int mcli_parse_proc(const char *text, struct mcli_proc *out)
     return seen_master ? 0 : -1;
 }
 
+/* s ends with the line want (the whole answer, or its last line). */
+static int last_line_is(const char *s, const char *want)
+{
+    size_t n = strlen(s), w = strlen(want);
+    return n >= w && !strcmp(s + n - w, want) && (n == w || s[n - w - 1] == '\n');
+}
+
 int mcli_answer_ok(const char *cmd, const char *answer)
 {
     if (!answer) return 0;
+    if (!strncmp(cmd, "@1 ", 3)) cmd += 3;
+    /* ssl cert transactions: "Transaction created|updated for certificate <path>!", then "Committing <path>"
+     * with a dot per step and "Success!" (or "Failed!" and why) on its own line */
+    if (!strncmp(cmd, "set ssl cert ", 13))
+        return !strncmp(answer, "Transaction created ", 20) || !strncmp(answer, "Transaction updated ", 20);
+    if (!strncmp(cmd, "commit ssl cert ", 16)) return !strncmp(answer, "Committing ", 11) && last_line_is(answer, "Success!");
+    if (!strncmp(cmd, "abort ssl cert ", 15)) return !strncmp(answer, "Transaction aborted ", 20);
     /* `set server ... addr` reports what changed; state and weight answer nothing on success */
     if (strstr(cmd, " addr ")) return !strncmp(answer, "IP changed", 10) || !strncmp(answer, "no need to change", 17);
     if (strstr(cmd, "prepare map")) return !strncmp(answer, "New version created", 19);

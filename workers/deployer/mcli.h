@@ -69,7 +69,7 @@ struct mcli_proc {
 };
 /* Pure: parses `show proc`. 0, or -1 if it is not a show proc answer. */
 int mcli_parse_proc(const char *text, struct mcli_proc *out);
-/* Pure: 1 if the answer to a `set server` / map command is a success. */
+/* Pure: 1 if the answer to a `set server`, map or ssl cert command (with or without `@1 `) is a success. */
 int mcli_answer_ok(const char *cmd, const char *answer);
 
 #endif
