@@ -3,15 +3,13 @@ test_deployer.py): a TLS Secret rotated (same file name, new content, certificat
 updated with `set ssl cert` / `commit ssl cert` through the master CLI, the new certificate is what a TLS
 client gets through HAProxy, and the worker PID from `show proc` is unchanged; a new certificate name takes
 one reload; a certificate that the runtime API refuses is aborted and the push reloads."""
-import hashlib
-import json
 import os
 import socket
 import ssl
 import subprocess
 
 import harness
-from test_deployer import Rig, master, metric, worker_pids
+from test_deployer import Rig, master, metric, worker_pids, write_generation
 
 
 def gen_cert(tmp, cn, chain=0):
@@ -26,27 +24,6 @@ def gen_cert(tmp, cn, chain=0):
         k = f.read()
     extra = "".join(gen_cert(tmp, f"{cn}-chain{i}")[0] for i in range(chain))
     return cert + extra, k
-
-
-def write_generation(run_dir, cfg, certs=None):
-    """<run_dir>/gen/<hex>/ with haproxy.cfg and certs/<name> (the manifest rule of rundir.h)."""
-    files = [("config", "haproxy.cfg", cfg.encode())] + [("cert", n, c.encode()) for n, c in (certs or {}).items()]
-    files.sort(key=lambda f: (f[0].encode(), f[1].encode()))
-    h = hashlib.sha256()
-    entries = []
-    for kind, name, data in files:
-        hx = hashlib.sha256(data).hexdigest()
-        h.update(kind.encode() + b"\0" + name.encode() + b"\0" + hx.encode() + b"\n")
-        entries.append({"kind": kind, "name": name, "sha256": hx, "size": len(data)})
-    checksum = "sha256:" + h.hexdigest()
-    d = os.path.join(run_dir, "gen", h.hexdigest())
-    os.makedirs(os.path.join(d, "certs") if certs else d, exist_ok=True)
-    for kind, name, data in files:
-        with open(os.path.join(d, name if kind == "config" else os.path.join("certs", name)), "wb") as f:
-            f.write(data)
-    with open(os.path.join(d, "manifest.json"), "w") as f:
-        json.dump({"checksum": checksum, "files": entries}, f)
-    return checksum
 
 
 def tls_cfg(r, crts, extra=""):
@@ -75,6 +52,22 @@ def open_transactions(r):
     return [ln for ln in out.splitlines() if ln.startswith("*")]
 
 
+def pem(cert_key):
+    return cert_key[0] + cert_key[1]
+
+
+def gen(r, cfg, certs):
+    return write_generation(r.run_dir, cfg, certs=certs)
+
+
+def started(r, cfg, certs):
+    """HAProxy and the deployer up, generation 1 (cfg, certs) pushed; returns the worker PIDs."""
+    r.start_haproxy()
+    r.start_deployer()
+    assert push(r, 1, gen(r, cfg, certs))["last_push"]["lane"] == "reload"
+    return worker_pids(r.sock)
+
+
 def push(r, generation, checksum):
     r.lkg(generation, checksum)
     t = r.push_result(checksum)
@@ -84,30 +77,22 @@ def push(r, generation, checksum):
 
 def test_rotated_certificate_takes_the_fast_lane_and_survives_a_later_reload(tmp):
     with Rig(tmp) as r:
-        r.start_haproxy()
-        r.start_deployer()
         one, two = gen_cert(tmp, "one"), gen_cert(tmp, "two")
-        g1 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(one)})
-        assert push(r, 1, g1)["last_push"]["lane"] == "reload"
+        pids = started(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(one)})
         assert served_cn(r.fe) == "one"
-
-        pids = worker_pids(r.sock)
-        g2 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(two)})
+        g2 = gen(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(two)})
         t = push(r, 2, g2)
         assert t["last_push"]["lane"] == "fast", t
         assert worker_pids(r.sock) == pids, "rotating a certificate reloaded"
         assert served_cn(r.fe) == "two"
         assert open_transactions(r) == []
         with open(os.path.join(r.etc, "ssl", "site.pem")) as f:
-            assert f.read() == "".join(two), "the file on disk does not follow the runtime update"
+            assert f.read() == pem(two), "the file on disk does not follow the runtime update"
         assert "certificate updated without a reload" in r.log()
-        while r.recv()["type"] != "metrics":
-            pass
-        assert metric(r.seen, "haproxy_ic_deploy_runtime_commands_total", ["local", "ssl_cert"]) == 2  # set, commit
+        assert metric_after(r, ["local", "ssl_cert"]) == 2  # set, commit
 
         # a later reload reads the files: the rotated certificate stays
-        g3 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]).replace("maxconn 100", "maxconn 200"),
-                              {"site.pem": "".join(two)})
+        g3 = gen(r, tls_cfg(r, ["site.pem"]).replace("maxconn 100", "maxconn 200"), {"site.pem": pem(two)})
         assert push(r, 3, g3)["last_push"]["lane"] == "reload"
         assert worker_pids(r.sock) != pids
         assert served_cn(r.fe) == "two"
@@ -115,34 +100,26 @@ def test_rotated_certificate_takes_the_fast_lane_and_survives_a_later_reload(tmp
 
 def test_new_certificate_name_takes_one_reload(tmp):
     with Rig(tmp) as r:
-        r.start_haproxy()
-        r.start_deployer()
         one, two = gen_cert(tmp, "one"), gen_cert(tmp, "two")
-        g1 = write_generation(r.run_dir, tls_cfg(r, ["a.pem"]), {"a.pem": "".join(one)})
-        push(r, 1, g1)
-        pids = worker_pids(r.sock)
-        g2 = write_generation(r.run_dir, tls_cfg(r, ["a.pem", "b.pem"]), {"a.pem": "".join(one), "b.pem": "".join(two)})
+        pids = started(r, tls_cfg(r, ["a.pem"]), {"a.pem": pem(one)})
+        g2 = gen(r, tls_cfg(r, ["a.pem", "b.pem"]), {"a.pem": pem(one), "b.pem": pem(two)})
         t = push(r, 2, g2)
         assert t["last_push"]["lane"] == "reload", t
         new = worker_pids(r.sock)
         assert new != pids and len(set(new) - set(pids)) == 1, (pids, new)
         assert served_cn(r.fe, "two") == "two" and served_cn(r.fe, "one") == "one"
         reloads = [e for e in r.audit() if e["action"] == "reload" and e["result"] == "ok"]
-        assert [e["checksum"] for e in reloads] == [g1, g2], reloads
+        assert len(reloads) == 2 and reloads[1]["checksum"] == g2, reloads  # the first push, then this one
 
 
 def test_large_certificate_sends_its_key_apart_and_one_too_large_reloads(tmp):
     with Rig(tmp) as r:
-        r.start_haproxy()
-        r.start_deployer()
         one = gen_cert(tmp, "one")
-        g1 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(one)})
-        push(r, 1, g1)
-        pids = worker_pids(r.sock)
+        pids = started(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(one)})
         # leaf + 12 chain certificates (~14.3 KB) + key (~1.7 KB): over one 15,000-byte request, each part under it
         big = gen_cert(tmp, "big", chain=12)
         assert len(big[0]) < 14700 and len(big[0]) + len(big[1]) > 15000, (len(big[0]), len(big[1]))
-        g2 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(big)})
+        g2 = gen(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(big)})
         t = push(r, 2, g2)
         assert t["last_push"]["lane"] == "fast", (t, r.log())
         assert worker_pids(r.sock) == pids
@@ -151,7 +128,7 @@ def test_large_certificate_sends_its_key_apart_and_one_too_large_reloads(tmp):
         # certificates alone over a request: the runtime API cannot take them, one reload, and why is logged
         huge = gen_cert(tmp, "huge", chain=14)
         assert len(huge[0]) > 15000
-        g3 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(huge)})
+        g3 = gen(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(huge)})
         t = push(r, 3, g3)
         assert t["last_push"]["lane"] == "reload", t
         assert served_cn(r.fe) == "huge"
@@ -166,15 +143,11 @@ def metric_after(r, labels):
 
 def test_refused_commit_is_aborted_then_the_push_reloads(tmp):
     with Rig(tmp) as r:
-        r.start_haproxy()
-        r.start_deployer()
         one, two, three = gen_cert(tmp, "one"), gen_cert(tmp, "two"), gen_cert(tmp, "three")
-        g1 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(one)})
-        push(r, 1, g1)
-        pids = worker_pids(r.sock)
+        pids = started(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(one)})
         # certificate two with key three: `set ssl cert` takes it, `commit` refuses (inconsistent key), and so
         # does the reload that follows; the old worker keeps certificate one and no open transaction
-        g2 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": two[0] + three[1]})
+        g2 = gen(r, tls_cfg(r, ["site.pem"]), {"site.pem": two[0] + three[1]})
         r.lkg(2, g2)
         t = r.push_result(g2)
         assert t["last_push"]["result"] == "failed" and t["last_push"]["lane"] == "reload", t
@@ -186,7 +159,7 @@ def test_refused_commit_is_aborted_then_the_push_reloads(tmp):
         assert open_transactions(r) == []
         assert served_cn(r.fe) == "one"
         # nothing was left open: the next rotation goes through the runtime API again
-        g3 = write_generation(r.run_dir, tls_cfg(r, ["site.pem"]), {"site.pem": "".join(two)})
+        g3 = gen(r, tls_cfg(r, ["site.pem"]), {"site.pem": pem(two)})
         t = push(r, 3, g3)
         assert t["last_push"]["lane"] == "fast", t
         assert worker_pids(r.sock) == pids
@@ -195,16 +168,12 @@ def test_refused_commit_is_aborted_then_the_push_reloads(tmp):
 
 def test_certificate_haproxy_did_not_load_under_that_path_reloads(tmp):
     with Rig(tmp) as r:
-        r.start_haproxy()
-        r.start_deployer()
         one, two = gen_cert(tmp, "one"), gen_cert(tmp, "two")
         # loaded through crt-base with a relative name: HAProxy knows it by another path than ssl_certs_dir's
         cfg = tls_cfg(r, ["x"]).replace(f"crt {r.etc}/ssl/x", "crt site.pem").replace(
             "global\n", f"global\n    crt-base {r.etc}/ssl/..//ssl\n")
-        g1 = write_generation(r.run_dir, cfg, {"site.pem": "".join(one)})
-        push(r, 1, g1)
-        pids = worker_pids(r.sock)
-        g2 = write_generation(r.run_dir, cfg, {"site.pem": "".join(two)})
+        pids = started(r, cfg, {"site.pem": pem(one)})
+        g2 = gen(r, cfg, {"site.pem": pem(two)})
         t = push(r, 2, g2)
         assert t["last_push"]["lane"] == "reload", t
         assert "not referenced" in r.log(), r.log()
