@@ -20,10 +20,11 @@ FRAME_TIMEOUT_S = 30.0
 HAPROXY = "/usr/sbin/haproxy"
 
 
-def write_generation(run_dir, cfg, maps=None, certs=None):
+def write_generation(run_dir, cfg, maps=None, certs=None, crt_lists=None):
     """Writes <run_dir>/gen/<hex>/ as rundir_write does; returns the checksum."""
     files = [("config", "haproxy.cfg", cfg.encode())] + [("map", n, c.encode()) for n, c in (maps or {}).items()]
     files += [("cert", n, c.encode()) for n, c in (certs or {}).items()]
+    files += [("crt-list", n, c.encode()) for n, c in (crt_lists or {}).items()]
     files.sort(key=lambda f: (f[0].encode(), f[1].encode()))
     h = hashlib.sha256()
     entries = []
@@ -33,7 +34,7 @@ def write_generation(run_dir, cfg, maps=None, certs=None):
         entries.append({"kind": kind, "name": name, "sha256": hx, "size": len(data)})
     checksum = "sha256:" + h.hexdigest()
     d = os.path.join(run_dir, "gen", h.hexdigest())
-    sub = {"config": "", "map": "maps", "cert": "certs"}
+    sub = {"config": "", "map": "maps", "cert": "certs", "crt-list": "crt-lists"}
     for kind, name, data in files:
         os.makedirs(os.path.join(d, sub[kind]), exist_ok=True)
         with open(os.path.join(d, sub[kind], name), "wb") as f:

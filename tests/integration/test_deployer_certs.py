@@ -56,15 +56,15 @@ def pem(cert_key):
     return cert_key[0] + cert_key[1]
 
 
-def gen(r, cfg, certs):
-    return write_generation(r.run_dir, cfg, certs=certs)
+def gen(r, cfg, certs, crt_lists=None):
+    return write_generation(r.run_dir, cfg, certs=certs, crt_lists=crt_lists)
 
 
-def started(r, cfg, certs):
+def started(r, cfg, certs, crt_lists=None):
     """HAProxy and the deployer up, generation 1 (cfg, certs) pushed; returns the worker PIDs."""
     r.start_haproxy()
     r.start_deployer()
-    assert push(r, 1, gen(r, cfg, certs))["last_push"]["lane"] == "reload"
+    assert push(r, 1, gen(r, cfg, certs, crt_lists))["last_push"]["lane"] == "reload"
     return worker_pids(r.sock)
 
 
@@ -96,6 +96,26 @@ def test_rotated_certificate_takes_the_fast_lane_and_survives_a_later_reload(tmp
         assert push(r, 3, g3)["last_push"]["lane"] == "reload"
         assert worker_pids(r.sock) != pids
         assert served_cn(r.fe) == "two"
+
+
+def test_certificates_of_a_crt_list_rotate_without_a_reload_and_a_crt_list_change_reloads(tmp):
+    """As the default templates do it: one <ns>_<secret>.pem per Secret, listed with SNI filters in a crt-list."""
+    with Rig(tmp) as r:
+        one, two, three = gen_cert(tmp, "one"), gen_cert(tmp, "two"), gen_cert(tmp, "three")
+        cfg = tls_cfg(r, ["x"]).replace(f"crt {r.etc}/ssl/x", f"crt-list {r.etc}/general/certificates.list")
+        lst = {"certificates.list": f"{r.etc}/ssl/ns_a.pem [] a.example\n{r.etc}/ssl/ns_b.pem [] b.example\n"}
+        pids = started(r, cfg, {"ns_a.pem": pem(one), "ns_b.pem": pem(two)}, lst)
+        assert served_cn(r.fe, "a.example") == "one" and served_cn(r.fe, "b.example") == "two"
+        t = push(r, 2, gen(r, cfg, {"ns_a.pem": pem(three), "ns_b.pem": pem(two)}, lst))
+        assert t["last_push"]["lane"] == "fast", t
+        assert worker_pids(r.sock) == pids
+        assert served_cn(r.fe, "a.example") == "three" and served_cn(r.fe, "b.example") == "two"
+        # a host added to a Secret's SNI filters changes the crt-list: HAProxy reads it again on a reload
+        lst2 = {"certificates.list": lst["certificates.list"] + f"{r.etc}/ssl/ns_b.pem [] c.example\n"}
+        t = push(r, 3, gen(r, cfg, {"ns_a.pem": pem(three), "ns_b.pem": pem(two)}, lst2))
+        assert t["last_push"]["lane"] == "reload", t
+        assert worker_pids(r.sock) != pids
+        assert served_cn(r.fe, "c.example") == "two"
 
 
 def test_new_certificate_name_takes_one_reload(tmp):
@@ -184,6 +204,7 @@ def test_certificate_haproxy_did_not_load_under_that_path_reloads(tmp):
 if __name__ == "__main__":
     harness.run([
         test_rotated_certificate_takes_the_fast_lane_and_survives_a_later_reload,
+        test_certificates_of_a_crt_list_rotate_without_a_reload_and_a_crt_list_change_reloads,
         test_new_certificate_name_takes_one_reload,
         test_large_certificate_sends_its_key_apart_and_one_too_large_reloads,
         test_refused_commit_is_aborted_then_the_push_reloads,
