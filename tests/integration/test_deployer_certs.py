@@ -186,19 +186,27 @@ def test_refused_commit_is_aborted_then_the_push_reloads(tmp):
         assert served_cn(r.fe) == "two"
 
 
-def test_certificate_haproxy_did_not_load_under_that_path_reloads(tmp):
+def test_certificate_path_as_haproxy_spells_it_is_used_and_one_it_did_not_load_reloads(tmp):
     with Rig(tmp) as r:
-        one, two = gen_cert(tmp, "one"), gen_cert(tmp, "two")
-        # loaded through crt-base with a relative name: HAProxy knows it by another path than ssl_certs_dir's
-        cfg = tls_cfg(r, ["x"]).replace(f"crt {r.etc}/ssl/x", "crt site.pem").replace(
-            "global\n", f"global\n    crt-base {r.etc}/ssl/..//ssl\n")
-        pids = started(r, cfg, {"site.pem": pem(one)})
-        g2 = gen(r, cfg, {"site.pem": pem(two)})
-        t = push(r, 2, g2)
-        assert t["last_push"]["lane"] == "reload", t
-        assert "not referenced" in r.log(), r.log()
-        assert worker_pids(r.sock) != pids
+        one, two, three = gen_cert(tmp, "one"), gen_cert(tmp, "two"), gen_cert(tmp, "three")
+        # HAProxy names a certificate as the configuration spells its path; `show ssl cert` tells which
+        spelled = tls_cfg(r, ["x"]).replace(f"crt {r.etc}/ssl/x", f"crt {r.etc}//ssl/./site.pem")
+        pids = started(r, spelled, {"site.pem": pem(one)})
+        assert f"{r.etc}//ssl/./site.pem" in master(r.sock, "@1 show ssl cert")
+        t = push(r, 2, gen(r, spelled, {"site.pem": pem(two)}))
+        assert t["last_push"]["lane"] == "fast", (t, r.log())
+        assert worker_pids(r.sock) == pids
         assert served_cn(r.fe) == "two"
+        # through crt-base with "..": the same file for the kernel, not a name we can vouch for
+        based = tls_cfg(r, ["x"]).replace(f"crt {r.etc}/ssl/x", "crt site.pem").replace(
+            "global\n", f"global\n    crt-base {r.etc}/ssl/../ssl\n")
+        push(r, 3, gen(r, based, {"site.pem": pem(two)}))
+        pids = worker_pids(r.sock)
+        t = push(r, 4, gen(r, based, {"site.pem": pem(three)}))
+        assert t["last_push"]["lane"] == "reload", t
+        assert "HAProxy did not load it as" in r.log(), r.log()
+        assert worker_pids(r.sock) != pids
+        assert served_cn(r.fe) == "three"
 
 
 if __name__ == "__main__":
@@ -208,5 +216,5 @@ if __name__ == "__main__":
         test_new_certificate_name_takes_one_reload,
         test_large_certificate_sends_its_key_apart_and_one_too_large_reloads,
         test_refused_commit_is_aborted_then_the_push_reloads,
-        test_certificate_haproxy_did_not_load_under_that_path_reloads,
+        test_certificate_path_as_haproxy_spells_it_is_used_and_one_it_did_not_load_reloads,
     ])

@@ -80,6 +80,27 @@ START_TEST(test_mcli_ssl_cert_answers)
 }
 END_TEST
 
+START_TEST(test_mcli_show_ssl_cert_names_are_found_by_normalised_path)
+{
+    /* as 2.6.12 answers with a transaction open: "*" lines are transactions, not certificates */
+    const char *answer = "# transaction\n*/etc/ssl/b.pem\n# filename\n/etc/haproxy//ssl/b.pem\n"
+                         "/etc/haproxy/ssl/./a.pem\n/etc/other/../haproxy/ssl/c.pem\n";
+    struct mcli_ssl_certs c;
+    ck_assert_int_eq(mcli_parse_ssl_certs(answer, &c), 0);
+    ck_assert_uint_eq(c.n, 3);
+    ck_assert_str_eq(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/b.pem"), "/etc/haproxy//ssl/b.pem");
+    ck_assert_str_eq(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl//a.pem"), "/etc/haproxy/ssl/./a.pem");
+    /* ".." is not resolved: through a symlink it may name another file */
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/c.pem"));
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/ssl/b.pem"));
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/.a.pem"));
+    mcli_ssl_certs_free(&c);
+    ck_assert_int_eq(mcli_parse_ssl_certs("# filename\n", &c), 0);
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/x"));
+    mcli_ssl_certs_free(&c);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("deployer_mcli");
@@ -88,6 +109,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_mcli_show_proc_is_parsed);
     tcase_add_test(tc, test_mcli_answer_success_rules);
     tcase_add_test(tc, test_mcli_ssl_cert_answers);
+    tcase_add_test(tc, test_mcli_show_ssl_cert_names_are_found_by_normalised_path);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,7 +26,7 @@ struct local {
     struct push *busy;  /* one push at a time */
 };
 
-enum phase { PH_FAST_SERVERS, PH_FAST_MAPS, PH_FAST_ABORT, PH_PROC_BEFORE, PH_RELOAD, PH_PROC_AFTER };
+enum phase { PH_FAST_CERT_NAMES, PH_FAST_SERVERS, PH_FAST_MAPS, PH_FAST_ABORT, PH_PROC_BEFORE, PH_RELOAD, PH_PROC_AFTER };
 
 struct push {
     struct local *l;
@@ -38,7 +38,7 @@ struct push {
     struct diff_plan plan;
     char **map_paths;                /* owned: production paths of the maps changed in the fast lane */
     size_t nmaps;
-    char **cert_paths;               /* owned: production paths of the certificates updated in the fast lane */
+    char **cert_paths;               /* owned: HAProxy's names of the certificates updated in the fast lane */
     size_t ncerts;
     char fast_error[512];            /* why the fast lane failed, while its ssl cert transactions are aborted */
     enum phase phase;
@@ -556,47 +556,60 @@ static void on_fast_servers(struct mcli *m, struct mcli_cmd *cmds, size_t n, con
         fast_failed(x, "cannot reach the master CLI (fence or deadline)");
 }
 
-/* `set ssl cert` (one payload, or the certificates and then `<path>.key`) and `commit ssl cert` for every
- * certificate whose content changed: one transaction at a time, as HAProxy allows. */
-static int cert_commands(struct push *x, struct mcli_cmd **c, size_t *cn, size_t *cap)
+static int changed_cert(const struct push *x, const struct rundir_entry *e)
+{
+    const struct rundir_entry *o = e->kind == RUNDIR_KIND_CERT ? find_entry(x->prev, e->kind, e->name) : NULL;
+    return o && strcmp(o->sha256, e->sha256) != 0;
+}
+
+/* `set ssl cert` (one payload, or the certificates and then `<name>.key`) and `commit ssl cert` for every
+ * certificate whose content changed, under the name the worker loaded it by (loaded: its `show ssl cert`),
+ * one transaction after the other as HAProxy allows. 0; 1 with why when a certificate is not loaded under
+ * its path (a reload reads it); -1 out of memory. */
+static int cert_commands(struct push *x, const struct mcli_ssl_certs *loaded, struct mcli_cmd **c, size_t *cn,
+                         size_t *cap, char *why, size_t whylen)
 {
     struct local *l = x->l;
     for (size_t i = 0; i < x->g->nfiles; i++) {
         const struct rundir_entry *e = &x->g->files[i];
-        const struct rundir_entry *o = e->kind == RUNDIR_KIND_CERT ? find_entry(x->prev, e->kind, e->name) : NULL;
-        if (!o || !strcmp(o->sha256, e->sha256)) continue;
-        char path[4096], why[256];
+        if (!changed_cert(x, e)) continue;
+        char path[4096];
         struct diff_cert_payloads cp;
-        if (cert_payloads(&l->paths, x->g, e, path, sizeof(path), &cp, why, sizeof(why)) != 0) {
-            diff_cert_payloads_free(&cp);
-            return -1; /* classify said it fits: the generation changed under us */
+        int rc = cert_payloads(&l->paths, x->g, e, path, sizeof(path), &cp, why, whylen);
+        const char *name = rc == 0 ? mcli_ssl_certs_find(loaded, path) : NULL;
+        if (rc == 0 && (!name || !cli_word_ok(name))) {
+            snprintf(why, whylen, "certificate %s: HAProxy did not load it as %.200s", e->name, path);
+            rc = 1;
         }
-        char **cpaths = realloc(x->cert_paths, (x->ncerts + 1) * sizeof(*cpaths));
-        int rc = cpaths ? 0 : -1;
+        /* the payloads were cut for our path; HAProxy's spelling of it may be longer */
+        size_t room = name ? MCLI_BATCH_MAX - CERT_CMD_OVERHEAD - strlen(name) : 0;
+        if (rc == 0 && (strlen(cp.pem) > room || (cp.key && strlen(cp.key) > room))) {
+            snprintf(why, whylen, "certificate %s: over one request under HAProxy's name for it", e->name);
+            rc = 1;
+        }
+        char **cpaths = rc == 0 ? realloc(x->cert_paths, (x->ncerts + 1) * sizeof(*cpaths)) : NULL;
+        if (rc == 0 && !cpaths) rc = -1;
         if (cpaths) x->cert_paths = cpaths;
-        if (rc == 0 && !(x->cert_paths[x->ncerts] = strdup(path))) rc = -1;
+        if (rc == 0 && !(x->cert_paths[x->ncerts] = strdup(name))) rc = -1;
         if (rc == 0) x->ncerts++;
-        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s <<\n%s", path, cp.pem);
-        if (rc == 0 && cp.key) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s.key <<\n%s", path, cp.key);
-        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 commit ssl cert %s", path);
+        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s <<\n%s", name, cp.pem);
+        if (rc == 0 && cp.key) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s.key <<\n%s", name, cp.key);
+        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 commit ssl cert %s", name);
         diff_cert_payloads_free(&cp);
-        if (rc < 0) return -1;
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-/* 0 if the fast lane was started, -1 if this change does not fit it. */
-static int start_fast_lane(struct push *x)
+/* Sends the fast lane's commands (loaded: the worker's certificates, when some changed). 0 started (or
+ * nothing to send), 1 does not fit after all (logged), -1 out of memory or not started. */
+static int send_fast_commands(struct push *x, const struct mcli_ssl_certs *loaded)
 {
     struct local *l = x->l;
-    char why[256];
-    if (!x->prev || !classify(&l->paths, x->prev, x->g, &x->plan, why, sizeof(why))) {
-        if (x->prev) log_info("change takes the reload lane", "target", l->base.name, "why", why);
-        return -1;
-    }
     struct mcli_cmd *c = NULL;
     size_t cn = 0, cap = 0;
     int rc = 0;
+    char why[256] = "";
     for (size_t i = 0; i < x->plan.nops && rc == 0; i++) {
         const struct diff_server_op *o = &x->plan.ops[i];
         if (o->what & DIFF_SET_ADDR) {
@@ -611,7 +624,7 @@ static int start_fast_lane(struct push *x)
                               o->enabled ? "ready" : "maint");
     }
     /* certificates before the maps: the prepare answers must stay the last ones (on_fast_servers) */
-    if (rc == 0) rc = cert_commands(x, &c, &cn, &cap);
+    if (rc == 0 && loaded) rc = cert_commands(x, loaded, &c, &cn, &cap, why, sizeof(why));
     for (size_t i = 0; i < x->g->nfiles && rc == 0; i++) {
         const struct rundir_entry *e = &x->g->files[i];
         const struct rundir_entry *o = e->kind == RUNDIR_KIND_MAP ? find_entry(x->prev, e->kind, e->name) : NULL;
@@ -633,9 +646,10 @@ static int start_fast_lane(struct push *x)
         rc = mcli_cmd_add(&c, &cn, &cap, "@1 prepare map %s", path);
     }
     x->r.lane = TARGET_LANE_FAST;
-    if (rc < 0) {
+    if (rc != 0) {
         mcli_cmds_free(c, cn);
-        return -1;
+        if (rc > 0) log_info("change takes the reload lane", "target", l->base.name, "why", why);
+        return rc;
     }
     if (cn == 0) { /* same runtime state: only the files (a comment, spacing) */
         fast_finish(x);
@@ -644,6 +658,46 @@ static int start_fast_lane(struct push *x)
     x->phase = PH_FAST_SERVERS;
     if (mcli_run(l->loop, l->socket, c, cn, 0, l->gate, x->p.deadline_ms, on_fast_servers, x) < 0) return -1;
     return 0;
+}
+
+static void on_cert_names(struct mcli *m, struct mcli_cmd *cmds, size_t n, const struct mcli_result *r, void *data)
+{
+    struct push *x = data;
+    (void)m;
+    struct mcli_ssl_certs loaded;
+    if (!r->ok || n != 1 || !cmds[0].answer || mcli_parse_ssl_certs(cmds[0].answer, &loaded) < 0) {
+        log_warn("show ssl cert failed: reloading instead", "target", x->l->base.name, "error",
+                 r->ok ? "out of memory" : r->error);
+        start_reload_lane(x);
+        return;
+    }
+    int rc = send_fast_commands(x, &loaded); /* a read: not counted as a runtime command */
+    mcli_ssl_certs_free(&loaded);
+    if (rc != 0) start_reload_lane(x);
+}
+
+/* 0 if the fast lane was started, -1 if this change does not fit it. */
+static int start_fast_lane(struct push *x)
+{
+    struct local *l = x->l;
+    char why[256];
+    if (!x->prev || !classify(&l->paths, x->prev, x->g, &x->plan, why, sizeof(why))) {
+        if (x->prev) log_info("change takes the reload lane", "target", l->base.name, "why", why);
+        return -1;
+    }
+    int certs = 0;
+    for (size_t i = 0; i < x->g->nfiles; i++) certs |= changed_cert(x, &x->g->files[i]);
+    if (!certs) return send_fast_commands(x, NULL) == 0 ? 0 : -1;
+    /* the names the worker loaded its certificates by: `set ssl cert` takes no other */
+    struct mcli_cmd *c = NULL;
+    size_t cn = 0, cap = 0;
+    x->phase = PH_FAST_CERT_NAMES;
+    x->r.lane = TARGET_LANE_FAST;
+    if (mcli_cmd_add(&c, &cn, &cap, "@1 show ssl cert") < 0) {
+        mcli_cmds_free(c, cn);
+        return -1;
+    }
+    return mcli_run(l->loop, l->socket, c, cn, 0, l->gate, x->p.deadline_ms, on_cert_names, x) < 0 ? -1 : 0;
 }
 
 static int local_push(struct target *t, const struct target_push *p, target_push_cb cb, void *data)

@@ -3,8 +3,8 @@
  *
  * A push: if the target runs a generation we still have and the change fits the fast lane (diff.h: slot
  * servers; maps and certificates whose content changed, under the same names), the runtime commands go
- * first (`@1 set server ...`; `@1 set ssl cert <path>` / `commit ssl cert <path>`, one transaction per
- * certificate, at the production path HAProxy loaded it from; `@1 prepare map` / `add map @ver` / `commit
+ * first (`@1 set server ...`; `@1 show ssl cert`, then `@1 set ssl cert <name>` / `commit ssl cert <name>`,
+ * one transaction per certificate, under the name the worker loaded its production path by; `@1 prepare map` / `add map @ver` / `commit
  * map @ver`, chunked below 16 KB), then the files are written so a later reload keeps the state; a runtime
  * command that fails aborts the ssl cert transactions and sends the push to the reload lane. A certificate
  * added, removed or renamed, a crt-list changed, or a PEM too large for the runtime API, reloads. Reload lane:
