@@ -40,7 +40,6 @@ struct push {
     size_t nmaps;
     char **cert_paths;               /* owned: HAProxy's names of the certificates updated in the fast lane */
     size_t ncerts;
-    char fast_error[512];            /* why the fast lane failed, while its ssl cert transactions are aborted */
     enum phase phase;
     struct mcli_proc before;
     uv_timer_t poll;
@@ -671,7 +670,8 @@ static void on_cert_names(struct mcli *m, struct mcli_cmd *cmds, size_t n, const
         start_reload_lane(x);
         return;
     }
-    int rc = send_fast_commands(x, &loaded); /* a read: not counted as a runtime command */
+    /* show ssl cert is a read: not counted as a runtime command */
+    int rc = send_fast_commands(x, &loaded);
     mcli_ssl_certs_free(&loaded);
     if (rc != 0) start_reload_lane(x);
 }
