@@ -20,9 +20,11 @@ FRAME_TIMEOUT_S = 30.0
 HAPROXY = "/usr/sbin/haproxy"
 
 
-def write_generation(run_dir, cfg, maps=None):
+def write_generation(run_dir, cfg, maps=None, certs=None, crt_lists=None):
     """Writes <run_dir>/gen/<hex>/ as rundir_write does; returns the checksum."""
     files = [("config", "haproxy.cfg", cfg.encode())] + [("map", n, c.encode()) for n, c in (maps or {}).items()]
+    files += [("cert", n, c.encode()) for n, c in (certs or {}).items()]
+    files += [("crt-list", n, c.encode()) for n, c in (crt_lists or {}).items()]
     files.sort(key=lambda f: (f[0].encode(), f[1].encode()))
     h = hashlib.sha256()
     entries = []
@@ -32,12 +34,11 @@ def write_generation(run_dir, cfg, maps=None):
         entries.append({"kind": kind, "name": name, "sha256": hx, "size": len(data)})
     checksum = "sha256:" + h.hexdigest()
     d = os.path.join(run_dir, "gen", h.hexdigest())
-    os.makedirs(os.path.join(d, "maps"), exist_ok=True)
+    sub = {"config": "", "map": "maps", "cert": "certs", "crt-list": "crt-lists"}
     for kind, name, data in files:
-        with open(os.path.join(d, name if kind == "config" else os.path.join("maps", name)), "wb") as f:
+        os.makedirs(os.path.join(d, sub[kind]), exist_ok=True)
+        with open(os.path.join(d, sub[kind], name), "wb") as f:
             f.write(data)
-    if not maps:
-        os.rmdir(os.path.join(d, "maps"))
     with open(os.path.join(d, "manifest.json"), "w") as f:
         json.dump({"checksum": checksum, "files": entries}, f)
     return checksum

@@ -94,6 +94,61 @@ START_TEST(test_diff_changes_that_do_not_fit_take_the_reload_lane)
 }
 END_TEST
 
+#define CERT_BLOCK "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+#define KEY_BLOCK "-----BEGIN PRIVATE KEY-----\nMIIBkey\n-----END PRIVATE KEY-----\n"
+
+static int payloads(const char *pem, size_t max, struct diff_cert_payloads *out, char *why)
+{
+    return diff_cert_payloads(pem, strlen(pem), max, out, why, 256);
+}
+
+START_TEST(test_diff_cert_payload_drops_empty_lines_and_text_between_blocks)
+{
+    /* an empty line ends a CLI payload: one inside the PEM would cut the certificate short */
+    const char *pem = "Bag Attributes\r\n" CERT_BLOCK "\n\r\n   \n" KEY_BLOCK "\n";
+    struct diff_cert_payloads p;
+    char why[256] = "";
+    ck_assert_int_eq(payloads(pem, 4096, &p, why), 0);
+    ck_assert_str_eq(p.pem, CERT_BLOCK KEY_BLOCK);
+    ck_assert_ptr_null(p.key);
+    ck_assert_ptr_null(strstr(p.pem, "\n\n"));
+    diff_cert_payloads_free(&p);
+}
+END_TEST
+
+START_TEST(test_diff_cert_payload_too_large_splits_the_key_apart)
+{
+    const char *pem = CERT_BLOCK CERT_BLOCK "-----BEGIN EC PARAMETERS-----\nBggq\n-----END EC PARAMETERS-----\n"
+                      "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n";
+    struct diff_cert_payloads p;
+    char why[256] = "";
+    size_t chain = 2 * strlen(CERT_BLOCK), keylen = 128; /* the two key blocks */
+    ck_assert_uint_gt(keylen, chain);
+    ck_assert_int_eq(payloads(pem, keylen, &p, why), 0);
+    ck_assert_str_eq(p.pem, CERT_BLOCK CERT_BLOCK);
+    ck_assert_str_eq(p.key, "-----BEGIN EC PARAMETERS-----\nBggq\n-----END EC PARAMETERS-----\n"
+                            "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n");
+    diff_cert_payloads_free(&p);
+    /* a part over the bound: the runtime API cannot take it */
+    ck_assert_int_eq(payloads(pem, keylen - 1, &p, why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "over the"));
+    ck_assert_ptr_null(p.pem);
+}
+END_TEST
+
+START_TEST(test_diff_cert_payload_refuses_what_is_not_a_certificate)
+{
+    struct diff_cert_payloads p;
+    char why[256] = "";
+    ck_assert_int_eq(payloads(KEY_BLOCK, 4096, &p, why), 1);
+    ck_assert_str_eq(why, "no certificate in the file");
+    ck_assert_int_eq(payloads("-----BEGIN CERTIFICATE-----\nMIIB\n", 4096, &p, why), 1);
+    ck_assert_str_eq(why, "a PEM block without its END line");
+    ck_assert_int_eq(payloads(CERT_BLOCK CERT_BLOCK, strlen(CERT_BLOCK), &p, why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "no key to send apart"));
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("deployer_diff");
@@ -102,6 +157,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_diff_slot_address_weight_state_changes_become_ops);
     tcase_add_test(tc, test_diff_ipv6_addresses_are_fast);
     tcase_add_test(tc, test_diff_changes_that_do_not_fit_take_the_reload_lane);
+    tcase_add_test(tc, test_diff_cert_payload_drops_empty_lines_and_text_between_blocks);
+    tcase_add_test(tc, test_diff_cert_payload_too_large_splits_the_key_apart);
+    tcase_add_test(tc, test_diff_cert_payload_refuses_what_is_not_a_certificate);
     suite_add_tcase(s, tc);
     return s;
 }

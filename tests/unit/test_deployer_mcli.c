@@ -55,6 +55,52 @@ START_TEST(test_mcli_answer_success_rules)
 }
 END_TEST
 
+/* The answers real HAProxy 2.6.12 gave through the master CLI (recorded by hand with socat). */
+START_TEST(test_mcli_ssl_cert_answers)
+{
+    const char *set = "@1 set ssl cert /etc/ssl/a.pem <<\n-----BEGIN CERTIFICATE-----\n";
+    ck_assert_int_eq(mcli_answer_ok(set, "Transaction created for certificate /etc/ssl/a.pem!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(set, "Transaction updated for certificate /etc/ssl/a.pem!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(set, "Can't replace a certificate which is not referenced by the configuration!\n"
+                                         "Can't update /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(set, "unable to load certificate from file '/etc/ssl/a.pem'.\n"
+                                         "Can't load the payload\nCan't update /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(set, ""), 0);
+    const char *commit = "@1 commit ssl cert /etc/ssl/a.pem\n";
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem.\nSuccess!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem....\nSuccess!"), 1);
+    ck_assert_int_eq(mcli_answer_ok(commit, "The transaction must contain at least a certificate and a private key!\n"
+                                            "Can't commit /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, "Committing /etc/ssl/a.pem.\nFailed!\nSuccess! is not the last line"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, "No ongoing transaction! !\nCan't commit /etc/ssl/a.pem!"), 0);
+    ck_assert_int_eq(mcli_answer_ok(commit, ""), 0);
+    ck_assert_int_eq(mcli_answer_ok("@1 abort ssl cert /etc/ssl/a.pem\n",
+                                    "Transaction aborted for certificate '/etc/ssl/a.pem'!"), 1);
+    ck_assert_int_eq(mcli_answer_ok("@1 abort ssl cert /etc/ssl/a.pem\n", "No ongoing transaction!"), 0);
+}
+END_TEST
+
+START_TEST(test_mcli_show_ssl_cert_names_are_found_by_normalised_path)
+{
+    /* as 2.6.12 answers with a transaction open: "*" lines are transactions, not certificates */
+    const char *answer = "# transaction\n*/etc/ssl/b.pem\n# filename\n/etc/haproxy//ssl/b.pem\n"
+                         "/etc/haproxy/ssl/./a.pem\n/etc/other/../haproxy/ssl/c.pem\n";
+    struct mcli_ssl_certs c;
+    ck_assert_int_eq(mcli_parse_ssl_certs(answer, &c), 0);
+    ck_assert_uint_eq(c.n, 3);
+    ck_assert_str_eq(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/b.pem"), "/etc/haproxy//ssl/b.pem");
+    ck_assert_str_eq(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl//a.pem"), "/etc/haproxy/ssl/./a.pem");
+    /* ".." is not resolved: through a symlink it may name another file */
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/c.pem"));
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/ssl/b.pem"));
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/etc/haproxy/ssl/.a.pem"));
+    mcli_ssl_certs_free(&c);
+    ck_assert_int_eq(mcli_parse_ssl_certs("# filename\n", &c), 0);
+    ck_assert_ptr_null(mcli_ssl_certs_find(&c, "/x"));
+    mcli_ssl_certs_free(&c);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("deployer_mcli");
@@ -62,6 +108,8 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_mcli_answers_end_at_the_next_prompt);
     tcase_add_test(tc, test_mcli_show_proc_is_parsed);
     tcase_add_test(tc, test_mcli_answer_success_rules);
+    tcase_add_test(tc, test_mcli_ssl_cert_answers);
+    tcase_add_test(tc, test_mcli_show_ssl_cert_names_are_found_by_normalised_path);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,8 +133,17 @@ static void on_pushed(struct target *t, const struct target_result *r, void *dat
     const char *result = r->ok ? "ok" : "failed";
     metrics_counter_inc(d->m_pushes, (const char *const[]){t->name, r->lane, result});
     metrics_histogram_observe(d->m_push_seconds, (const char *const[]){r->lane}, (double)r->duration_ms / 1000.0);
-    if (r->runtime_commands)
-        metrics_counter_add(d->m_runtime, (const char *const[]){t->name}, (double)r->runtime_commands);
+    static const char *const runtime_kinds[] = TARGET_RUNTIME_KIND_NAMES;
+    size_t by_kind = 0;
+    for (size_t k = 0; k < TARGET_RUNTIME_KINDS; k++) {
+        by_kind += r->runtime_by_kind[k];
+        if (r->runtime_by_kind[k])
+            metrics_counter_add(d->m_runtime, (const char *const[]){t->name, runtime_kinds[k]},
+                                (double)r->runtime_by_kind[k]);
+    }
+    if (r->runtime_commands > by_kind)
+        metrics_counter_add(d->m_runtime, (const char *const[]){t->name, "other"},
+                            (double)(r->runtime_commands - by_kind));
     if (r->reloaded) {
         metrics_counter_inc(d->m_reloads, (const char *const[]){reason, r->ok ? "ok" : "refused"});
         metrics_histogram_observe(d->m_reload_seconds, NULL, (double)r->reload_ms / 1000.0);
@@ -281,6 +290,7 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     static const char *const reload_labels[] = {"reason", "result", NULL};
     static const char *const lane_label[] = {"lane", NULL};
     static const char *const target_label[] = {"target", NULL};
+    static const char *const runtime_labels[] = {"target", "kind", NULL};
     d->m_pushes = metrics_counter(d->reg, "haproxy_ic_deploy_pushes_total", "Pushes by target, lane and result.",
                                   push_labels, NULL);
     d->m_reloads = metrics_counter(d->reg, "haproxy_ic_deploy_reloads_total",
@@ -294,7 +304,8 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
                                             duration_buckets, sizeof(duration_buckets) / sizeof(duration_buckets[0]),
                                             NULL);
     d->m_runtime = metrics_counter(d->reg, "haproxy_ic_deploy_runtime_commands_total",
-                                   "Runtime API commands sent in the fast lane.", target_label, NULL);
+                                   "Runtime API commands answered in the fast lane, by kind (server, map, ssl_cert).",
+                                   runtime_labels, NULL);
     d->m_drift = metrics_counter(d->reg, "haproxy_ic_deploy_drift_repairs_total",
                                  "Drift found and repaired on a target that had been in sync.", target_label, NULL);
     d->m_in_sync = metrics_gauge(d->reg, "haproxy_ic_deploy_targets_in_sync", "Targets running the LKG.", NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 /* Tokens on one server line: name, address and options; real lines have a dozen. */
 #define TOKENS_MAX 128
 
@@ -257,4 +259,88 @@ void diff_plan_free(struct diff_plan *plan)
     free(plan->ops);
     plan->ops = NULL;
     plan->nops = 0;
+}
+
+/* ---- certificate payloads ---- */
+
+#define PEM_BEGIN "-----BEGIN "
+#define PEM_END "-----END "
+
+/* Key material goes to the `.key` payload: every private key form, and the EC parameters that openssl
+ * writes in front of an EC key. */
+static int pem_label_is_key(const char *label, size_t len)
+{
+    static const char ecp[] = "EC PARAMETERS";
+    if (len == sizeof(ecp) - 1 && !memcmp(label, ecp, len)) return 1;
+    for (size_t i = 0; i + 11 <= len; i++)
+        if (!memcmp(label + i, "PRIVATE KEY", 11)) return 1;
+    return 0;
+}
+
+static int pem_label_is_cert(const char *label, size_t len)
+{
+    return (len == 11 && !memcmp(label, "CERTIFICATE", 11)) || (len == 19 && !memcmp(label, "TRUSTED CERTIFICATE", 19));
+}
+
+int diff_cert_payloads(const char *pem, size_t len, size_t max, struct diff_cert_payloads *out, char *why,
+                       size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    struct buf all, certs, keys;
+    buf_init(&all);
+    buf_init(&certs);
+    buf_init(&keys);
+    int in_block = 0, is_key = 0, ncerts = 0, rc = 0;
+    size_t off = 0;
+    struct line l;
+    while (next_line(pem, len, &off, &l)) {
+        while (l.len && (l.s[l.len - 1] == '\r' || l.s[l.len - 1] == ' ' || l.s[l.len - 1] == '\t')) l.len--;
+        if (!l.len) continue; /* an empty line would end the payload early */
+        size_t bl = strlen(PEM_BEGIN);
+        if (!in_block) {
+            if (l.len <= bl + 5 || memcmp(l.s, PEM_BEGIN, bl) != 0) continue; /* text between blocks */
+            const char *label = l.s + bl;
+            size_t lablen = l.len - bl - 5;
+            in_block = 1;
+            is_key = pem_label_is_key(label, lablen);
+            ncerts += pem_label_is_cert(label, lablen);
+        }
+        struct buf *part = is_key ? &keys : &certs;
+        buf_append(&all, l.s, l.len);
+        buf_putc(&all, '\n');
+        buf_append(part, l.s, l.len);
+        buf_putc(part, '\n');
+        if (l.len > strlen(PEM_END) && !memcmp(l.s, PEM_END, strlen(PEM_END))) in_block = 0;
+    }
+    if (all.oom || certs.oom || keys.oom) {
+        rc = -1;
+    } else if (in_block) {
+        rc = 1, snprintf(why, whylen, "a PEM block without its END line");
+    } else if (!ncerts) {
+        rc = 1, snprintf(why, whylen, "no certificate in the file");
+    } else if (all.len <= max) {
+        out->pem = buf_steal(&all);
+    } else if (!keys.len) {
+        rc = 1, snprintf(why, whylen, "%zu bytes of PEM is over the %zu a runtime payload takes, and no key to send apart",
+                         all.len, max);
+    } else if (certs.len > max || keys.len > max) {
+        rc = 1, snprintf(why, whylen, "certificates (%zu bytes) or key (%zu bytes) over the %zu a runtime payload takes",
+                         certs.len, keys.len, max);
+    } else {
+        out->pem = buf_steal(&certs);
+        if (!(out->key = buf_steal(&keys))) rc = -1;
+    }
+    buf_free(&all);
+    buf_free(&certs);
+    buf_free(&keys);
+    if (rc == 0 && !out->pem) rc = -1;
+    if (rc != 0) diff_cert_payloads_free(out);
+    return rc;
+}
+
+void diff_cert_payloads_free(struct diff_cert_payloads *out)
+{
+    free(out->pem);
+    free(out->key);
+    out->pem = out->key = NULL;
 }

@@ -4,7 +4,9 @@
  * `disabled`/`enabled` (servers on pre-allocated slots: `server SRV_n addr:port ...`). Each such line
  * becomes one runtime operation. Anything else (a line added or removed, a new backend, more endpoints
  * than slots, a changed option, a host name where an address was) does not fit, with the reason.
- * Map files are not compared here (target_local.c compares the manifests).
+ * Map files are not compared here (target_local.c compares the manifests). A certificate whose content
+ * changed becomes `set ssl cert` payloads (diff_cert_payloads): PEM blocks only, never an empty line (it
+ * ends a CLI payload), split into certificates and key when one payload would not fit.
  * Not for: sending the commands (mcli.h) or deciding when to push (scheduler.h). */
 #ifndef HTIC_DEPLOYER_DIFF_H
 #define HTIC_DEPLOYER_DIFF_H
@@ -38,6 +40,18 @@ struct diff_plan {
     struct diff_server_op *ops;  /* owned */
     size_t nops;
 };
+
+/* A certificate file (certificates, chain and key in one PEM) as `set ssl cert` payloads. */
+struct diff_cert_payloads {
+    char *pem;  /* owned: every PEM block of the file, or (when key is set) all but the key blocks */
+    char *key;  /* owned: the key blocks, for `set ssl cert <path>.key`, when one payload would exceed max */
+};
+
+/* Returns 0 with out filled (free with diff_cert_payloads_free), 1 when the file cannot go through the
+ * runtime API (why says so: no certificate, or a part larger than max bytes), -1 when out of memory. */
+int diff_cert_payloads(const char *pem, size_t len, size_t max, struct diff_cert_payloads *out, char *why,
+                       size_t whylen);
+void diff_cert_payloads_free(struct diff_cert_payloads *out);
 
 /* Returns 0 with plan filled (free with diff_plan_free), -1 when out of memory. */
 int diff_configs(const char *a, size_t alen, const char *b, size_t blen, struct diff_plan *plan);

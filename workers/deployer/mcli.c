@@ -306,11 +306,111 @@ int mcli_parse_proc(const char *text, struct mcli_proc *out)
     return seen_master ? 0 : -1;
 }
 
+/* s ends with the line want (the whole answer, or its last line). */
+static int last_line_is(const char *s, const char *want)
+{
+    size_t n = strlen(s), w = strlen(want);
+    return n >= w && !strcmp(s + n - w, want) && (n == w || s[n - w - 1] == '\n');
+}
+
 int mcli_answer_ok(const char *cmd, const char *answer)
 {
     if (!answer) return 0;
+    if (!strncmp(cmd, "@1 ", 3)) cmd += 3;
+    /* ssl cert transactions: "Transaction created|updated for certificate <path>!", then "Committing <path>"
+     * with a dot per step and "Success!" (or "Failed!" and why) on its own line */
+    if (!strncmp(cmd, "set ssl cert ", 13))
+        return !strncmp(answer, "Transaction created ", 20) || !strncmp(answer, "Transaction updated ", 20);
+    if (!strncmp(cmd, "commit ssl cert ", 16)) return !strncmp(answer, "Committing ", 11) && last_line_is(answer, "Success!");
+    if (!strncmp(cmd, "abort ssl cert ", 15)) return !strncmp(answer, "Transaction aborted ", 20);
     /* `set server ... addr` reports what changed; state and weight answer nothing on success */
     if (strstr(cmd, " addr ")) return !strncmp(answer, "IP changed", 10) || !strncmp(answer, "no need to change", 17);
     if (strstr(cmd, "prepare map")) return !strncmp(answer, "New version created", 19);
     return answer[0] == '\0';
+}
+
+/* ---- show ssl cert ---- */
+
+/* path with runs of '/' and "/./" collapsed (lexically: "..", symlinks and crt-base stay as spelled). */
+static char *normalise_path(const char *p, size_t len)
+{
+    char *o = malloc(len + 1);
+    if (!o) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '/' && n && o[n - 1] == '/') continue;
+        if (p[i] == '.' && n && o[n - 1] == '/' && (i + 1 == len || p[i + 1] == '/')) {
+            i++; /* "/./" (or a final "/."): skip the dot and its slash */
+            continue;
+        }
+        o[n++] = p[i];
+    }
+    if (n > 1 && o[n - 1] == '/') n--;
+    o[n] = '\0';
+    return o;
+}
+
+static int by_norm(const void *a, const void *b)
+{
+    return strcmp(((const struct mcli_ssl_cert *)a)->norm, ((const struct mcli_ssl_cert *)b)->norm);
+}
+
+int mcli_parse_ssl_certs(const char *text, struct mcli_ssl_certs *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t cap = 0;
+    int in_names = 0;
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        while (len && (line[len - 1] == '\r' || line[len - 1] == ' ')) len--;
+        if (len && line[0] == '#') {
+            in_names = len >= 10 && !strncmp(line, "# filename", 10);
+        } else if (in_names && len && line[0] != '*' && len <= MCLI_SSL_CERT_NAME_MAX) {
+            if (out->n == cap) {
+                size_t c = cap ? cap * 2 : 16;
+                struct mcli_ssl_cert *t = realloc(out->items, c * sizeof(*t));
+                if (!t) goto oom;
+                out->items = t;
+                cap = c;
+            }
+            struct mcli_ssl_cert *e = &out->items[out->n];
+            e->name = strndup(line, len);
+            e->norm = e->name ? normalise_path(line, len) : NULL;
+            if (!e->norm) {
+                free(e->name);
+                goto oom;
+            }
+            out->n++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (out->n) qsort(out->items, out->n, sizeof(*out->items), by_norm);
+    return 0;
+oom:
+    mcli_ssl_certs_free(out);
+    return -1;
+}
+
+const char *mcli_ssl_certs_find(const struct mcli_ssl_certs *c, const char *path)
+{
+    struct mcli_ssl_cert key = {.norm = normalise_path(path, strlen(path))};
+    if (!key.norm || !c->n) {
+        free(key.norm);
+        return NULL;
+    }
+    const struct mcli_ssl_cert *hit = bsearch(&key, c->items, c->n, sizeof(*c->items), by_norm);
+    free(key.norm);
+    return hit ? hit->name : NULL;
+}
+
+void mcli_ssl_certs_free(struct mcli_ssl_certs *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->items[i].norm);
+        free(c->items[i].name);
+    }
+    free(c->items);
+    c->items = NULL;
+    c->n = 0;
 }

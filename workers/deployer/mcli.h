@@ -69,7 +69,26 @@ struct mcli_proc {
 };
 /* Pure: parses `show proc`. 0, or -1 if it is not a show proc answer. */
 int mcli_parse_proc(const char *text, struct mcli_proc *out);
-/* Pure: 1 if the answer to a `set server` / map command is a success. */
+/* The certificates a worker loaded (`show ssl cert`), by the name HAProxy gave each: the path as the
+ * configuration or crt-list spelled it, which `set ssl cert` must repeat exactly. */
+struct mcli_ssl_cert {
+    char *norm;  /* owned: the path with repeated '/' and "/./" collapsed, to compare ours with */
+    char *name;  /* owned: HAProxy's name */
+};
+struct mcli_ssl_certs {
+    struct mcli_ssl_cert *items;  /* owned, sorted by norm */
+    size_t n;
+};
+/* A name longer than this is not a path (PATH_MAX). */
+#define MCLI_SSL_CERT_NAME_MAX 4096
+/* Pure: parses a `show ssl cert` answer (the committed names after `# filename`; `*` transactions are
+ * not certificates). 0, or -1 when out of memory. */
+int mcli_parse_ssl_certs(const char *text, struct mcli_ssl_certs *out);
+/* HAProxy's name for path (compared normalised), or NULL if no worker certificate has it. */
+const char *mcli_ssl_certs_find(const struct mcli_ssl_certs *c, const char *path);
+void mcli_ssl_certs_free(struct mcli_ssl_certs *c);
+
+/* Pure: 1 if the answer to a `set server`, map or ssl cert command (with or without `@1 `) is a success. */
 int mcli_answer_ok(const char *cmd, const char *answer);
 
 #endif

@@ -19,6 +19,10 @@
 
 struct target;
 
+/* Runtime commands by what they change, the `kind` label of haproxy_ic_deploy_runtime_commands_total. */
+enum target_runtime_kind { TARGET_RUNTIME_SERVER, TARGET_RUNTIME_MAP, TARGET_RUNTIME_SSL_CERT, TARGET_RUNTIME_KINDS };
+#define TARGET_RUNTIME_KIND_NAMES {"server", "map", "ssl_cert"}
+
 struct target_push {
     const char *term;
     int64_t generation;
@@ -37,7 +41,8 @@ struct target_result {
     const char *running;    /* what it runs afterwards ("" unknown) */
     int64_t duration_ms;
     int64_t reload_ms;      /* reload to confirmed, when reloaded */
-    size_t runtime_commands;
+    size_t runtime_commands;                       /* all of them */
+    size_t runtime_by_kind[TARGET_RUNTIME_KINDS];  /* those counted by kind; the rest shows as "other" */
     size_t files_written;
 };
 

@@ -11,6 +11,8 @@
 
 /* A map payload chunk: below the batch bound with room for the `add map @ver <path> <<` line. */
 #define MAP_CHUNK_MAX (MCLI_BATCH_MAX - 1024)
+/* `@1 set ssl cert ` + path + `.key <<` + the newlines: what a certificate payload shares its request with. */
+#define CERT_CMD_OVERHEAD 32
 
 struct local {
     struct target base;
@@ -24,7 +26,7 @@ struct local {
     struct push *busy;  /* one push at a time */
 };
 
-enum phase { PH_FAST_SERVERS, PH_FAST_MAPS, PH_PROC_BEFORE, PH_RELOAD, PH_PROC_AFTER };
+enum phase { PH_FAST_CERT_NAMES, PH_FAST_SERVERS, PH_FAST_MAPS, PH_FAST_ABORT, PH_PROC_BEFORE, PH_RELOAD, PH_PROC_AFTER };
 
 struct push {
     struct local *l;
@@ -36,6 +38,8 @@ struct push {
     struct diff_plan plan;
     char **map_paths;                /* owned: production paths of the maps changed in the fast lane */
     size_t nmaps;
+    char **cert_paths;               /* owned: HAProxy's names of the certificates updated in the fast lane */
+    size_t ncerts;
     enum phase phase;
     struct mcli_proc before;
     uv_timer_t poll;
@@ -96,19 +100,62 @@ static const struct rundir_entry *find_entry(const struct rundir_gen *g, int kin
     return NULL;
 }
 
-/* 1 if prev -> g fits the fast lane: same set of files, only the config (by diff.c's rules) and maps
- * changed. Fills plan (when not NULL) and the list of changed maps. */
-static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan,
-                    char *why, size_t whylen)
+/* 1 if the master CLI can carry path as one word: its parser splits on spaces and tabs, takes `;` between
+ * commands and `\\` as an escape, and a newline would end the command. */
+static int cli_word_ok(const char *path)
+{
+    return path[0] && !path[strcspn(path, " \t;\\\r\n")];
+}
+
+/* The payloads of a changed certificate of g, at its production path. 0, or 1 with why (does not fit),
+ * -1 out of memory or unreadable (why says so). */
+static int cert_payloads(const struct layout_paths *paths, const struct rundir_gen *g, const struct rundir_entry *f,
+                         char *path, size_t pathlen, struct diff_cert_payloads *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    if (layout_prod_path(paths, f->kind, f->name, path, pathlen) < 0 || !cli_word_ok(path))
+        return snprintf(why, whylen, "certificate %s: a path the master CLI cannot carry", f->name), 1;
+    char *data = NULL;
+    size_t len = 0;
+    struct err e = {0};
+    if (layout_read_gen_file(g, f, &data, &len, &e) < 0)
+        return snprintf(why, whylen, "certificate %s: %.200s", f->name, e.msg), -1;
+    char sub[200];
+    int rc = diff_cert_payloads(data, len, MCLI_BATCH_MAX - CERT_CMD_OVERHEAD - strlen(path), out, sub, sizeof(sub));
+    free(data);
+    if (rc > 0) snprintf(why, whylen, "certificate %s: %s", f->name, sub);
+    else if (rc < 0) snprintf(why, whylen, "out of memory");
+    return rc;
+}
+
+/* 1 if prev -> g fits the fast lane: same set of files, only the config (by diff.c's rules), maps and the
+ * content of certificates changed (a certificate added, removed or renamed, or a crt-list changed, needs
+ * HAProxy to read its configuration again). Fills plan (when not NULL). */
+static int classify(const struct layout_paths *paths, const struct rundir_gen *prev, const struct rundir_gen *g,
+                    struct diff_plan *plan, char *why, size_t whylen)
 {
     if (prev->nfiles != g->nfiles) return snprintf(why, whylen, "files were added or removed"), 0;
     const struct rundir_entry *ca = NULL, *cb = NULL;
     for (size_t i = 0; i < g->nfiles; i++) {
         const struct rundir_entry *f = &g->files[i], *o = find_entry(prev, f->kind, f->name);
         if (!o) return snprintf(why, whylen, "files were added or removed"), 0;
-        if (f->kind == RUNDIR_KIND_CONFIG) ca = o, cb = f;
-        else if (strcmp(o->sha256, f->sha256) != 0 && f->kind != RUNDIR_KIND_MAP)
+        if (f->kind == RUNDIR_KIND_CONFIG) {
+            ca = o, cb = f;
+        } else if (!strcmp(o->sha256, f->sha256)) {
+            continue;
+        } else if (f->kind == RUNDIR_KIND_MAP) {
+            char path[4096];
+            if (layout_prod_path(paths, f->kind, f->name, path, sizeof(path)) < 0 || !cli_word_ok(path))
+                return snprintf(why, whylen, "map %s: a path the master CLI cannot carry", f->name), 0;
+        } else if (f->kind == RUNDIR_KIND_CERT) {
+            char path[4096];
+            struct diff_cert_payloads cp;
+            int rc = cert_payloads(paths, g, f, path, sizeof(path), &cp, why, whylen);
+            diff_cert_payloads_free(&cp);
+            if (rc != 0) return 0;
+        } else {
             return snprintf(why, whylen, "%s %s changed", rundir_kind_name(f->kind), f->name), 0;
+        }
     }
     if (!ca || !cb) return snprintf(why, whylen, "no haproxy.cfg"), 0;
     char *a = NULL, *b = NULL;
@@ -136,7 +183,7 @@ static int local_fast_ok(struct target *t, const char *from, const char *to)
     struct rundir_gen *a = NULL, *b = NULL;
     char why[256];
     int fast = rundir_open(l->run_dir, from, &a, NULL) == 0 && rundir_open(l->run_dir, to, &b, NULL) == 0 &&
-               classify(a, b, NULL, why, sizeof(why));
+               classify(&l->paths, a, b, NULL, why, sizeof(why));
     rundir_gen_free(a);
     rundir_gen_free(b);
     return fast;
@@ -151,6 +198,8 @@ static void push_free(struct push *x)
     diff_plan_free(&x->plan);
     for (size_t i = 0; i < x->nmaps; i++) free(x->map_paths[i]);
     free(x->map_paths);
+    for (size_t i = 0; i < x->ncerts; i++) free(x->cert_paths[i]);
+    free(x->cert_paths);
     free(x);
 }
 
@@ -328,10 +377,61 @@ static void start_reload_lane(struct push *x)
 
 /* ---- fast lane ---- */
 
+/* Counts the answered commands by what they change (the metric's kind label). */
+static void count_runtime(struct push *x, const struct mcli_cmd *cmds, size_t answered)
+{
+    x->r.runtime_commands += answered;
+    static const struct {
+        const char *prefix;
+        int kind;
+    } kinds[] = {{"set server ", TARGET_RUNTIME_SERVER},  {"prepare map ", TARGET_RUNTIME_MAP},
+                 {"add map ", TARGET_RUNTIME_MAP},         {"commit map ", TARGET_RUNTIME_MAP},
+                 {"set ssl cert ", TARGET_RUNTIME_SSL_CERT}, {"commit ssl cert ", TARGET_RUNTIME_SSL_CERT},
+                 {"abort ssl cert ", TARGET_RUNTIME_SSL_CERT}};
+    for (size_t i = 0; i < answered; i++) {
+        const char *c = cmds[i].line;
+        if (!strncmp(c, "@1 ", 3)) c += 3;
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+            if (!strncmp(c, kinds[k].prefix, strlen(kinds[k].prefix))) {
+                x->r.runtime_by_kind[kinds[k].kind]++;
+                break;
+            }
+    }
+}
+
+static void on_certs_aborted(struct mcli *m, struct mcli_cmd *cmds, size_t n, const struct mcli_result *r,
+                             void *data)
+{
+    struct push *x = data;
+    (void)m;
+    count_runtime(x, cmds, r->answered);
+    /* a certificate committed before the failure answers "No ongoing transaction": nothing was left open */
+    for (size_t i = 0; i < n && i < x->ncerts; i++)
+        if (mcli_answer_ok(cmds[i].line, cmds[i].answer))
+            log_info("ssl cert transaction aborted", "target", x->l->base.name, "path", x->cert_paths[i]);
+    if (!r->ok) log_warn("ssl cert abort not confirmed", "target", x->l->base.name, "error", r->error);
+    start_reload_lane(x);
+}
+
+/* The fast lane did not finish: an open ssl cert transaction is aborted (it would block every later
+ * `set ssl cert` of that worker, which keeps serving if the reload is refused), then the reload lane. */
 static void fast_failed(struct push *x, const char *why)
 {
-    log_warn("fast lane failed: reloading instead", "target", x->l->base.name, "error", why);
+    struct local *l = x->l;
+    log_warn("fast lane failed: reloading instead", "target", l->base.name, "error", why);
     audit(x, "runtime", "failed", why);
+    if (x->ncerts) {
+        struct mcli_cmd *c = NULL;
+        size_t cn = 0, cap = 0;
+        int rc = 0;
+        for (size_t i = 0; i < x->ncerts && rc == 0; i++)
+            rc = mcli_cmd_add(&c, &cn, &cap, "@1 abort ssl cert %s", x->cert_paths[i]);
+        x->phase = PH_FAST_ABORT;
+        if (rc == 0 && mcli_run(l->loop, l->socket, c, cn, 0, l->gate, x->p.deadline_ms, on_certs_aborted, x) == 0)
+            return;
+        if (rc < 0) mcli_cmds_free(c, cn);
+        log_warn("ssl cert transactions not aborted", "target", l->base.name, "error", "fence, deadline or out of memory");
+    }
     start_reload_lane(x);
 }
 
@@ -357,6 +457,8 @@ static void fast_finish(struct push *x)
         roll_back(x, why);
         return;
     }
+    for (size_t i = 0; i < x->ncerts; i++)
+        log_info("certificate updated without a reload", "target", x->l->base.name, "path", x->cert_paths[i]);
     audit(x, "runtime", "ok", NULL);
     done(x, 1, NULL);
 }
@@ -413,7 +515,7 @@ static void on_fast_maps(struct mcli *m, struct mcli_cmd *cmds, size_t n, const 
     struct push *x = data;
     char buf[512];
     (void)m;
-    x->r.runtime_commands += r->answered;
+    count_runtime(x, cmds, r->answered);
     const char *bad = r->ok ? failed_answer(cmds, n, buf, sizeof(buf)) : r->error;
     if (bad) fast_failed(x, bad);
     else fast_finish(x);
@@ -425,7 +527,7 @@ static void on_fast_servers(struct mcli *m, struct mcli_cmd *cmds, size_t n, con
     struct local *l = x->l;
     char buf[512];
     (void)m;
-    x->r.runtime_commands += r->answered;
+    count_runtime(x, cmds, r->answered);
     const char *bad = r->ok ? failed_answer(cmds, n, buf, sizeof(buf)) : r->error;
     if (bad) {
         fast_failed(x, bad);
@@ -453,18 +555,60 @@ static void on_fast_servers(struct mcli *m, struct mcli_cmd *cmds, size_t n, con
         fast_failed(x, "cannot reach the master CLI (fence or deadline)");
 }
 
-/* 0 if the fast lane was started, -1 if this change does not fit it. */
-static int start_fast_lane(struct push *x)
+static int changed_cert(const struct push *x, const struct rundir_entry *e)
+{
+    const struct rundir_entry *o = e->kind == RUNDIR_KIND_CERT ? find_entry(x->prev, e->kind, e->name) : NULL;
+    return o && strcmp(o->sha256, e->sha256) != 0;
+}
+
+/* `set ssl cert` (one payload, or the certificates and then `<name>.key`) and `commit ssl cert` for every
+ * certificate whose content changed, under the name the worker loaded it by (loaded: its `show ssl cert`),
+ * one transaction after the other as HAProxy allows. 0; 1 with why when a certificate is not loaded under
+ * its path (a reload reads it); -1 out of memory. */
+static int cert_commands(struct push *x, const struct mcli_ssl_certs *loaded, struct mcli_cmd **c, size_t *cn,
+                         size_t *cap, char *why, size_t whylen)
 {
     struct local *l = x->l;
-    char why[256];
-    if (!x->prev || !classify(x->prev, x->g, &x->plan, why, sizeof(why))) {
-        if (x->prev) log_info("change takes the reload lane", "target", l->base.name, "why", why);
-        return -1;
+    for (size_t i = 0; i < x->g->nfiles; i++) {
+        const struct rundir_entry *e = &x->g->files[i];
+        if (!changed_cert(x, e)) continue;
+        char path[4096];
+        struct diff_cert_payloads cp;
+        int rc = cert_payloads(&l->paths, x->g, e, path, sizeof(path), &cp, why, whylen);
+        const char *name = rc == 0 ? mcli_ssl_certs_find(loaded, path) : NULL;
+        if (rc == 0 && (!name || !cli_word_ok(name))) {
+            snprintf(why, whylen, "certificate %s: HAProxy did not load it as %.200s", e->name, path);
+            rc = 1;
+        }
+        /* the payloads were cut for our path; HAProxy's spelling of it may be longer */
+        size_t room = name ? MCLI_BATCH_MAX - CERT_CMD_OVERHEAD - strlen(name) : 0;
+        if (rc == 0 && (strlen(cp.pem) > room || (cp.key && strlen(cp.key) > room))) {
+            snprintf(why, whylen, "certificate %s: over one request under HAProxy's name for it", e->name);
+            rc = 1;
+        }
+        char **cpaths = rc == 0 ? realloc(x->cert_paths, (x->ncerts + 1) * sizeof(*cpaths)) : NULL;
+        if (rc == 0 && !cpaths) rc = -1;
+        if (cpaths) x->cert_paths = cpaths;
+        if (rc == 0 && !(x->cert_paths[x->ncerts] = strdup(name))) rc = -1;
+        if (rc == 0) x->ncerts++;
+        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s <<\n%s", name, cp.pem);
+        if (rc == 0 && cp.key) rc = mcli_cmd_add(c, cn, cap, "@1 set ssl cert %s.key <<\n%s", name, cp.key);
+        if (rc == 0) rc = mcli_cmd_add(c, cn, cap, "@1 commit ssl cert %s", name);
+        diff_cert_payloads_free(&cp);
+        if (rc != 0) return rc;
     }
+    return 0;
+}
+
+/* Sends the fast lane's commands (loaded: the worker's certificates, when some changed). 0 started (or
+ * nothing to send), 1 does not fit after all (logged), -1 out of memory or not started. */
+static int send_fast_commands(struct push *x, const struct mcli_ssl_certs *loaded)
+{
+    struct local *l = x->l;
     struct mcli_cmd *c = NULL;
     size_t cn = 0, cap = 0;
     int rc = 0;
+    char why[256] = "";
     for (size_t i = 0; i < x->plan.nops && rc == 0; i++) {
         const struct diff_server_op *o = &x->plan.ops[i];
         if (o->what & DIFF_SET_ADDR) {
@@ -478,6 +622,8 @@ static int start_fast_lane(struct push *x)
             rc = mcli_cmd_add(&c, &cn, &cap, "@1 set server %s/%s state %s", o->backend, o->server,
                               o->enabled ? "ready" : "maint");
     }
+    /* certificates before the maps: the prepare answers must stay the last ones (on_fast_servers) */
+    if (rc == 0 && loaded) rc = cert_commands(x, loaded, &c, &cn, &cap, why, sizeof(why));
     for (size_t i = 0; i < x->g->nfiles && rc == 0; i++) {
         const struct rundir_entry *e = &x->g->files[i];
         const struct rundir_entry *o = e->kind == RUNDIR_KIND_MAP ? find_entry(x->prev, e->kind, e->name) : NULL;
@@ -499,9 +645,10 @@ static int start_fast_lane(struct push *x)
         rc = mcli_cmd_add(&c, &cn, &cap, "@1 prepare map %s", path);
     }
     x->r.lane = TARGET_LANE_FAST;
-    if (rc < 0) {
+    if (rc != 0) {
         mcli_cmds_free(c, cn);
-        return -1;
+        if (rc > 0) log_info("change takes the reload lane", "target", l->base.name, "why", why);
+        return rc;
     }
     if (cn == 0) { /* same runtime state: only the files (a comment, spacing) */
         fast_finish(x);
@@ -510,6 +657,47 @@ static int start_fast_lane(struct push *x)
     x->phase = PH_FAST_SERVERS;
     if (mcli_run(l->loop, l->socket, c, cn, 0, l->gate, x->p.deadline_ms, on_fast_servers, x) < 0) return -1;
     return 0;
+}
+
+static void on_cert_names(struct mcli *m, struct mcli_cmd *cmds, size_t n, const struct mcli_result *r, void *data)
+{
+    struct push *x = data;
+    (void)m;
+    struct mcli_ssl_certs loaded;
+    if (!r->ok || n != 1 || !cmds[0].answer || mcli_parse_ssl_certs(cmds[0].answer, &loaded) < 0) {
+        log_warn("show ssl cert failed: reloading instead", "target", x->l->base.name, "error",
+                 r->ok ? "out of memory" : r->error);
+        start_reload_lane(x);
+        return;
+    }
+    /* show ssl cert is a read: not counted as a runtime command */
+    int rc = send_fast_commands(x, &loaded);
+    mcli_ssl_certs_free(&loaded);
+    if (rc != 0) start_reload_lane(x);
+}
+
+/* 0 if the fast lane was started, -1 if this change does not fit it. */
+static int start_fast_lane(struct push *x)
+{
+    struct local *l = x->l;
+    char why[256];
+    if (!x->prev || !classify(&l->paths, x->prev, x->g, &x->plan, why, sizeof(why))) {
+        if (x->prev) log_info("change takes the reload lane", "target", l->base.name, "why", why);
+        return -1;
+    }
+    int certs = 0;
+    for (size_t i = 0; i < x->g->nfiles; i++) certs |= changed_cert(x, &x->g->files[i]);
+    if (!certs) return send_fast_commands(x, NULL) == 0 ? 0 : -1;
+    /* the names the worker loaded its certificates by: `set ssl cert` takes no other */
+    struct mcli_cmd *c = NULL;
+    size_t cn = 0, cap = 0;
+    x->phase = PH_FAST_CERT_NAMES;
+    x->r.lane = TARGET_LANE_FAST;
+    if (mcli_cmd_add(&c, &cn, &cap, "@1 show ssl cert") < 0) {
+        mcli_cmds_free(c, cn);
+        return -1;
+    }
+    return mcli_run(l->loop, l->socket, c, cn, 0, l->gate, x->p.deadline_ms, on_cert_names, x) < 0 ? -1 : 0;
 }
 
 static int local_push(struct target *t, const struct target_push *p, target_push_cb cb, void *data)

@@ -2,9 +2,12 @@
  * files at the production paths (layout.h), runtime changes and reloads through the master CLI (mcli.h).
  *
  * A push: if the target runs a generation we still have and the change fits the fast lane (diff.h: slot
- * servers; maps whose content changed), the runtime commands go first (`@1 set server ...`, `@1 prepare
- * map` / `add map @ver` / `commit map @ver`, chunked below 16 KB), then the files are written so a later
- * reload keeps the state; a runtime command that fails sends the push to the reload lane. Reload lane:
+ * servers; maps and certificates whose content changed, under the same names), the runtime commands go
+ * first (`@1 set server ...`; `@1 show ssl cert`, then `@1 set ssl cert <name>` / `commit ssl cert <name>`,
+ * one transaction per certificate, under the name the worker loaded its production path by; `@1 prepare map` / `add map @ver` / `commit
+ * map @ver`, chunked below 16 KB), then the files are written so a later reload keeps the state; a runtime
+ * command that fails aborts the ssl cert transactions and sends the push to the reload lane. A certificate
+ * added, removed or renamed, a crt-list changed, or a PEM too large for the runtime API, reloads. Reload lane:
  * referenced files, then haproxy.cfg, then `show proc`, `reload`, and `show proc` until the master counted
  * the reload: confirmed when a new worker appeared and the failed-reload counter did not grow; refused
  * otherwise, and then the files are rolled back to the previous generation (the old worker kept serving).
