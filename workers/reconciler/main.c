@@ -15,6 +15,7 @@
 #include "common/store/packed.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
+#include "workers/reconciler/fetch.h"
 #include "workers/reconciler/watch.h"
 
 struct reconciler {
@@ -25,6 +26,7 @@ struct reconciler {
     struct packed_proj *proj;      /* owned */
     struct watch **watches;        /* owned array; each owned */
     size_t n;
+    struct fetcher fetcher;        /* store: on-demand GETs in flight */
     struct watch_stats *reported;  /* owned, n entries: the totals already added to the counters */
     struct metrics_registry *reg;  /* owned */
     struct metric_family *objects, *items, *refused;
@@ -67,6 +69,7 @@ static void on_refused(void *data, const char *resource, const char *key, size_t
 
 static void stop_all(struct reconciler *r)
 {
+    fetch_cancel_all(&r->fetcher);
     for (size_t i = 0; i < r->n; i++) watch_stop(r->watches[i]);
     free(r->watches);
     r->watches = NULL;
@@ -80,7 +83,11 @@ static void stop_all(struct reconciler *r)
 static void on_message(struct worker *w, struct json_object *msg, const char *type)
 {
     struct reconciler *r = w->data;
-    (void)msg;
+    if (!strcmp(type, "fetch")) {
+        if (fetch_on_message(&r->fetcher, r->watches, r->n, msg) < 0)
+            log_warn("fetch refused: not an on-demand resource or malformed");
+        return;
+    }
     if (strcmp(type, "resync") != 0) return;
     log_info("resync requested: listing every resource again");
     for (size_t i = 0; i < r->n; i++) watch_restart(r->watches[i]);
