@@ -36,9 +36,11 @@ struct renderer_role {
     int64_t next_id;                /* candidate render_ids: pid-based start, counting up */
     struct metrics_registry *reg;   /* owned */
     struct metric_family *duration, *results, *objects;
+    struct metric_family *od_cached, *od_fetches;   /* store: on-demand */
     int stopping;
     int incomplete;                 /* the last render waits for on-demand objects (objects_after_render) */
     int cand_waiting;               /* a candidate waits for them */
+    uint64_t od_reported;           /* objs.fetches already added to od_fetches */
     struct json_object *pending_trial; /* owned: a render_request to do again once they are fetched */
 };
 
@@ -49,6 +51,9 @@ static void send_metrics(struct renderer_role *r)
     for (size_t i = 0; i < r->objs.n; i++)
         metrics_gauge_set(r->objects, (const char *const[]){r->objs.stores[i].name},
                           (double)store_count(r->objs.stores[i].store));
+    metrics_gauge_set(r->od_cached, NULL, (double)ondemand_cache_count(r->objs.cache));
+    metrics_counter_add(r->od_fetches, NULL, (double)(r->objs.fetches - r->od_reported));
+    r->od_reported = r->objs.fetches;
     struct json_object *families = NULL;
     if (metrics_to_json(r->reg, &families) < 0) return;
     struct json_object *m = ipc_msg_new("metrics");
@@ -169,6 +174,7 @@ static int ondemand_step(struct renderer_role *r, int rc_render, struct render_r
     if (st > 0) return 1;
     memset(re, 0, sizeof(*re));
     re->e = e;
+    snprintf(re->e.file, sizeof(re->e.file), "on-demand fetch");   /* no template position: what failed is named */
     return -1;
 }
 
@@ -382,7 +388,11 @@ static int metrics_init(struct renderer_role *r)
                                  (const char *const[]){"result", "kind", NULL}, NULL);
     r->objects = metrics_gauge(r->reg, "haproxy_ic_renderer_objects", "Objects in the renderer's store of each watched resource.",
                                (const char *const[]){"resource", NULL}, NULL);
-    return r->duration && r->results && r->objects ? 0 : -1;
+    r->od_cached = metrics_gauge(r->reg, "haproxy_ic_renderer_on_demand_cached_objects",
+                                 "Objects of store: on-demand resources held in the renderer's cache.", NULL, NULL);
+    r->od_fetches = metrics_counter(r->reg, "haproxy_ic_renderer_on_demand_fetches_total",
+                                    "Objects of store: on-demand resources asked of the reconciler.", NULL, NULL);
+    return r->duration && r->results && r->objects && r->od_cached && r->od_fetches ? 0 : -1;
 }
 
 /* A new config: the templates are compiled again and a candidate is rendered with them over the objects
