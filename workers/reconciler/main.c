@@ -10,6 +10,7 @@
 #include "common/config/config.h"
 #include "common/kube/kube_client.h"
 #include "common/kube/kube_config.h"
+#include "common/kube/kube_setup.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/store/packed.h"
@@ -151,14 +152,7 @@ static int on_start(struct worker *w)
         return -1;
     }
     const struct config_kubernetes *k = &cfg->controller.kubernetes;
-    struct kube_config_opts ko = {.mode = KUBE_CONFIG_AUTO,
-                                  .kubeconfig = k->kubeconfig && k->kubeconfig[0] ? k->kubeconfig : NULL,
-                                  .context = k->context && k->context[0] ? k->context : NULL};
-    char ua[128];
-    snprintf(ua, sizeof(ua), "haproxy-template-ic-reconciler/%s", HTIC_VERSION);
-    struct kube_client_opts copts = {.user_agent = ua, .qps = k->qps, .burst = k->burst,
-                                     .default_timeout_ms = (int)k->request_timeout_ms};
-    if (kube_config_load(&ko, &r->kcfg, &e) < 0 || kube_client_new(w->loop, r->kcfg, &copts, &r->client, &e) < 0) {
+    if (kube_setup_bulk(w->loop, k, "reconciler", &r->kcfg, &r->client, &e) < 0) {
         log_error("cannot reach the Kubernetes API", "error", e.msg);
         return -1;
     }
