@@ -125,6 +125,9 @@ static const struct route routes[] = {
     {.type = "deltas", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
     {.type = "synced", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
     {.type = "resync", .from = FROM(RENDERER), .to = FROM(RECONCILER), .absent = ROUTE_DROP},
+    /* store: on-demand: the renderer asks for the objects its templates read, the reconciler answers */
+    {.type = "fetch", .from = FROM(RENDERER), .to = FROM(RECONCILER), .absent = ROUTE_DROP},
+    {.type = "fetched", .from = FROM(RECONCILER), .to = FROM(RENDERER), .absent = ROUTE_DROP},
     {.type = "rendered", .from = FROM(RENDERER), .to = FROM(VALIDATOR) | FROM(EXECUTOR),
      .absent = ROUTE_KEEP_LATEST},
     {.type = "render_failed", .from = FROM(RENDERER), .to = FROM(EXECUTOR), .absent = ROUTE_DROP},

@@ -406,6 +406,15 @@ static void on_watch_done(void *data, struct kube_response *r, unsigned long eve
     case KUBE_ERR_TOO_MANY_REQUESTS:
     case KUBE_ERR_TRANSPORT:
     case KUBE_ERR_TIMEOUT:
+        if (strstr(r->message, KUBE_TOO_LARGE_RV)) {
+            /* the server has not seen our version (its store was restored or replaced behind it): resuming
+             * would wait for changes that already happened under other numbers, so relist as client-go does */
+            report_error(inf, "watch", r);
+            if (inf->stopped) return;
+            inf->rv[0] = '\0';
+            backoff(inf, STEP_LIST, r->retry_after_ms);
+            return;
+        }
         /* the stream dropped or was refused: resume from the last version seen, no relist */
         report_error(inf, "watch", r);
         if (!inf->stopped) backoff(inf, STEP_WATCH, r->retry_after_ms);

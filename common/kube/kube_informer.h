@@ -2,7 +2,8 @@
  * server and reports changes.
  *
  * It lists (paged), then watches from the list's resourceVersion with bookmarks; a watch that ends cleanly
- * or drops is resumed from the last resourceVersion seen (no event missed or repeated); 410 Expired and other
+ * or drops is resumed from the last resourceVersion seen (no event missed or repeated); 410 Expired, "Too large
+ * resource version" (a server whose store was restored, or a simulator restarted with new objects) and other
  * errors relist after a backoff (800 ms doubling to 30 s, full jitter, reset after 2 min without failure),
  * 429 waits at least its Retry-After. Objects are projected (managedFields and the kubectl last-applied
  * annotation dropped) before they are stored. A relist reports the difference to the store as
@@ -12,6 +13,10 @@
 
 #include "common/kube/kube_client.h"
 #include "common/kube/kube_path.h"
+
+/* What kube-apiserver's Status message says when a watch asks for a resourceVersion it has not reached
+ * (504 Timeout, cause ResourceVersionTooLarge): client-go relists on it. */
+#define KUBE_TOO_LARGE_RV "Too large resource version"
 
 struct kube_informer;
 

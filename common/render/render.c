@@ -208,6 +208,7 @@ int render_run(struct render *r, const struct render_input *in, struct render_re
     memset(re, 0, sizeof(*re));
     regs_clear(r);
     r->error = re;
+    r->in = in;
     for (size_t i = 0; i < r->nwrappers; i++) {
         r->wrappers[i].store = NULL;
         for (size_t j = 0; j < in->nstores; j++)
@@ -221,6 +222,7 @@ int render_run(struct render *r, const struct render_input *in, struct render_re
     if (rc == 0) rc = render_files(r, RUNDIR_KIND_FILE, &cfg->files, re);
     if (rc == 0) rc = render_files(r, RUNDIR_KIND_CERT, &cfg->ssl_certificates, re);
     r->error = NULL;
+    r->in = NULL;
     for (size_t i = 0; i < r->nwrappers; i++) r->wrappers[i].store = NULL;
     r->targets.store = NULL;
     if (rc == 0 && !(res->files = calloc(r->nregs ? r->nregs : 1, sizeof(res->files[0])))) {

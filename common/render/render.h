@@ -39,6 +39,12 @@ struct render_input {
     const struct render_store *stores;   /* one per watched resource, any order */
     size_t nstores;
     struct store *targets;               /* controller.haproxy_pods; NULL = none */
+    /* store: on-demand: turns an object as stored (a reference, common/store/ondemand.h) into the object a
+     * template reads: 1 and *out, or 0 when it is not at hand (the template then reads the reference; the
+     * caller fetches and renders again; peek: only look, note nothing). NULL: every object is read as stored
+     * (the validate CLI). */
+    int (*resolve)(void *data, const char *resource, const struct packed *p, int peek, const struct packed **out);
+    void *resolve_data;
 };
 
 /* One output file, owned by the render_result. */

@@ -14,11 +14,14 @@
 /* A formatted integer or boolean key. */
 #define CONTEXT_KEY_BUF 32
 
-/* A store object as a template value: read in place from its packed block, nothing copied. */
-int render_object_value(struct render *r, const struct packed *p, struct tmpl_value *out, struct tmpl_call *c)
+/* A store object as a template value: read in place from its packed block, nothing copied. An on-demand
+ * object is read from what the resolver gives (the cached object), or as its reference when not at hand. */
+int render_object_value(struct render *r, const char *resource, const struct packed *p, struct tmpl_value *out,
+                        struct tmpl_call *c)
 {
-    (void)r;
     (void)c;
+    const struct packed *full;
+    if (r->in && r->in->resolve && r->in->resolve(r->in->resolve_data, resource, p, 0, &full) == 1) p = full;
     *out = tmpl_value_packed(packed_root(p));
     return 0;
 }
@@ -49,9 +52,17 @@ void render_blame(struct render *r, const char *s)
         if (!wr->store) continue;
         size_t n = store_count(wr->store);
         for (size_t i = 0; i < n; i++) {
-            const struct packed *p = store_at(wr->store, i);
+            const struct packed *p = store_at(wr->store, i), *full = p;
             const char *b = packed_bytes(p);
             if (s >= b && s < b + packed_size(p)) {
+                name_object(r, wr->name, p);
+                return;
+            }
+            /* an on-demand object is read from its cached block, not from the reference the store holds */
+            if (!r->in || !r->in->resolve || r->in->resolve(r->in->resolve_data, wr->name, p, 1, &full) != 1 || full == p)
+                continue;
+            b = packed_bytes(full);
+            if (s >= b && s < b + packed_size(full)) {
                 name_object(r, wr->name, p);
                 return;
             }
@@ -64,7 +75,7 @@ static int push_range(struct render_wrapper *w, size_t first, size_t count, stru
     *out = tmpl_list_new(c);
     for (size_t i = first; i < first + count; i++) {
         struct tmpl_value v;
-        if (render_object_value(w->r, store_at(w->store, i), &v, c) < 0) return -1;
+        if (render_object_value(w->r, w->name, store_at(w->store, i), &v, c) < 0) return -1;
         if (tmpl_list_push(c, out, v) < 0) return tmpl_call_error(c, "out of memory");
     }
     return 0;
@@ -132,7 +143,7 @@ static int wrapper_method(void *self, const char *name, const struct tmpl_value 
         keys_text(keys, nargs, kt, sizeof(kt));
         return tmpl_call_error(c, "%s.GetSingle(%s) matched %zu objects, expected one or none", w->name, kt, n);
     }
-    return render_object_value(w->r, store_at(w->store, first), out, c);
+    return render_object_value(w->r, w->name, store_at(w->store, first), out, c);
 }
 
 static const struct tmpl_native_ops wrapper_ops = {.type_name = "Store", .call_method = wrapper_method};

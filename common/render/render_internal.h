@@ -36,12 +36,14 @@ struct render {
     struct render_reg *regs;           /* owned */
     size_t nregs, capregs;
     struct render_error *error;        /* where a native puts an object it blames; borrowed */
+    const struct render_input *in;     /* borrowed, during render_run: the resolver of on-demand objects */
 };
 
 /* The store wrapper and context natives (render_context.c). */
 void render_context_init(struct render *r);
 /* A template value for a store object (render_context.c). */
-int render_object_value(struct render *r, const struct packed *p, struct tmpl_value *out, struct tmpl_call *c);
+int render_object_value(struct render *r, const char *resource, const struct packed *p, struct tmpl_value *out,
+                        struct tmpl_call *c);
 /* Names the object a string handed to a native was read from, if any (render_context.c). */
 void render_blame(struct render *r, const char *s);
 /* file_registry.Register's store, also used for the declared outputs: 1 added, 0 identical already there,

@@ -2,10 +2,14 @@
 """The whole all-replica pipeline with real processes: the simulator, three supervisors under election (every
 role of each), real haproxy -c. Ingresses created, changed and deleted in the simulator reach every replica's
 last-known-good with the same checksum; a bad Ingress among good ones is quarantined while the good ones
-land; fixing it releases it; a reconciler killed mid-way changes nothing."""
+land; fixing it releases it; a reconciler killed mid-way changes nothing. A dropped watch, a 410 Gone relist
+and a simulator restarted on the same port with other objects lose and duplicate nothing: each time the LKG
+is byte for byte a fresh `validate --dump-rendered` render of the simulator's objects."""
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -169,5 +173,105 @@ def test_lkg_follows_the_cluster_on_every_replica_and_quarantines_a_bad_ingress(
                 p.stop()
 
 
+def sim_ingresses(sim):
+    code, _, body = sim.request("GET", "/apis/networking.k8s.io/v1/ingresses")
+    assert code == 200, (code, body)
+    return body["items"]
+
+
+def fresh_render(tmp, pipeline_yaml, ingresses, name):
+    """The files `validate --dump-rendered` renders from these objects as fixtures: {relative path: bytes}."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    fixtures = json.dumps({"ingresses": ingresses})
+    cfg = h.config(d, pipeline=pipeline_yaml + "validation_tests:\n  state:\n    fixtures: " + fixtures +
+                   "\n    assertions: [{type: contains, pattern: \"^global$\"}]\n")
+    dump = os.path.join(d, "dump")
+    r = subprocess.run([h.HTIC_BIN, "validate", "--config", cfg, "--dump-rendered", dump], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return tree_bytes(os.path.join(dump, "state"))
+
+
+def tree_bytes(root, skip=("manifest.json",)):
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            rel = os.path.relpath(os.path.join(dirpath, f), root)
+            if rel not in skip:
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    out[rel] = fh.read()
+    return out
+
+
+def backends(cfg_text):
+    return sorted(line.strip() for line in cfg_text.splitlines() if line.startswith("backend "))
+
+
+def test_dropped_watch_gone_relist_and_simulator_restart_lose_and_duplicate_nothing(tmp):
+    port = h.free_port()
+    seed = os.path.join(tmp, "seed-a.json")
+    with open(seed, "w") as f:
+        json.dump([ingress(n, n + ".example") for n in ("web", "api", "old")], f)
+    sim = KubeSim(seed=seed, auto_namespaces=True, history=4, extra_args=["--port", str(port)]).start()
+    kubeconfig = os.path.join(tmp, "kubeconfig")   # the sim's dir goes with it; the port stays the same
+    shutil.copy(sim.kubeconfig, kubeconfig)
+    frontend = h.free_port()
+    d = os.path.join(tmp, "replica")
+    os.makedirs(d)
+    http_port = h.free_port()
+    pipeline_yaml = PIPELINE.format(port=frontend)
+    cfg = h.config(d, election=True, http_port=http_port, kubeconfig=kubeconfig,
+                   leader_election_extra=FAST + "    identity: pod-0\n", pipeline=pipeline_yaml)
+    proc = h.Proc([h.HTIC_BIN, "run", "--config", cfg], d, name="replica")
+    step = [0]
+
+    def converged(what):
+        """Waits for the LKG to carry the simulator's Ingresses, then compares it with a fresh render."""
+        want = sorted("backend be_shop_" + i["metadata"]["name"] for i in sim_ingresses(sim))
+        c = h.wait_for(lambda: (lambda s: s if s and backends(lkg_config(d, s["checksum"])) == want else None)(lkg(http_port)),
+                       timeout=40, what=f"the LKG after {what}")["checksum"]
+        step[0] += 1
+        fresh = fresh_render(tmp, pipeline_yaml, sim_ingresses(sim), f"fresh{step[0]}")
+        held = tree_bytes(os.path.join(d, "run", "gen", c.split(":", 1)[1]))
+        assert held == fresh, (what, sorted(held), sorted(fresh))
+        return c
+
+    try:
+        converged("the first listing")
+        # a dropped watch: the informer watches again from its resourceVersion, the change in between arrives once
+        sim.drop_watches()
+        code, _, _ = sim.request("POST", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses", ingress("new", "new.example"))
+        assert code == 201
+        converged("a dropped watch")
+        # 410 Gone: watches paused while more changes than the history holds go by, then compacted: the relist
+        # reports the delete and the changes as such
+        sim.pause_watches(True)
+        code, _, _ = sim.request("DELETE", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/old")
+        assert code == 200
+        for n in ("g1", "g2", "g3", "g4", "g5"):
+            code, _, _ = sim.request("POST", "/apis/networking.k8s.io/v1/namespaces/shop/ingresses", ingress(n, n + ".example"))
+            assert code == 201
+        sim.compact()
+        sim.pause_watches(False)
+        converged("a 410 Gone relist")
+        # a simulator restart on the same port with other objects: web changed, api and the g* gone, one new.
+        # SIGKILL: the watch ends with a reset, not a clean end of stream, so the informer resumes from its last
+        # resourceVersion (newer than anything the new simulator has) instead of relisting
+        sim.proc.kill()
+        sim.stop()
+        seed_b = os.path.join(tmp, "seed-b.json")
+        with open(seed_b, "w") as f:
+            json.dump([ingress("web", "web2.example"), ingress("after", "after.example"), ingress("new", "new.example")], f)
+        sim = KubeSim(seed=seed_b, auto_namespaces=True, extra_args=["--port", str(port)]).start()
+        c = converged("a simulator restart")
+        assert "web2.example" in lkg_config(d, c)
+        assert lkg(http_port)["generation"] >= 4
+    finally:
+        proc.stop()
+        sim.stop()
+
+
 if __name__ == "__main__":
-    h.run([test_lkg_follows_the_cluster_on_every_replica_and_quarantines_a_bad_ingress])
+    h.run([test_lkg_follows_the_cluster_on_every_replica_and_quarantines_a_bad_ingress,
+           test_dropped_watch_gone_relist_and_simulator_restart_lose_and_duplicate_nothing])

@@ -144,19 +144,26 @@ void sim_watch_broadcast(struct sim *sim, const struct sim_event *ev)
 
 static void on_history_event(const struct sim_event *ev, void *data) { deliver(data, ev); }
 
-static void send_expired(struct sim_watch *w, uint64_t asked, uint64_t oldest)
+/* An ERROR event with a Status (code, reason, message; cause: details.causes[0].reason) ending the watch. */
+static void send_status(struct sim_watch *w, int code, const char *reason, const char *msg, const char *cause)
 {
-    char msg[200];
-    snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", (unsigned long long)asked,
-             (unsigned long long)oldest);
     struct json_object *ev = json_object_new_object(), *st = json_object_new_object();
     json_object_object_add(st, "kind", json_object_new_string("Status"));
     json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
     json_object_object_add(st, "metadata", json_object_new_object());
     json_object_object_add(st, "status", json_object_new_string("Failure"));
     json_object_object_add(st, "message", json_object_new_string(msg));
-    json_object_object_add(st, "reason", json_object_new_string("Expired"));
-    json_object_object_add(st, "code", json_object_new_int(410));
+    json_object_object_add(st, "reason", json_object_new_string(reason));
+    json_object_object_add(st, "code", json_object_new_int(code));
+    if (cause) {
+        struct json_object *d = json_object_new_object(), *causes = json_object_new_array(), *c = json_object_new_object();
+        json_object_object_add(c, "reason", json_object_new_string(cause));
+        json_object_object_add(c, "message", json_object_new_string(msg));
+        json_object_array_add(causes, c);
+        json_object_object_add(d, "causes", causes);
+        json_object_object_add(d, "retryAfterSeconds", json_object_new_int(1));
+        json_object_object_add(st, "details", d);
+    }
     json_object_object_add(ev, "type", json_object_new_string("ERROR"));
     json_object_object_add(ev, "object", st);
     struct buf b;
@@ -165,6 +172,14 @@ static void send_expired(struct sim_watch *w, uint64_t asked, uint64_t oldest)
     send_line(w, &b);
     buf_free(&b);
     json_object_put(ev);
+}
+
+static void send_expired(struct sim_watch *w, uint64_t asked, uint64_t oldest)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", (unsigned long long)asked,
+             (unsigned long long)oldest);
+    send_status(w, 410, "Expired", msg, NULL);
 }
 
 static void invalid_list_opts(struct http_request *req, const char *field, const char *cause)
@@ -291,7 +306,19 @@ void sim_watch_start(struct sim *sim, struct http_request *req, const struct sim
         watch_release(w);
         return;
     }
-    /* replay what happened after rv, then live; a future rv simply waits */
+    if (rv > sim->store.rv) {
+        /* kube-apiserver's watch cache waits up to 3 s for a version it has not reached, then answers 504
+         * "Too large resource version" (client-go relists); this store never lags, so it answers at once. A
+         * client meets this after the simulator restarted with other objects (lower versions). */
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Too large resource version: %llu, current: %llu", (unsigned long long)rv,
+                 (unsigned long long)sim->store.rv);
+        send_status(w, 504, "Timeout", msg, "ResourceVersionTooLarge");
+        http_stream_end(req);
+        watch_release(w);
+        return;
+    }
+    /* replay what happened after rv, then live */
     w->min_rv = rv;
     sim_store_history_after(&sim->store, rv, on_history_event, w);
 }

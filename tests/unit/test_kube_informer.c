@@ -262,6 +262,32 @@ START_TEST(test_kube_informer_dropped_watch_resumes_without_relist)
 }
 END_TEST
 
+START_TEST(test_kube_informer_too_large_resource_version_relists)
+{
+    /* the server was restarted with other objects: it has not reached our version 20 and says so (504,
+     * "Too large resource version"); resuming the watch would wait forever, so the informer relists */
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[" POD("a", "5") "," POD("b", "6") "]}");
+    fake_stream(&srv,
+                "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":504,\"reason\":\"Timeout\","
+                "\"message\":\"Too large resource version: 20, current: 4\",\"details\":{\"causes\":[{\"reason\":"
+                "\"ResourceVersionTooLarge\",\"message\":\"Too large resource version\"}],\"retryAfterSeconds\":1}}}\n",
+                0, 0);
+    fake_reply(&srv, 200, "", "{\"metadata\":{\"resourceVersion\":\"4\"},\"items\":[" POD("a", "3") "," POD("c", "4") "]}");
+    fake_stream(&srv, "", 0, 1);
+    fake_start(&srv);
+    struct seen s = {0};
+    struct kube_informer *inf = start(&s);
+    int want = 4;
+    spin(6000, nreq_at_least, &want);
+    spin(100, NULL, NULL);
+    ck_assert_str_eq(s.log, "+a +b | ~a +c -b | ");
+    ck_assert_int_eq(s.last_err, KUBE_ERR_TIMEOUT);
+    ck_assert_str_eq(srv.reqs[2].target, "/apis/networking.k8s.io/v1/ingresses?limit=10");
+    ck_assert_ptr_nonnull(strstr(srv.reqs[3].target, "resourceVersion=4&"));
+    kube_informer_stop(inf);
+}
+END_TEST
+
 START_TEST(test_kube_informer_list_errors_back_off_and_stop_from_callback)
 {
     fake_reply(&srv, 500, "", "{\"kind\":\"Status\",\"reason\":\"InternalError\",\"code\":500,\"message\":\"boom\"}");
@@ -446,6 +472,7 @@ Suite *suite_under_test(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_kube_list_pages_and_expired_continue);
     tcase_add_test(tc, test_kube_informer_list_watch_relist_on_410);
+    tcase_add_test(tc, test_kube_informer_too_large_resource_version_relists);
     tcase_add_test(tc, test_kube_informer_dropped_watch_resumes_without_relist);
     tcase_add_test(tc, test_kube_informer_list_errors_back_off_and_stop_from_callback);
     tcase_add_test(tc, test_kube_informer_streaming_list);

@@ -149,6 +149,125 @@ START_TEST(test_objects_changed_lists_and_exclusion_release)
 }
 END_TEST
 
+
+/* ---- store: on-demand ---- */
+
+static const char *yaml_od =
+    "controller: {leader_election: {enabled: false, lease_namespace: default}}\n"
+    "haproxy:\n  endpoints:\n    - {name: local, master_socket: /run/haproxy-master.sock}\n"
+    "watched_resources:\n"
+    "  secrets: {api_version: v1, resources: secrets, store: on-demand, index_by: [metadata.namespace, metadata.name]}\n"
+    "haproxy_config:\n  template: x\n";
+
+static void setup_od(void)
+{
+    struct err_list errs;
+    err_list_init(&errs);
+    ck_assert_int_eq(config_load_string(yaml_od, "t.yaml", &cfg, &errs), 0);
+    err_list_free(&errs);
+    struct err e;
+    ck_assert_int_eq(objects_init(&o, cfg, &e), 0);
+}
+
+#define REF(rv, hash) "{\"op\":\"upsert\",\"key\":\"shop/tls\",\"rv\":\"" rv "\",\"object\":{\"metadata\":{\"name\":\"tls\"," \
+    "\"namespace\":\"shop\",\"resourceVersion\":\"" rv "\"},\"@onDemandHash\":\"" hash "\"}}"
+
+static void apply_od(const char *items, int synced)
+{
+    char body[2048];
+    snprintf(body, sizeof(body), "{\"type\":\"deltas\",\"resource\":\"secrets\",\"seq\":1,\"synced\":%s,\"items\":[%s]}",
+             synced ? "true" : "false", items);
+    struct err e;
+    ck_assert_int_ge(objects_apply_deltas(&o, body, strlen(body), &e), 0);
+}
+
+static int fetched(const char *rv, const char *want, const char *data, const char *error)
+{
+    char body[2048];
+    if (error)
+        snprintf(body, sizeof(body), "{\"type\":\"fetched\",\"resource\":\"secrets\",\"key\":\"shop/tls\",\"want_rv\":\"%s\","
+                 "\"rv\":\"\",\"error\":\"%s\"}", want, error);
+    else
+        snprintf(body, sizeof(body), "{\"type\":\"fetched\",\"resource\":\"secrets\",\"key\":\"shop/tls\",\"want_rv\":\"%s\","
+                 "\"rv\":\"%s\",\"object\":{\"metadata\":{\"name\":\"tls\",\"namespace\":\"shop\",\"resourceVersion\":\"%s\"},"
+                 "\"data\":{\"tls.crt\":\"%s\"}}}", want, rv, rv, data);
+    struct err e;
+    int n = objects_apply_fetched(&o, body, strlen(body), &e);
+    ck_assert_msg(n >= 0, "%s", e.msg);
+    return n;
+}
+
+/* One "render": reads the secret through the resolver; returns its data or NULL, and after_render's verdict. */
+static const char *read_secret(int *verdict, char *fetch_json, size_t cap, struct err *e)
+{
+    objects_render_begin(&o);
+    const struct packed *ref = store_get(o.stores[0].store, "shop", "tls"), *full = NULL;
+    const char *data = NULL;
+    if (ref && objects_resolve(&o, "secrets", ref, 0, &full) == 1) {
+        struct packed_val d, c;
+        if (packed_get(packed_root(full), "data", 4, &d) && packed_get(d, "tls.crt", 7, &c)) data = packed_str(c, NULL);
+    }
+    struct json_object *f = NULL;
+    err_clear(e);
+    *verdict = objects_after_render(&o, &f, e);
+    snprintf(fetch_json, cap, "%s", json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(f);
+    return data;
+}
+
+START_TEST(test_objects_on_demand_fetches_what_a_render_reads_once_per_version)
+{
+    struct err e;
+    char f[1024];
+    int v;
+    apply_od(REF("7", "aaaa"), 0);
+    objects_synced(&o, "secrets", &e);
+    ck_assert_ptr_null(read_secret(&v, f, sizeof(f), &e));
+    ck_assert_int_eq(v, 1);   /* waits */
+    ck_assert_str_eq(f, "[{\"type\":\"fetch\",\"resource\":\"secrets\",\"items\":[{\"key\":\"shop/tls\",\"rv\":\"7\"}]}]");
+    ck_assert_ptr_null(read_secret(&v, f, sizeof(f), &e));
+    ck_assert_str_eq(f, "[]");   /* asked already: not asked twice */
+    ck_assert_int_eq(fetched("7", "7", "AAAA", NULL), 1);
+    ck_assert_str_eq(read_secret(&v, f, sizeof(f), &e), "AAAA");
+    ck_assert_int_eq(v, 0);
+    ck_assert_str_eq(read_secret(&v, f, sizeof(f), &e), "AAAA");   /* cached: no fetch per render */
+    ck_assert_str_eq(f, "[]");
+    /* a change: the old version is evicted, the new one fetched */
+    apply_od(REF("8", "bbbb"), 1);
+    ck_assert_ptr_null(read_secret(&v, f, sizeof(f), &e));
+    ck_assert_int_eq(v, 1);
+    ck_assert_ptr_nonnull(strstr(f, "\"rv\":\"8\""));
+    /* the API already serves a newer version: kept, but the render waits for the reference naming it */
+    ck_assert_int_eq(fetched("9", "8", "CCCC", NULL), 0);
+    ck_assert_ptr_null(read_secret(&v, f, sizeof(f), &e));
+    ck_assert_str_eq(f, "[]");
+    apply_od(REF("9", "cccc"), 1);
+    ck_assert_str_eq(read_secret(&v, f, sizeof(f), &e), "CCCC");
+    /* deleted: the cache forgets it */
+    apply_od("{\"op\":\"delete\",\"key\":\"shop/tls\",\"rv\":\"10\"}", 1);
+    ck_assert_int_eq((int)ondemand_cache_count(o.cache), 0);
+}
+END_TEST
+
+START_TEST(test_objects_on_demand_fetch_failure_fails_the_render_naming_the_object)
+{
+    struct err e;
+    char f[1024];
+    int v;
+    apply_od(REF("7", "aaaa"), 0);
+    objects_synced(&o, "secrets", &e);
+    read_secret(&v, f, sizeof(f), &e);
+    ck_assert_int_eq(fetched("", "7", NULL, "secrets shop/tls: fetch failed: InternalError (HTTP 500)"), 1);
+    ck_assert_ptr_null(read_secret(&v, f, sizeof(f), &e));
+    ck_assert_int_eq(v, -1);
+    ck_assert_str_eq(e.msg, "secrets shop/tls: fetch failed: InternalError (HTTP 500)");
+    /* reported once: the next render asks again */
+    read_secret(&v, f, sizeof(f), &e);
+    ck_assert_int_eq(v, 1);
+    ck_assert_ptr_nonnull(strstr(f, "shop/tls"));
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("renderer_objects");
@@ -158,5 +277,10 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_objects_trial_view_holds_lkg_versions);
     tcase_add_test(tc, test_objects_changed_lists_and_exclusion_release);
     suite_add_tcase(s, tc);
+    TCase *od = tcase_create("on_demand");
+    tcase_add_checked_fixture(od, setup_od, teardown);
+    tcase_add_test(od, test_objects_on_demand_fetches_what_a_render_reads_once_per_version);
+    tcase_add_test(od, test_objects_on_demand_fetch_failure_fails_the_render_naming_the_object);
+    suite_add_tcase(s, od);
     return s;
 }

@@ -10,6 +10,7 @@
 #include "common/config/config.h"
 #include "common/kube/kube_client.h"
 #include "common/kube/kube_config.h"
+#include "common/kube/kube_setup.h"
 #include "common/kube/kube_informer.h"
 #include "common/kube/kube_object.h"
 #include "common/log.h"
@@ -143,14 +144,7 @@ static int start_pod_informer(struct discovery *d, const struct config *cfg)
     const struct config_kubernetes *k = &cfg->controller.kubernetes;
     struct err e;
     err_clear(&e);
-    struct kube_config_opts ko = {.mode = KUBE_CONFIG_AUTO,
-                                  .kubeconfig = k->kubeconfig && k->kubeconfig[0] ? k->kubeconfig : NULL,
-                                  .context = k->context && k->context[0] ? k->context : NULL};
-    char ua[128];
-    snprintf(ua, sizeof(ua), "haproxy-template-ic-discovery/%s", HTIC_VERSION);
-    struct kube_client_opts copts = {.user_agent = ua, .qps = k->qps, .burst = k->burst,
-                                     .default_timeout_ms = (int)k->request_timeout_ms};
-    if (kube_config_load(&ko, &d->kcfg, &e) < 0 || kube_client_new(d->w->loop, d->kcfg, &copts, &d->client, &e) < 0) {
+    if (kube_setup_bulk(d->w->loop, k, "discovery", &d->kcfg, &d->client, &e) < 0) {
         log_error("cannot reach the Kubernetes API", "error", e.msg);
         return -1;
     }

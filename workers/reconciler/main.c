@@ -10,11 +10,13 @@
 #include "common/config/config.h"
 #include "common/kube/kube_client.h"
 #include "common/kube/kube_config.h"
+#include "common/kube/kube_setup.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/store/packed.h"
 #include "common/worker.h"
 #include "supervisor/roles.h"
+#include "workers/reconciler/fetch.h"
 #include "workers/reconciler/watch.h"
 
 struct reconciler {
@@ -25,6 +27,7 @@ struct reconciler {
     struct packed_proj *proj;      /* owned */
     struct watch **watches;        /* owned array; each owned */
     size_t n;
+    struct fetcher fetcher;        /* store: on-demand GETs in flight */
     struct watch_stats *reported;  /* owned, n entries: the totals already added to the counters */
     struct metrics_registry *reg;  /* owned */
     struct metric_family *objects, *items, *refused;
@@ -67,6 +70,7 @@ static void on_refused(void *data, const char *resource, const char *key, size_t
 
 static void stop_all(struct reconciler *r)
 {
+    fetch_cancel_all(&r->fetcher);
     for (size_t i = 0; i < r->n; i++) watch_stop(r->watches[i]);
     free(r->watches);
     r->watches = NULL;
@@ -80,7 +84,11 @@ static void stop_all(struct reconciler *r)
 static void on_message(struct worker *w, struct json_object *msg, const char *type)
 {
     struct reconciler *r = w->data;
-    (void)msg;
+    if (!strcmp(type, "fetch")) {
+        if (fetch_on_message(&r->fetcher, r->watches, r->n, msg) < 0)
+            log_warn("fetch refused: not an on-demand resource or malformed");
+        return;
+    }
     if (strcmp(type, "resync") != 0) return;
     log_info("resync requested: listing every resource again");
     for (size_t i = 0; i < r->n; i++) watch_restart(r->watches[i]);
@@ -144,14 +152,7 @@ static int on_start(struct worker *w)
         return -1;
     }
     const struct config_kubernetes *k = &cfg->controller.kubernetes;
-    struct kube_config_opts ko = {.mode = KUBE_CONFIG_AUTO,
-                                  .kubeconfig = k->kubeconfig && k->kubeconfig[0] ? k->kubeconfig : NULL,
-                                  .context = k->context && k->context[0] ? k->context : NULL};
-    char ua[128];
-    snprintf(ua, sizeof(ua), "haproxy-template-ic-reconciler/%s", HTIC_VERSION);
-    struct kube_client_opts copts = {.user_agent = ua, .qps = k->qps, .burst = k->burst,
-                                     .default_timeout_ms = (int)k->request_timeout_ms};
-    if (kube_config_load(&ko, &r->kcfg, &e) < 0 || kube_client_new(w->loop, r->kcfg, &copts, &r->client, &e) < 0) {
+    if (kube_setup_bulk(w->loop, k, "reconciler", &r->kcfg, &r->client, &e) < 0) {
         log_error("cannot reach the Kubernetes API", "error", e.msg);
         return -1;
     }

@@ -11,8 +11,12 @@
 #include "common/ipc.h"
 #include "common/kube/kube_informer.h"
 #include "common/kube/kube_object.h"
+#include "common/kube/kube_path.h"
 #include "common/log.h"
+#include "common/render/render.h"
+#include "common/store/ondemand.h"
 #include "common/store/packed.h"
+#include "common/store/store.h"
 #include "workers/reconciler/batch.h"
 #include "workers/reconciler/fieldsel.h"
 
@@ -22,6 +26,9 @@ struct watch {
     char *group, *version, *resource, *ns, *label_selector;  /* owned */
     char *server_fields;          /* owned: the field selector sent to the API server, NULL when none */
     struct fieldsel client_sel;   /* the terms matched here */
+    int on_demand;                /* store: on-demand: references are forwarded, objects fetched on request */
+    struct packed_path *ipaths[STORE_INDEX_MAX];   /* owned (on-demand): index_by, what a reference keeps */
+    size_t nipaths;
     struct kube_informer *inf;    /* owned */
     struct batch batch;
     uv_timer_t timer;             /* flushes the batch when due */
@@ -70,8 +77,10 @@ static void on_project(void *data, struct json_object *obj)
     json_object_object_del(obj, "apiVersion");
 }
 
-/* Packs obj with the configured projection into its forwarded JSON and content hash. 0, or -1 (logged). */
-static int convert(struct watch *w, const char *key, struct json_object *obj, struct buf *json, uint64_t *hash)
+/* Packs obj with the configured projection into its forwarded JSON (the reference of an on-demand resource
+ * unless full) and the content hash of the whole projected object. 0, or -1 (logged). */
+static int convert_as(struct watch *w, const char *key, struct json_object *obj, int full, struct buf *json,
+                      uint64_t *hash)
 {
     struct packed *p = NULL;
     struct err e;
@@ -82,7 +91,10 @@ static int convert(struct watch *w, const char *key, struct json_object *obj, st
         p = NULL;
         rc = packed_from_json(w->env.keys, obj, w->env.proj, &p, &e);
     }
-    if (rc == 0 && packed_to_json(packed_root(p), json) < 0) rc = -1;
+    if (rc == 0 && (w->on_demand && !full ? ondemand_ref_json(p, (const struct packed_path *const *)w->ipaths,
+                                                              w->nipaths, json)
+                                          : packed_to_json(packed_root(p), json)) < 0)
+        rc = -1;
     if (rc < 0) {
         log_error("object not converted, left out", "resource", w->name, "key", key, "error",
                   e.msg[0] ? e.msg : "out of memory");
@@ -91,6 +103,18 @@ static int convert(struct watch *w, const char *key, struct json_object *obj, st
     }
     packed_free(p);
     return rc;
+}
+
+static int convert(struct watch *w, const char *key, struct json_object *obj, struct buf *json, uint64_t *hash)
+{
+    return convert_as(w, key, obj, 0, json, hash);
+}
+
+int watch_convert_full(struct watch *w, const char *key, struct json_object *obj, struct buf *json)
+{
+    uint64_t hash;
+    on_project(w, obj);
+    return convert_as(w, key, obj, 1, json, &hash);
 }
 
 /* ---- frames ---- */
@@ -114,6 +138,21 @@ static int raw_to_string(struct json_object *o, struct printbuf *pb, int level, 
     (void)flags;
     struct raw *r = json_object_get_userdata(o);
     return printbuf_memappend(pb, r->s, (int)r->len);
+}
+
+struct json_object *watch_raw_json(char *s, size_t len)
+{
+    struct raw *r = malloc(sizeof(*r));
+    struct json_object *o = json_object_new_object();
+    if (r && o) {
+        r->s = s;
+        r->len = len;
+        json_object_set_serializer(o, raw_to_string, r, free_raw);
+    } else {
+        free(r);
+        free(s);
+    }
+    return o;
 }
 
 static void frame_begin(struct watch *w)
@@ -163,16 +202,7 @@ static int emit(void *data, const struct batch_item *it)
     json_object_object_add(item, "key", json_object_new_string(it->key));
     json_object_object_add(item, "rv", json_object_new_string(it->rv));
     if (it->op == BATCH_UPSERT) {
-        struct raw *r = malloc(sizeof(*r));
-        struct json_object *o = json_object_new_object();
-        if (r) {
-            r->s = it->json;
-            r->len = it->json_len;
-            json_object_set_serializer(o, raw_to_string, r, free_raw);
-        } else {
-            free(it->json);
-        }
-        json_object_object_add(item, "object", o);
+        json_object_object_add(item, "object", watch_raw_json(it->json, it->json_len));
         w->stats.upserts++;
     } else {
         free(it->json);
@@ -314,6 +344,7 @@ static int start_informer(struct watch *w, struct err *e)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct watch *w = h->data;
+    for (size_t i = 0; i < w->nipaths; i++) packed_path_free(w->ipaths[i]);
     batch_free(&w->batch);
     fieldsel_free(&w->client_sel);
     free(w->name);
@@ -356,12 +387,21 @@ int watch_start(const struct watch_env *env, const struct config_watched_resourc
     }
     if (rc == 0 && server.len) w->server_fields = strdup(server.data);
     buf_free(&server);
+    w->on_demand = res->store == CONFIG_STORE_ON_DEMAND;
+    for (size_t i = 0; rc == 0 && w->on_demand && i < res->index_by.len && i < STORE_INDEX_MAX; i++) {
+        char path[PACKED_PATH_MAX + 1];
+        if (render_index_path(res->index_by.items[i], path, sizeof(path), e) < 0 ||
+            packed_path_compile(env->keys, path, &w->ipaths[i], e) < 0)
+            rc = -1;
+        else
+            w->nipaths++;
+    }
     if (rc == 0) rc = start_informer(w, e);
     if (rc < 0) {
         uv_close((uv_handle_t *)&w->timer, on_timer_closed);
         return -1;
     }
-    log_info("watching", "resource", w->name, "api", res->api_version, "kind", w->resource, "namespace",
+    log_info("watching", "resource", w->name, "store", w->on_demand ? "on-demand" : "full", "api", res->api_version, "kind", w->resource, "namespace",
              w->ns ? w->ns : "(all)", "label_selector", w->label_selector ? w->label_selector : "",
              "field_selector_server", w->server_fields ? w->server_fields : "", "field_selector_client",
              w->client_sel.len ? res->field_selector : "");
@@ -396,6 +436,26 @@ void watch_stop(struct watch *w)
 }
 
 const char *watch_name(const struct watch *w) { return w->name; }
+int watch_on_demand(const struct watch *w) { return w->on_demand; }
+struct kube_client *watch_client(const struct watch *w) { return w->env.client; }
+int watch_send(struct watch *w, struct json_object *msg) { return w->env.send(w->env.data, msg); }
+
+int watch_object_path(const struct watch *w, const char *key, struct buf *out)
+{
+    const char *slash = strchr(key, '/');
+    char ns[STORE_NAMESPACE_MAX + 1] = "";
+    const char *name = key;
+    if (slash) {
+        if ((size_t)(slash - key) > STORE_NAMESPACE_MAX) return -1;
+        memcpy(ns, key, (size_t)(slash - key));
+        ns[slash - key] = 0;
+        name = slash + 1;
+    }
+    if (!*name) return -1;
+    struct kube_resource r = {.group = w->group, .version = w->version, .resource = w->resource,
+                              .namespace = ns[0] ? ns : NULL};
+    return kube_path_build(&r, name, out);
+}
 size_t watch_objects(const struct watch *w) { return batch_live(&w->batch); }
 int watch_synced(const struct watch *w) { return w->synced; }
 void watch_get_stats(const struct watch *w, struct watch_stats *out) { *out = w->stats; }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 struct kube_client;
@@ -57,6 +58,18 @@ int watch_restart(struct watch *w);
 void watch_stop(struct watch *w);
 
 const char *watch_name(const struct watch *w);
+/* store: on-demand: deltas carry references (common/store/ondemand.h), fetch.c answers for the objects. */
+int watch_on_demand(const struct watch *w);
+struct kube_client *watch_client(const struct watch *w);
+/* Sends a message on the watch's channel (see watch_env.send). */
+int watch_send(struct watch *w, struct json_object *msg);
+/* The API path of the object with key "ns/name" (or "name") of this resource, appended to out. 0 or -1. */
+int watch_object_path(const struct watch *w, const char *key, struct buf *out);
+/* obj (an object of this resource as the API returned it) projected exactly as deltas project it, as its
+ * full JSON (never the reference), so a fetched object is byte for byte what store: full would hold. */
+/* A json-c value that serialises as the JSON text s (len bytes, taken: freed with the value). */
+struct json_object *watch_raw_json(char *s, size_t len);
+int watch_convert_full(struct watch *w, const char *key, struct json_object *obj, struct buf *json);
 size_t watch_objects(const struct watch *w);
 int watch_synced(const struct watch *w);
 void watch_get_stats(const struct watch *w, struct watch_stats *out);

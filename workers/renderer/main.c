@@ -36,7 +36,12 @@ struct renderer_role {
     int64_t next_id;                /* candidate render_ids: pid-based start, counting up */
     struct metrics_registry *reg;   /* owned */
     struct metric_family *duration, *results, *objects;
+    struct metric_family *od_cached, *od_fetches;   /* store: on-demand */
     int stopping;
+    int incomplete;                 /* the last render waits for on-demand objects (objects_after_render) */
+    int cand_waiting;               /* a candidate waits for them */
+    uint64_t od_reported;           /* objs.fetches already added to od_fetches */
+    struct json_object *pending_trial; /* owned: a render_request to do again once they are fetched */
 };
 
 static struct renderer_role role;
@@ -46,6 +51,9 @@ static void send_metrics(struct renderer_role *r)
     for (size_t i = 0; i < r->objs.n; i++)
         metrics_gauge_set(r->objects, (const char *const[]){r->objs.stores[i].name},
                           (double)store_count(r->objs.stores[i].store));
+    metrics_gauge_set(r->od_cached, NULL, (double)ondemand_cache_count(r->objs.cache));
+    metrics_counter_add(r->od_fetches, NULL, (double)(r->objs.fetches - r->od_reported));
+    r->od_reported = r->objs.fetches;
     struct json_object *families = NULL;
     if (metrics_to_json(r->reg, &families) < 0) return;
     struct json_object *m = ipc_msg_new("metrics");
@@ -149,6 +157,27 @@ static void send_failed(struct renderer_role *r, int64_t id, int trial, const st
     json_object_put(m);
 }
 
+/* store: on-demand, after a render: sends the fetches it needs. 1: the render waits for them (its result is
+ * dropped, nothing is answered yet); 0: go on, with *rc and *re turned into a failure when a fetch failed. */
+static int ondemand_step(struct renderer_role *r, int rc_render, struct render_result *res, struct render_error *re)
+{
+    struct json_object *fetch = NULL;
+    struct err e;
+    err_clear(&e);
+    int st = objects_after_render(&r->objs, &fetch, &e);
+    for (size_t i = 0; i < json_object_array_length(fetch); i++)
+        if (worker_send(r->w, json_object_array_get_idx(fetch, i)) < 0) log_error("fetch not sent");
+    json_object_put(fetch);
+    r->incomplete = st > 0;
+    if (st == 0) return 0;
+    if (rc_render == 0) render_result_free(res);
+    if (st > 0) return 1;
+    memset(re, 0, sizeof(*re));
+    re->e = e;
+    snprintf(re->e.file, sizeof(re->e.file), "on-demand fetch");   /* no template position: what failed is named */
+    return -1;
+}
+
 /* Renders the current objects with excl held at their LKG version, writes the generation and answers. */
 static void render_and_send(struct renderer_role *r, int64_t id, int trial, const struct held_obj *excl, size_t nexcl)
 {
@@ -164,9 +193,17 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
     if (rc < 0) {
         re.e = e;
     } else {
-        struct render_input in = {.stores = view, .nstores = r->objs.n, .targets = r->objs.targets};
+        struct render_input in = {.stores = view, .nstores = r->objs.n, .targets = r->objs.targets,
+                                  .resolve = objects_resolve, .resolve_data = &r->objs};
+        objects_render_begin(&r->objs);
         rc = render_run(r->render, &in, &res, &re);
         objects_view_free(&r->objs, view);
+        int od = ondemand_step(r, rc, &res, &re);
+        if (od > 0) {   /* answered once the objects it read are fetched */
+            if (!trial) r->cand_waiting = 1;
+            return;
+        }
+        if (od < 0) rc = -1;
     }
     char checksum[RUNDIR_CHECKSUM_BUF] = "";
     if (rc == 0) {
@@ -213,6 +250,7 @@ static void render_candidate(struct renderer_role *r)
     size_t n;
     char *buf;
     r->dirty = 0;
+    r->cand_waiting = 0;
     if (standing(r, &excl, &n, &buf) == 0) render_and_send(r, r->next_id++, 0, excl, n);
     free(excl);
     free(buf);
@@ -231,10 +269,31 @@ static void schedule(struct renderer_role *r)
     uv_check_start(&r->check, on_check);
 }
 
+static void on_render_request(struct renderer_role *r, struct json_object *msg);
+
+/* store: on-demand: a fetched object (or a failed fetch) lets a waiting render go on. */
+static void on_fetched(struct renderer_role *r, const char *body, size_t len)
+{
+    struct err e;
+    err_clear(&e);
+    int n = objects_apply_fetched(&r->objs, body, len, &e);
+    if (n < 0) log_warn("fetched frame refused", "error", e.msg);
+    if (n <= 0) return;
+    if (r->cand_waiting) schedule(r);
+    struct json_object *t = r->pending_trial;
+    r->pending_trial = NULL;
+    if (t) on_render_request(r, t);
+    json_object_put(t);
+}
+
 static int on_raw(struct ipc_channel *ch, const char *type, const char *frame, size_t len)
 {
     (void)ch;
     struct renderer_role *r = &role;
+    if (!strcmp(type, "fetched") && !r->stopping) {
+        on_fetched(r, frame + IPC_HEADER_LEN, len - IPC_HEADER_LEN);
+        return 1;
+    }
     if (strcmp(type, "deltas") || r->stopping) return 0;
     struct err e;
     err_clear(&e);
@@ -268,6 +327,10 @@ static void on_render_request(struct renderer_role *r, struct json_object *msg)
     }
     if (trial) {
         render_and_send(r, id, 1, excl, n);
+        if (r->incomplete) {   /* done again when the objects it read are fetched */
+            json_object_put(r->pending_trial);
+            r->pending_trial = json_object_get(msg);
+        }
     } else {
         /* the quarantine set: every candidate from now on holds these back */
         if (objects_set_excluded(&r->objs, excl, n) < 0) log_error("out of memory");
@@ -325,7 +388,11 @@ static int metrics_init(struct renderer_role *r)
                                  (const char *const[]){"result", "kind", NULL}, NULL);
     r->objects = metrics_gauge(r->reg, "haproxy_ic_renderer_objects", "Objects in the renderer's store of each watched resource.",
                                (const char *const[]){"resource", NULL}, NULL);
-    return r->duration && r->results && r->objects ? 0 : -1;
+    r->od_cached = metrics_gauge(r->reg, "haproxy_ic_renderer_on_demand_cached_objects",
+                                 "Objects of store: on-demand resources held in the renderer's cache.", NULL, NULL);
+    r->od_fetches = metrics_counter(r->reg, "haproxy_ic_renderer_on_demand_fetches_total",
+                                    "Objects of store: on-demand resources asked of the reconciler.", NULL, NULL);
+    return r->duration && r->results && r->objects && r->od_cached && r->od_fetches ? 0 : -1;
 }
 
 /* A new config: the templates are compiled again and a candidate is rendered with them over the objects
@@ -394,6 +461,7 @@ int renderer_main(int argc, char **argv)
     memset(&role, 0, sizeof(role));
     int status = worker_main(argc, argv, on_message, on_shutdown, on_start, &role);
     render_free(role.render);
+    json_object_put(role.pending_trial);
     objects_free(&role.objs);
     metrics_registry_free(role.reg);
     memset(&role, 0, sizeof(role));

@@ -1,17 +1,46 @@
 /* See objects.h. Keys: "ns/name" inside one resource (seen sets), "resource/ns/name" across resources
  * (changed, excluded); neither part can hold a '/'. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/linkhash.h>
 
+#include "common/ipc.h"
 #include "common/log.h"
 #include "workers/renderer/objects.h"
 
 static void free_key(struct lh_entry *e) { free(lh_entry_k(e)); }
 
 static struct lh_table *key_set(void) { return lh_kchar_table_new(256, free_key); }
+
+static void free_key_value(struct lh_entry *e)
+{
+    free(lh_entry_k(e));
+    free((void *)lh_entry_v(e));
+}
+
+/* key -> resourceVersion, both owned */
+static struct lh_table *rv_map(void) { return lh_kchar_table_new(64, free_key_value); }
+
+static int rv_map_set(struct lh_table *t, const char *key, const char *rv)
+{
+    lh_table_delete(t, key);
+    char *k = strdup(key), *v = strdup(rv ? rv : "");
+    if (!k || !v || lh_table_insert(t, k, v) < 0) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *rv_map_get(struct lh_table *t, const char *key)
+{
+    void *v = NULL;
+    return lh_table_lookup_ex(t, key, &v) ? v : NULL;
+}
 
 static int set_add(struct lh_table *t, const char *key)
 {
@@ -38,13 +67,18 @@ int objects_init(struct objects *o, const struct config *cfg, struct err *e)
     o->held = held_new();
     o->changed = key_set();
     o->excluded = key_set();
-    if (!o->keys || !o->held || !o->changed || !o->excluded) return err_set(e, "out of memory");
+    o->cache = ondemand_cache_new(ONDEMAND_CACHE_BYTES);
+    o->misses = rv_map();
+    o->inflight = rv_map();
+    if (!o->keys || !o->held || !o->changed || !o->excluded || !o->cache || !o->misses || !o->inflight)
+        return err_set(e, "out of memory");
     if (render_stores_new(cfg, o->keys, &o->stores, &o->n, e) < 0) return -1;
     if (render_targets_store_new(o->keys, &o->targets, e) < 0) return -1;
     o->res = calloc(o->n ? o->n : 1, sizeof(o->res[0]));
     if (!o->res) return err_set(e, "out of memory");
     for (size_t i = 0; i < o->n; i++) {
         o->res[i].name = o->stores[i].name;
+        o->res[i].on_demand = cfg->watched_resources.items[i].store == CONFIG_STORE_ON_DEMAND;
         if (!(o->res[i].seen = key_set())) return err_set(e, "out of memory");
     }
     return 0;
@@ -59,6 +93,9 @@ void objects_free(struct objects *o)
     held_free(o->held);
     if (o->changed) lh_table_free(o->changed);
     if (o->excluded) lh_table_free(o->excluded);
+    if (o->misses) lh_table_free(o->misses);
+    if (o->inflight) lh_table_free(o->inflight);
+    ondemand_cache_free(o->cache);
     packed_keys_free(o->keys);
     memset(o, 0, sizeof(*o));
 }
@@ -87,12 +124,25 @@ static void global_key(char *out, size_t n, const char *res, const char *ns, con
 
 /* A change is about to happen to (res, ns, name), whose current version is cur: keep what held needs,
  * note it changed, and release it from the standing exclusion (it is retried). */
-static int will_change(struct objects *o, size_t r, const char *ns, const char *name, const struct packed *cur)
+static int will_change(struct objects *o, size_t r, const char *ns, const char *name, const struct packed *cur,
+                       const char *new_rv)
 {
     struct held_obj h = {o->stores[r].name, ns, name};
-    if (held_before_change(o->held, o->keys, &h, cur) < 0) return -1;
     char key[512];
     global_key(key, sizeof(key), o->stores[r].name, ns, name);
+    if (o->res[r].on_demand) {
+        /* the version being replaced is kept as the object itself when it is cached (a trial can then hold
+         * it at its LKG version); the cache forgets it, and what was asked for it */
+        char id[STORE_NAMESPACE_MAX + STORE_NAME_MAX + 2];
+        const char *rv = NULL, *frv = rv_map_get(o->inflight, key);
+        const struct packed *full = cur && ondemand_ident(cur, id, sizeof(id), &rv) == 0 ?
+                                    ondemand_cache_get(o->cache, key, rv) : NULL;
+        if (held_before_change(o->held, o->keys, &h, full ? full : cur) < 0) return -1;
+        ondemand_cache_evict(o->cache, key, new_rv);
+        if (frv && !(new_rv && !strcmp(frv, new_rv))) lh_table_delete(o->inflight, key);
+    } else if (held_before_change(o->held, o->keys, &h, cur) < 0) {
+        return -1;
+    }
     lh_table_delete(o->excluded, key);
     return set_add(o->changed, key) < 0 ? -1 : 0;
 }
@@ -135,7 +185,10 @@ static int apply_upsert(struct objects *o, size_t r, struct packed_val obj)
     char nsc[STORE_NAMESPACE_MAX + 1], namec[STORE_NAME_MAX + 1];
     snprintf(nsc, sizeof(nsc), "%s", ns);   /* ns and name point into p, which the store may free */
     snprintf(namec, sizeof(namec), "%s", name);
-    if (!same && will_change(o, r, nsc, namec, cur) < 0) {
+    char idk[STORE_NAMESPACE_MAX + STORE_NAME_MAX + 2];
+    const char *nrv = NULL;
+    ondemand_ident(p, idk, sizeof(idk), &nrv);
+    if (!same && will_change(o, r, nsc, namec, cur, nrv) < 0) {
         packed_free(p);
         return -1;
     }
@@ -158,7 +211,7 @@ static int apply_delete(struct objects *o, size_t r, const char *key)
     }
     const struct packed *cur = store_get(o->stores[r].store, ns, name);
     if (!cur) return 0;
-    if (will_change(o, r, ns, name, cur) < 0) return -1;
+    if (will_change(o, r, ns, name, cur, NULL) < 0) return -1;
     struct store_event ev;
     struct err e;
     if (store_delete(o->stores[r].store, ns, name, &ev, &e) < 0) return -1;
@@ -183,6 +236,8 @@ int objects_apply_deltas(struct objects *o, const char *body, size_t len, struct
         !o->res[r].listing) {
         o->res[r].listing = 1;   /* a (re)started reconciler's listing: a sweep follows at synced */
         set_clear(&o->res[r].seen);
+        lh_table_free(o->inflight);   /* a restarted reconciler will not answer its predecessor's fetches */
+        o->inflight = rv_map();
     }
     int changes = 0;
     for (size_t i = 0; rc == 0 && i < packed_len(items); i++) {
@@ -244,6 +299,8 @@ int objects_all_synced(const struct objects *o)
 
 void objects_begin_listing(struct objects *o)
 {
+    lh_table_free(o->inflight);
+    o->inflight = rv_map();
     for (size_t i = 0; i < o->n; i++) {
         o->res[i].listing = 1;
         set_clear(&o->res[i].seen);
@@ -399,4 +456,157 @@ int objects_set_excluded(struct objects *o, const struct held_obj *x, size_t n)
         if (set_add(o->excluded, key) < 0) return -1;
     }
     return 0;
+}
+
+/* ---- store: on-demand ---- */
+
+void objects_render_begin(struct objects *o)
+{
+    ondemand_cache_begin(o->cache);
+    lh_table_free(o->misses);
+    o->misses = rv_map();
+    o->fetch_error[0] = 0;
+}
+
+int objects_resolve(void *data, const char *resource, const struct packed *p, int peek, const struct packed **out)
+{
+    struct objects *o = data;
+    char id[STORE_NAMESPACE_MAX + STORE_NAME_MAX + 2], key[512];
+    const char *rv = NULL;
+    *out = p;
+    if (!ondemand_is_ref(p)) return 1;
+    if (ondemand_ident(p, id, sizeof(id), &rv) < 0) return 0;
+    snprintf(key, sizeof(key), "%s/%s", resource, id);
+    const struct packed *full = ondemand_cache_get(o->cache, key, rv);
+    if (full) {
+        *out = full;
+        return 1;
+    }
+    if (peek) return 0;
+    const char *err = ondemand_cache_error(o->cache, key, rv);
+    if (err && !o->fetch_error[0]) snprintf(o->fetch_error, sizeof(o->fetch_error), "%s", err);
+    if (!err && rv_map_set(o->misses, key, rv) < 0) log_error("out of memory");
+    return 0;
+}
+
+/* The live reference's resourceVersion of key "resource/ns/name" (NULL: no such object). */
+static const char *live_rv(struct objects *o, const char *key, int *res)
+{
+    const char *a = strchr(key, '/'), *b = a ? strchr(a + 1, '/') : NULL;
+    if (!a || !b) return NULL;
+    char rname[128], ns[STORE_NAMESPACE_MAX + 1];
+    snprintf(rname, sizeof(rname), "%.*s", (int)(a - key), key);
+    snprintf(ns, sizeof(ns), "%.*s", (int)(b - a - 1), a + 1);
+    *res = res_index(o, rname);
+    if (*res < 0) return NULL;
+    const struct packed *p = store_get(o->stores[*res].store, ns, b + 1);
+    char id[STORE_NAMESPACE_MAX + STORE_NAME_MAX + 2];
+    const char *rv = NULL;
+    return p && ondemand_ident(p, id, sizeof(id), &rv) == 0 ? rv : NULL;
+}
+
+int objects_after_render(struct objects *o, struct json_object **fetch, struct err *e)
+{
+    *fetch = json_object_new_array();
+    struct json_object *per[64] = {0};   /* a `fetch` message's items per resource (first 64 resources) */
+    struct json_object *msg[64] = {0};
+    int failed = 0, waiting = 0;
+    if (o->fetch_error[0]) {
+        err_set(e, "%s", o->fetch_error);
+        failed = 1;
+    }
+    struct lh_entry *le;
+    lh_foreach(o->misses, le) {
+        const char *key = lh_entry_k(le), *rv = lh_entry_v(le);
+        int r = -1;
+        const char *cur = live_rv(o, key, &r);
+        if (!cur || strcmp(cur, rv) != 0) {
+            /* a trial holds it at a version that was replaced and not kept: it cannot be fetched again */
+            if (!failed) err_set(e, "on-demand object %s: version %s is not at hand any more (the API serves %s only)",
+                                 key, rv, cur ? cur : "none");
+            failed = 1;
+            continue;
+        }
+        waiting = 1;
+        const char *asked = rv_map_get(o->inflight, key);
+        if ((asked && !strcmp(asked, rv)) || r >= 64) continue;
+        if (!per[r] || json_object_array_length(per[r]) >= ONDEMAND_FETCH_BATCH) {
+            msg[r] = ipc_msg_new("fetch");
+            json_object_object_add(msg[r], "resource", json_object_new_string(o->stores[r].name));
+            per[r] = json_object_new_array();
+            json_object_object_add(msg[r], "items", per[r]);
+            json_object_array_add(*fetch, msg[r]);
+        }
+        struct json_object *it = json_object_new_object();
+        const char *id = strchr(key, '/') + 1;
+        json_object_object_add(it, "key", json_object_new_string(id));
+        json_object_object_add(it, "rv", json_object_new_string(rv));
+        json_object_array_add(per[r], it);
+        if (rv_map_set(o->inflight, key, rv) < 0) log_error("out of memory");
+        o->fetches++;
+    }
+    /* reported: the next render asks again */
+    if (o->fetch_error[0]) ondemand_cache_clear_errors(o->cache);
+    return failed ? -1 : waiting;
+}
+
+/* Does full carry the content hash the live reference of id ("ns/name") in resource r names? */
+static int same_content(struct objects *o, int r, const char *id, const struct packed *full)
+{
+    const char *slash = strchr(id, '/');
+    char ns[STORE_NAMESPACE_MAX + 1];
+    if (!slash) return 0;
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - id), id);
+    const struct packed *ref = store_get(o->stores[r].store, ns, slash + 1);
+    struct packed_val h;
+    const char *hs = ref && packed_get(packed_root(ref), ONDEMAND_HASH_KEY, sizeof(ONDEMAND_HASH_KEY) - 1, &h)
+                     ? packed_str(h, NULL) : NULL;
+    char mine[24];
+    snprintf(mine, sizeof(mine), "%016" PRIx64, packed_hash(full));
+    return hs && !strcmp(hs, mine);
+}
+
+int objects_apply_fetched(struct objects *o, const char *body, size_t len, struct err *e)
+{
+    struct packed *frame = NULL;
+    if (packed_from_text(o->keys, body, len, NULL, &frame, e) < 0) return -1;
+    struct packed_val root = packed_root(frame), obj;
+    const char *resource = str_member(root, "resource"), *id = str_member(root, "key");
+    const char *rv = str_member(root, "rv"), *want = str_member(root, "want_rv"), *error = str_member(root, "error");
+    int r = resource ? res_index(o, resource) : -1, rc = 0;
+    char key[512];
+    if (r < 0 || !id || !want || !o->res[r].on_demand) {
+        packed_free(frame);
+        return err_set(e, "fetched for %s, which is not an on-demand resource, or without key", resource ? resource : "(none)");
+    }
+    snprintf(key, sizeof(key), "%s/%s", resource, id);
+    int dummy;
+    const char *cur = live_rv(o, key, &dummy);
+    if (error) {
+        /* gone (404): the delete is on its way, nothing to report; another failure fails the render */
+        struct packed_val g;
+        int gone = packed_get(root, "gone", 4, &g) && packed_bool(g);
+        if (!gone) {
+            lh_table_delete(o->inflight, key);
+            rc = ondemand_cache_put_error(o->cache, key, want, error) < 0 ? -1 : 1;
+        }
+    } else if (packed_get(root, "object", 6, &obj) && packed_type(obj) == PACKED_OBJECT) {
+        struct packed *p = NULL;
+        if (packed_copy(o->keys, obj, &p, e) < 0 || ondemand_cache_put(o->cache, key, rv ? rv : "", p) < 0) {
+            rc = -1;
+        } else {
+            int fits = cur && rv && !strcmp(cur, rv);
+            if (!fits && cur && same_content(o, r, id, p)) {
+                /* a newer version whose projected content is the reference's (a change the projection hides,
+                 * which the reconciler does not forward): it stands for the reference's version */
+                struct packed *q = NULL;
+                if (packed_copy(o->keys, packed_root(p), &q, e) == 0 && ondemand_cache_put(o->cache, key, cur, q) == 0)
+                    fits = 1;
+            }
+            if (fits) lh_table_delete(o->inflight, key);   /* else: stays asked until the new reference comes */
+            rc = fits;
+        }
+    }
+    packed_free(frame);
+    return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "common/config/config.h"
 #include "common/render/render.h"
+#include "common/store/ondemand.h"
 #include "workers/renderer/held.h"
 
 /* Items in one deltas frame: the reconciler keeps a frame under IPC_FRAME_MAX (1 MiB), and an item is at
@@ -24,6 +25,7 @@ struct objects_res {
     int synced;               /* its first listing is complete */
     int listing;              /* a listing is in progress: upserted keys are noted in seen */
     struct lh_table *seen;    /* owned: "ns/name" upserted during the listing */
+    int on_demand;            /* store: on-demand: the store holds references, objects come from the cache */
 };
 
 struct objects {
@@ -37,6 +39,12 @@ struct objects {
     struct lh_table *excluded;    /* owned: the standing exclusion set, same keys */
     struct store *targets;        /* owned: controller.haproxy_pods */
     uint64_t applied;             /* items applied so far */
+    /* store: on-demand (common/store/ondemand.h): keys are "resource/ns/name", values resourceVersions */
+    struct ondemand_cache *cache; /* owned: fetched objects */
+    struct lh_table *misses;      /* owned: read by the render under way and not cached */
+    struct lh_table *inflight;    /* owned: asked for and not answered (or answered with another version) */
+    char fetch_error[ERR_MSG_MAX]; /* the first failed fetch the render under way read, "" if none */
+    uint64_t fetches;             /* objects asked for so far */
 };
 
 int objects_init(struct objects *o, const struct config *cfg, struct err *e);
@@ -63,6 +71,20 @@ int objects_set_targets(struct objects *o, struct json_object *targets, struct e
 int objects_view(struct objects *o, const struct held_obj *excl, size_t nexcl, struct render_store **out,
                  struct err *e);
 void objects_view_free(struct objects *o, struct render_store *view);
+
+/* store: on-demand. A render begins (objects_render_begin), reads objects through objects_resolve (the
+ * render_input resolver: data is the struct objects), and ends with objects_after_render: 0 when it read
+ * every object it needed; 1 when some were not cached: *fetch (a JSON array, free it) holds the `fetch`
+ * messages to send, and the render is to be done again once they are answered; -1 with e naming the object
+ * when a fetch failed or a version cannot be fetched any more (a trial holding an object at an LKG version
+ * that was not kept): the render fails. */
+void objects_render_begin(struct objects *o);
+int objects_resolve(void *data, const char *resource, const struct packed *p, int peek, const struct packed **out);
+int objects_after_render(struct objects *o, struct json_object **fetch, struct err *e);
+/* A `fetched` frame body. Returns 1 when a render waiting for it can go on (the object is cached at the
+ * version its reference names, or an error is to be reported), 0 when not (another version came: the delta
+ * that names it is on its way), -1 when malformed. */
+int objects_apply_fetched(struct objects *o, const char *body, size_t len, struct err *e);
 
 /* Forgets what changed (a candidate was rendered). */
 void objects_clear_changed(struct objects *o);
