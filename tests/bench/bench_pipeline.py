@@ -526,11 +526,17 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
             finally:
                 for rep in reps:
                     rep.stop()
+                if args.log_dir:  # the replicas' logs, for profiling from their timestamps
+                    os.makedirs(args.log_dir, exist_ok=True)
+                    for i, rep in enumerate(reps):
+                        subprocess.run(["cp", rep.proc.log_path, os.path.join(args.log_dir, f"{n}-r{i}.log")])
     return r
 
 
 def churn(sim, lead, n, args, r):
     """Endpoint updates at a fixed rate for a fixed time, PSS sampled along (excluding haproxy -c runs)."""
+    if args.churn_seconds <= 0:
+        return
     time.sleep(SETTLE_S)
     samples = [(0.0, resident_total(tree_memory(lead.proc)), tree_memory(lead.proc).get("renderer", (0, 0))[0])]
     lkgs_before = len(lead.poll())
@@ -693,6 +699,7 @@ def main():
     ap.add_argument("--churn-rate", type=float, default=2.0, help="endpoint updates per second")
     ap.add_argument("--followers", type=int, default=2)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--log-dir", help="copy each replica's log here (to profile from its timestamps)")
     args = ap.parse_args()
     args.scales = [int(s) for s in args.scales.split(",")]
     m = machine()

@@ -243,6 +243,15 @@ static void persist(struct executor *x)
 {
     if (!x->sm.have_lkg) return; /* a quarantine without any LKG is found again after a restart */
     struct err e;
+    /* The generation first, then the pointer to it: lkg.json must never name files a crash of the machine
+     * could lose (rundir_write leaves durability to this call, rundir.h). A failure is logged; the pointer is
+     * saved all the same, and a restart that finds its generation damaged refuses it (rundir_open). */
+    if (strcmp(x->durable, x->sm.lkg.checksum) != 0) {
+        if (rundir_sync(x->run_dir, x->sm.lkg.checksum, &e) == 0)
+            snprintf(x->durable, sizeof(x->durable), "%s", x->sm.lkg.checksum);
+        else
+            log_error("cannot make the LKG's generation durable", "error", e.msg);
+    }
     if (lkg_save(x->run_dir, &x->sm.lkg, x->sm.quarantined, x->sm.nquarantined, &e) < 0) {
         x->persist_failures++;
         metrics_counter_inc(x->m_persist_failures, NULL);

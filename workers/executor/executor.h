@@ -36,6 +36,7 @@ struct executor {
     int synced;                       /* the renderer's last word on its informers */
     struct json_object *objects;      /* owned: {"<watched name>": count} from the renderer */
     char prev_lkg[GEN_CHECKSUM_MAX];  /* the LKG before the current one (kept by GC) */
+    char durable[GEN_CHECKSUM_MAX];   /* the last generation rundir_sync made durable */
     int gc_wanted;                    /* a publish happened: the caller should run executor_gc */
     uint64_t persist_failures;
     struct metrics_registry *reg;     /* owned */

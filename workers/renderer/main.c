@@ -34,6 +34,7 @@ struct renderer_role {
     uv_check_t check;               /* renders after the I/O of a loop turn: coalesces frames read together */
     int dirty;                      /* a candidate is due */
     int64_t next_id;                /* candidate render_ids: pid-based start, counting up */
+    char last[RUNDIR_CHECKSUM_BUF]; /* the generation written last: files it holds are linked, not written */
     struct metrics_registry *reg;   /* owned */
     struct metric_family *duration, *results, *objects;
     int stopping;
@@ -169,18 +170,24 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         objects_view_free(&r->objs, view);
     }
     char checksum[RUNDIR_CHECKSUM_BUF] = "";
+    int64_t t_write = clock_mono_ms();
     if (rc == 0) {
         struct rundir_file *files;
         if (render_result_files(&res, &files) < 0) {
             rc = -1;
             err_set(&re.e, "out of memory");
         } else {
-            if (rundir_write(cfg->controller.run_dir, files, res.nfiles, checksum, &re.e) < 0) rc = -1;
+            if (rundir_write_from(cfg->controller.run_dir, r->last[0] ? r->last : NULL, files, res.nfiles, checksum,
+                                  &re.e) < 0)
+                rc = -1;
+            else
+                memcpy(r->last, checksum, sizeof(r->last));
             free(files);
         }
         render_result_free(&res);
     }
-    metrics_histogram_observe(r->duration, NULL, (double)(clock_mono_ms() - t0) / 1000.0);
+    int64_t t_end = clock_mono_ms();
+    metrics_histogram_observe(r->duration, NULL, (double)(t_end - t0) / 1000.0);
     metrics_counter_inc(r->results, (const char *const[]){rc == 0 ? "ok" : "error", trial ? "trial" : "candidate"});
     if (rc < 0) {
         log_warn("render failed", "render_id", LOG_INT(id), "template", re.e.file, "line", LOG_INT(re.e.line),
@@ -200,7 +207,8 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         json_object_object_add(m, "objects", objects_counts_json(&r->objs));
         send_with_changes(r, m);
         json_object_put(m);
-        log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false");
+        log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false",
+                 "render_ms", LOG_INT(t_write - t0), "write_ms", LOG_INT(t_end - t_write));
         if (!trial && held_candidate(r->objs.held, checksum, excl, nexcl) < 0) log_error("out of memory");
     }
     if (!trial) objects_clear_changed(&r->objs);   /* `changed` is since the previous candidate, whatever its outcome */
