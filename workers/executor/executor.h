@@ -38,6 +38,7 @@ struct executor {
     char prev_lkg[GEN_CHECKSUM_MAX];  /* the LKG before the current one (kept by GC) */
     char durable[GEN_CHECKSUM_MAX];   /* the last generation rundir_sync made durable */
     int gc_wanted;                    /* a publish happened: the caller should run executor_gc */
+    int trim_due;                     /* a big message was handled: the next tick trims the heap */
     uint64_t persist_failures;
     struct metrics_registry *reg;     /* owned */
     struct metric_family *m_generations, *m_quarantined, *m_trials, *m_lkg_generation, *m_persist_failures, *m_lkg_info;

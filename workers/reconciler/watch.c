@@ -12,9 +12,14 @@
 #include "common/kube/kube_informer.h"
 #include "common/kube/kube_object.h"
 #include "common/log.h"
+#include "common/pipeline/heap_trim.h"
 #include "common/store/packed.h"
 #include "workers/reconciler/batch.h"
 #include "workers/reconciler/fieldsel.h"
+
+/* After a first list, the trim waits for the list's last page to be freed: that happens when the informer's
+ * callback returns, so any delay does; 100 ms lets a burst of events after the list settle too. */
+#define WATCH_TRIM_DELAY_MS 100
 
 struct watch {
     struct watch_env env;
@@ -196,6 +201,13 @@ static void flush(struct watch *w)
 
 static void on_timer(uv_timer_t *t) { flush(t->data); }
 
+/* Shortly after a resource's first list: the informer has freed its last page by then (heap_trim.h). */
+static void on_listed_timer(uv_timer_t *t)
+{
+    heap_trim("after a resource's first list");
+    flush(t->data);
+}
+
 /* Arms the timer for the batch's due time; nothing goes out before the first list is complete. */
 static void schedule(struct watch *w)
 {
@@ -287,6 +299,7 @@ static void on_synced(void *data)
         log_info("resource listed", "resource", w->name, "objects", n);
     }
     flush(w);
+    if (!w->synced) uv_timer_start(&w->timer, on_listed_timer, WATCH_TRIM_DELAY_MS, 0);
     w->synced = 1;
     struct json_object *m = ipc_msg_new("synced");
     json_object_object_add(m, "resource", json_object_new_string(w->name));

@@ -18,6 +18,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pipeline/heap_trim.h"
 #include "common/pipeline/spill.h"
 #include "common/render/render.h"
 #include "common/worker.h"
@@ -213,6 +214,7 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
     }
     if (!trial) objects_clear_changed(&r->objs);   /* `changed` is since the previous candidate, whatever its outcome */
     send_metrics(r);
+    heap_trim("after a render");   /* its buffers and view are freed: tens of MB at 10k Ingresses */
 }
 
 static void render_candidate(struct renderer_role *r)
