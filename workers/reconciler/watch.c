@@ -39,6 +39,7 @@ struct watch {
     struct json_object *frame, *items;
     size_t frame_bytes;
     int frame_synced;
+    int64_t frame_event_ms;       /* the batch's oldest change (CLOCK_MONOTONIC ms), -1: not stamped */
 };
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
@@ -127,6 +128,7 @@ static void frame_begin(struct watch *w)
     json_object_object_add(w->frame, "resource", json_object_new_string(w->name));
     json_object_object_add(w->frame, "seq", json_object_new_int64((int64_t)++w->seq));
     json_object_object_add(w->frame, "synced", json_object_new_boolean(w->frame_synced));
+    if (w->frame_event_ms > 0) json_object_object_add(w->frame, "event_ms", json_object_new_int64(w->frame_event_ms));
     w->items = json_object_new_array();
     json_object_object_add(w->frame, "items", w->items);
     w->frame_bytes = 96 + strlen(w->name);
@@ -192,6 +194,7 @@ static void flush(struct watch *w)
 {
     uv_timer_stop(&w->timer);
     w->listing_bytes = 0;
+    w->frame_event_ms = w->synced ? batch_oldest_ms(&w->batch) : -1;   /* a first list is no event */
     if (!batch_queued(&w->batch)) return;
     w->frame_synced = w->synced;
     batch_take(&w->batch, emit, w);

@@ -131,6 +131,13 @@ static void send_with_changes(struct renderer_role *r, struct json_object *m)
         log_error("pipeline message not sent", "type", json_object_get_string(json_object_object_get(m, "type")));
 }
 
+/* A candidate carries the oldest reconciler event time among its changes: the executor observes the
+ * event-to-LKG latency from it when an LKG includes them. Trials re-render what candidates had. */
+static void add_event_ms(struct renderer_role *r, struct json_object *m, int trial)
+{
+    if (!trial && r->objs.event_ms > 0) json_object_object_add(m, "event_ms", json_object_new_int64(r->objs.event_ms));
+}
+
 static void send_failed(struct renderer_role *r, int64_t id, int trial, const struct render_error *re)
 {
     struct json_object *m = ipc_msg_new("render_failed");
@@ -147,6 +154,7 @@ static void send_failed(struct renderer_role *r, int64_t id, int trial, const st
     }
     json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
     json_object_object_add(m, "objects", objects_counts_json(&r->objs));
+    add_event_ms(r, m, trial);
     send_with_changes(r, m);
     json_object_put(m);
 }
@@ -206,6 +214,7 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         json_object_object_add(m, "excluded", objs_json(excl, nexcl));
         json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
         json_object_object_add(m, "objects", objects_counts_json(&r->objs));
+        add_event_ms(r, m, trial);
         send_with_changes(r, m);
         json_object_put(m);
         log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false",

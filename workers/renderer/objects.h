@@ -37,6 +37,7 @@ struct objects {
     struct lh_table *excluded;    /* owned: the standing exclusion set, same keys */
     struct store *targets;        /* owned: controller.haproxy_pods */
     uint64_t applied;             /* items applied so far */
+    int64_t event_ms;             /* oldest `event_ms` of the frames applied since the last candidate, 0: none */
 };
 
 int objects_init(struct objects *o, const struct config *cfg, struct err *e);
