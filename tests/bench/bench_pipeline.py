@@ -365,6 +365,14 @@ class Replica:
                     .replace("@SLOTS@", str(SLOTS)))
         cfg = h.config(self.dir, election=True, http_port=self.port, kubeconfig=sim.kubeconfig,
                        leader_election_extra=LEASE + f"    identity: bench-{i}\n", pipeline=pipeline)
+        # The production paths appear in haproxy.cfg (the map, the crt-list): replicas of one deployment have
+        # the same ones, or their checksums differ and followers never hold the leader's LKG. Only the leader's
+        # deployer writes there.
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace(f"{self.dir}/etc/", f"{tmp}/etc/").replace(f"{self.dir}/haproxy-master.sock",
+                                                                           f"{tmp}/haproxy-master.sock"))
         self.t_exec = time.time()
         self.proc = h.Proc([h.HTIC_BIN, "run", "--config", cfg], self.dir, name=f"replica{i}")
         self.log = LogTail(self.proc.log_path)
@@ -530,6 +538,9 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
                     os.makedirs(args.log_dir, exist_ok=True)
                     for i, rep in enumerate(reps):
                         subprocess.run(["cp", rep.proc.log_path, os.path.join(args.log_dir, f"{n}-r{i}.log")])
+                    if reps[0].lkgs:  # the leader's last LKG, to time haproxy -c on it alone
+                        src = os.path.join(reps[0].run_dir, "gen", reps[0].lkgs[-1][2].split(":", 1)[1])
+                        subprocess.run(["cp", "-r", src, os.path.join(args.log_dir, f"{n}-lkg")])
     return r
 
 
