@@ -237,23 +237,71 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 /* Creates name under dirfd with data, fsynced. */
+/* No fsync here: a generation is made durable once, by rundir_sync, when it becomes the LKG (rundir.h). */
 static int write_file_at(int dirfd, const char *name, const void *data, size_t len)
 {
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = write_all(fd, data, len);
-    if (rc == 0 && fsync(fd) < 0) rc = -errno;
     if (close(fd) < 0 && rc == 0) rc = -errno;
     return rc;
 }
 
-static int fsync_path(const char *path)
+/* The base generation's files, for reuse by hard link: its manifest parsed (not its files hashed) and a
+ * descriptor per kind directory. Everything owned; base_close releases it. */
+struct base {
+    struct rundir_gen *g;
+    int sub[RUNDIR_KIND_COUNT];
+};
+
+static int parse_manifest(const char *text, size_t len, const char *checksum, struct rundir_gen *g, struct err *e);
+
+static void base_close(struct base *b)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
+    for (int k = 0; k < RUNDIR_KIND_COUNT; k++)
+        if (b->sub[k] >= 0) close(b->sub[k]);
+    rundir_gen_free(b->g);
+}
+
+/* Opens the base generation (any failure: no base, everything is written). Its files are trusted as far as
+ * the manifest and each file's size go: content is not re-hashed, which is what a full rundir_open would
+ * cost. A base whose file was altered in place after the manifest was written passes the damage on; the
+ * readers that act on a generation (validator, deployer, lkg_load) verify it with rundir_open. */
+static void base_open(const char *run_dir, const char *checksum, struct base *b)
+{
+    b->g = NULL;
+    for (int k = 0; k < RUNDIR_KIND_COUNT; k++) b->sub[k] = -1;
+    char path[PATH_MAX];
+    if (!checksum || rundir_gen_path(run_dir, checksum, path, sizeof(path)) < 0) return;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return;
+    char *text = NULL;
+    size_t len = 0;
+    struct rundir_gen *g = calloc(1, sizeof(*g));
+    if (g && rundir_read_file_at(dfd, RUNDIR_MANIFEST_NAME, RUNDIR_MANIFEST_MAX, &text, &len, NULL) == 0 &&
+        parse_manifest(text, len, checksum, g, NULL) == 0) {
+        b->g = g;
+        g = NULL;
+        for (int k = 0; k < RUNDIR_KIND_COUNT; k++)
+            b->sub[k] = k == RUNDIR_KIND_CONFIG ? dup(dfd)
+                                                : openat(dfd, kind_dirs[k], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    rundir_gen_free(g);
+    free(text);
+    close(dfd);
+}
+
+/* Links (kind, name) from the base into dirfd when the base has it with this content; 0 when linked. */
+static int link_from_base(const struct base *b, const struct rundir_entry *want, int dirfd)
+{
+    if (!b->g || b->sub[want->kind] < 0) return -1;
+    const struct rundir_entry *have = bsearch(want, b->g->files, b->g->nfiles, sizeof(*want), entry_cmp);
+    if (!have || have->size != want->size || strcmp(have->sha256, want->sha256) != 0) return -1;
+    struct stat st;
+    if (fstatat(b->sub[want->kind], want->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != want->size)
+        return -1;
+    return linkat(b->sub[want->kind], want->name, dirfd, want->name, 0);
 }
 
 static struct json_object *manifest_json(const char *checksum, const struct rundir_entry *ents, size_t n)
@@ -272,9 +320,11 @@ static struct json_object *manifest_json(const char *checksum, const struct rund
     return m;
 }
 
-/* Writes every file and the manifest into the (new, empty) directory tmp. */
+/* Writes every file and the manifest into the (new, empty) directory tmp; a file whose content the base
+ * generation already holds is hard-linked from it instead (generations are never modified in place, so
+ * sharing an inode between two is safe, and creating none is most of the saving at 10k Ingresses). */
 static int fill_tmp(const char *tmp, const struct rundir_file *files, size_t n, const struct rundir_entry *ents,
-                    const char *checksum, struct err *e)
+                    const char *checksum, const struct base *base, struct err *e)
 {
     int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return err_set(e, "open %s: %s", tmp, strerror(errno));
@@ -290,6 +340,9 @@ static int fill_tmp(const char *tmp, const struct rundir_file *files, size_t n, 
                 break;
             }
         }
+        struct rundir_entry key = {.kind = k, .name = (char *)files[i].name};
+        const struct rundir_entry *ent = bsearch(&key, ents, n, sizeof(*ents), entry_cmp);
+        if (ent && link_from_base(base, ent, sub[k]) == 0) continue;
         int w = write_file_at(sub[k], files[i].name, files[i].data ? files[i].data : "", files[i].len);
         if (w < 0) rc = err_set(e, "write %s %s: %s", kind_names[k], files[i].name, strerror(-w));
     }
@@ -301,12 +354,8 @@ static int fill_tmp(const char *tmp, const struct rundir_file *files, size_t n, 
         json_object_put(m);
         if (w < 0) rc = err_set(e, "write manifest: %s", strerror(-w));
     }
-    for (int k = 0; k < RUNDIR_KIND_COUNT; k++) {
-        if (k == RUNDIR_KIND_CONFIG || sub[k] < 0) continue;
-        if (rc == 0 && fsync(sub[k]) < 0) rc = err_set(e, "fsync %s/%s: %s", tmp, kind_dirs[k], strerror(errno));
-        close(sub[k]);
-    }
-    if (rc == 0 && fsync(dfd) < 0) rc = err_set(e, "fsync %s: %s", tmp, strerror(errno));
+    for (int k = 0; k < RUNDIR_KIND_COUNT; k++)
+        if (k != RUNDIR_KIND_CONFIG && sub[k] >= 0) close(sub[k]);
     close(dfd);
     return rc;
 }
@@ -325,6 +374,12 @@ static int tmp_path(const char *gen_dir, char *out, size_t n)
 
 int rundir_write(const char *run_dir, const struct rundir_file *files, size_t n,
                  char checksum_out[RUNDIR_CHECKSUM_BUF], struct err *e)
+{
+    return rundir_write_from(run_dir, NULL, files, n, checksum_out, e);
+}
+
+int rundir_write_from(const char *run_dir, const char *base_checksum, const struct rundir_file *files, size_t n,
+                      char checksum_out[RUNDIR_CHECKSUM_BUF], struct err *e)
 {
     if (e) err_clear(e);
     struct rundir_entry *ents = entries_of(files, n, checksum_out, e);
@@ -364,7 +419,11 @@ int rundir_write(const char *run_dir, const struct rundir_file *files, size_t n,
         err_set(e, "mkdir %s: %s", tmp, strerror(errno));
         goto out;
     }
-    if (fill_tmp(tmp, files, n, ents, checksum_out, e) < 0) {
+    struct base base;
+    base_open(run_dir, base_checksum && strcmp(base_checksum, checksum_out) != 0 ? base_checksum : NULL, &base);
+    int filled = fill_tmp(tmp, files, n, ents, checksum_out, &base, e);
+    base_close(&base);
+    if (filled < 0) {
         rm_tree(tmp);
         goto out;
     }
@@ -379,14 +438,22 @@ int rundir_write(const char *run_dir, const struct rundir_file *files, size_t n,
         rc = 1;
         goto out;
     }
-    int f = fsync_path(gen_dir);
-    if (f < 0) {
-        err_set(e, "fsync %s: %s", gen_dir, strerror(-f));
-        goto out;
-    }
     rc = 0;
 out:
     free(ents);
+    return rc;
+}
+
+int rundir_sync(const char *run_dir, const char *checksum, struct err *e)
+{
+    char path[PATH_MAX];
+    if (rundir_gen_path(run_dir, checksum, path, sizeof(path)) < 0) return err_set(e, "malformed checksum or long run_dir");
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return err_set(e, "%s: %s", path, strerror(errno));
+    /* One syncfs instead of an fsync per file and directory: the files' data, their inodes, the directory
+     * entries and the rename are all on this file system, and one journal commit carries them together. */
+    int rc = syncfs(fd) < 0 ? err_set(e, "syncfs %s: %s", path, strerror(errno)) : 0;
+    close(fd);
     return rc;
 }
 

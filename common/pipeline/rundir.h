@@ -7,7 +7,14 @@
  * `kind \0 name \0 sha256-hex-of-content \n`. Same files give the same checksum on every replica, whatever
  * order they were handed in.
  *
- * Every call here does blocking file I/O (write, fsync, rename, read and hash whole files): callers on a
+ * Durability: rundir_write does not fsync. A generation is one of many candidates and most are never used;
+ * what must survive a crash of the machine is the LKG, so the executor calls rundir_sync on a generation
+ * before it writes lkg.json (the pointer) with its own fsync and rename. After a crash a generation that
+ * was never synced may be partial or empty: rundir_open refuses it (every file's size and SHA-256 against
+ * the manifest), rundir_write replaces it, and no reader ever takes it for complete. A crash of a process
+ * (not of the machine) loses nothing: the page cache holds the files.
+ *
+ * Every call here does blocking file I/O (write, syncfs, rename, read and hash whole files): callers on a
  * libuv loop decide whether to run it on a uv_queue_work. Nothing here keeps state between calls, so two
  * threads (or two processes) may write or read at once; writers only meet at the final rename.
  * Not for: what goes into the files (the renderer), where they go on a target (validator, deployer). */
@@ -71,12 +78,22 @@ int rundir_checksum(const struct rundir_file *files, size_t n, char out[RUNDIR_C
 int rundir_gen_path(const char *run_dir, const char *checksum, char *out, size_t n);
 
 /* Writes one generation: checks the files, computes the checksum (into checksum_out), writes every file
- * and manifest.json into <run_dir>/gen/.tmp-<pid>-<n>/, fsyncs files and directories, and renames it to
- * <run_dir>/gen/<hex>/. Returns 0 when it wrote the generation, 1 when a complete generation of that
+ * and manifest.json into <run_dir>/gen/.tmp-<pid>-<n>/ and renames it to <run_dir>/gen/<hex>/ (no fsync:
+ * see Durability above). Returns 0 when it wrote the generation, 1 when a complete generation of that
  * checksum was already there (nothing written), -1 with e filled on failure (temp dir removed).
  * An existing directory that fails verification is moved aside and replaced. */
 int rundir_write(const char *run_dir, const struct rundir_file *files, size_t n,
                  char checksum_out[RUNDIR_CHECKSUM_BUF], struct err *e);
+/* rundir_write, but every file whose kind, name, size and SHA-256 the generation base_checksum (NULL: none)
+ * lists is hard-linked from it instead of written: a change to one Ingress among 10k leaves the other
+ * thousand certificates as they were, and creating a thousand inodes per render is what cost most. A base
+ * that is missing, unreadable or being removed by GC only means the files are written. */
+int rundir_write_from(const char *run_dir, const char *base_checksum, const struct rundir_file *files, size_t n,
+                      char checksum_out[RUNDIR_CHECKSUM_BUF], struct err *e);
+
+/* Makes the generation checksum durable (its files, directories and rename): one syncfs of its file
+ * system. For the executor, before it persists a new LKG. */
+int rundir_sync(const char *run_dir, const char *checksum, struct err *e);
 
 /* A generation read back and verified. */
 struct rundir_entry {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/pipeline/rundir.h"
 
 #define SPILL_DIR "spill"
 /* "<pid>-<seq>.json": pid and a counter make names unique per writer; nothing else is accepted back. */
@@ -91,27 +92,9 @@ int spill_restore(struct json_object *msg, const char *field, const char *run_di
     if (spill_dir(run_dir, dir, sizeof(dir)) < 0 ||
         snprintf(path, sizeof(path), "%s/%s", dir, json_object_get_string(f)) >= (int)sizeof(path))
         return err_set(e, "run_dir path too long");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return err_set(e, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > SPILL_FILE_MAX) {
-        close(fd);
-        return err_set(e, "%s: not a regular file of at most %zu bytes", path, (size_t)SPILL_FILE_MAX);
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (!buf || got != (size_t)st.st_size) {
-        free(buf);
-        return err_set(e, "%s: cannot read it", path);
-    }
-    buf[got] = '\0';
+    char *buf = NULL;
+    size_t len = 0;
+    if (rundir_read_file_at(AT_FDCWD, path, SPILL_FILE_MAX, &buf, &len, e) != 0) return -1;
     struct json_object *v = json_tokener_parse(buf);
     free(buf);
     if (!v || !json_object_is_type(v, json_type_array)) {

@@ -365,6 +365,14 @@ class Replica:
                     .replace("@SLOTS@", str(SLOTS)))
         cfg = h.config(self.dir, election=True, http_port=self.port, kubeconfig=sim.kubeconfig,
                        leader_election_extra=LEASE + f"    identity: bench-{i}\n", pipeline=pipeline)
+        # The production paths appear in haproxy.cfg (the map, the crt-list): replicas of one deployment have
+        # the same ones, or their checksums differ and followers never hold the leader's LKG. Only the leader's
+        # deployer writes there.
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace(f"{self.dir}/etc/", f"{tmp}/etc/").replace(f"{self.dir}/haproxy-master.sock",
+                                                                           f"{tmp}/haproxy-master.sock"))
         self.t_exec = time.time()
         self.proc = h.Proc([h.HTIC_BIN, "run", "--config", cfg], self.dir, name=f"replica{i}")
         self.log = LogTail(self.proc.log_path)
@@ -526,11 +534,20 @@ def run_scale(n, args, crt, key, results, idle_renderer_kb):
             finally:
                 for rep in reps:
                     rep.stop()
+                if args.log_dir:  # the replicas' logs, for profiling from their timestamps
+                    os.makedirs(args.log_dir, exist_ok=True)
+                    for i, rep in enumerate(reps):
+                        subprocess.run(["cp", rep.proc.log_path, os.path.join(args.log_dir, f"{n}-r{i}.log")])
+                    if reps[0].lkgs:  # the leader's last LKG, to time haproxy -c on it alone
+                        src = os.path.join(reps[0].run_dir, "gen", reps[0].lkgs[-1][2].split(":", 1)[1])
+                        subprocess.run(["cp", "-r", src, os.path.join(args.log_dir, f"{n}-lkg")])
     return r
 
 
 def churn(sim, lead, n, args, r):
     """Endpoint updates at a fixed rate for a fixed time, PSS sampled along (excluding haproxy -c runs)."""
+    if args.churn_seconds <= 0:
+        return
     time.sleep(SETTLE_S)
     samples = [(0.0, resident_total(tree_memory(lead.proc)), tree_memory(lead.proc).get("renderer", (0, 0))[0])]
     lkgs_before = len(lead.poll())
@@ -693,6 +710,7 @@ def main():
     ap.add_argument("--churn-rate", type=float, default=2.0, help="endpoint updates per second")
     ap.add_argument("--followers", type=int, default=2)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--log-dir", help="copy each replica's log here (to profile from its timestamps)")
     args = ap.parse_args()
     args.scales = [int(s) for s in args.scales.split(",")]
     m = machine()

@@ -113,21 +113,27 @@ static int onf(struct executor *x, const char *fmt, const char *a, const char *b
     return on(x, buf);
 }
 
-static double metric(const char *name, const char *label)
+/* The series of the family name in the last metrics message, or NULL when it has no such family. */
+static struct json_object *series_of(const char *name)
 {
     struct json_object *m = last_of("metrics", 0, NULL);
     ck_assert_ptr_nonnull(m);
     struct json_object *fams = json_object_object_get(m, "metrics");
     for (size_t i = 0; i < json_object_array_length(fams); i++) {
         struct json_object *f = json_object_array_get_idx(fams, i);
-        if (strcmp(text(f, "name"), name) != 0) continue;
-        struct json_object *series = json_object_object_get(f, "series");
-        for (size_t k = 0; k < json_object_array_length(series); k++) {
-            struct json_object *s = json_object_array_get_idx(series, k);
-            struct json_object *labels = json_object_object_get(s, "labels");
-            if (label && strcmp(json_object_get_string(json_object_array_get_idx(labels, 0)), label) != 0) continue;
-            return json_object_get_double(json_object_object_get(s, "value"));
-        }
+        if (strcmp(text(f, "name"), name) == 0) return json_object_object_get(f, "series");
+    }
+    return NULL;
+}
+
+static double metric(const char *name, const char *label)
+{
+    struct json_object *series = series_of(name);
+    for (size_t k = 0; series && k < json_object_array_length(series); k++) {
+        struct json_object *s = json_object_array_get_idx(series, k);
+        struct json_object *labels = json_object_object_get(s, "labels");
+        if (label && strcmp(json_object_get_string(json_object_array_get_idx(labels, 0)), label) != 0) continue;
+        return json_object_get_double(json_object_object_get(s, "value"));
     }
     ck_abort_msg("metric %s %s not found", name, label ? label : "");
     return -1;
@@ -484,6 +490,60 @@ START_TEST(test_executor_reads_a_spilled_changed_list)
 }
 END_TEST
 
+/* count and sum of an unlabelled histogram in the last metrics message (0, 0 before any observation) */
+static void histogram(const char *name, int64_t *count, double *sum)
+{
+    struct json_object *series = series_of(name);
+    ck_assert_msg(series != NULL, "histogram %s not found", name);
+    *count = 0, *sum = 0;
+    if (json_object_array_length(series) == 0) return;
+    struct json_object *s = json_object_array_get_idx(series, 0);
+    *count = json_object_get_int64(json_object_object_get(s, "count"));
+    *sum = json_object_get_double(json_object_object_get(s, "sum"));
+}
+
+/* The clock of these tests is at 5000 ms: a candidate whose oldest event was at 3500 ms and that becomes the
+ * LKG is observed at 1.5 s; one superseded by the next candidate is observed when that one is published; one
+ * that renders the LKG already held is observed at once; a candidate without event_ms is not observed. */
+START_TEST(test_executor_observes_event_to_lkg_when_the_lkg_includes_the_event)
+{
+    struct executor x;
+    start(&x);
+    int64_t count = -1;
+    double sum = -1;
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"1\",\"checksum\":\"%s\",\"trial\":false,\"event_ms\":3500,"
+            "\"changed\":[]}", A, NULL);
+    histogram("haproxy_ic_pipeline_event_to_lkg_seconds", &count, &sum);
+    ck_assert_int_eq(count, 0);   /* rendered is not yet published */
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"1\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", A, NULL);
+    histogram("haproxy_ic_pipeline_event_to_lkg_seconds", &count, &sum);
+    ck_assert_int_eq(count, 1);
+    ck_assert_double_eq_tol(sum, 1.5, 1e-9);
+    /* B (event at 4000) is superseded by C (4500) before its check answers; C's publication includes both */
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"2\",\"checksum\":\"%s\",\"trial\":false,\"event_ms\":4000,"
+            "\"changed\":[]}", B, NULL);
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"3\",\"checksum\":\"%s\",\"trial\":false,\"event_ms\":4500,"
+            "\"changed\":[]}", C, NULL);
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"3\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", C, NULL);
+    histogram("haproxy_ic_pipeline_event_to_lkg_seconds", &count, &sum);
+    ck_assert_int_eq(count, 3);
+    ck_assert_double_eq_tol(sum, 1.5 + 1.0 + 0.5, 1e-9);
+    /* a change that renders the LKG held (C again): in the LKG at once */
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"4\",\"checksum\":\"%s\",\"trial\":false,\"event_ms\":4900,"
+            "\"changed\":[]}", C, NULL);
+    histogram("haproxy_ic_pipeline_event_to_lkg_seconds", &count, &sum);
+    ck_assert_int_eq(count, 4);
+    ck_assert_double_eq_tol(sum, 3.1, 1e-9);
+    /* no event_ms (a trial, or a renderer before this field): nothing to observe */
+    onf(&x, "{\"type\":\"rendered\",\"render_id\":\"5\",\"checksum\":\"%s\",\"trial\":false,\"changed\":[]}", A, NULL);
+    onf(&x, "{\"type\":\"validated\",\"render_id\":\"5\",\"checksum\":\"%s\",\"ok\":true,\"outcome\":\"valid\"}", A, NULL);
+    ck_assert_str_eq(text(last_of("lkg", 0, NULL), "checksum"), A);
+    histogram("haproxy_ic_pipeline_event_to_lkg_seconds", &count, &sum);
+    ck_assert_int_eq(count, 4);
+    executor_free(&x);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("executor");
@@ -500,6 +560,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_executor_bisection_on_errors_and_superseded_trials_quarantines_nothing);
     tcase_add_test(tc, test_executor_refuses_numeric_render_ids);
     tcase_add_test(tc, test_executor_reads_a_spilled_changed_list);
+    tcase_add_test(tc, test_executor_observes_event_to_lkg_when_the_lkg_includes_the_event);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -60,6 +60,27 @@ START_TEST(test_batch_first_change_after_quiet_is_due_at_once)
 }
 END_TEST
 
+START_TEST(test_batch_oldest_is_the_first_waiting_change)
+{
+    struct batch b;
+    batch_init(&b);
+    ck_assert_int_eq(batch_oldest_ms(&b), -1);
+    up(&b, "ns/a", "1", 1, "{1}", 1000);
+    up(&b, "ns/b", "2", 2, "{2}", 1040);
+    up(&b, "ns/a", "3", 3, "{3}", 1070); /* a later change of the same key keeps the batch's start */
+    ck_assert_int_eq(batch_oldest_ms(&b), 1000);
+    take(&b);
+    ck_assert_int_eq(batch_oldest_ms(&b), -1);
+    /* a change cancelled back to what the renderer holds waits for nothing; the next one starts anew */
+    up(&b, "ns/a", "4", 4, "{4}", 2000);
+    up(&b, "ns/a", "5", 3, "{3}", 2010);
+    ck_assert_int_eq(batch_oldest_ms(&b), -1);
+    up(&b, "ns/b", "6", 6, "{6}", 2020);
+    ck_assert_int_eq(batch_oldest_ms(&b), 2020);
+    batch_free(&b);
+}
+END_TEST
+
 START_TEST(test_batch_coalesces_per_key_latest_wins)
 {
     struct batch b;
@@ -214,6 +235,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_batch_takes_in_key_order_whatever_the_event_order);
     tcase_add_test(tc, test_batch_refused_item_is_retried_on_its_next_change);
     tcase_add_test(tc, test_batch_many_keys_grow_and_reset);
+    tcase_add_test(tc, test_batch_oldest_is_the_first_waiting_change);
     suite_add_tcase(s, tc);
     return s;
 }

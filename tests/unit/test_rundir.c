@@ -136,6 +136,76 @@ START_TEST(test_rundir_same_content_twice_is_one_directory)
 }
 END_TEST
 
+static ino_t inode_of(const char *checksum, const char *rel)
+{
+    char p[PATH_MAX];
+    gen_file(checksum, rel, p, sizeof(p));
+    struct stat st;
+    ck_assert_int_eq(lstat(p, &st), 0);
+    return st.st_ino;
+}
+
+START_TEST(test_rundir_write_from_links_the_files_the_base_has)
+{
+    char a[RUNDIR_CHECKSUM_BUF], b[RUNDIR_CHECKSUM_BUF];
+    struct err e;
+    ck_assert_int_eq(rundir_write(run_dir, sample, NSAMPLE, a, &e), 0);
+    struct rundir_file f[NSAMPLE];
+    memcpy(f, sample, sizeof(f));
+    f[1].data = "a c\n"; /* the map changes, the rest does not */
+    ck_assert_msg(rundir_write_from(run_dir, a, f, NSAMPLE, b, &e) == 0, "%s", e.msg);
+    ck_assert_str_ne(a, b);
+    ck_assert_uint_eq(inode_of(a, "certs/x.pem"), inode_of(b, "certs/x.pem"));
+    ck_assert_uint_eq(inode_of(a, "haproxy.cfg"), inode_of(b, "haproxy.cfg"));
+    ck_assert_uint_ne(inode_of(a, "maps/hosts.map"), inode_of(b, "maps/hosts.map"));
+    /* both verify; the same files written without a base give the same checksum */
+    struct rundir_gen *g = NULL;
+    ck_assert_msg(rundir_open(run_dir, b, &g, &e) == 0, "%s", e.msg);
+    rundir_gen_free(g);
+    ck_assert_msg(rundir_open(run_dir, a, &g, &e) == 0, "%s", e.msg);
+    rundir_gen_free(g);
+    char c[RUNDIR_CHECKSUM_BUF];
+    ck_assert_int_eq(rundir_checksum(f, NSAMPLE, c, NULL), 0);
+    ck_assert_str_eq(b, c);
+}
+END_TEST
+
+START_TEST(test_rundir_write_from_writes_what_the_base_lost)
+{
+    char a[RUNDIR_CHECKSUM_BUF], b[RUNDIR_CHECKSUM_BUF], p[PATH_MAX];
+    struct err e;
+    ck_assert_int_eq(rundir_write(run_dir, sample, NSAMPLE, a, &e), 0);
+    gen_file(a, "certs/x.pem", p, sizeof(p));
+    write_text(p, "damaged, and longer than it was"); /* a crash or a hand left it so */
+    struct rundir_file f[NSAMPLE];
+    memcpy(f, sample, sizeof(f));
+    f[1].data = "a c\n";
+    ck_assert_msg(rundir_write_from(run_dir, a, f, NSAMPLE, b, &e) == 0, "%s", e.msg);
+    ck_assert_uint_ne(inode_of(a, "certs/x.pem"), inode_of(b, "certs/x.pem"));
+    struct rundir_gen *g = NULL;
+    ck_assert_msg(rundir_open(run_dir, b, &g, &e) == 0, "%s", e.msg);
+    rundir_gen_free(g);
+    /* a base that does not exist is no base */
+    char c[RUNDIR_CHECKSUM_BUF];
+    f[1].data = "a d\n";
+    ck_assert_int_eq(rundir_write_from(run_dir, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                                       f, NSAMPLE, c, &e), 0);
+    ck_assert_msg(rundir_open(run_dir, c, &g, &e) == 0, "%s", e.msg);
+    rundir_gen_free(g);
+}
+END_TEST
+
+START_TEST(test_rundir_sync_needs_the_generation)
+{
+    char a[RUNDIR_CHECKSUM_BUF];
+    struct err e;
+    ck_assert_int_eq(rundir_write(run_dir, sample, NSAMPLE, a, &e), 0);
+    ck_assert_msg(rundir_sync(run_dir, a, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(rundir_sync(run_dir, "sha256:0000000000000000000000000000000000000000000000000000000000000000", &e), -1);
+    ck_assert_int_eq(rundir_sync(run_dir, "not a checksum", &e), -1);
+}
+END_TEST
+
 START_TEST(test_rundir_reader_returns_the_manifest)
 {
     char sum[RUNDIR_CHECKSUM_BUF];
@@ -353,6 +423,9 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_rundir_checksum_changes_with_content_and_name);
     tcase_add_test(tc, test_rundir_same_content_twice_is_one_directory);
     tcase_add_test(tc, test_rundir_reader_returns_the_manifest);
+    tcase_add_test(tc, test_rundir_write_from_links_the_files_the_base_has);
+    tcase_add_test(tc, test_rundir_write_from_writes_what_the_base_lost);
+    tcase_add_test(tc, test_rundir_sync_needs_the_generation);
     tcase_add_test(tc, test_rundir_bad_names_are_refused);
     tcase_add_test(tc, test_rundir_config_rules_are_enforced);
     tcase_add_test(tc, test_rundir_tampered_file_is_detected);

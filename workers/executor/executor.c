@@ -10,6 +10,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pipeline/heap_trim.h"
 #include "common/pipeline/spill.h"
 #include "workers/executor/lkg.h"
 
@@ -92,6 +93,40 @@ static struct json_object *object_json(const struct gen_object *o)
 }
 
 static const char *const result_label[] = {"result", NULL};
+/* The target is 1 s at 1k Ingresses and 2 s at 10k (issue 9); a bisection takes many renders and checks. */
+static const double event_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300};
+
+/* A candidate's event time (0: none) waits for an LKG that includes it. */
+static void event_candidate(struct executor *x, const char *checksum, int64_t event_ms)
+{
+    if (event_ms <= 0) return;
+    if (x->nevents == EXECUTOR_EVENTS_MAX) { /* merge the oldest two: the newer one includes the older */
+        if (x->events[0].event_ms < x->events[1].event_ms) x->events[1].event_ms = x->events[0].event_ms;
+        memmove(&x->events[0], &x->events[1], (x->nevents - 1) * sizeof(x->events[0]));
+        x->nevents--;
+    }
+    snprintf(x->events[x->nevents].checksum, sizeof(x->events[0].checksum), "%s", checksum);
+    x->events[x->nevents++].event_ms = event_ms;
+}
+
+/* The LKG checksum was published: it includes the candidate that rendered it and every candidate before
+ * (the renderer renders the whole current state each time). An LKG no waiting candidate rendered (a
+ * bisection's trial) is taken to include them all. */
+static void event_published(struct executor *x, const char *checksum, int64_t now_ms)
+{
+    size_t upto = x->nevents;
+    for (size_t i = x->nevents; i-- > 0;)
+        if (strcmp(x->events[i].checksum, checksum) == 0) {
+            upto = i + 1;
+            break;
+        }
+    for (size_t i = 0; i < upto; i++) {
+        int64_t d = now_ms - x->events[i].event_ms;
+        metrics_histogram_observe(x->m_event_to_lkg, NULL, (double)(d > 0 ? d : 0) / 1000.0);
+    }
+    memmove(&x->events[0], &x->events[upto], (x->nevents - upto) * sizeof(x->events[0]));
+    x->nevents -= upto;
+}
 
 int executor_init(struct executor *x, const char *run_dir, executor_send_fn send, void *send_data,
                   uint64_t first_render_id)
@@ -120,8 +155,12 @@ int executor_init(struct executor *x, const char *run_dir, executor_send_fn send
                                   checksum_label, NULL);
     x->m_persist_failures = metrics_counter(x->reg, "haproxy_ic_pipeline_lkg_persist_failures_total",
                                             "Writes of lkg.json that failed.", NULL, NULL);
+    x->m_event_to_lkg = metrics_histogram(
+        x->reg, "haproxy_ic_pipeline_event_to_lkg_seconds",
+        "From the reconciler receiving a watch event to the publication of an LKG that includes it.", NULL,
+        event_buckets, sizeof(event_buckets) / sizeof(event_buckets[0]), NULL);
     if (!x->m_generations || !x->m_quarantined || !x->m_trials || !x->m_lkg_generation || !x->m_persist_failures ||
-        !x->m_lkg_info)
+        !x->m_lkg_info || !x->m_event_to_lkg)
         return -1;
     metrics_counter_add(x->m_generations, (const char *const[]){"published"}, 0);
     metrics_counter_add(x->m_generations, (const char *const[]){"failed"}, 0);
@@ -243,6 +282,15 @@ static void persist(struct executor *x)
 {
     if (!x->sm.have_lkg) return; /* a quarantine without any LKG is found again after a restart */
     struct err e;
+    /* The generation first, then the pointer to it: lkg.json must never name files a crash of the machine
+     * could lose (rundir_write leaves durability to this call, rundir.h). A failure is logged; the pointer is
+     * saved all the same, and a restart that finds its generation damaged refuses it (rundir_open). */
+    if (strcmp(x->durable, x->sm.lkg.checksum) != 0) {
+        if (rundir_sync(x->run_dir, x->sm.lkg.checksum, &e) == 0)
+            snprintf(x->durable, sizeof(x->durable), "%s", x->sm.lkg.checksum);
+        else
+            log_error("cannot make the LKG's generation durable", "error", e.msg);
+    }
     if (lkg_save(x->run_dir, &x->sm.lkg, x->sm.quarantined, x->sm.nquarantined, &e) < 0) {
         x->persist_failures++;
         metrics_counter_inc(x->m_persist_failures, NULL);
@@ -269,7 +317,7 @@ static void send_render_request(struct executor *x, const struct gen_action *a)
     json_object_put(m);
 }
 
-static void carry_out(struct executor *x, const char *prev_lkg)
+static void carry_out(struct executor *x, const char *prev_lkg, int64_t now_ms)
 {
     size_t n;
     const struct gen_action *a = gen_actions(&x->sm, &n);
@@ -304,6 +352,7 @@ static void carry_out(struct executor *x, const char *prev_lkg)
         if (prev_lkg[0] && strcmp(prev_lkg, x->sm.lkg.checksum) != 0)
             snprintf(x->prev_lkg, sizeof(x->prev_lkg), "%s", prev_lkg);
         send_lkg(x);
+        event_published(x, x->sm.lkg.checksum, now_ms);   /* persisted and announced: published */
         x->gc_wanted = 1;
     }
     report(x);
@@ -325,7 +374,7 @@ int executor_start(struct executor *x, const struct gen_clock *now)
         log_warn("starting without a last-known-good", "reason", why.msg);
     }
     if (gen_on_start(&x->sm, now) < 0) return -1;
-    carry_out(x, "");
+    carry_out(x, "", now->mono_ms);
     return 0;
 }
 
@@ -356,10 +405,14 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
     if (strcmp(type, "rendered") == 0 || strcmp(type, "render_failed") == 0) {
         struct err e;
         err_clear(&e);
-        if (spill_restore(msg, "changed", x->run_dir, 0, &e) < 0) {
+        int spilled = spill_restore(msg, "changed", x->run_dir, 0, &e);
+        if (spilled < 0) {
             log_warn("changed list not read back", "type", type, "error", e.msg);
             return malformed(type, "changed_file");
         }
+        /* a spilled list is tens of thousands of objects parsed (30 MB at 10k Ingresses), freed with msg by
+         * our caller: the next tick gives that memory back */
+        if (spilled > 0) x->trim_due = 1;
     }
     if (strcmp(type, "rendered") == 0) {
         const char *checksum = str(msg, "checksum");
@@ -374,7 +427,10 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
         }
         int trial = flag(msg, "trial", 0);
         if (!trial) take_renderer_state(x, msg);
+        if (!trial) event_candidate(x, checksum, ipc_msg_int(msg, "event_ms", 0));
         rc = gen_on_rendered(&x->sm, now, id, trial, checksum, changed, nc, excluded, ne);
+        /* the LKG already is this rendering: its events are in it now */
+        if (!trial && x->sm.have_lkg && strcmp(x->sm.lkg.checksum, checksum) == 0) event_published(x, checksum, now->mono_ms);
         free(changed);
         free(excluded);
     } else if (strcmp(type, "render_failed") == 0) {
@@ -395,6 +451,7 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
         snprintf(full, sizeof(full), "%s%.*s", where, (int)(sizeof(full) - sizeof(where)), text ? text : "render failed");
         int trial = flag(msg, "trial", 0);
         if (!trial) take_renderer_state(x, msg);
+        if (!trial) event_candidate(x, "", ipc_msg_int(msg, "event_ms", 0));
         rc = gen_on_render_failed(&x->sm, now, id, trial, full, changed, nc);
         free(changed);
     } else if (strcmp(type, "validated") == 0) {
@@ -414,14 +471,18 @@ int executor_on_message(struct executor *x, struct json_object *msg, const char 
         return 0;
     }
     if (rc < 0) log_error("executor state machine failed (out of memory?)", "type", type);
-    carry_out(x, prev);
+    carry_out(x, prev, now->mono_ms);
     return rc;
 }
 
 void executor_on_tick(struct executor *x, const struct gen_clock *now)
 {
+    if (x->trim_due) {
+        x->trim_due = 0;
+        heap_trim("after a spilled changed list");
+    }
     if (gen_on_tick(&x->sm, now) < 0) log_error("executor tick failed (out of memory?)");
     size_t n;
     gen_actions(&x->sm, &n);
-    if (n) carry_out(x, x->sm.have_lkg ? x->sm.lkg.checksum : "");
+    if (n) carry_out(x, x->sm.have_lkg ? x->sm.lkg.checksum : "", now->mono_ms);
 }

@@ -25,6 +25,11 @@ struct metric_family;
 /* Keys of the renderer's "objects" counts kept for the report (one per watched resource). */
 #define EXECUTOR_MAX_OBJECT_KINDS 64
 
+/* Candidates whose events (`event_ms`, docs/ipc.md) wait for an LKG that includes them: a render and a
+ * check at a time, a few candidates superseding each other meanwhile. Past this the oldest two are merged
+ * (the older event time kept), so the latency is never understated. */
+#define EXECUTOR_EVENTS_MAX 32
+
 /* lossy: a periodic report (skipped on a backed-up channel), else a control message. msg is borrowed. */
 typedef void (*executor_send_fn)(void *data, struct json_object *msg, int lossy);
 
@@ -36,7 +41,15 @@ struct executor {
     int synced;                       /* the renderer's last word on its informers */
     struct json_object *objects;      /* owned: {"<watched name>": count} from the renderer */
     char prev_lkg[GEN_CHECKSUM_MAX];  /* the LKG before the current one (kept by GC) */
+    char durable[GEN_CHECKSUM_MAX];   /* the last generation rundir_sync made durable */
     int gc_wanted;                    /* a publish happened: the caller should run executor_gc */
+    int trim_due;                     /* a big message was handled: the next tick trims the heap */
+    struct {
+        char checksum[GEN_CHECKSUM_MAX];  /* "" for a failed render */
+        int64_t event_ms;                 /* CLOCK_MONOTONIC ms of its oldest event */
+    } events[EXECUTOR_EVENTS_MAX];        /* in arrival order, not yet in an LKG */
+    size_t nevents;
+    struct metric_family *m_event_to_lkg;
     uint64_t persist_failures;
     struct metrics_registry *reg;     /* owned */
     struct metric_family *m_generations, *m_quarantined, *m_trials, *m_lkg_generation, *m_persist_failures, *m_lkg_info;

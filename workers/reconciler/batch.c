@@ -202,6 +202,7 @@ int64_t batch_due_ms(const struct batch *b)
 }
 
 size_t batch_queued(const struct batch *b) { return b->queued; }
+int64_t batch_oldest_ms(const struct batch *b) { return b->queued ? b->first_pending_ms : -1; }
 size_t batch_live(const struct batch *b) { return b->live; }
 
 static int by_key(const void *a, const void *b)

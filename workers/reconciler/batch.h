@@ -70,6 +70,9 @@ int batch_delete(struct batch *b, const char *key, const char *rv, int64_t now_m
 /* When the waiting changes are due (may be in the past), or -1 when none wait. */
 int64_t batch_due_ms(const struct batch *b);
 size_t batch_queued(const struct batch *b);
+/* When the oldest waiting change was queued (the caller's now_ms then), or -1 when none wait: the event
+ * time a deltas frame carries for the event-to-LKG latency (docs/ipc.md `event_ms`). */
+int64_t batch_oldest_ms(const struct batch *b);
 /* Keys that exist (the store's object count). */
 size_t batch_live(const struct batch *b);
 

@@ -15,10 +15,15 @@
 #include "common/log.h"
 #include "common/render/render.h"
 #include "common/store/ondemand.h"
+#include "common/pipeline/heap_trim.h"
 #include "common/store/packed.h"
 #include "common/store/store.h"
 #include "workers/reconciler/batch.h"
 #include "workers/reconciler/fieldsel.h"
+
+/* After a first list, the trim waits for the list's last page to be freed: that happens when the informer's
+ * callback returns, so any delay does; 100 ms lets a burst of events after the list settle too. */
+#define WATCH_TRIM_DELAY_MS 100
 
 struct watch {
     struct watch_env env;
@@ -41,6 +46,7 @@ struct watch {
     struct json_object *frame, *items;
     size_t frame_bytes;
     int frame_synced;
+    int64_t frame_event_ms;       /* the batch's oldest change (CLOCK_MONOTONIC ms), -1: not stamped */
 };
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
@@ -161,6 +167,7 @@ static void frame_begin(struct watch *w)
     json_object_object_add(w->frame, "resource", json_object_new_string(w->name));
     json_object_object_add(w->frame, "seq", json_object_new_int64((int64_t)++w->seq));
     json_object_object_add(w->frame, "synced", json_object_new_boolean(w->frame_synced));
+    if (w->frame_event_ms > 0) json_object_object_add(w->frame, "event_ms", json_object_new_int64(w->frame_event_ms));
     w->items = json_object_new_array();
     json_object_object_add(w->frame, "items", w->items);
     w->frame_bytes = 96 + strlen(w->name);
@@ -217,6 +224,7 @@ static void flush(struct watch *w)
 {
     uv_timer_stop(&w->timer);
     w->listing_bytes = 0;
+    w->frame_event_ms = w->synced ? batch_oldest_ms(&w->batch) : -1;   /* a first list is no event */
     if (!batch_queued(&w->batch)) return;
     w->frame_synced = w->synced;
     batch_take(&w->batch, emit, w);
@@ -225,6 +233,13 @@ static void flush(struct watch *w)
 }
 
 static void on_timer(uv_timer_t *t) { flush(t->data); }
+
+/* Shortly after a resource's first list: the informer has freed its last page by then (heap_trim.h). */
+static void on_listed_timer(uv_timer_t *t)
+{
+    heap_trim("after a resource's first list");
+    flush(t->data);
+}
 
 /* Arms the timer for the batch's due time; nothing goes out before the first list is complete. */
 static void schedule(struct watch *w)
@@ -317,6 +332,7 @@ static void on_synced(void *data)
         log_info("resource listed", "resource", w->name, "objects", n);
     }
     flush(w);
+    if (!w->synced) uv_timer_start(&w->timer, on_listed_timer, WATCH_TRIM_DELAY_MS, 0);
     w->synced = 1;
     struct json_object *m = ipc_msg_new("synced");
     json_object_object_add(m, "resource", json_object_new_string(w->name));

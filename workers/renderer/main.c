@@ -18,6 +18,7 @@
 #include "common/config/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pipeline/heap_trim.h"
 #include "common/pipeline/spill.h"
 #include "common/render/render.h"
 #include "common/worker.h"
@@ -34,6 +35,7 @@ struct renderer_role {
     uv_check_t check;               /* renders after the I/O of a loop turn: coalesces frames read together */
     int dirty;                      /* a candidate is due */
     int64_t next_id;                /* candidate render_ids: pid-based start, counting up */
+    char last[RUNDIR_CHECKSUM_BUF]; /* the generation written last: files it holds are linked, not written */
     struct metrics_registry *reg;   /* owned */
     struct metric_family *duration, *results, *objects;
     struct metric_family *od_cached, *od_fetches;   /* store: on-demand */
@@ -137,6 +139,13 @@ static void send_with_changes(struct renderer_role *r, struct json_object *m)
         log_error("pipeline message not sent", "type", json_object_get_string(json_object_object_get(m, "type")));
 }
 
+/* A candidate carries the oldest reconciler event time among its changes: the executor observes the
+ * event-to-LKG latency from it when an LKG includes them. Trials re-render what candidates had. */
+static void add_event_ms(struct renderer_role *r, struct json_object *m, int trial)
+{
+    if (!trial && r->objs.event_ms > 0) json_object_object_add(m, "event_ms", json_object_new_int64(r->objs.event_ms));
+}
+
 static void send_failed(struct renderer_role *r, int64_t id, int trial, const struct render_error *re)
 {
     struct json_object *m = ipc_msg_new("render_failed");
@@ -153,6 +162,7 @@ static void send_failed(struct renderer_role *r, int64_t id, int trial, const st
     }
     json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
     json_object_object_add(m, "objects", objects_counts_json(&r->objs));
+    add_event_ms(r, m, trial);
     send_with_changes(r, m);
     json_object_put(m);
 }
@@ -206,18 +216,24 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         if (od < 0) rc = -1;
     }
     char checksum[RUNDIR_CHECKSUM_BUF] = "";
+    int64_t t_write = clock_mono_ms();
     if (rc == 0) {
         struct rundir_file *files;
         if (render_result_files(&res, &files) < 0) {
             rc = -1;
             err_set(&re.e, "out of memory");
         } else {
-            if (rundir_write(cfg->controller.run_dir, files, res.nfiles, checksum, &re.e) < 0) rc = -1;
+            if (rundir_write_from(cfg->controller.run_dir, r->last[0] ? r->last : NULL, files, res.nfiles, checksum,
+                                  &re.e) < 0)
+                rc = -1;
+            else
+                memcpy(r->last, checksum, sizeof(r->last));
             free(files);
         }
         render_result_free(&res);
     }
-    metrics_histogram_observe(r->duration, NULL, (double)(clock_mono_ms() - t0) / 1000.0);
+    int64_t t_end = clock_mono_ms();
+    metrics_histogram_observe(r->duration, NULL, (double)(t_end - t0) / 1000.0);
     metrics_counter_inc(r->results, (const char *const[]){rc == 0 ? "ok" : "error", trial ? "trial" : "candidate"});
     if (rc < 0) {
         log_warn("render failed", "render_id", LOG_INT(id), "template", re.e.file, "line", LOG_INT(re.e.line),
@@ -235,13 +251,16 @@ static void render_and_send(struct renderer_role *r, int64_t id, int trial, cons
         json_object_object_add(m, "excluded", objs_json(excl, nexcl));
         json_object_object_add(m, "synced", json_object_new_boolean(objects_all_synced(&r->objs)));
         json_object_object_add(m, "objects", objects_counts_json(&r->objs));
+        add_event_ms(r, m, trial);
         send_with_changes(r, m);
         json_object_put(m);
-        log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false");
+        log_info("rendered", "render_id", LOG_INT(id), "checksum", checksum, "trial", trial ? "true" : "false",
+                 "render_ms", LOG_INT(t_write - t0), "write_ms", LOG_INT(t_end - t_write));
         if (!trial && held_candidate(r->objs.held, checksum, excl, nexcl) < 0) log_error("out of memory");
     }
     if (!trial) objects_clear_changed(&r->objs);   /* `changed` is since the previous candidate, whatever its outcome */
     send_metrics(r);
+    heap_trim("after a render");   /* its buffers and view are freed: tens of MB at 10k Ingresses */
 }
 
 static void render_candidate(struct renderer_role *r)

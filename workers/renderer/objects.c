@@ -252,6 +252,10 @@ int objects_apply_deltas(struct objects *o, const char *body, size_t len, struct
         changes += c > 0;
         o->applied++;
     }
+    struct packed_val ev;   /* the reconciler's event time, carried on to `rendered` (docs/ipc.md) */
+    if (rc == 0 && changes > 0 && packed_get(root, "event_ms", 8, &ev) && packed_type(ev) == PACKED_INT &&
+        packed_int(ev) > 0 && (!o->event_ms || packed_int(ev) < o->event_ms))
+        o->event_ms = packed_int(ev);
     packed_free(frame);
     return rc < 0 ? -1 : changes;
 }
@@ -445,7 +449,11 @@ int objects_parse_exclude(struct json_object *arr, struct held_obj **out, size_t
     return 0;
 }
 
-void objects_clear_changed(struct objects *o) { set_clear(&o->changed); }
+void objects_clear_changed(struct objects *o)
+{
+    set_clear(&o->changed);
+    o->event_ms = 0;
+}
 
 int objects_set_excluded(struct objects *o, const struct held_obj *x, size_t n)
 {

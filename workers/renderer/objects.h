@@ -45,6 +45,7 @@ struct objects {
     struct lh_table *inflight;    /* owned: asked for and not answered (or answered with another version) */
     char fetch_error[ERR_MSG_MAX]; /* the first failed fetch the render under way read, "" if none */
     uint64_t fetches;             /* objects asked for so far */
+    int64_t event_ms;             /* oldest `event_ms` of the frames applied since the last candidate, 0: none */
 };
 
 int objects_init(struct objects *o, const struct config *cfg, struct err *e);
