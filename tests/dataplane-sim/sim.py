@@ -605,6 +605,15 @@ class ControlHandler(BaseHTTPRequestHandler):
             if not sim.faults.hold_reloads():
                 sim.reloads.release()
             return self.reply(200, sim.faults.snapshot())
+        if self.path == "/users":  # a rotated password: the user list is replaced (the reply names no password)
+            try:
+                users = Users()
+                for u in body.get("users", []):
+                    users.add(u)
+            except (ValueError, TypeError, AttributeError) as e:
+                return self.reply(400, {"error": str(e)})
+            sim.users = users
+            return self.reply(200, {"users": sorted(users.users)})
         if self.path == "/faults/reset":
             sim.faults.reset()
             sim.reloads.release()

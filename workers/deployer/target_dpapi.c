@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "workers/deployer/creds.h"
 #include "workers/deployer/layout.h"
 
 #define RAW_PATH "/v3/services/haproxy/configuration/raw"
@@ -43,7 +44,8 @@ enum step { ST_READ, ST_VERSION, ST_POST, ST_POLL };
 struct dp {
     struct target base;
     uv_loop_t *loop;
-    char *url, *username, *password_file, *run_dir;
+    char *url, *run_dir;
+    struct creds *creds;  /* borrowed from the deployer: shared by every target */
     struct deploy_gate *gate;
     struct audit *audit;
     CURLM *multi;
@@ -65,6 +67,8 @@ struct dp {
     char pushed[RUNDIR_CHECKSUM_BUF], pushed_md5[64], posted_md5[64];
     char curl_err[CURL_ERROR_SIZE];
     req_cb cb;
+    int auth_retried;           /* the request in flight was already sent again after a 401 */
+    unsigned long auth_version; /* creds_version when it was sent */
     /* the operation */
     enum op op;
     enum step step;
@@ -258,6 +262,49 @@ static void req_end(struct dp *dp)
     dp->mime = NULL;
 }
 
+static void reset_response(struct dp *dp)
+{
+    buf_reset(&dp->body);
+    dp->reload_id[0] = '\0';
+    dp->cfg_md5[0] = '\0';
+    dp->cfg_version = 0;
+    dp->curl_err[0] = '\0';
+}
+
+static int set_auth(struct dp *dp, CURL *h);
+
+static void deliver(struct dp *dp, long status, const char *error)
+{
+    req_end(dp);
+    req_cb cb = dp->cb;
+    dp->cb = NULL;
+    cb(dp, status, error);
+}
+
+/* The Secret was read again after a 401: the same request once more if the credentials changed, through the
+ * gate again (it is a new write), else the 401 stands. */
+static void on_creds_reread(void *data)
+{
+    struct dp *dp = data;
+    int64_t budget = 0;
+    if (!dp->easy || creds_version(dp->creds) == dp->auth_version) {
+        deliver(dp, 401, NULL);
+        return;
+    }
+    if (deploy_gate_check(dp->gate, dp->op == OP_PUSH ? dp->p.deadline_ms : INT64_MAX, &budget) < 0) {
+        deliver(dp, 0, "the fence or the deadline does not allow the request again with the new credentials");
+        return;
+    }
+    if (set_auth(dp, dp->easy) < 0) {
+        deliver(dp, 0, dp->error);
+        return;
+    }
+    log_info("sending again with the credentials read after a 401", "target", dp->base.name);
+    reset_response(dp);
+    curl_easy_setopt(dp->easy, CURLOPT_TIMEOUT_MS, (long)budget);
+    if (curl_multi_add_handle(dp->multi, dp->easy) != CURLM_OK) deliver(dp, 0, "cannot start the request again");
+}
+
 static void after_curl(struct dp *dp)
 {
     CURLMsg *m;
@@ -269,25 +316,36 @@ static void after_curl(struct dp *dp)
         curl_easy_getinfo(dp->easy, CURLINFO_RESPONSE_CODE, &status);
         char err[CURL_ERROR_SIZE + 64];
         snprintf(err, sizeof(err), "%s", dp->curl_err[0] ? dp->curl_err : curl_easy_strerror(res));
-        req_end(dp);
-        req_cb cb = dp->cb;
-        dp->cb = NULL;
-        cb(dp, res == CURLE_OK ? status : 0, res == CURLE_OK ? NULL : err);
+        if (res == CURLE_OK && status == 401 && dp->creds && !dp->auth_retried) {
+            /* the password may have been rotated: the easy handle keeps the request, sent again once the
+             * Secret was read */
+            dp->auth_retried = 1;
+            curl_multi_remove_handle(dp->multi, dp->easy);
+            if (creds_reread(dp->creds, on_creds_reread, dp) == 0) return;
+            on_creds_reread(dp); /* read just now (or a file): sent again only if that read changed them */
+            return;
+        }
+        deliver(dp, res == CURLE_OK ? status : 0, res == CURLE_OK ? NULL : err);
         return; /* the callback may have started the next request */
     }
 }
 
-/* Reads the password file into out (trailing newline dropped). 0 or -1. */
-static int read_password(const char *path, char *out, size_t n)
+/* Puts the current credentials on the handle (libcurl copies them). -1 with dp->error naming their source. */
+static int set_auth(struct dp *dp, CURL *h)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t got = read(fd, out, n - 1);
-    close(fd);
-    if (got < 0) return -1;
-    out[got] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    return 0;
+    char user[CREDS_USER_MAX], pw[CREDS_PASSWORD_MAX];
+    struct err e = {0};
+    dp->auth_version = creds_version(dp->creds);
+    int rc = creds_get(dp->creds, user, sizeof(user), pw, sizeof(pw), &e);
+    if (rc < 0) {
+        snprintf(dp->error, sizeof(dp->error), "%s", e.msg);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, pw);
+    }
+    explicit_bzero(pw, sizeof(pw));
+    return rc;
 }
 
 /* Starts one request after the gate's leave; cb runs from the loop. -1: not started (error filled). */
@@ -302,11 +360,8 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     }
     char url[4096];
     snprintf(url, sizeof(url), "%s%s", dp->url, path);
-    buf_reset(&dp->body);
-    dp->reload_id[0] = '\0';
-    dp->cfg_md5[0] = '\0';
-    dp->cfg_version = 0;
-    dp->curl_err[0] = '\0';
+    reset_response(dp);
+    dp->auth_retried = 0;
     dp->payload = payload;
     CURL *h = curl_easy_init();
     if (!h) {
@@ -346,18 +401,7 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     if (!l2) ok = 0, curl_slist_free_all(l), l2 = NULL;
     dp->hdrs = l2;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, dp->hdrs);
-    if (dp->password_file) {
-        char pw[TARGET_DPAPI_PASSWORD_MAX];
-        if (read_password(dp->password_file, pw, sizeof(pw)) < 0) {
-            snprintf(dp->error, sizeof(dp->error), "cannot read the Data Plane API password file");
-            ok = 0;
-        } else {
-            curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-            curl_easy_setopt(h, CURLOPT_USERNAME, dp->username ? dp->username : "");
-            curl_easy_setopt(h, CURLOPT_PASSWORD, pw); /* libcurl copies it */
-        }
-        explicit_bzero(pw, sizeof(pw));
-    }
+    if (dp->creds && set_auth(dp, h) < 0) ok = 0;
     if (!ok) {
         req_end(dp);
         if (!dp->error[0]) snprintf(dp->error, sizeof(dp->error), "out of memory");
@@ -388,7 +432,9 @@ static void describe(struct dp *dp, const char *what, long status, const char *e
     }
     const char *b = buf_cstr(&dp->body);
     size_t bl = strcspn(b, "\n");
-    snprintf(dp->error, sizeof(dp->error), "%s: HTTP %ld %.*s", what, status, (int)(bl > 300 ? 300 : bl), b);
+    snprintf(dp->error, sizeof(dp->error), "%s: HTTP %ld %.*s%s%s%s", what, status, (int)(bl > 300 ? 300 : bl), b,
+             status == 401 && dp->creds ? " (credentials from " : "", status == 401 && dp->creds ? creds_source(dp->creds) : "",
+             status == 401 && dp->creds ? ")" : "");
 }
 
 /* ---- compare ---- */
@@ -810,8 +856,6 @@ static void really_free(struct dp *dp)
     buf_free(&dp->body);
     free(dp->base.name);
     free(dp->url);
-    free(dp->username);
-    free(dp->password_file);
     free(dp->run_dir);
     free(dp);
 }
@@ -827,6 +871,7 @@ static void dp_free(struct target *t)
     struct dp *dp = (struct dp *)t;
     if (!dp) return;
     dp->freeing = 1;
+    creds_cancel(dp->creds, dp);
     req_end(dp);
     rundir_gen_free(dp->g);
     rundir_gen_free(dp->prev);
@@ -871,16 +916,14 @@ struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts 
     buf_init(&dp->body);
     dp->base.name = strdup(o->name);
     dp->url = strdup(o->url);
-    dp->username = o->username ? strdup(o->username) : NULL;
-    dp->password_file = o->password_file ? strdup(o->password_file) : NULL;
+    dp->creds = o->creds;
     dp->run_dir = strdup(o->run_dir);
     if (dp->url) { /* base URL without a trailing slash: paths start with one */
         size_t l = strlen(dp->url);
         while (l && dp->url[l - 1] == '/') dp->url[--l] = '\0';
     }
     dp->multi = curl_multi_init();
-    if (!dp->base.name || !dp->url || !dp->run_dir || !dp->multi || (o->username && !dp->username) ||
-        (o->password_file && !dp->password_file)) {
+    if (!dp->base.name || !dp->url || !dp->run_dir || !dp->multi) {
         dp_free(&dp->base);
         return NULL;
     }

@@ -4,8 +4,9 @@
  * a push sends the generation's maps and general files to the storage endpoints (create, or replace what
  * differs), then POST .../configuration/raw?version=N (409: the version is read again and the POST retried,
  * bounded), then polls GET .../reloads/{Reload-Id} until succeeded or failed, then deletes the storage
- * files of the previous generation that this one dropped. Basic auth: the password is read from
- * password_file at each use and never logged. Every request passes the gate (gate.h) right before it
+ * files of the previous generation that this one dropped. Basic auth with the deployer's credentials
+ * (creds.h: a password file or a Secret); a 401 reads the Secret again and sends the request once more if
+ * the credentials changed. The password is never logged. Every request passes the gate (gate.h) right before it
  * starts and is bounded by the budget it returns.
  * Not for: when to push (scheduler.h), the runtime fast lane (pods take the reload lane for now). */
 #ifndef HTIC_DEPLOYER_TARGET_DPAPI_H
@@ -17,6 +18,7 @@
 
 #include "common/pipeline/rundir.h"
 #include "workers/deployer/audit.h"
+#include "workers/deployer/creds.h"
 #include "workers/deployer/gate.h"
 #include "workers/deployer/target.h"
 
@@ -28,14 +30,11 @@
 #define TARGET_DPAPI_RELOAD_POLL_MS 100
 /* A response body kept in memory: the raw config of a 10k-backend pod is a few MB. */
 #define TARGET_DPAPI_BODY_MAX (64u << 20)
-/* The password file holds one password, not a document. */
-#define TARGET_DPAPI_PASSWORD_MAX 1024
 
 struct target_dpapi_opts {
     const char *name;
     const char *url;            /* base URL without /v3, e.g. http://10.0.0.5:5555 */
-    const char *username;
-    const char *password_file;  /* read at each request; NULL: no auth */
+    struct creds *creds;        /* borrowed, outlives the target; NULL: no auth */
     const char *run_dir;
 };
 
