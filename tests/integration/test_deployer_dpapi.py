@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "kube-sim"))
 import dpsim  # noqa: E402
 import harness  # noqa: E402
 from kubesim import KubeSim  # noqa: E402
-from test_deployer import Backend, Rig, cfg_text, write_generation  # noqa: E402
+from test_deployer import Backend, Rig, cfg_text, metric, write_generation  # noqa: E402
 
 RAW = dpsim.B + "/configuration/raw"
 
@@ -109,7 +109,8 @@ def test_dpapi_push_serves_then_same_lkg_is_skipped_then_refused_reload_keeps_se
 
             # a reload the stand-in refuses: reported, and the old config keeps serving
             dp.faults(fail_reloads=1)
-            g2 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{b.port}"]))
+            # (a server more than the slots: the change takes the reload lane)
+            g2 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{b.port}", "127.0.0.1:1 disabled"]))
             r.lkg(2, g2)
             t = r.push_result(g2)
             assert t["last_push"]["result"] == "failed" and "refused" in t["last_error"], t
@@ -245,6 +246,78 @@ def test_dpapi_an_edit_behind_our_back_that_keeps_our_header_is_repaired(tmp):
         b.close()
 
 
+def test_dpapi_endpoint_change_on_the_slots_takes_the_runtime_api_then_more_endpoints_reload_once(tmp):
+    fe = harness.free_port()
+    a, b, c = Backend("backend-a"), Backend("backend-b"), Backend("backend-c")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp) as r:
+            r.start_deployer()
+            g1 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{a.port}", "127.0.0.1:1 disabled"]))
+            r.lkg(1, g1)
+            t = r.push_result(g1)
+            assert t["last_push"]["result"] == "ok" and t["last_push"]["lane"] == "reload", t
+            assert dpsim.get_through(fe) == (200, "backend-a")
+            reloads, pids = dp.stats()["reloads"], dp.show_proc()
+
+            # the endpoint moves and the second slot fills: runtime PUTs, no reload, the same worker
+            g2 = write_generation(r.run_dir, cfg_text(fe, ["127.0.0.1:1 disabled", f"127.0.0.1:{b.port}"]))
+            r.lkg(2, g2)
+            t = r.push_result(g2)
+            assert t["last_push"]["result"] == "ok" and t["last_push"]["lane"] == "fast", t
+            assert t["last_push"]["runtime_commands"] == 2 and t["in_sync"] is True, t
+            assert dpsim.get_through(fe) == (200, "backend-b")
+            assert dp.stats()["reloads"] == reloads, "the fast lane reloaded"
+            assert dp.show_proc() == pids, "the worker changed"
+            puts = [e["endpoint"] for e in dp.audit_entries() if e.get("method") == "PUT"]
+            assert puts == [dpsim.B + "/runtime/backends/be/servers/SRV_1",
+                            dpsim.B + "/runtime/backends/be/servers/SRV_2"], puts
+            # the stored config follows (a later reload keeps the state), under g2's header
+            st, _, text = dp.request("GET", RAW)
+            assert f"checksum={g2}" in text.decode() and f"127.0.0.1:{b.port}" in text.decode(), text
+            while r.recv()["type"] != "metrics":  # sent right after the report
+                pass
+            assert metric(r.seen, "haproxy_ic_deploy_pushes_total", ["pod-a", "fast", "ok"]) == 1
+            assert metric(r.seen, "haproxy_ic_deploy_runtime_commands_total", ["pod-a"]) == 2
+
+            # more endpoints than slots: one reload, then traffic follows
+            g3 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{c.port}", "127.0.0.1:1 disabled",
+                                                            "127.0.0.1:1 disabled"]))
+            r.lkg(3, g3)
+            t = r.push_result(g3)
+            assert t["last_push"]["result"] == "ok" and t["last_push"]["lane"] == "reload", t
+            assert dp.stats()["reloads"] == reloads + 1
+            assert dpsim.get_through(fe) == (200, "backend-c")
+            assert_no_password(r, dp)
+    finally:
+        a.close()
+        b.close()
+        c.close()
+
+
+def test_dpapi_a_sidecar_that_ignores_the_address_put_gets_the_reload_lane(tmp):
+    fe = harness.free_port()
+    a, b = Backend("backend-a"), Backend("backend-b")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp) as r:
+            r.start_deployer()
+            g1 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{a.port}"]))
+            r.lkg(1, g1)
+            assert r.push_result(g1)["last_push"]["result"] == "ok"
+            dp.faults(runtime_server_state_only=True)  # a 3.2 sidecar: address and port are not acted on
+            reloads = dp.stats()["reloads"]
+            g2 = write_generation(r.run_dir, cfg_text(fe, [f"127.0.0.1:{b.port}"]))
+            r.lkg(2, g2)
+            t = r.push_result(g2)
+            assert t["last_push"]["result"] == "ok" and t["last_push"]["lane"] == "reload", t
+            assert dp.stats()["reloads"] == reloads + 1
+            assert dpsim.get_through(fe) == (200, "backend-b")
+            acts = [(e["action"], e["result"]) for e in r.audit() if e["checksum"] == g2]
+            assert ("runtime", "failed") in acts, acts
+    finally:
+        a.close()
+        b.close()
+
+
 SECRETS = "/api/v1/namespaces/ing/secrets"
 
 
@@ -333,4 +406,6 @@ if __name__ == "__main__":
         test_dpapi_an_edit_behind_our_back_that_keeps_our_header_is_repaired,
         test_dpapi_credentials_from_a_secret_follow_its_rotation,
         test_dpapi_missing_secret_is_an_error_naming_it_then_its_creation_is_followed,
+        test_dpapi_endpoint_change_on_the_slots_takes_the_runtime_api_then_more_endpoints_reload_once,
+        test_dpapi_a_sidecar_that_ignores_the_address_put_gets_the_reload_lane,
     ])

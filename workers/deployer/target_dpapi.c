@@ -16,11 +16,13 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "workers/deployer/creds.h"
+#include "workers/deployer/diff.h"
 #include "workers/deployer/layout.h"
 
 #define RAW_PATH "/v3/services/haproxy/configuration/raw"
 #define VERSION_PATH "/v3/services/haproxy/configuration/version"
 #define RELOADS_PATH "/v3/services/haproxy/reloads/"
+#define RUNTIME_BACKENDS_PATH "/v3/services/haproxy/runtime/backends/"
 /* Our header is among the first comment lines the server keeps (after # _md5hash, # _version and its
  * two disclaimer lines): a few lines in is enough to find it and not to scan a large config. */
 #define HEADER_SCAN_LINES 16
@@ -85,6 +87,9 @@ struct dp {
     size_t file_len;
     char push_reload[RELOAD_ID_MAX];  /* the reload this push waits for */
     int conflicts;
+    int fast;                 /* this push is in the fast lane: runtime PUTs, then the config stored unreloaded */
+    struct diff_plan plan;    /* owned during a fast push */
+    size_t oi;                /* the server operation in flight */
     int64_t start_ms, reload_start_ms;
     struct target_result r;
     char error[1024];
@@ -514,6 +519,8 @@ static void push_done(struct dp *dp, int ok)
     dp->g = dp->prev = NULL;
     free(dp->file_data);
     dp->file_data = NULL;
+    diff_plan_free(&dp->plan);
+    dp->fast = 0;
     dp->op = OP_NONE;
     dp->push_cb(&dp->base, &dp->r, dp->data);
 }
@@ -732,6 +739,8 @@ static void on_version(struct dp *dp, long status, const char *error)
     else sync_storage(dp);
 }
 
+static void fast_failed(struct dp *dp, const char *why);
+
 static void on_posted(struct dp *dp, long status, const char *error)
 {
     if (status == 409 && dp->conflicts < TARGET_DPAPI_CONFLICT_RETRIES) {
@@ -747,6 +756,11 @@ static void on_posted(struct dp *dp, long status, const char *error)
         audit(dp, "config", "ok", NULL);
         dp->si = 0;
         remove_obsolete(dp);
+        return;
+    }
+    if (dp->fast) { /* not stored: the reload lane sends everything again (the runtime state is the new one) */
+        describe(dp, "POST raw configuration without reload", status, error);
+        fast_failed(dp, dp->error);
         return;
     }
     if (status != 202 || !dp->reload_id[0]) {
@@ -791,8 +805,154 @@ static void post_config(struct dp *dp)
     payload[hl + len] = '\0';
     free(text);
     char path[128];
-    snprintf(path, sizeof(path), "%s?version=%ld", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1);
+    /* the fast lane stores the config the runtime state already matches, so a later reload keeps it */
+    snprintf(path, sizeof(path), "%s?version=%ld%s", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1,
+             dp->fast ? "&skip_reload=true" : "");
     if (request(dp, "POST", path, "text/plain", payload, hl + len, on_posted) < 0) push_done(dp, 0);
+}
+
+/* ---- fast lane: runtime servers ---- */
+
+/* 1 if prev -> g fits this target's fast lane: the same files, all but haproxy.cfg unchanged, and the
+ * config's change one diff.c accepts (servers on their slots). Maps still reload here. Fills plan when
+ * not NULL. */
+static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan, char *why,
+                    size_t whylen)
+{
+    const struct rundir_entry *ca = NULL, *cb = NULL;
+    if (prev->nfiles != g->nfiles) return snprintf(why, whylen, "files were added or removed"), 0;
+    for (size_t i = 0; i < g->nfiles; i++) {
+        const struct rundir_entry *f = &g->files[i], *o = find_entry(prev, f->kind, f->name);
+        if (!o) return snprintf(why, whylen, "files were added or removed"), 0;
+        if (f->kind == RUNDIR_KIND_CONFIG) ca = o, cb = f;
+        else if (strcmp(o->sha256, f->sha256) != 0)
+            return snprintf(why, whylen, "%s %s changed", rundir_kind_name(f->kind), f->name), 0;
+    }
+    if (!ca) return snprintf(why, whylen, "no haproxy.cfg"), 0;
+    char *a = NULL, *b = NULL;
+    size_t al, bl;
+    struct err e = {0};
+    struct diff_plan local, *pl = plan ? plan : &local;
+    int fast = 0;
+    if (layout_read_gen_file(prev, ca, &a, &al, &e) == 0 && layout_read_gen_file(g, cb, &b, &bl, &e) == 0) {
+        if (diff_configs(a, al, b, bl, pl) == 0) {
+            fast = pl->fast && pl->nops <= TARGET_DPAPI_FAST_OPS_MAX;
+            if (!pl->fast) snprintf(why, whylen, "%s", pl->reason);
+            else if (!fast) snprintf(why, whylen, "%zu server changes: one reload is cheaper", pl->nops);
+            if (!plan || !fast) diff_plan_free(pl);
+        }
+    } else {
+        snprintf(why, whylen, "%.200s", e.msg);
+    }
+    free(a);
+    free(b);
+    return fast;
+}
+
+/* The reload lane after a fast lane that did not go through: everything is sent again. */
+static void fast_failed(struct dp *dp, const char *why)
+{
+    log_warn("fast lane failed: reloading instead", "target", dp->base.name, "error", why);
+    audit(dp, "runtime", "failed", why);
+    dp->fast = 0;
+    dp->error[0] = '\0';
+    dp->r.lane = TARGET_LANE_RELOAD;
+    diff_plan_free(&dp->plan);
+    if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
+}
+
+static void put_server(struct dp *dp);
+
+/* 1 if the server object the PUT answered shows every field we set: a 3.0-3.2 server acts on admin_state
+ * only and ignores address, port and weight (dataplane-api-v3.md 8.1), which must not pass for done. */
+static int server_took(const struct diff_server_op *o, struct json_object *srv)
+{
+    struct json_object *v;
+    if (!srv || !json_object_is_type(srv, json_type_object)) return 0;
+    if (o->what & DIFF_SET_ADDR) {
+        if (!json_object_object_get_ex(srv, "address", &v) || strcmp(json_object_get_string(v), o->addr) != 0)
+            return 0;
+        if (o->port && (!json_object_object_get_ex(srv, "port", &v) || json_object_get_int(v) != o->port)) return 0;
+    }
+    if ((o->what & DIFF_SET_WEIGHT) &&
+        (!json_object_object_get_ex(srv, "weight", &v) || json_object_get_int(v) != o->weight))
+        return 0;
+    if ((o->what & DIFF_SET_STATE) && (!json_object_object_get_ex(srv, "admin_state", &v) ||
+                                       strcmp(json_object_get_string(v), o->enabled ? "ready" : "maint") != 0))
+        return 0;
+    return 1;
+}
+
+static void on_server_put(struct dp *dp, long status, const char *error)
+{
+    const struct diff_server_op *o = &dp->plan.ops[dp->oi];
+    struct json_object *srv = status == 200 ? json_tokener_parse(buf_cstr(&dp->body)) : NULL;
+    int took = server_took(o, srv);
+    json_object_put(srv);
+    if (!took) {
+        char what[300];
+        snprintf(what, sizeof(what), "runtime server %s/%s", o->backend, o->server);
+        if (status == 200) snprintf(dp->error, sizeof(dp->error), "%s: the answer does not show the change", what);
+        else describe(dp, what, status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.runtime_commands++;
+    dp->oi++;
+    put_server(dp);
+}
+
+/* One PUT per server on a slot (address, port, weight, admin_state: the fields that changed); then the
+ * config, stored without a reload. */
+static void put_server(struct dp *dp)
+{
+    if (dp->oi >= dp->plan.nops) {
+        audit(dp, "runtime", "ok", NULL);
+        post_config(dp);
+        return;
+    }
+    const struct diff_server_op *o = &dp->plan.ops[dp->oi];
+    struct json_object *b = json_object_new_object();
+    if (o->what & DIFF_SET_ADDR) {
+        json_object_object_add(b, "address", json_object_new_string(o->addr));
+        if (o->port) json_object_object_add(b, "port", json_object_new_int(o->port));
+    }
+    if (o->what & DIFF_SET_WEIGHT) json_object_object_add(b, "weight", json_object_new_int(o->weight));
+    if (o->what & DIFF_SET_STATE)
+        json_object_object_add(b, "admin_state", json_object_new_string(o->enabled ? "ready" : "maint"));
+    char *payload = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+    json_object_put(b);
+    char path[sizeof(RUNTIME_BACKENDS_PATH) + 2 * DIFF_NAME_MAX + 16];
+    snprintf(path, sizeof(path), RUNTIME_BACKENDS_PATH "%s/servers/%s", o->backend, o->server);
+    if (!payload) {
+        fast_failed(dp, "out of memory");
+        return;
+    }
+    if (request(dp, "PUT", path, "application/json", payload, strlen(payload), on_server_put) < 0) push_done(dp, 0);
+}
+
+/* 0 if the fast lane was started, -1 if this change does not fit it. */
+static int start_fast(struct dp *dp)
+{
+    char why[256];
+    if (!classify(dp->prev, dp->g, &dp->plan, why, sizeof(why))) {
+        log_info("change takes the reload lane", "target", dp->base.name, "why", why);
+        return -1;
+    }
+    /* names go into the path as they are: one the path pattern refuses takes the reload lane */
+    for (size_t i = 0; i < dp->plan.nops; i++)
+        if (strpbrk(dp->plan.ops[i].backend, TARGET_DPAPI_PATH_FORBIDDEN) ||
+            strpbrk(dp->plan.ops[i].server, TARGET_DPAPI_PATH_FORBIDDEN)) {
+            diff_plan_free(&dp->plan);
+            log_info("change takes the reload lane", "target", dp->base.name, "why",
+                     "a server name the runtime path cannot hold");
+            return -1;
+        }
+    dp->fast = 1;
+    dp->oi = 0;
+    dp->r.lane = TARGET_LANE_FAST;
+    put_server(dp);
+    return 0;
 }
 
 static void on_push_read(struct dp *dp, long status, const char *error)
@@ -806,6 +966,10 @@ static void on_push_read(struct dp *dp, long status, const char *error)
     if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
     if (ck[0] && rundir_open(dp->run_dir, ck, &dp->prev, NULL) == 0) snprintf(dp->running, sizeof(dp->running), "%s", ck);
     dp->base_version = dp->cfg_version;
+    /* the fast lane needs the version (its POST names it) and a stored file that is still ours */
+    int intact = dp->prev && (!ck[0] || strcmp(ck, dp->pushed) != 0 || !dp->pushed_md5[0] || !dp->cfg_md5[0] ||
+                              !strcmp(dp->cfg_md5, dp->pushed_md5));
+    if (dp->base_version > 0 && intact && start_fast(dp) == 0) return;
     if (dp->base_version <= 0) { /* no Configuration-Version header: ask the version endpoint */
         if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
         return;
@@ -845,8 +1009,14 @@ static int dp_push(struct target *t, const struct target_push *p, target_push_cb
 
 static int dp_fast_ok(struct target *t, const char *from, const char *to)
 {
-    (void)t, (void)from, (void)to;
-    return 0; /* the runtime endpoints are not used yet: every change reloads */
+    struct dp *dp = (struct dp *)t;
+    struct rundir_gen *a = NULL, *b = NULL;
+    char why[256];
+    int fast = from && from[0] && rundir_open(dp->run_dir, from, &a, NULL) == 0 &&
+               rundir_open(dp->run_dir, to, &b, NULL) == 0 && classify(a, b, NULL, why, sizeof(why));
+    rundir_gen_free(a);
+    rundir_gen_free(b);
+    return fast;
 }
 
 /* ---- lifetime ---- */
@@ -878,6 +1048,7 @@ static void dp_free(struct target *t)
     dp->g = dp->prev = NULL;
     free(dp->file_data);
     dp->file_data = NULL;
+    diff_plan_free(&dp->plan);
     if (dp->multi) curl_multi_cleanup(dp->multi); /* may report sockets removed (sock_remove) */
     dp->multi = NULL;
     while (dp->socks) sock_remove(dp->socks);

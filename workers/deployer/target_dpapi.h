@@ -8,7 +8,11 @@
  * (creds.h: a password file or a Secret); a 401 reads the Secret again and sends the request once more if
  * the credentials changed. The password is never logged. Every request passes the gate (gate.h) right before it
  * starts and is bounded by the budget it returns.
- * Not for: when to push (scheduler.h), the runtime fast lane (pods take the reload lane for now). */
+ * Fast lane: a change diff.c accepts (servers on their slots, nothing else) is sent as one
+ * PUT .../runtime/backends/{b}/servers/{s} per server (address, port, weight, admin_state), each answer
+ * checked to show the change, then the new config is stored with POST raw?skip_reload=true so a later
+ * reload keeps the state; anything failing on the way takes the reload lane. Map changes still reload.
+ * Not for: when to push (scheduler.h). */
 #ifndef HTIC_DEPLOYER_TARGET_DPAPI_H
 #define HTIC_DEPLOYER_TARGET_DPAPI_H
 
@@ -28,6 +32,12 @@
 /* The reload agent ticks every reload_delay (5 s by default): polling every 100 ms adds little delay
  * and few requests. */
 #define TARGET_DPAPI_RELOAD_POLL_MS 100
+/* Server changes sent as runtime PUTs in one push: each is a request (about a millisecond on a pod's
+ * network); past a few hundred, one reload costs less than the requests. */
+#define TARGET_DPAPI_FAST_OPS_MAX 500
+/* Characters the runtime endpoints' path parameters refuse (dataplane-api-v3.md 8.1), plus '/' and '%'
+ * which a path segment cannot hold as they are. */
+#define TARGET_DPAPI_PATH_FORBIDDEN "\r\n<>*;$#&{}\"/%? "
 /* A response body kept in memory: the raw config of a 10k-backend pod is a few MB. */
 #define TARGET_DPAPI_BODY_MAX (64u << 20)
 
