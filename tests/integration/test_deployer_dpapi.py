@@ -153,8 +153,8 @@ def test_dpapi_version_conflict_is_retried(tmp):
         a.close()
 
 
-def map_cfg(fe, maps_dir, a, b, with_map=True):
-    route = f"    use_backend %[path,map({maps_dir}/routes.map,be_a)]\n" if with_map else ""
+def map_cfg(fe, maps_dir, a, b, with_map=True, lookup="path,map({maps_dir}/routes.map,be_a)"):
+    route = f"    use_backend %[{lookup.format(maps_dir=maps_dir)}]\n" if with_map else ""
     return ("global\n    maxconn 100\ndefaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n"
             f"    timeout connect 5s\nfrontend fe\n    bind 127.0.0.1:{fe}\n{route}    default_backend be_a\n"
             f"backend be_a\n    server s1 127.0.0.1:{a.port}\nbackend be_b\n    server s1 127.0.0.1:{b.port}\n")
@@ -318,6 +318,41 @@ def test_dpapi_a_sidecar_that_ignores_the_address_put_gets_the_reload_lane(tmp):
         b.close()
 
 
+def host_map_cfg(fe, maps_dir, a, b):
+    return map_cfg(fe, maps_dir, a, b, lookup="req.hdr(host),lower,map({maps_dir}/hosts.map,be_a)")
+
+
+def test_dpapi_map_change_takes_the_runtime_entries_and_the_stored_map_follows(tmp):
+    fe = harness.free_port()
+    a, b = Backend("backend-a"), Backend("backend-b")
+    try:
+        with dpsim.DataplaneSim(config=dpsim.bootstrap_config(fe)) as dp, DpRig(tmp, dp) as r:
+            maps_dir = os.path.join(dp.work, "maps")
+            r.start_deployer()
+            cfg = host_map_cfg(fe, maps_dir, a, b)
+            g1 = write_generation(r.run_dir, cfg, {"hosts.map": "b.example be_b\nx.example be_b\n"})
+            r.lkg(1, g1)
+            assert r.push_result(g1)["last_push"]["result"] == "ok"
+            assert dpsim.get_through(fe, host="b.example") == (200, "backend-b")
+            reloads = dp.stats()["reloads"]
+            # one value changed, one key added, one removed: three entry requests, no reload
+            g2 = write_generation(r.run_dir, cfg, {"hosts.map": "b.example be_a\nc.example be_b\n"})
+            r.lkg(2, g2)
+            t = r.push_result(g2)
+            assert t["last_push"]["result"] == "ok" and t["last_push"]["lane"] == "fast", t
+            assert t["last_push"]["runtime_commands"] == 3, t
+            assert dp.stats()["reloads"] == reloads, "the map change reloaded"
+            assert dpsim.get_through(fe, host="b.example") == (200, "backend-a")
+            assert dpsim.get_through(fe, host="c.example") == (200, "backend-b")
+            assert dpsim.get_through(fe, host="x.example") == (200, "backend-a")
+            with open(os.path.join(maps_dir, "hosts.map")) as f:
+                assert f.read() == "b.example be_a\nc.example be_b\n", "the stored map did not follow"
+            assert_no_password(r, dp)
+    finally:
+        a.close()
+        b.close()
+
+
 SECRETS = "/api/v1/namespaces/ing/secrets"
 
 
@@ -408,4 +443,5 @@ if __name__ == "__main__":
         test_dpapi_missing_secret_is_an_error_naming_it_then_its_creation_is_followed,
         test_dpapi_endpoint_change_on_the_slots_takes_the_runtime_api_then_more_endpoints_reload_once,
         test_dpapi_a_sidecar_that_ignores_the_address_put_gets_the_reload_lane,
+        test_dpapi_map_change_takes_the_runtime_entries_and_the_stored_map_follows,
     ])

@@ -31,6 +31,27 @@
 
 struct dp;
 struct req;
+
+/* One runtime map entry change: add (POST entries), set (PUT entries/{key}) or delete. */
+enum map_op_kind { MOP_ADD, MOP_SET, MOP_DEL };
+struct map_op {
+    enum map_op_kind kind;
+    const struct rundir_entry *file;  /* the new generation's map (borrowed from its rundir_gen) */
+    char *key, *value;                /* owned */
+};
+struct map_ops {
+    struct map_op *ops;  /* owned */
+    size_t n;
+};
+
+static void map_ops_free(struct map_ops *m)
+{
+    for (size_t i = 0; i < m->n; i++) free(m->ops[i].key), free(m->ops[i].value);
+    free(m->ops);
+    m->ops = NULL;
+    m->n = 0;
+}
+
 typedef void (*req_cb)(struct dp *dp, long status, const char *error);
 
 struct sock_ctx {
@@ -89,6 +110,8 @@ struct dp {
     int conflicts;
     int fast;                 /* this push is in the fast lane: runtime PUTs, then the config stored unreloaded */
     struct diff_plan plan;    /* owned during a fast push */
+    struct map_ops mops;      /* owned during a fast push: runtime map entry changes */
+    size_t mi;                /* the map entry change in flight, then the map file being stored */
     size_t oi;                /* the server operation in flight */
     int64_t start_ms, reload_start_ms;
     struct target_result r;
@@ -520,6 +543,7 @@ static void push_done(struct dp *dp, int ok)
     free(dp->file_data);
     dp->file_data = NULL;
     diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
     dp->fast = 0;
     dp->op = OP_NONE;
     dp->push_cb(&dp->base, &dp->r, dp->data);
@@ -813,20 +837,127 @@ static void post_config(struct dp *dp)
 
 /* ---- fast lane: runtime servers ---- */
 
-/* 1 if prev -> g fits this target's fast lane: the same files, all but haproxy.cfg unchanged, and the
- * config's change one diff.c accepts (servers on their slots). Maps still reload here. Fills plan when
- * not NULL. */
-static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan, char *why,
-                    size_t whylen)
+struct map_line {
+    const char *key, *value;
+    size_t kl, vl;
+};
+
+/* The "key value" lines of a map file (blank and # lines skipped, the value is the rest of the line). -1 if
+ * a key repeats (a runtime entry is addressed by its key) or is one the entries path cannot hold. */
+static int map_lines(const char *data, size_t len, struct map_line **out, size_t *n)
+{
+    struct map_line *l = NULL;
+    size_t cnt = 0, cap = 0;
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p, *e = nl ? nl : end;
+        p = nl ? nl + 1 : end;
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+        if (s == e || *s == '#') continue;
+        const char *k = s;
+        while (s < e && *s != ' ' && *s != '\t') s++;
+        struct map_line m = {k, s, (size_t)(s - k), 0};
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        m.value = s, m.vl = (size_t)(e - s);
+        for (size_t i = 0; i < m.kl; i++)
+            if (strchr(TARGET_DPAPI_PATH_FORBIDDEN, k[i])) goto fail;
+        for (size_t i = 0; i < cnt; i++)
+            if (l[i].kl == m.kl && !memcmp(l[i].key, k, m.kl)) goto fail;
+        if (cnt == cap) {
+            struct map_line *nl2 = realloc(l, (cap = cap ? cap * 2 : 64) * sizeof(*l));
+            if (!nl2) goto fail;
+            l = nl2;
+        }
+        l[cnt++] = m;
+    }
+    *out = l, *n = cnt;
+    return 0;
+fail:
+    free(l);
+    return -1;
+}
+
+static const struct map_line *find_line(const struct map_line *l, size_t n, const char *key, size_t kl)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].kl == kl && !memcmp(l[i].key, key, kl)) return &l[i];
+    return NULL;
+}
+
+static int add_map_op(struct map_ops *m, enum map_op_kind kind, const struct rundir_entry *f, const struct map_line *x)
+{
+    struct map_op *ops = realloc(m->ops, (m->n + 1) * sizeof(*ops));
+    if (!ops) return -1;
+    m->ops = ops;
+    struct map_op *o = &ops[m->n];
+    o->kind = kind, o->file = f;
+    o->key = strndup(x->key, x->kl);
+    o->value = strndup(x->value, x->vl);
+    if (!o->key || !o->value) {
+        free(o->key), free(o->value);
+        return -1;
+    }
+    m->n++;
+    return 0;
+}
+
+/* The entry changes from map o (prev) to f (g), appended to m. -1 if they cannot go through the runtime
+ * entry endpoints (why says so). */
+static int diff_map(const struct rundir_gen *prev, const struct rundir_entry *o, const struct rundir_gen *g,
+                    const struct rundir_entry *f, struct map_ops *m, char *why, size_t whylen)
+{
+    char *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0, an = 0, bn = 0;
+    struct map_line *la = NULL, *lb = NULL;
+    int rc = -1;
+    if (layout_read_gen_file(prev, o, &a, &al, NULL) < 0 || layout_read_gen_file(g, f, &b, &bl, NULL) < 0 ||
+        map_lines(a, al, &la, &an) < 0 || map_lines(b, bl, &lb, &bn) < 0) {
+        snprintf(why, whylen, "map %s: a key the runtime entries cannot address (repeated, or holding '/')", f->name);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < bn && rc == 0; i++) {
+        const struct map_line *x = find_line(la, an, lb[i].key, lb[i].kl);
+        if (!x) rc = add_map_op(m, MOP_ADD, f, &lb[i]);
+        else if (x->vl != lb[i].vl || memcmp(x->value, lb[i].value, x->vl)) rc = add_map_op(m, MOP_SET, f, &lb[i]);
+    }
+    for (size_t i = 0; i < an && rc == 0; i++)
+        if (!find_line(lb, bn, la[i].key, la[i].kl)) rc = add_map_op(m, MOP_DEL, f, &la[i]);
+    if (rc < 0) snprintf(why, whylen, "out of memory");
+out:
+    free(la), free(lb), free(a), free(b);
+    return rc;
+}
+
+/* 1 if prev -> g fits this target's fast lane: the same files, all but haproxy.cfg and the maps unchanged,
+ * the config's change one diff.c accepts (servers on their slots), the maps' changes entries the runtime
+ * endpoints can address. Fills plan and mops when not NULL. */
+static int classify_ex(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan,
+                       struct map_ops *mops, char *why, size_t whylen)
 {
     const struct rundir_entry *ca = NULL, *cb = NULL;
+    struct map_ops local_m = {0}, *mo = mops ? mops : &local_m;
     if (prev->nfiles != g->nfiles) return snprintf(why, whylen, "files were added or removed"), 0;
     for (size_t i = 0; i < g->nfiles; i++) {
         const struct rundir_entry *f = &g->files[i], *o = find_entry(prev, f->kind, f->name);
-        if (!o) return snprintf(why, whylen, "files were added or removed"), 0;
-        if (f->kind == RUNDIR_KIND_CONFIG) ca = o, cb = f;
-        else if (strcmp(o->sha256, f->sha256) != 0)
-            return snprintf(why, whylen, "%s %s changed", rundir_kind_name(f->kind), f->name), 0;
+        int bad = 0;
+        if (!o) bad = 1, snprintf(why, whylen, "files were added or removed");
+        else if (f->kind == RUNDIR_KIND_CONFIG) ca = o, cb = f;
+        else if (strcmp(o->sha256, f->sha256) != 0 && f->kind != RUNDIR_KIND_MAP)
+            bad = 1, snprintf(why, whylen, "%s %s changed", rundir_kind_name(f->kind), f->name);
+        else if (strcmp(o->sha256, f->sha256) != 0 && diff_map(prev, o, g, f, mo, why, whylen) < 0) bad = 1;
+        if (bad) {
+            map_ops_free(mo);
+            return 0;
+        }
+    }
+    size_t nm = mo->n;
+    if (!mops) map_ops_free(mo);
+    if (!ca) {
+        map_ops_free(mo);
+        return snprintf(why, whylen, "no haproxy.cfg"), 0;
     }
     if (!ca) return snprintf(why, whylen, "no haproxy.cfg"), 0;
     char *a = NULL, *b = NULL;
@@ -836,9 +967,9 @@ static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, s
     int fast = 0;
     if (layout_read_gen_file(prev, ca, &a, &al, &e) == 0 && layout_read_gen_file(g, cb, &b, &bl, &e) == 0) {
         if (diff_configs(a, al, b, bl, pl) == 0) {
-            fast = pl->fast && pl->nops <= TARGET_DPAPI_FAST_OPS_MAX;
+            fast = pl->fast && pl->nops + nm <= TARGET_DPAPI_FAST_OPS_MAX;
             if (!pl->fast) snprintf(why, whylen, "%s", pl->reason);
-            else if (!fast) snprintf(why, whylen, "%zu server changes: one reload is cheaper", pl->nops);
+            else if (!fast) snprintf(why, whylen, "%zu runtime changes: one reload is cheaper", pl->nops + nm);
             if (!plan || !fast) diff_plan_free(pl);
         }
     } else {
@@ -846,7 +977,14 @@ static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, s
     }
     free(a);
     free(b);
+    if (!fast && mops) map_ops_free(mops);
     return fast;
+}
+
+static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan, char *why,
+                    size_t whylen)
+{
+    return classify_ex(prev, g, plan, NULL, why, whylen);
 }
 
 /* The reload lane after a fast lane that did not go through: everything is sent again. */
@@ -858,10 +996,97 @@ static void fast_failed(struct dp *dp, const char *why)
     dp->error[0] = '\0';
     dp->r.lane = TARGET_LANE_RELOAD;
     diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
     if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
 }
 
 static void put_server(struct dp *dp);
+static void change_entry(struct dp *dp);
+static void store_map(struct dp *dp);
+
+static void on_entry_changed(struct dp *dp, long status, const char *error)
+{
+    const struct map_op *o = &dp->mops.ops[dp->mi];
+    long want = o->kind == MOP_ADD ? 201 : o->kind == MOP_SET ? 200 : 204;
+    if (status != want) {
+        char what[300];
+        snprintf(what, sizeof(what), "runtime map %s entry", o->file->name);
+        describe(dp, what, status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.runtime_commands++;
+    dp->mi++;
+    change_entry(dp);
+}
+
+/* One request per map entry that changed; then each changed map file into storage, unreloaded. */
+static void change_entry(struct dp *dp)
+{
+    if (dp->mi >= dp->mops.n) {
+        dp->mi = 0;
+        store_map(dp);
+        return;
+    }
+    const struct map_op *o = &dp->mops.ops[dp->mi];
+    char path[1024];
+    int w = o->kind == MOP_ADD ? snprintf(path, sizeof(path), "/v3/services/haproxy/runtime/maps/%s/entries", o->file->name)
+                               : snprintf(path, sizeof(path), "/v3/services/haproxy/runtime/maps/%s/entries/%s",
+                                          o->file->name, o->key);
+    char *payload = NULL;
+    if (o->kind != MOP_DEL) {
+        struct json_object *b = json_object_new_object();
+        if (o->kind == MOP_ADD) json_object_object_add(b, "key", json_object_new_string(o->key));
+        json_object_object_add(b, "value", json_object_new_string(o->value));
+        payload = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+        json_object_put(b);
+        if (!payload) {
+            fast_failed(dp, "out of memory");
+            return;
+        }
+    }
+    if (w < 0 || (size_t)w >= sizeof(path)) {
+        free(payload);
+        fast_failed(dp, "a map entry path too long");
+        return;
+    }
+    const char *method = o->kind == MOP_ADD ? "POST" : o->kind == MOP_SET ? "PUT" : "DELETE";
+    if (request(dp, method, path, payload ? "application/json" : NULL, payload, payload ? strlen(payload) : 0,
+                on_entry_changed) < 0)
+        push_done(dp, 0);
+}
+
+static void on_map_stored(struct dp *dp, long status, const char *error)
+{
+    if (status < 200 || status > 299) {
+        describe(dp, "storing a map without reload", status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.files_written++;
+    dp->mi++;
+    store_map(dp);
+}
+
+/* The changed maps' files (the runtime already holds their entries), so a later reload keeps them. */
+static void store_map(struct dp *dp)
+{
+    for (; dp->mi < dp->g->nfiles; dp->mi++) {
+        const struct rundir_entry *f = &dp->g->files[dp->mi], *o = find_entry(dp->prev, f->kind, f->name);
+        if (f->kind != RUNDIR_KIND_MAP || !o || !strcmp(o->sha256, f->sha256)) continue;
+        char *data = NULL, path[512];
+        size_t len = 0;
+        if (layout_read_gen_file(dp->g, f, &data, &len, NULL) < 0) {
+            fast_failed(dp, "cannot read a map of the generation");
+            return;
+        }
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/maps/%s?skip_reload=true", f->name);
+        if (request(dp, "PUT", path, "text/plain", data, len, on_map_stored) < 0) push_done(dp, 0);
+        return;
+    }
+    audit(dp, "runtime", "ok", NULL);
+    post_config(dp);
+}
 
 /* 1 if the server object the PUT answered shows every field we set: a 3.0-3.2 server acts on admin_state
  * only and ignores address, port and weight (dataplane-api-v3.md 8.1), which must not pass for done. */
@@ -907,8 +1132,8 @@ static void on_server_put(struct dp *dp, long status, const char *error)
 static void put_server(struct dp *dp)
 {
     if (dp->oi >= dp->plan.nops) {
-        audit(dp, "runtime", "ok", NULL);
-        post_config(dp);
+        dp->mi = 0;
+        change_entry(dp);
         return;
     }
     const struct diff_server_op *o = &dp->plan.ops[dp->oi];
@@ -935,7 +1160,7 @@ static void put_server(struct dp *dp)
 static int start_fast(struct dp *dp)
 {
     char why[256];
-    if (!classify(dp->prev, dp->g, &dp->plan, why, sizeof(why))) {
+    if (!classify_ex(dp->prev, dp->g, &dp->plan, &dp->mops, why, sizeof(why))) {
         log_info("change takes the reload lane", "target", dp->base.name, "why", why);
         return -1;
     }
@@ -944,6 +1169,7 @@ static int start_fast(struct dp *dp)
         if (strpbrk(dp->plan.ops[i].backend, TARGET_DPAPI_PATH_FORBIDDEN) ||
             strpbrk(dp->plan.ops[i].server, TARGET_DPAPI_PATH_FORBIDDEN)) {
             diff_plan_free(&dp->plan);
+            map_ops_free(&dp->mops);
             log_info("change takes the reload lane", "target", dp->base.name, "why",
                      "a server name the runtime path cannot hold");
             return -1;
@@ -1049,6 +1275,7 @@ static void dp_free(struct target *t)
     free(dp->file_data);
     dp->file_data = NULL;
     diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
     if (dp->multi) curl_multi_cleanup(dp->multi); /* may report sockets removed (sock_remove) */
     dp->multi = NULL;
     while (dp->socks) sock_remove(dp->socks);

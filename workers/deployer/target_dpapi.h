@@ -11,7 +11,8 @@
  * Fast lane: a change diff.c accepts (servers on their slots, nothing else) is sent as one
  * PUT .../runtime/backends/{b}/servers/{s} per server (address, port, weight, admin_state), each answer
  * checked to show the change, then the new config is stored with POST raw?skip_reload=true so a later
- * reload keeps the state; anything failing on the way takes the reload lane. Map changes still reload.
+ * reload keeps the state; changed maps go entry by entry (POST/PUT/DELETE .../runtime/maps/{m}/entries),
+ * then into storage unreloaded; anything failing on the way takes the reload lane.
  * Not for: when to push (scheduler.h). */
 #ifndef HTIC_DEPLOYER_TARGET_DPAPI_H
 #define HTIC_DEPLOYER_TARGET_DPAPI_H
