@@ -207,6 +207,12 @@ class DataplaneSim:
         assert st == 200, b
         return b
 
+    def set_users(self, users):
+        """Replaces the accepted users (NAME:PASSWORD each), as a rotated sidecar password would."""
+        st, b = self.control("/users", {"users": users})
+        assert st == 200, b
+        return b
+
     def reset_faults(self):
         return self.control("/faults/reset", {})
 

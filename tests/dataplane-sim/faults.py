@@ -22,6 +22,7 @@ class Faults:
             self.fail_reloads = 0
             self.held = False
             self.ssl_runtime_fails = False
+            self.runtime_server_state_only = False
 
     def set(self, body):
         """Applies a POST /faults body; raises ValueError on a bad one."""
@@ -49,6 +50,8 @@ class Faults:
                     self.held = bool(v)
                 elif k == "ssl_runtime_fails":
                     self.ssl_runtime_fails = bool(v)
+                elif k == "runtime_server_state_only":
+                    self.runtime_server_state_only = bool(v)
                 else:
                     raise ValueError("unknown fault %r" % k)
 
@@ -84,8 +87,13 @@ class Faults:
         with self.lock:
             return self.ssl_runtime_fails
 
+    def server_put_state_only(self):
+        with self.lock:
+            return self.runtime_server_state_only
+
     def snapshot(self):
         with self.lock:
             return {"latency_ms": self.latency_ms, "latency_path": self.latency_path, "errors": self.errors,
                     "drop": self.drops, "fail_reloads": self.fail_reloads, "hold_reloads": self.held,
-                    "ssl_runtime_fails": self.ssl_runtime_fails}
+                    "ssl_runtime_fails": self.ssl_runtime_fails,
+                    "runtime_server_state_only": self.runtime_server_state_only}

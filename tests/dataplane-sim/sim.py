@@ -504,7 +504,13 @@ class Handler(BaseHTTPRequestHandler):
         rt = self.sim.runtime
         if method == "GET":
             return Reply(200, jbody(rt.server(backend, name)))
-        return Reply(200, jbody(rt.set_server(backend, name, self.json_body(body))))
+        req = self.json_body(body)
+        if self.sim.faults.server_put_state_only() and isinstance(req, dict):
+            # 3.0-3.2 (and 3.3.0): only admin_state and operational_state are acted on, the rest ignored;
+            # the object has no weight
+            req = {k: v for k, v in req.items() if k in ("admin_state", "operational_state")}
+            return Reply(200, jbody({k: v for k, v in rt.set_server(backend, name, req).items() if k != "weight"}))
+        return Reply(200, jbody(rt.set_server(backend, name, req)))
 
     def h_rt_maps(self, method, q, body):
         return Reply(200, jbody(self.sim.runtime.maps(qbool(q, "include_unmanaged"))))
@@ -605,6 +611,15 @@ class ControlHandler(BaseHTTPRequestHandler):
             if not sim.faults.hold_reloads():
                 sim.reloads.release()
             return self.reply(200, sim.faults.snapshot())
+        if self.path == "/users":  # a rotated password: the user list is replaced (the reply names no password)
+            try:
+                users = Users()
+                for u in body.get("users", []):
+                    users.add(u)
+            except (ValueError, TypeError, AttributeError) as e:
+                return self.reply(400, {"error": str(e)})
+            sim.users = users
+            return self.reply(200, {"users": sorted(users.users)})
         if self.path == "/faults/reset":
             sim.faults.reset()
             sim.reloads.release()

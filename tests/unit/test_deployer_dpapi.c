@@ -7,6 +7,7 @@
 #include "workers/deployer/target_dpapi.h"
 
 #include <ftw.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +64,7 @@ END_TEST
 /* ---- pushes on a loop against the scripted server ---- */
 
 static char root[256], run_dir[PATH_MAX], pwfile[PATH_MAX];
+static struct creds *creds;
 static struct fence fence;
 static struct deploy_gate gate;
 static struct audit aud;
@@ -106,6 +108,8 @@ static void setup(void)
     ck_assert_int_eq(mkdir(run_dir, 0700), 0);
     snprintf(pwfile, sizeof(pwfile), "%s/password", root);
     write_text(pwfile, "pw-one\n");
+    creds = creds_new_file("admin", pwfile);
+    ck_assert_ptr_nonnull(creds);
     fence_init(&fence);
     fence_update(&fence, "pod-a#1", 1000000, 0);
     deploy_gate_init(&gate, &fence);
@@ -120,6 +124,7 @@ static void setup(void)
 static void teardown(void)
 {
     audit_close(&aud);
+    creds_free(creds);
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -146,7 +151,7 @@ static struct target *make(uv_loop_t *loop, int port, char ck[RUNDIR_CHECKSUM_BU
     ck_assert_int_ge(rundir_write(run_dir, f, 1, ck, &e), 0);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
-    struct target_dpapi_opts o = {.name = "pod-a", .url = url, .username = "admin", .password_file = pwfile,
+    struct target_dpapi_opts o = {.name = "pod-a", .url = url, .creds = creds,
                                   .run_dir = run_dir};
     struct target *t = target_dpapi_new(loop, &o, &gate, &aud);
     ck_assert_ptr_nonnull(t);
@@ -251,6 +256,30 @@ START_TEST(test_dpapi_refused_reload_is_a_failed_push)
 }
 END_TEST
 
+START_TEST(test_dpapi_credentials_taken_from_a_secret_without_quoting_values_in_errors)
+{
+    char user[CREDS_USER_MAX], pw[CREDS_PASSWORD_MAX];
+    struct err e = {0};
+    /* "ops" and "p4ss\n" (a value written by echo) */
+    struct json_object *ok = json_tokener_parse("{\"data\":{\"u\":\"b3Bz\",\"p\":\"cDRzcwo=\"}}");
+    ck_assert_int_eq(creds_from_secret(ok, "u", "p", user, sizeof(user), pw, sizeof(pw), &e), 0);
+    ck_assert_str_eq(user, "ops");
+    ck_assert_str_eq(pw, "p4ss");
+    ck_assert_int_eq(creds_from_secret(ok, "u", "password", user, sizeof(user), pw, sizeof(pw), &e), -1);
+    ck_assert_str_eq(e.msg, "has no key password");
+    json_object_put(ok);
+    struct json_object *bad = json_tokener_parse("{\"data\":{\"u\":\"b3Bz\",\"p\":\"c2VjcmV0!!\"}}");
+    ck_assert_int_eq(creds_from_secret(bad, "u", "p", user, sizeof(user), pw, sizeof(pw), &e), -1);
+    ck_assert_ptr_null(strstr(e.msg, "c2VjcmV0"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "key p"));
+    json_object_put(bad);
+    struct json_object *none = json_tokener_parse("{\"metadata\":{}}");
+    ck_assert_int_eq(creds_from_secret(none, "u", "p", user, sizeof(user), pw, sizeof(pw), &e), -1);
+    ck_assert_str_eq(e.msg, "has no data");
+    json_object_put(none);
+}
+END_TEST
+
 Suite *suite_under_test(void)
 {
     Suite *s = suite_create("deployer_dpapi");
@@ -258,6 +287,7 @@ Suite *suite_under_test(void)
     tcase_add_test(tc, test_dpapi_header_found_among_the_servers_top_comments);
     tcase_add_test(tc, test_dpapi_reload_status_parsed);
     tcase_add_test(tc, test_dpapi_storage_names_the_api_would_rename_are_refused);
+    tcase_add_test(tc, test_dpapi_credentials_taken_from_a_secret_without_quoting_values_in_errors);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("loop");
     tcase_add_checked_fixture(tl, setup, teardown);

@@ -10,6 +10,7 @@
 #include "common/metrics.h"
 #include "common/pipeline/rundir.h"
 #include "workers/deployer/audit.h"
+#include "workers/deployer/creds.h"
 #include "workers/deployer/gate.h"
 #include "workers/deployer/scheduler.h"
 #include "workers/deployer/target_dpapi.h"
@@ -40,6 +41,7 @@ struct deploy {
     int open_handles, closing;
     size_t inflight;               /* compares and pushes started and not ended: the job outlives them */
     struct metrics_registry *reg;  /* owned */
+    struct creds *creds;           /* owned: the Data Plane API credentials every dpapi target borrows */
     struct metric_family *m_pushes, *m_reloads, *m_push_seconds, *m_reload_seconds, *m_runtime, *m_drift,
         *m_in_sync, *m_targets;
 };
@@ -207,6 +209,8 @@ static void reap(struct deploy *d)
 static void schedule(struct deploy *d)
 {
     reap(d);
+    /* the Secret's first read decides whether pushes can authenticate: wait for it (creds_on_ready) */
+    if (d->creds && !creds_ready(d->creds)) return;
     struct sched_action a;
     int64_t now = deploy_gate_now(&d->gate);
     /* nothing starts without the fence's leave: a push is a side effect, and compares would only feed it */
@@ -239,6 +243,13 @@ static void schedule(struct deploy *d)
     int64_t wake = sched_wake_ms(&d->sched, now);
     uv_timer_stop(&d->kick_timer);
     if (wake >= 0) uv_timer_start(&d->kick_timer, on_kick_timer, (uint64_t)(wake > now ? wake - now : 0), 0);
+}
+
+static void on_creds_ready(void *data)
+{
+    struct deploy *d = data;
+    /* before the first leadership message there is nothing to start: its deploy_on_fence schedules */
+    if (!d->closing && deploy_gate_check(&d->gate, INT64_MAX, NULL) == 0) schedule(d);
 }
 
 static void on_drift_timer(uv_timer_t *t)
@@ -312,12 +323,19 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     d->m_targets = metrics_gauge(d->reg, "haproxy_ic_deploy_targets", "Targets the deployer pushes to.", NULL, NULL);
 
     const struct config_haproxy *h = &cfg->haproxy;
+    if (h->dataplane.credentials_secret.name) {
+        struct err e = {0};
+        if (creds_new_secret(w->loop, cfg, &d->creds, &e) < 0)
+            log_error("cannot read the Data Plane API credentials", "secret", h->dataplane.credentials_secret.name,
+                      "error", e.msg);
+    } else if (h->dataplane.password_file) {
+        d->creds = creds_new_file(h->dataplane.username, h->dataplane.password_file);
+    }
     for (size_t i = 0; i < h->endpoints.len; i++) {
         const struct config_endpoint *ep = &h->endpoints.items[i];
         struct target *t = NULL;
         if (ep->url) {
-            struct target_dpapi_opts o = {.name = ep->name, .url = ep->url, .username = h->dataplane.username,
-                                          .password_file = h->dataplane.password_file,
+            struct target_dpapi_opts o = {.name = ep->name, .url = ep->url, .creds = d->creds,
                                           .run_dir = cfg->controller.run_dir};
             t = target_dpapi_new(w->loop, &o, &d->gate, &d->audit);
         } else {
@@ -336,6 +354,7 @@ struct deploy *deploy_new(struct worker *w, const struct fence *fence)
     uint64_t drift = (uint64_t)cfg->deploy.drift_prevention_interval_ms;
     uv_timer_start(&d->drift_timer, on_drift_timer, drift, drift);
     report(d); /* the targets it will push to, before any push */
+    if (d->creds) creds_on_ready(d->creds, on_creds_ready, d); /* schedule() waits for it */
     return d;
 }
 
@@ -371,7 +390,6 @@ void deploy_on_targets(struct deploy *d, struct json_object *msg)
     struct json_object *arr = NULL;
     if (d->closing || !json_object_object_get_ex(msg, "targets", &arr) || !json_object_is_type(arr, json_type_array))
         return;
-    const struct config_haproxy *h = &d->w->cfg->haproxy;
     size_t n = json_object_array_length(arr), pods = 0;
     for (size_t i = 0; i < d->ntargets; i++) d->targets[i].gone |= d->targets[i].pod; /* kept below if listed */
     for (size_t k = 0; k < n; k++) {
@@ -399,8 +417,7 @@ void deploy_on_targets(struct deploy *d, struct json_object *msg)
             continue;
         }
         if (ts) drop_at(d, (size_t)(ts - d->targets));
-        struct target_dpapi_opts op = {.name = name, .url = url, .username = h->dataplane.username,
-                                       .password_file = h->dataplane.password_file,
+        struct target_dpapi_opts op = {.name = name, .url = url, .creds = d->creds,
                                        .run_dir = d->w->cfg->controller.run_dir};
         if (add_target(d, target_dpapi_new(d->w->loop, &op, &d->gate, &d->audit), 1) < 0)
             log_error("cannot set up a pod target", "target", name);
@@ -425,6 +442,7 @@ static void maybe_free(struct deploy *d)
         d->targets[i].t->ops->free(d->targets[i].t);
     }
     free(d->targets);
+    creds_free(d->creds);
     sched_free(&d->sched);
     audit_close(&d->audit);
     metrics_registry_free(d->reg);
@@ -442,6 +460,7 @@ void deploy_close(struct deploy *d)
 {
     if (!d || d->closing) return;
     d->closing = 1;
+    creds_cancel(d->creds, d);
     uv_timer_stop(&d->kick_timer);
     uv_timer_stop(&d->drift_timer);
     uv_close((uv_handle_t *)&d->kick_timer, on_closed);

@@ -15,11 +15,14 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "workers/deployer/creds.h"
+#include "workers/deployer/diff.h"
 #include "workers/deployer/layout.h"
 
 #define RAW_PATH "/v3/services/haproxy/configuration/raw"
 #define VERSION_PATH "/v3/services/haproxy/configuration/version"
 #define RELOADS_PATH "/v3/services/haproxy/reloads/"
+#define RUNTIME_BACKENDS_PATH "/v3/services/haproxy/runtime/backends/"
 /* Our header is among the first comment lines the server keeps (after # _md5hash, # _version and its
  * two disclaimer lines): a few lines in is enough to find it and not to scan a large config. */
 #define HEADER_SCAN_LINES 16
@@ -28,6 +31,27 @@
 
 struct dp;
 struct req;
+
+/* One runtime map entry change: add (POST entries), set (PUT entries/{key}) or delete. */
+enum map_op_kind { MOP_ADD, MOP_SET, MOP_DEL };
+struct map_op {
+    enum map_op_kind kind;
+    const struct rundir_entry *file;  /* the new generation's map (borrowed from its rundir_gen) */
+    char *key, *value;                /* owned */
+};
+struct map_ops {
+    struct map_op *ops;  /* owned */
+    size_t n;
+};
+
+static void map_ops_free(struct map_ops *m)
+{
+    for (size_t i = 0; i < m->n; i++) free(m->ops[i].key), free(m->ops[i].value);
+    free(m->ops);
+    m->ops = NULL;
+    m->n = 0;
+}
+
 typedef void (*req_cb)(struct dp *dp, long status, const char *error);
 
 struct sock_ctx {
@@ -43,7 +67,8 @@ enum step { ST_READ, ST_VERSION, ST_POST, ST_POLL };
 struct dp {
     struct target base;
     uv_loop_t *loop;
-    char *url, *username, *password_file, *run_dir;
+    char *url, *run_dir;
+    struct creds *creds;  /* borrowed from the deployer: shared by every target */
     struct deploy_gate *gate;
     struct audit *audit;
     CURLM *multi;
@@ -65,6 +90,8 @@ struct dp {
     char pushed[RUNDIR_CHECKSUM_BUF], pushed_md5[64], posted_md5[64];
     char curl_err[CURL_ERROR_SIZE];
     req_cb cb;
+    int auth_retried;           /* the request in flight was already sent again after a 401 */
+    unsigned long auth_version; /* creds_version when it was sent */
     /* the operation */
     enum op op;
     enum step step;
@@ -81,6 +108,11 @@ struct dp {
     size_t file_len;
     char push_reload[RELOAD_ID_MAX];  /* the reload this push waits for */
     int conflicts;
+    int fast;                 /* this push is in the fast lane: runtime PUTs, then the config stored unreloaded */
+    struct diff_plan plan;    /* owned during a fast push */
+    struct map_ops mops;      /* owned during a fast push: runtime map entry changes */
+    size_t mi;                /* the map entry change in flight, then the map file being stored */
+    size_t oi;                /* the server operation in flight */
     int64_t start_ms, reload_start_ms;
     struct target_result r;
     char error[1024];
@@ -258,6 +290,49 @@ static void req_end(struct dp *dp)
     dp->mime = NULL;
 }
 
+static void reset_response(struct dp *dp)
+{
+    buf_reset(&dp->body);
+    dp->reload_id[0] = '\0';
+    dp->cfg_md5[0] = '\0';
+    dp->cfg_version = 0;
+    dp->curl_err[0] = '\0';
+}
+
+static int set_auth(struct dp *dp, CURL *h);
+
+static void deliver(struct dp *dp, long status, const char *error)
+{
+    req_end(dp);
+    req_cb cb = dp->cb;
+    dp->cb = NULL;
+    cb(dp, status, error);
+}
+
+/* The Secret was read again after a 401: the same request once more if the credentials changed, through the
+ * gate again (it is a new write), else the 401 stands. */
+static void on_creds_reread(void *data)
+{
+    struct dp *dp = data;
+    int64_t budget = 0;
+    if (!dp->easy || creds_version(dp->creds) == dp->auth_version) {
+        deliver(dp, 401, NULL);
+        return;
+    }
+    if (deploy_gate_check(dp->gate, dp->op == OP_PUSH ? dp->p.deadline_ms : INT64_MAX, &budget) < 0) {
+        deliver(dp, 0, "the fence or the deadline does not allow the request again with the new credentials");
+        return;
+    }
+    if (set_auth(dp, dp->easy) < 0) {
+        deliver(dp, 0, dp->error);
+        return;
+    }
+    log_info("sending again with the credentials read after a 401", "target", dp->base.name);
+    reset_response(dp);
+    curl_easy_setopt(dp->easy, CURLOPT_TIMEOUT_MS, (long)budget);
+    if (curl_multi_add_handle(dp->multi, dp->easy) != CURLM_OK) deliver(dp, 0, "cannot start the request again");
+}
+
 static void after_curl(struct dp *dp)
 {
     CURLMsg *m;
@@ -269,25 +344,36 @@ static void after_curl(struct dp *dp)
         curl_easy_getinfo(dp->easy, CURLINFO_RESPONSE_CODE, &status);
         char err[CURL_ERROR_SIZE + 64];
         snprintf(err, sizeof(err), "%s", dp->curl_err[0] ? dp->curl_err : curl_easy_strerror(res));
-        req_end(dp);
-        req_cb cb = dp->cb;
-        dp->cb = NULL;
-        cb(dp, res == CURLE_OK ? status : 0, res == CURLE_OK ? NULL : err);
+        if (res == CURLE_OK && status == 401 && dp->creds && !dp->auth_retried) {
+            /* the password may have been rotated: the easy handle keeps the request, sent again once the
+             * Secret was read */
+            dp->auth_retried = 1;
+            curl_multi_remove_handle(dp->multi, dp->easy);
+            if (creds_reread(dp->creds, on_creds_reread, dp) == 0) return;
+            on_creds_reread(dp); /* read just now (or a file): sent again only if that read changed them */
+            return;
+        }
+        deliver(dp, res == CURLE_OK ? status : 0, res == CURLE_OK ? NULL : err);
         return; /* the callback may have started the next request */
     }
 }
 
-/* Reads the password file into out (trailing newline dropped). 0 or -1. */
-static int read_password(const char *path, char *out, size_t n)
+/* Puts the current credentials on the handle (libcurl copies them). -1 with dp->error naming their source. */
+static int set_auth(struct dp *dp, CURL *h)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t got = read(fd, out, n - 1);
-    close(fd);
-    if (got < 0) return -1;
-    out[got] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    return 0;
+    char user[CREDS_USER_MAX], pw[CREDS_PASSWORD_MAX];
+    struct err e = {0};
+    dp->auth_version = creds_version(dp->creds);
+    int rc = creds_get(dp->creds, user, sizeof(user), pw, sizeof(pw), &e);
+    if (rc < 0) {
+        snprintf(dp->error, sizeof(dp->error), "%s", e.msg);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, pw);
+    }
+    explicit_bzero(pw, sizeof(pw));
+    return rc;
 }
 
 /* Starts one request after the gate's leave; cb runs from the loop. -1: not started (error filled). */
@@ -302,11 +388,8 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     }
     char url[4096];
     snprintf(url, sizeof(url), "%s%s", dp->url, path);
-    buf_reset(&dp->body);
-    dp->reload_id[0] = '\0';
-    dp->cfg_md5[0] = '\0';
-    dp->cfg_version = 0;
-    dp->curl_err[0] = '\0';
+    reset_response(dp);
+    dp->auth_retried = 0;
     dp->payload = payload;
     CURL *h = curl_easy_init();
     if (!h) {
@@ -346,18 +429,7 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     if (!l2) ok = 0, curl_slist_free_all(l), l2 = NULL;
     dp->hdrs = l2;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, dp->hdrs);
-    if (dp->password_file) {
-        char pw[TARGET_DPAPI_PASSWORD_MAX];
-        if (read_password(dp->password_file, pw, sizeof(pw)) < 0) {
-            snprintf(dp->error, sizeof(dp->error), "cannot read the Data Plane API password file");
-            ok = 0;
-        } else {
-            curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-            curl_easy_setopt(h, CURLOPT_USERNAME, dp->username ? dp->username : "");
-            curl_easy_setopt(h, CURLOPT_PASSWORD, pw); /* libcurl copies it */
-        }
-        explicit_bzero(pw, sizeof(pw));
-    }
+    if (dp->creds && set_auth(dp, h) < 0) ok = 0;
     if (!ok) {
         req_end(dp);
         if (!dp->error[0]) snprintf(dp->error, sizeof(dp->error), "out of memory");
@@ -388,7 +460,9 @@ static void describe(struct dp *dp, const char *what, long status, const char *e
     }
     const char *b = buf_cstr(&dp->body);
     size_t bl = strcspn(b, "\n");
-    snprintf(dp->error, sizeof(dp->error), "%s: HTTP %ld %.*s", what, status, (int)(bl > 300 ? 300 : bl), b);
+    snprintf(dp->error, sizeof(dp->error), "%s: HTTP %ld %.*s%s%s%s", what, status, (int)(bl > 300 ? 300 : bl), b,
+             status == 401 && dp->creds ? " (credentials from " : "", status == 401 && dp->creds ? creds_source(dp->creds) : "",
+             status == 401 && dp->creds ? ")" : "");
 }
 
 /* ---- compare ---- */
@@ -468,6 +542,9 @@ static void push_done(struct dp *dp, int ok)
     dp->g = dp->prev = NULL;
     free(dp->file_data);
     dp->file_data = NULL;
+    diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
+    dp->fast = 0;
     dp->op = OP_NONE;
     dp->push_cb(&dp->base, &dp->r, dp->data);
 }
@@ -686,6 +763,8 @@ static void on_version(struct dp *dp, long status, const char *error)
     else sync_storage(dp);
 }
 
+static void fast_failed(struct dp *dp, const char *why);
+
 static void on_posted(struct dp *dp, long status, const char *error)
 {
     if (status == 409 && dp->conflicts < TARGET_DPAPI_CONFLICT_RETRIES) {
@@ -701,6 +780,11 @@ static void on_posted(struct dp *dp, long status, const char *error)
         audit(dp, "config", "ok", NULL);
         dp->si = 0;
         remove_obsolete(dp);
+        return;
+    }
+    if (dp->fast) { /* not stored: the reload lane sends everything again (the runtime state is the new one) */
+        describe(dp, "POST raw configuration without reload", status, error);
+        fast_failed(dp, dp->error);
         return;
     }
     if (status != 202 || !dp->reload_id[0]) {
@@ -745,8 +829,356 @@ static void post_config(struct dp *dp)
     payload[hl + len] = '\0';
     free(text);
     char path[128];
-    snprintf(path, sizeof(path), "%s?version=%ld", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1);
+    /* the fast lane stores the config the runtime state already matches, so a later reload keeps it */
+    snprintf(path, sizeof(path), "%s?version=%ld%s", RAW_PATH, dp->base_version > 0 ? dp->base_version : 1,
+             dp->fast ? "&skip_reload=true" : "");
     if (request(dp, "POST", path, "text/plain", payload, hl + len, on_posted) < 0) push_done(dp, 0);
+}
+
+/* ---- fast lane: runtime servers ---- */
+
+struct map_line {
+    const char *key, *value;
+    size_t kl, vl;
+};
+
+/* The "key value" lines of a map file (blank and # lines skipped, the value is the rest of the line). -1 if
+ * a key repeats (a runtime entry is addressed by its key) or is one the entries path cannot hold. */
+static int map_lines(const char *data, size_t len, struct map_line **out, size_t *n)
+{
+    struct map_line *l = NULL;
+    size_t cnt = 0, cap = 0;
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p, *e = nl ? nl : end;
+        p = nl ? nl + 1 : end;
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+        if (s == e || *s == '#') continue;
+        const char *k = s;
+        while (s < e && *s != ' ' && *s != '\t') s++;
+        struct map_line m = {k, s, (size_t)(s - k), 0};
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        m.value = s, m.vl = (size_t)(e - s);
+        for (size_t i = 0; i < m.kl; i++)
+            if (strchr(TARGET_DPAPI_PATH_FORBIDDEN, k[i])) goto fail;
+        for (size_t i = 0; i < cnt; i++)
+            if (l[i].kl == m.kl && !memcmp(l[i].key, k, m.kl)) goto fail;
+        if (cnt == cap) {
+            struct map_line *nl2 = realloc(l, (cap = cap ? cap * 2 : 64) * sizeof(*l));
+            if (!nl2) goto fail;
+            l = nl2;
+        }
+        l[cnt++] = m;
+    }
+    *out = l, *n = cnt;
+    return 0;
+fail:
+    free(l);
+    return -1;
+}
+
+static const struct map_line *find_line(const struct map_line *l, size_t n, const char *key, size_t kl)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].kl == kl && !memcmp(l[i].key, key, kl)) return &l[i];
+    return NULL;
+}
+
+static int add_map_op(struct map_ops *m, enum map_op_kind kind, const struct rundir_entry *f, const struct map_line *x)
+{
+    struct map_op *ops = realloc(m->ops, (m->n + 1) * sizeof(*ops));
+    if (!ops) return -1;
+    m->ops = ops;
+    struct map_op *o = &ops[m->n];
+    o->kind = kind, o->file = f;
+    o->key = strndup(x->key, x->kl);
+    o->value = strndup(x->value, x->vl);
+    if (!o->key || !o->value) {
+        free(o->key), free(o->value);
+        return -1;
+    }
+    m->n++;
+    return 0;
+}
+
+/* The entry changes from map o (prev) to f (g), appended to m. -1 if they cannot go through the runtime
+ * entry endpoints (why says so). */
+static int diff_map(const struct rundir_gen *prev, const struct rundir_entry *o, const struct rundir_gen *g,
+                    const struct rundir_entry *f, struct map_ops *m, char *why, size_t whylen)
+{
+    char *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0, an = 0, bn = 0;
+    struct map_line *la = NULL, *lb = NULL;
+    int rc = -1;
+    if (layout_read_gen_file(prev, o, &a, &al, NULL) < 0 || layout_read_gen_file(g, f, &b, &bl, NULL) < 0 ||
+        map_lines(a, al, &la, &an) < 0 || map_lines(b, bl, &lb, &bn) < 0) {
+        snprintf(why, whylen, "map %s: a key the runtime entries cannot address (repeated, or holding '/')", f->name);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < bn && rc == 0; i++) {
+        const struct map_line *x = find_line(la, an, lb[i].key, lb[i].kl);
+        if (!x) rc = add_map_op(m, MOP_ADD, f, &lb[i]);
+        else if (x->vl != lb[i].vl || memcmp(x->value, lb[i].value, x->vl)) rc = add_map_op(m, MOP_SET, f, &lb[i]);
+    }
+    for (size_t i = 0; i < an && rc == 0; i++)
+        if (!find_line(lb, bn, la[i].key, la[i].kl)) rc = add_map_op(m, MOP_DEL, f, &la[i]);
+    if (rc < 0) snprintf(why, whylen, "out of memory");
+out:
+    free(la), free(lb), free(a), free(b);
+    return rc;
+}
+
+/* 1 if prev -> g fits this target's fast lane: the same files, all but haproxy.cfg and the maps unchanged,
+ * the config's change one diff.c accepts (servers on their slots), the maps' changes entries the runtime
+ * endpoints can address. Fills plan and mops when not NULL. */
+static int classify_ex(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan,
+                       struct map_ops *mops, char *why, size_t whylen)
+{
+    const struct rundir_entry *ca = NULL, *cb = NULL;
+    struct map_ops local_m = {0}, *mo = mops ? mops : &local_m;
+    if (prev->nfiles != g->nfiles) return snprintf(why, whylen, "files were added or removed"), 0;
+    for (size_t i = 0; i < g->nfiles; i++) {
+        const struct rundir_entry *f = &g->files[i], *o = find_entry(prev, f->kind, f->name);
+        int bad = 0;
+        if (!o) bad = 1, snprintf(why, whylen, "files were added or removed");
+        else if (f->kind == RUNDIR_KIND_CONFIG) ca = o, cb = f;
+        else if (strcmp(o->sha256, f->sha256) != 0 && f->kind != RUNDIR_KIND_MAP)
+            bad = 1, snprintf(why, whylen, "%s %s changed", rundir_kind_name(f->kind), f->name);
+        else if (strcmp(o->sha256, f->sha256) != 0 && diff_map(prev, o, g, f, mo, why, whylen) < 0) bad = 1;
+        if (bad) {
+            map_ops_free(mo);
+            return 0;
+        }
+    }
+    size_t nm = mo->n;
+    if (!mops) map_ops_free(mo);
+    if (!ca) {
+        map_ops_free(mo);
+        return snprintf(why, whylen, "no haproxy.cfg"), 0;
+    }
+    if (!ca) return snprintf(why, whylen, "no haproxy.cfg"), 0;
+    char *a = NULL, *b = NULL;
+    size_t al, bl;
+    struct err e = {0};
+    struct diff_plan local, *pl = plan ? plan : &local;
+    int fast = 0;
+    if (layout_read_gen_file(prev, ca, &a, &al, &e) == 0 && layout_read_gen_file(g, cb, &b, &bl, &e) == 0) {
+        if (diff_configs(a, al, b, bl, pl) == 0) {
+            fast = pl->fast && pl->nops + nm <= TARGET_DPAPI_FAST_OPS_MAX;
+            if (!pl->fast) snprintf(why, whylen, "%s", pl->reason);
+            else if (!fast) snprintf(why, whylen, "%zu runtime changes: one reload is cheaper", pl->nops + nm);
+            if (!plan || !fast) diff_plan_free(pl);
+        }
+    } else {
+        snprintf(why, whylen, "%.200s", e.msg);
+    }
+    free(a);
+    free(b);
+    if (!fast && mops) map_ops_free(mops);
+    return fast;
+}
+
+static int classify(const struct rundir_gen *prev, const struct rundir_gen *g, struct diff_plan *plan, char *why,
+                    size_t whylen)
+{
+    return classify_ex(prev, g, plan, NULL, why, whylen);
+}
+
+/* The reload lane after a fast lane that did not go through: everything is sent again. */
+static void fast_failed(struct dp *dp, const char *why)
+{
+    log_warn("fast lane failed: reloading instead", "target", dp->base.name, "error", why);
+    audit(dp, "runtime", "failed", why);
+    dp->fast = 0;
+    dp->error[0] = '\0';
+    dp->r.lane = TARGET_LANE_RELOAD;
+    diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
+    if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
+}
+
+static void put_server(struct dp *dp);
+static void change_entry(struct dp *dp);
+static void store_map(struct dp *dp);
+
+static void on_entry_changed(struct dp *dp, long status, const char *error)
+{
+    const struct map_op *o = &dp->mops.ops[dp->mi];
+    long want = o->kind == MOP_ADD ? 201 : o->kind == MOP_SET ? 200 : 204;
+    if (status != want) {
+        char what[300];
+        snprintf(what, sizeof(what), "runtime map %s entry", o->file->name);
+        describe(dp, what, status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.runtime_commands++;
+    dp->mi++;
+    change_entry(dp);
+}
+
+/* One request per map entry that changed; then each changed map file into storage, unreloaded. */
+static void change_entry(struct dp *dp)
+{
+    if (dp->mi >= dp->mops.n) {
+        dp->mi = 0;
+        store_map(dp);
+        return;
+    }
+    const struct map_op *o = &dp->mops.ops[dp->mi];
+    char path[1024];
+    int w = o->kind == MOP_ADD ? snprintf(path, sizeof(path), "/v3/services/haproxy/runtime/maps/%s/entries", o->file->name)
+                               : snprintf(path, sizeof(path), "/v3/services/haproxy/runtime/maps/%s/entries/%s",
+                                          o->file->name, o->key);
+    char *payload = NULL;
+    if (o->kind != MOP_DEL) {
+        struct json_object *b = json_object_new_object();
+        if (o->kind == MOP_ADD) json_object_object_add(b, "key", json_object_new_string(o->key));
+        json_object_object_add(b, "value", json_object_new_string(o->value));
+        payload = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+        json_object_put(b);
+        if (!payload) {
+            fast_failed(dp, "out of memory");
+            return;
+        }
+    }
+    if (w < 0 || (size_t)w >= sizeof(path)) {
+        free(payload);
+        fast_failed(dp, "a map entry path too long");
+        return;
+    }
+    const char *method = o->kind == MOP_ADD ? "POST" : o->kind == MOP_SET ? "PUT" : "DELETE";
+    if (request(dp, method, path, payload ? "application/json" : NULL, payload, payload ? strlen(payload) : 0,
+                on_entry_changed) < 0)
+        push_done(dp, 0);
+}
+
+static void on_map_stored(struct dp *dp, long status, const char *error)
+{
+    if (status < 200 || status > 299) {
+        describe(dp, "storing a map without reload", status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.files_written++;
+    dp->mi++;
+    store_map(dp);
+}
+
+/* The changed maps' files (the runtime already holds their entries), so a later reload keeps them. */
+static void store_map(struct dp *dp)
+{
+    for (; dp->mi < dp->g->nfiles; dp->mi++) {
+        const struct rundir_entry *f = &dp->g->files[dp->mi], *o = find_entry(dp->prev, f->kind, f->name);
+        if (f->kind != RUNDIR_KIND_MAP || !o || !strcmp(o->sha256, f->sha256)) continue;
+        char *data = NULL, path[512];
+        size_t len = 0;
+        if (layout_read_gen_file(dp->g, f, &data, &len, NULL) < 0) {
+            fast_failed(dp, "cannot read a map of the generation");
+            return;
+        }
+        snprintf(path, sizeof(path), "/v3/services/haproxy/storage/maps/%s?skip_reload=true", f->name);
+        if (request(dp, "PUT", path, "text/plain", data, len, on_map_stored) < 0) push_done(dp, 0);
+        return;
+    }
+    audit(dp, "runtime", "ok", NULL);
+    post_config(dp);
+}
+
+/* 1 if the server object the PUT answered shows every field we set: a 3.0-3.2 server acts on admin_state
+ * only and ignores address, port and weight (dataplane-api-v3.md 8.1), which must not pass for done. */
+static int server_took(const struct diff_server_op *o, struct json_object *srv)
+{
+    struct json_object *v;
+    if (!srv || !json_object_is_type(srv, json_type_object)) return 0;
+    if (o->what & DIFF_SET_ADDR) {
+        if (!json_object_object_get_ex(srv, "address", &v) || strcmp(json_object_get_string(v), o->addr) != 0)
+            return 0;
+        if (o->port && (!json_object_object_get_ex(srv, "port", &v) || json_object_get_int(v) != o->port)) return 0;
+    }
+    if ((o->what & DIFF_SET_WEIGHT) &&
+        (!json_object_object_get_ex(srv, "weight", &v) || json_object_get_int(v) != o->weight))
+        return 0;
+    if ((o->what & DIFF_SET_STATE) && (!json_object_object_get_ex(srv, "admin_state", &v) ||
+                                       strcmp(json_object_get_string(v), o->enabled ? "ready" : "maint") != 0))
+        return 0;
+    return 1;
+}
+
+static void on_server_put(struct dp *dp, long status, const char *error)
+{
+    const struct diff_server_op *o = &dp->plan.ops[dp->oi];
+    struct json_object *srv = status == 200 ? json_tokener_parse(buf_cstr(&dp->body)) : NULL;
+    int took = server_took(o, srv);
+    json_object_put(srv);
+    if (!took) {
+        char what[300];
+        snprintf(what, sizeof(what), "runtime server %s/%s", o->backend, o->server);
+        if (status == 200) snprintf(dp->error, sizeof(dp->error), "%s: the answer does not show the change", what);
+        else describe(dp, what, status, error);
+        fast_failed(dp, dp->error);
+        return;
+    }
+    dp->r.runtime_commands++;
+    dp->oi++;
+    put_server(dp);
+}
+
+/* One PUT per server on a slot (address, port, weight, admin_state: the fields that changed); then the
+ * config, stored without a reload. */
+static void put_server(struct dp *dp)
+{
+    if (dp->oi >= dp->plan.nops) {
+        dp->mi = 0;
+        change_entry(dp);
+        return;
+    }
+    const struct diff_server_op *o = &dp->plan.ops[dp->oi];
+    struct json_object *b = json_object_new_object();
+    if (o->what & DIFF_SET_ADDR) {
+        json_object_object_add(b, "address", json_object_new_string(o->addr));
+        if (o->port) json_object_object_add(b, "port", json_object_new_int(o->port));
+    }
+    if (o->what & DIFF_SET_WEIGHT) json_object_object_add(b, "weight", json_object_new_int(o->weight));
+    if (o->what & DIFF_SET_STATE)
+        json_object_object_add(b, "admin_state", json_object_new_string(o->enabled ? "ready" : "maint"));
+    char *payload = strdup(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+    json_object_put(b);
+    char path[sizeof(RUNTIME_BACKENDS_PATH) + 2 * DIFF_NAME_MAX + 16];
+    snprintf(path, sizeof(path), RUNTIME_BACKENDS_PATH "%s/servers/%s", o->backend, o->server);
+    if (!payload) {
+        fast_failed(dp, "out of memory");
+        return;
+    }
+    if (request(dp, "PUT", path, "application/json", payload, strlen(payload), on_server_put) < 0) push_done(dp, 0);
+}
+
+/* 0 if the fast lane was started, -1 if this change does not fit it. */
+static int start_fast(struct dp *dp)
+{
+    char why[256];
+    if (!classify_ex(dp->prev, dp->g, &dp->plan, &dp->mops, why, sizeof(why))) {
+        log_info("change takes the reload lane", "target", dp->base.name, "why", why);
+        return -1;
+    }
+    /* names go into the path as they are: one the path pattern refuses takes the reload lane */
+    for (size_t i = 0; i < dp->plan.nops; i++)
+        if (strpbrk(dp->plan.ops[i].backend, TARGET_DPAPI_PATH_FORBIDDEN) ||
+            strpbrk(dp->plan.ops[i].server, TARGET_DPAPI_PATH_FORBIDDEN)) {
+            diff_plan_free(&dp->plan);
+            map_ops_free(&dp->mops);
+            log_info("change takes the reload lane", "target", dp->base.name, "why",
+                     "a server name the runtime path cannot hold");
+            return -1;
+        }
+    dp->fast = 1;
+    dp->oi = 0;
+    dp->r.lane = TARGET_LANE_FAST;
+    put_server(dp);
+    return 0;
 }
 
 static void on_push_read(struct dp *dp, long status, const char *error)
@@ -760,6 +1192,10 @@ static void on_push_read(struct dp *dp, long status, const char *error)
     if (target_dpapi_find_header(dp->body.data, dp->body.len, ck) < 0) ck[0] = '\0';
     if (ck[0] && rundir_open(dp->run_dir, ck, &dp->prev, NULL) == 0) snprintf(dp->running, sizeof(dp->running), "%s", ck);
     dp->base_version = dp->cfg_version;
+    /* the fast lane needs the version (its POST names it) and a stored file that is still ours */
+    int intact = dp->prev && (!ck[0] || strcmp(ck, dp->pushed) != 0 || !dp->pushed_md5[0] || !dp->cfg_md5[0] ||
+                              !strcmp(dp->cfg_md5, dp->pushed_md5));
+    if (dp->base_version > 0 && intact && start_fast(dp) == 0) return;
     if (dp->base_version <= 0) { /* no Configuration-Version header: ask the version endpoint */
         if (request(dp, "GET", VERSION_PATH, NULL, NULL, 0, on_version) < 0) push_done(dp, 0);
         return;
@@ -799,8 +1235,14 @@ static int dp_push(struct target *t, const struct target_push *p, target_push_cb
 
 static int dp_fast_ok(struct target *t, const char *from, const char *to)
 {
-    (void)t, (void)from, (void)to;
-    return 0; /* the runtime endpoints are not used yet: every change reloads */
+    struct dp *dp = (struct dp *)t;
+    struct rundir_gen *a = NULL, *b = NULL;
+    char why[256];
+    int fast = from && from[0] && rundir_open(dp->run_dir, from, &a, NULL) == 0 &&
+               rundir_open(dp->run_dir, to, &b, NULL) == 0 && classify(a, b, NULL, why, sizeof(why));
+    rundir_gen_free(a);
+    rundir_gen_free(b);
+    return fast;
 }
 
 /* ---- lifetime ---- */
@@ -810,8 +1252,6 @@ static void really_free(struct dp *dp)
     buf_free(&dp->body);
     free(dp->base.name);
     free(dp->url);
-    free(dp->username);
-    free(dp->password_file);
     free(dp->run_dir);
     free(dp);
 }
@@ -827,12 +1267,15 @@ static void dp_free(struct target *t)
     struct dp *dp = (struct dp *)t;
     if (!dp) return;
     dp->freeing = 1;
+    creds_cancel(dp->creds, dp);
     req_end(dp);
     rundir_gen_free(dp->g);
     rundir_gen_free(dp->prev);
     dp->g = dp->prev = NULL;
     free(dp->file_data);
     dp->file_data = NULL;
+    diff_plan_free(&dp->plan);
+    map_ops_free(&dp->mops);
     if (dp->multi) curl_multi_cleanup(dp->multi); /* may report sockets removed (sock_remove) */
     dp->multi = NULL;
     while (dp->socks) sock_remove(dp->socks);
@@ -871,16 +1314,14 @@ struct target *target_dpapi_new(uv_loop_t *loop, const struct target_dpapi_opts 
     buf_init(&dp->body);
     dp->base.name = strdup(o->name);
     dp->url = strdup(o->url);
-    dp->username = o->username ? strdup(o->username) : NULL;
-    dp->password_file = o->password_file ? strdup(o->password_file) : NULL;
+    dp->creds = o->creds;
     dp->run_dir = strdup(o->run_dir);
     if (dp->url) { /* base URL without a trailing slash: paths start with one */
         size_t l = strlen(dp->url);
         while (l && dp->url[l - 1] == '/') dp->url[--l] = '\0';
     }
     dp->multi = curl_multi_init();
-    if (!dp->base.name || !dp->url || !dp->run_dir || !dp->multi || (o->username && !dp->username) ||
-        (o->password_file && !dp->password_file)) {
+    if (!dp->base.name || !dp->url || !dp->run_dir || !dp->multi) {
         dp_free(&dp->base);
         return NULL;
     }

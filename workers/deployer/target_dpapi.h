@@ -4,10 +4,16 @@
  * a push sends the generation's maps and general files to the storage endpoints (create, or replace what
  * differs), then POST .../configuration/raw?version=N (409: the version is read again and the POST retried,
  * bounded), then polls GET .../reloads/{Reload-Id} until succeeded or failed, then deletes the storage
- * files of the previous generation that this one dropped. Basic auth: the password is read from
- * password_file at each use and never logged. Every request passes the gate (gate.h) right before it
+ * files of the previous generation that this one dropped. Basic auth with the deployer's credentials
+ * (creds.h: a password file or a Secret); a 401 reads the Secret again and sends the request once more if
+ * the credentials changed. The password is never logged. Every request passes the gate (gate.h) right before it
  * starts and is bounded by the budget it returns.
- * Not for: when to push (scheduler.h), the runtime fast lane (pods take the reload lane for now). */
+ * Fast lane: a change diff.c accepts (servers on their slots, nothing else) is sent as one
+ * PUT .../runtime/backends/{b}/servers/{s} per server (address, port, weight, admin_state), each answer
+ * checked to show the change, then the new config is stored with POST raw?skip_reload=true so a later
+ * reload keeps the state; changed maps go entry by entry (POST/PUT/DELETE .../runtime/maps/{m}/entries),
+ * then into storage unreloaded; anything failing on the way takes the reload lane.
+ * Not for: when to push (scheduler.h). */
 #ifndef HTIC_DEPLOYER_TARGET_DPAPI_H
 #define HTIC_DEPLOYER_TARGET_DPAPI_H
 
@@ -17,6 +23,7 @@
 
 #include "common/pipeline/rundir.h"
 #include "workers/deployer/audit.h"
+#include "workers/deployer/creds.h"
 #include "workers/deployer/gate.h"
 #include "workers/deployer/target.h"
 
@@ -26,16 +33,19 @@
 /* The reload agent ticks every reload_delay (5 s by default): polling every 100 ms adds little delay
  * and few requests. */
 #define TARGET_DPAPI_RELOAD_POLL_MS 100
+/* Server changes sent as runtime PUTs in one push: each is a request (about a millisecond on a pod's
+ * network); past a few hundred, one reload costs less than the requests. */
+#define TARGET_DPAPI_FAST_OPS_MAX 500
+/* Characters the runtime endpoints' path parameters refuse (dataplane-api-v3.md 8.1), plus '/' and '%'
+ * which a path segment cannot hold as they are. */
+#define TARGET_DPAPI_PATH_FORBIDDEN "\r\n<>*;$#&{}\"/%? "
 /* A response body kept in memory: the raw config of a 10k-backend pod is a few MB. */
 #define TARGET_DPAPI_BODY_MAX (64u << 20)
-/* The password file holds one password, not a document. */
-#define TARGET_DPAPI_PASSWORD_MAX 1024
 
 struct target_dpapi_opts {
     const char *name;
     const char *url;            /* base URL without /v3, e.g. http://10.0.0.5:5555 */
-    const char *username;
-    const char *password_file;  /* read at each request; NULL: no auth */
+    struct creds *creds;        /* borrowed, outlives the target; NULL: no auth */
     const char *run_dir;
 };
 
