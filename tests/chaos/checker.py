@@ -37,14 +37,23 @@ def parse_time(text):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def unshift(t_sim, offsets):
-    """A simulator timestamp back on this machine's clock: offsets is [(t0, t1, offset_ms)] in real time;
-    a stamp that falls in a window once shifted back belongs to it."""
-    for t0, t1, off in offsets:
-        real = t_sim - off / 1000.0
-        if t0 - CLOCK_SLACK_S <= real <= t1 + CLOCK_SLACK_S:
-            return real
-    return t_sim
+def unshift(stamps, offsets):
+    """Simulator timestamps (in the simulator's order of writes) back on this machine's clock. offsets is
+    [(t0, t1, offset_ms)] in real time. A stamp read as unshifted must lie outside every window (inside one it
+    would have been shifted); read as shifted by a window's offset it must land inside that window. Both can
+    hold (a stamp 41 s before a -41 s window), so the order decides: the earliest reading not before the
+    previous write's."""
+    out, prev = [], float("-inf")
+    for t in stamps:
+        cands = [t - off / 1000.0 for t0, t1, off in offsets
+                 if t0 - CLOCK_SLACK_S <= t - off / 1000.0 <= t1 + CLOCK_SLACK_S]
+        if not any(t0 + CLOCK_SLACK_S < t < t1 - CLOCK_SLACK_S for t0, t1, _ in offsets):
+            cands.append(t)
+        after = [x for x in cands if x >= prev - CLOCK_SLACK_S]
+        real = min(after) if after else (min(cands) if cands else t)
+        out.append(real)
+        prev = max(prev, real)
+    return out
 
 
 def client_identity(client):
@@ -57,11 +66,12 @@ def lease_writes(sim_audit, offsets=(), lease_name="lease"):
     """The simulator's audit reduced to the Lease's writes, in the order the simulator applied them: dicts
     t, writer (identity from the client), verb, holder, transitions, duration_s."""
     out = []
-    for a in sim_audit:
+    real = unshift([parse_time(a["time"]) for a in sim_audit], offsets)
+    for a, t in zip(sim_audit, real):
         if a.get("resource") != "leases" or a.get("name") != lease_name:
             continue
         spec = (a.get("object") or {}).get("spec") or {}
-        out.append({"t": unshift(parse_time(a["time"]), offsets), "writer": client_identity(a.get("client")),
+        out.append({"t": t, "writer": client_identity(a.get("client")),
                     "client": a.get("client"), "verb": a.get("verb"), "holder": spec.get("holderIdentity") or "",
                     "transitions": spec.get("leaseTransitions") or 0,
                     "duration_s": spec.get("leaseDurationSeconds") or 0})

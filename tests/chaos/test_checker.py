@@ -125,6 +125,15 @@ def test_clock_offset_windows_shift_the_simulator_back(tmp):
     assert c.check_lease_writers(writes(audit)) != []
     # and the fence of a's term follows the real time of its renewal
     assert c.check_fences([fx(12.4, "a#0")], writes(audit, offsets), RD) == []
+    # a window 41 s behind: an unshifted stamp at 6 s would land in it read as shifted, a shifted one at
+    # 47.5 s reads as 6.5 s unshifted; the order of the writes tells them apart
+    behind = reign("a", 0, 0, 46) + [lw(6.5, "a", "a", 0)] + reign("a", 0, 48, 52)
+    back = [(T0 + 47.0, T0 + 47.9, -41_000)]
+    ts = [w["t"] - T0 for w in writes(behind, back)]
+    assert ts == sorted(ts) and abs(ts[6] - 6.0) < 1e-6 and abs(ts[47] - 47.5) < 1e-6, ts
+    assert c.check_fences([fx(8.0, "a#0"), fx(49.0, "a#0")], writes(behind, back), RD) == []
+    # read stamp by stamp (no order), the shifted stamp would be a renewal 41 s too early
+    assert c.check_fences([fx(49.9, "a#0")], writes(reign("a", 0, 0, 46) + [lw(6.5, "a", "a", 0)]), RD) != []
 
 
 def test_no_leader_too_long_after_the_faults_fails(tmp):
