@@ -1,17 +1,31 @@
 #!/usr/bin/python3
-"""CHANGELOG.md has the Keep a Changelog 1.1.0 structure: the title, a preamble naming keepachangelog.com
+"""The docs against what they describe.
+
+CHANGELOG.md has the Keep a Changelog 1.1.0 structure: the title, a preamble naming keepachangelog.com
 1.1.0 and Semantic Versioning, `## [Unreleased]` first, then releases as `## [X.Y.Z] - YYYY-MM-DD`
 (newest first); under each release only `###` sections of the six kinds the format defines, each once and
 none empty; every entry a `- ` bullet inside a section (a bullet straight under a release, the flat list
-parallel branches may add, fails). Not for the wording of the entries."""
+parallel branches may add, fails). Not for the wording of the entries.
+
+docs/operations/*.md name only what the code has: every `haproxy_ic_*` metric outside code blocks is one
+the C sources register; every entry of a table whose first column is "line" starts a message the code logs
+(log_* or the supervisor's commentator phrases); every `leader_election.x` / `config.x` / `pipeline.x` /
+`deploy.x` field is in the /debug/vars of a running replica (the API simulator, leader election on, one
+local target); the alert table of high-availability.md names exactly the alerts of the rules file, each
+with a series its expression reads."""
+import json
 import os
 import re
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 CHANGELOG = os.path.join(h.SOURCE_ROOT, "CHANGELOG.md")
+OPS = [os.path.join(h.SOURCE_ROOT, "docs", "operations", n) for n in ("high-availability.md", "troubleshooting.md")]
+RULES = os.path.join(h.SOURCE_ROOT, "deploy", "prometheus", "haproxy-template-ic-rules.yaml")
+VARS_SECTIONS = ("leader_election", "config", "pipeline", "deploy", "ipc")
 KINDS = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
 RELEASE = re.compile(r"^## \[(Unreleased|\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\](?: - (\d{4}-\d{2}-\d{2}))?$")
 
@@ -132,8 +146,101 @@ def test_the_check_finds_each_kind_of_problem(tmp):
         assert problems(text), f"not found: {what}"
 
 
+def prose(path):
+    """The text of a Markdown file without its fenced code blocks."""
+    return re.sub(r"^ *```.*?^ *```", "", h.open_text(path), flags=re.M | re.S)
+
+
+def spans(text):
+    return re.findall(r"`([^`\n]+)`", text)
+
+
+def table_rows(text, first_header):
+    """The cells of every row of the tables whose first header cell is first_header."""
+    rows, on = [], False
+    for line in text.split("\n"):
+        if not line.startswith("|"):
+            on = False
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == first_header:
+            on = True
+        elif on and not set(cells[0]) <= set("-: "):
+            rows.append(cells)
+    return rows
+
+
+def logged_messages():
+    """Every message the C sources log: the first literal of log_*(...) and the commentator's phrases."""
+    msgs = h.source_matches(r'log_(?:debug|info|warn|error)\(\s*"((?:[^"\\]|\\.)*)"')
+    msgs |= h.source_matches(r'\{"[A-Za-z]+", LOG_LEVEL_[A-Z]+, "((?:[^"\\]|\\.)*)"\}')
+    return msgs
+
+
+def test_operations_docs_name_metrics_and_log_lines_the_code_has(tmp):
+    metrics = h.source_matches(r'"(haproxy_ic_[a-z_]+)"')
+    msgs = logged_messages()
+    assert len(metrics) > 20 and len(msgs) > 50, (len(metrics), len(msgs))
+    problems = []
+    for path in OPS:
+        text = prose(path)
+        for span in spans(text):
+            for name in re.findall(r"\bhaproxy_ic_[a-z_]+", span):
+                if name not in metrics:
+                    problems.append(f"{os.path.basename(path)}: no metric {name}")
+        for row in table_rows(text, "line"):
+            for line in spans(row[0]):
+                if not any(m.startswith(line) for m in msgs):
+                    problems.append(f"{os.path.basename(path)}: no log line starts {line!r}")
+    assert not problems, "\n".join(problems)
+
+
+def debug_vars_fields(path):
+    return sorted({s for s in spans(prose(path)) if re.fullmatch(r"(%s)\.[a-z_.]+" % "|".join(VARS_SECTIONS), s)})
+
+
+def test_operations_docs_name_debug_vars_fields_a_replica_reports(tmp):
+    import test_docs_commands as dc  # the simulator and one replica holding the Lease
+    wanted = [(os.path.basename(p), f) for p in OPS for f in debug_vars_fields(p)]
+    assert len(wanted) > 5, wanted
+    cluster = dc.Cluster(tmp)
+    try:
+        def report():
+            v = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{cluster.port}/debug/vars", timeout=5).read())
+            return v if v.get("deploy", {}).get("targets") else None
+        v = h.wait_for(report, timeout=30, what="a /debug/vars with the deployer's targets")
+    finally:
+        cluster.stop()
+    missing = []
+    for doc, field in wanted:
+        o = v
+        for key in field.split("."):
+            o = o[0] if isinstance(o, list) and o else o
+            if not isinstance(o, dict) or key not in o:
+                missing.append(f"{doc}: /debug/vars has no {field}")
+                break
+            o = o[key]
+    assert not missing, "\n".join(missing) + f"\n{json.dumps(v)[:3000]}"
+
+
+def test_the_alert_table_is_the_rules_file(tmp):
+    import yaml
+    with open(RULES) as f:
+        rules = {r["alert"]: r for g in yaml.safe_load(f)["groups"] for r in g["rules"] if "alert" in r}
+    rows = table_rows(prose(OPS[0]), "alert")
+    named = {spans(r[0])[0]: r for r in rows}
+    assert set(named) == set(rules), (sorted(set(rules) - set(named)), sorted(set(named) - set(rules)))
+    for alert, row in named.items():
+        series = spans(row[2])
+        assert series and all(s in rules[alert]["expr"] for s in series), (alert, series, rules[alert]["expr"])
+        assert row[3] == rules[alert]["labels"]["severity"], (alert, row[3])
+
+
 if __name__ == "__main__":
     h.run([
         test_the_changelog_has_the_keep_a_changelog_structure,
         test_the_check_finds_each_kind_of_problem,
+        test_operations_docs_name_metrics_and_log_lines_the_code_has,
+        test_operations_docs_name_debug_vars_fields_a_replica_reports,
+        test_the_alert_table_is_the_rules_file,
     ])
