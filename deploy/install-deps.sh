@@ -29,6 +29,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: apt-get update"
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# progress: one line per package set up (apt's own output, minus the noise); pipefail keeps apt's status
+$SUDO apt-get install -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}" \
+  | awk '/^Setting up / { print "install-deps: " $0; fflush() }'
 echo "install-deps: done"
