@@ -22,6 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import test_deploy_kubernetes as kd  # noqa: E402  (the RBAC derivation)
 
 import yaml  # noqa: E402
 
@@ -269,6 +270,23 @@ def test_values_config_is_deploy_kubernetes_config_and_valid(tmp):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+def chart_grants(objs):
+    kind = lambda k: [o for o in objs if o["kind"] == k]  # noqa: E731
+    (role,), (crole,) = kind("Role"), kind("ClusterRole")
+    return kd.granted_grants(role["rules"], crole["rules"], RELEASE["Namespace"])
+
+
+def test_rbac_grants_exactly_what_the_values_config_needs(tmp):
+    need = kd.required_grants(chart_values()["config"], RELEASE["Namespace"])
+    problems = kd.diff_grants(chart_grants(render_chart()), need)
+    assert not problems, "\n".join(problems)
+    renamed = {"config.controller.leader_election.lease_name": "other-lease",
+               "config.haproxy.dataplane.credentials_secret.name": "other-secret"}
+    cfg = context(renamed)["Values"]["config"]
+    problems = kd.diff_grants(chart_grants(render_chart(renamed)), kd.required_grants(cfg, RELEASE["Namespace"]))
+    assert not problems, "\n".join(problems)
+
+
 def test_optional_objects_follow_their_values(tmp):
     kinds = lambda objs: sorted(o["kind"] for o in objs)  # noqa: E731
     base = kinds(render_chart())
@@ -294,5 +312,6 @@ if __name__ == "__main__":
         test_default_values_render_the_same_objects_as_kustomize,
         test_every_value_is_documented_and_used,
         test_values_config_is_deploy_kubernetes_config_and_valid,
+        test_rbac_grants_exactly_what_the_values_config_needs,
         test_optional_objects_follow_their_values,
     ])

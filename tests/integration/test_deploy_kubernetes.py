@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """deploy/kubernetes rendered by `kubectl kustomize` and checked against the code:
-- RBAC: every API call the controller makes is allowed, and the Lease rules grant nothing it does not use.
-  The calls come from a run: two replicas with leader election against the API simulator (tests/kube-sim,
-  its request log), through acquisition, renewals, watches and a graceful handoff (release). Calls that the
-  roles do not make yet are derived from the config the manifests ship: its watched_resources (get, list,
-  watch, cluster-wide), haproxy.pod_selector (pods in the namespace) and the credentials Secret (get, that
-  name only).
+- RBAC: the Role and ClusterRole grant exactly what the shipped config needs, derived from it
+  (required_grants: leader_election -> create leases, get/update/watch on lease_name; haproxy.pod_selector ->
+  pods; credentials_secret -> get on that name; each watched_resources entry -> get, list, watch on its
+  group/resource); a missing or an extra verb, resource or name fails. Two replicas of that config then run
+  against the API simulator (tests/kube-sim, its request log) through acquisition, renewals, the informers'
+  lists and watches and a graceful handoff: every call must be allowed and every grant used, save the ones
+  unseen_reason names. The rules rbac.yaml gives in a comment for deploy/examples/ingress.yaml are checked
+  the same way against that config.
 - probes: the paths and port are ones the real binary serves (200 from /healthz and /readyz);
 - env: every variable set is one the binary reads (getenv in the source), and the Lease identity and
   namespace come from the downward API;
@@ -56,14 +58,6 @@ def shipped_config(objs):
     return yaml.safe_load(cm[0]["data"]["config.yaml"])
 
 
-def allowed(rules, verb, group, resource, name=None):
-    for r in rules:
-        if (group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r.get("verbs", [])
-                and (not r.get("resourceNames") or name in r["resourceNames"])):
-            return True
-    return False
-
-
 def calls_from_sim_log(path):
     """(verb, group, resource, namespace, name) for every request in the simulator's debug log."""
     out = set()
@@ -106,20 +100,108 @@ def test_kustomize_renders_every_object(tmp):
                if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "IngressClass"))
 
 
-def test_rbac_allows_every_call_the_controller_makes_and_no_more_on_leases(tmp):
-    objs = rendered()
-    role, crole = one(objs, "Role")["rules"], one(objs, "ClusterRole")["rules"]
-    cfg = shipped_config(objs)
-    lease_name = cfg["controller"]["leader_election"]["lease_name"]
+# The verbs an informer-backed resource gets: list and watch are the informer's calls; get is granted with
+# them (the issue and the original controller's chart do) and reads nothing that list does not.
+INFORMER_VERBS = ("get", "list", "watch")
+
+
+def required_grants(cfg, ns):
+    """{grant: why} the controller needs with config cfg when it runs in namespace ns, derived from the
+    config and from the calls each role makes with it. A grant is (namespace, or None for cluster-wide; API
+    group; resource; verb; resource name, or None for any)."""
+    need = {}
+    le = cfg["controller"].get("leader_election") or {}
+    if le.get("enabled"):
+        lns = le.get("lease_namespace") or ns
+        need[(lns, "coordination.k8s.io", "leases", "create", None)] = \
+            "the elector's first acquisition (POST to the collection: RBAC cannot restrict create by name)"
+        for verb in ("get", "update", "watch"):
+            need[(lns, "coordination.k8s.io", "leases", verb, le["lease_name"])] = \
+                "the elector: read, renew or take over, and watch its one Lease (fieldSelector metadata.name)"
+    hp = cfg["haproxy"]
+    if hp.get("pod_selector"):
+        for verb in INFORMER_VERBS:
+            need[(hp["pod_selector"].get("namespace") or ns, "", "pods", verb, None)] = \
+                "discovery: the HAProxy pods (an informer on haproxy.pod_selector)"
+    cs = (hp.get("dataplane") or {}).get("credentials_secret") or {}
+    if cs.get("name"):
+        need[(cs.get("namespace") or ns, "", "secrets", "get", cs["name"])] = \
+            "haproxy.dataplane.credentials_secret (that name only)"
+    for key, w in (cfg.get("watched_resources") or {}).items():
+        group = w["api_version"].rpartition("/")[0]
+        for verb in INFORMER_VERBS:
+            need[(w.get("namespace"), group, w["resources"], verb, None)] = f"watched_resources.{key} (reconciler)"
+    return need
+
+
+def granted_grants(role_rules, crole_rules, ns):
+    """The grants a Role in ns and a ClusterRole give, expanded one verb, resource and name at a time.
+    Wildcards and non-resource URLs are refused: what they grant cannot be compared."""
+    out = set()
+    for scope, rules in ((ns, role_rules), (None, crole_rules)):
+        for r in rules:
+            assert "nonResourceURLs" not in r, r
+            for group in r["apiGroups"]:
+                for res in r["resources"]:
+                    for verb in r["verbs"]:
+                        assert "*" not in (group, res, verb), f"a wildcard in {r}"
+                        for name in r.get("resourceNames") or [None]:
+                            out.add((scope, group, res, verb, name))
+    return out
+
+
+def allows(grants, call):
+    """Does one of grants allow call (verb, group, resource, namespace, name)? A namespaced call is allowed
+    by the Role of its namespace or the ClusterRole; a grant without a name allows every name."""
+    verb, group, res, ns, name = call
+    return any(g[1:4] == (group, res, verb) and g[0] in (None, ns) and g[4] in (None, name) for g in grants)
+
+
+def diff_grants(granted, need):
+    """The messages for a grant missing from the rules and for one the config does not need."""
+    fmt = lambda g: f"{g[3]} {g[1] or 'core'}/{g[2]}" + (f" name={g[4]}" if g[4] else "") + \
+        (f" in {g[0]}" if g[0] else " cluster-wide")  # noqa: E731
+    return ([f"missing: {fmt(g)} ({need[g]})" for g in sorted(set(need) - granted, key=str)] +
+            [f"extra: {fmt(g)} (nothing in the shipped config needs it)" for g in sorted(granted - set(need), key=str)])
+
+
+def unseen_reason(grant):
+    """Why a grant the config needs may be absent from a short run's calls, or None when a run must show it."""
+    if grant[3] == "get" and grant[4] is None:
+        return "get on an informer's resource: granted with list and watch, never called by the informer"
+    if grant[2] == "secrets":
+        return "credentials_secret: the deployer does not read it yet (CHANGELOG: Data Plane API target)"
+    return None
+
+
+def shipped_rbac(objs):
+    return one(objs, "Role")["rules"], one(objs, "ClusterRole")["rules"]
+
+
+def runnable(cfg, tmp, kubeconfig, lease_timing):
+    """The shipped config with only what a run here must change: loopback on a free port, a private run_dir,
+    the simulator's kubeconfig and short Lease timings (a run of seconds, not minutes). What the roles
+    watch and call is untouched."""
+    cfg = yaml.safe_load(yaml.safe_dump(cfg))
+    c = cfg["controller"]
+    c["http"] = {"address": "127.0.0.1", "port": h.free_port()}
+    c["run_dir"] = os.path.join(tmp, "run")
+    c["kubernetes"] = {"kubeconfig": kubeconfig}
+    c["logging"] = {"level": "info", "format": "logfmt"}
+    c["leader_election"].update(lease_timing)
+    os.makedirs(tmp, exist_ok=True)
+    return h.write(os.path.join(tmp, "config.yaml"), yaml.safe_dump(cfg))
+
+
+def calls_of_a_run(tmp, cfg):
+    """The API calls two replicas running cfg make against the simulator: acquisition, renewals, the
+    informers' lists and watches, and a graceful handoff (release, takeover)."""
+    timing = {"lease_duration": "4s", "renew_deadline": "2500ms", "retry_period": "1s"}
     with KubeSim(auto_namespaces=True, log_level="debug") as sim:
         procs = []
         try:
             for i in range(2):
-                d = os.path.join(tmp, f"r{i}")
-                os.makedirs(d)
-                c = h.config(d, election=True, kubeconfig=sim.kubeconfig, leader_election_extra=(
-                    f"    lease_name: {lease_name}\n    lease_duration: 4s\n    renew_deadline: 2500ms\n"
-                    "    retry_period: 1s\n"))
+                c = runnable(cfg, os.path.join(tmp, f"r{i}"), sim.kubeconfig, timing)
                 procs.append(h.Proc([h.HTIC_BIN, "run", "--config", c], tmp, name=f"replica-{i}",
                                     env={"POD_NAME": f"htic-{i}", "POD_NAMESPACE": NS}))
             leader = h.wait_for(lambda: next(iter(h.deployers(procs)), None) is not None and h.deployers(procs),
@@ -133,36 +215,65 @@ def test_rbac_allows_every_call_the_controller_makes_and_no_more_on_leases(tmp):
         finally:
             for p in procs:
                 p.stop()
-        calls = calls_from_sim_log(sim.log_path)
-    print(f"# API calls seen: {sorted(set((c[0], c[1], c[2]) for c in calls))}", flush=True)
-    lease_calls = {c for c in calls if c[2] == "leases"}
-    assert {c[0] for c in lease_calls} >= {"get", "create", "update", "watch"}, sorted(calls)
-    for verb, group, resource, ns, name in calls:
-        rules = role if ns == NS else crole
-        assert ns in (NS, None), f"a call outside the controller's namespace: {verb} {resource} in {ns}"
-        assert allowed(rules, verb, group, resource, name), f"RBAC refuses {verb} {group}/{resource} {ns}/{name}"
-    granted = {v for r in role if "leases" in r.get("resources", []) for v in r["verbs"]}
-    assert granted == {c[0] for c in lease_calls}, (granted, lease_calls)
+        return calls_from_sim_log(sim.log_path)
 
 
-def test_rbac_covers_what_the_shipped_config_watches(tmp):
+def test_rbac_grants_exactly_what_the_shipped_config_needs(tmp):
     objs = rendered()
-    role, crole = one(objs, "Role")["rules"], one(objs, "ClusterRole")["rules"]
+    problems = diff_grants(granted_grants(*shipped_rbac(objs), NS), required_grants(shipped_config(objs), NS))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_rbac_check_fails_on_a_missing_or_an_extra_rule(tmp):
+    objs = rendered()
+    role, crole = shipped_rbac(objs)
+    need = required_grants(shipped_config(objs), NS)
+    less = [dict(r, verbs=[v for v in r["verbs"] if v != "watch"]) for r in crole]
+    assert any(p.startswith("missing: watch") for p in diff_grants(granted_grants(role, less, NS), need))
+    more = crole + [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]
+    assert any(p.startswith("extra: list core/configmaps") for p in diff_grants(granted_grants(role, more, NS), need))
     cfg = shipped_config(objs)
-    for name, w in cfg["watched_resources"].items():
-        group = w["api_version"].rpartition("/")[0]
-        rules = role if w.get("namespace") == NS else crole
-        for verb in ("get", "list", "watch"):
-            assert allowed(rules, verb, group, w["resources"]), (name, verb)
-    if cfg["haproxy"].get("pod_selector"):
-        for verb in ("get", "list", "watch"):
-            assert allowed(role, verb, "", "pods"), verb
-    secret = cfg["haproxy"]["dataplane"]["credentials_secret"]["name"]
-    assert allowed(role, "get", "", "secrets", secret)
-    assert not allowed(role, "get", "", "secrets", "any-other-secret")
-    assert not any("list" in r["verbs"] or "watch" in r["verbs"] for r in role if "secrets" in r["resources"])
-    for r in role + crole:
-        assert not set(r["verbs"]) & {"delete", "deletecollection", "patch", "*"}, r
+    cfg["watched_resources"]["services"] = {"api_version": "v1", "resources": "services"}
+    assert any("core/services" in p for p in diff_grants(granted_grants(role, crole, NS), required_grants(cfg, NS)))
+
+
+def test_a_run_of_the_shipped_config_makes_only_allowed_calls_and_uses_every_grant(tmp):
+    objs = rendered()
+    cfg = shipped_config(objs)
+    grants = granted_grants(*shipped_rbac(objs), NS)
+    calls = calls_of_a_run(tmp, cfg)
+    print(f"# API calls seen: {sorted(set((c[0], c[1], c[2]) for c in calls))}", flush=True)
+    for call in calls:
+        assert call[3] in (NS, None), f"a call outside the controller's namespace: {call}"
+        assert allows(grants, call), f"RBAC refuses {call}"
+    for g in grants:
+        seen = any(allows({g}, c) for c in calls)
+        assert seen or unseen_reason(g), f"granted but never called in a run: {g}"
+        print(f"# {'used' if seen else 'not called'}: {g}" + ("" if seen else f" ({unseen_reason(g)})"), flush=True)
+
+
+def commented_rules(path, marker):
+    """The YAML rules written as a comment after the line holding marker ('#   - apiGroups...' lines)."""
+    lines, on = [], False
+    for line in h.open_text(path).split("\n"):
+        if marker in line:
+            on = True
+        elif on and line.startswith("#   "):
+            lines.append(line[4:])
+        elif on and lines:
+            break
+    assert lines, f"no rules after {marker!r} in {path}"
+    return yaml.safe_load("\n".join(lines))
+
+
+def test_the_rules_rbac_yaml_names_for_ingress_yaml_are_what_it_needs(tmp):
+    objs = rendered()
+    role, crole = shipped_rbac(objs)
+    with open(os.path.join(h.SOURCE_ROOT, "deploy", "examples", "ingress.yaml")) as f:
+        ingress = yaml.safe_load(f)
+    extra = commented_rules(os.path.join(KDIR, "rbac.yaml"), "deploy/examples/ingress.yaml")
+    problems = diff_grants(granted_grants(role, crole + extra, NS), required_grants(ingress, NS))
+    assert not problems, "\n".join(problems)
 
 
 def test_probes_name_paths_the_binary_serves(tmp):
@@ -271,8 +382,10 @@ if __name__ == "__main__":
         sys.exit(0)
     h.run([
         test_kustomize_renders_every_object,
-        test_rbac_allows_every_call_the_controller_makes_and_no_more_on_leases,
-        test_rbac_covers_what_the_shipped_config_watches,
+        test_rbac_grants_exactly_what_the_shipped_config_needs,
+        test_the_rbac_check_fails_on_a_missing_or_an_extra_rule,
+        test_a_run_of_the_shipped_config_makes_only_allowed_calls_and_uses_every_grant,
+        test_the_rules_rbac_yaml_names_for_ingress_yaml_are_what_it_needs,
         test_probes_name_paths_the_binary_serves,
         test_env_is_what_the_binary_reads_from_the_downward_api,
         test_deployment_fits_the_image_the_config_and_the_cluster,
