@@ -5,8 +5,9 @@ EndpointSlices, one controller replica renders the shipped deploy/examples/ingre
 pushes to a real HAProxy master-worker; HTTP backends answer on loopback. A client polls through HAProxy
 (a new connection per request, a few ms apart) and the latency of a change is the time from the
 simulator's answer to the write to the first answer that shows the change:
-  - fast lane: the probe Service's only endpoint moves to another backend port (EndpointSlice update);
-    live when the answer comes from the other backend;
+  - fast lane: the probe Service's only endpoint moves to another backend (EndpointSlice update; each
+    move goes to a backend on an address and port not used before, so every change is a rendering never
+    validated before, as endpoint churn is); live when the answer comes from the new backend;
   - reload lane: a new Service, EndpointSlice and Ingress for a new host (measured from the Ingress
     write); live when that host stops answering 404;
   - endpoint churn: endpoint updates at a fixed rate for a bounded time, counting the reloads and the
@@ -15,7 +16,7 @@ The deploy section is the schema's defaults (min_deployment_interval 2s, leading
 --min-interval is given; the changes are spaced wider than that, so each is an isolated change.
 
     HTIC_BUILD_ROOT=build /usr/bin/python3 tests/bench/bench_traffic.py [--scales 100,1000] [--changes 20]
-        [--churn-seconds 60] [--churn-rate 2] [--json out.json]"""
+        [--churn-seconds 60] [--churn-rate 2] [--json out.json] [--keep]"""
 import argparse
 import http.client
 import json
@@ -102,6 +103,30 @@ def metric_sum(port, name, **labels):
     return total
 
 
+# Histograms whose means split a lane's latency into its stages: render, haproxy -c, the push itself.
+STAGES = {"render": ("haproxy_ic_render_duration_seconds", {}),
+          "validate": ("haproxy_ic_validation_duration_seconds", {}),
+          "push": ("haproxy_ic_deploy_push_duration_seconds", None)}
+
+
+def stage_totals(port, lane):
+    """{stage: (sum_s, count)} of the STAGES histograms (the push one for this lane)."""
+    out = {}
+    for stage, (name, labels) in STAGES.items():
+        labels = {"lane": lane} if labels is None else labels
+        out[stage] = (metric_sum(port, name + "_sum", **labels), metric_sum(port, name + "_count", **labels))
+    return out
+
+
+def stage_means_ms(before, after):
+    out = {}
+    for k in after:
+        ds, dc = after[k][0] - before[k][0], after[k][1] - before[k][1]
+        if dc > 0:
+            out[k] = round(ds / dc * 1000, 1)
+    return out
+
+
 def write(sim, method, path, obj):
     """Writes obj (PUT replaces the current resourceVersion) and returns the wall time of the answer."""
     if method == "PUT":
@@ -146,6 +171,7 @@ def bench_scale(n, args):
     seed = os.path.join(tmp, "seed.json")
     write_seed(seed, n, a.port)
     haproxy = proc = None
+    moved = []
     try:
         with KubeSim(seed=seed, auto_namespaces=True, history=100000) as sim:
             extra = {"runtime_socket": os.path.join(sock_dir, "admin.sock")}
@@ -171,18 +197,21 @@ def bench_scale(n, args):
 
             fast, reload_lane = [], []
             backends = {"a": a.port, "b": b.port}
-            cur = "a"
-            for _ in range(args.changes):
-                nxt = "b" if cur == "a" else "a"
-                t = write(sim, "PUT", ti.EPS, ti.slice_("probe-1", "probe", backends[nxt], [("127.0.0.1", True)]))
-                live = wait_live(hp, PROBE_HOST, nxt)
+            st0 = stage_totals(port, "fast")
+            for k in range(args.changes):
+                # a fresh backend on its own loopback address: never the same rendering twice
+                bk = ti.Backend(f"m{k}", host=f"127.0.1.{k + 1}")
+                moved.append(bk)
+                t = write(sim, "PUT", ti.EPS, ti.slice_("probe-1", "probe", bk.port, [(bk.host, True)]))
+                live = wait_live(hp, PROBE_HOST, f"m{k}")
                 if live is None:
                     r.setdefault("fast_timeouts", 0)
                     r["fast_timeouts"] += 1
                 else:
                     fast.append((live - t) * 1000)
-                cur = nxt
                 time.sleep(GAP_S)
+            r["fast_stages_ms"] = stage_means_ms(st0, stage_totals(port, "fast"))
+            st0 = stage_totals(port, "reload")
             for k in range(args.changes):
                 name = f"new-{k}"
                 write(sim, "POST", ti.SVC, ti.service(name, 80, 80))
@@ -195,6 +224,7 @@ def bench_scale(n, args):
                 else:
                     reload_lane.append((live - t) * 1000)
                 time.sleep(GAP_S)
+            r["reload_stages_ms"] = stage_means_ms(st0, stage_totals(port, "reload"))
             for lane, xs in (("fast", fast), ("reload", reload_lane)):
                 if xs:
                     r[f"{lane}_ms"] = {"n": len(xs), "p50": round(pct(xs, 50)), "p95": round(pct(xs, 95)),
@@ -227,10 +257,13 @@ def bench_scale(n, args):
             proc.stop()
         if haproxy is not None:
             stop_haproxy(haproxy)
-        a.stop()
-        b.stop()
+        for x in [a, b] + moved:
+            x.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return r
 
 
@@ -242,6 +275,7 @@ def main():
     ap.add_argument("--churn-rate", type=float, default=2.0, help="endpoint updates per second")
     ap.add_argument("--min-interval", help="deploy.min_deployment_interval (default: the schema's)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, run dir) of each scale")
     args = ap.parse_args()
     out = []
     for n in [int(x) for x in args.scales.split(",")]:
