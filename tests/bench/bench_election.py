@@ -26,7 +26,9 @@ os.environ.setdefault("HTIC_BUILD_ROOT", os.path.join(ROOT, "build"))
 os.environ.setdefault("HTIC_BIN", os.path.join(os.environ["HTIC_BUILD_ROOT"], "haproxy-template-ic"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "kube-sim"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 import harness as h  # noqa: E402
+import result  # noqa: E402
 import test_election_sim as es  # noqa: E402
 from election_api import LeaseAPI, kubeconfig  # noqa: E402
 from kubesim import KubeSim  # noqa: E402
@@ -37,9 +39,13 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
-def summary(name, xs, unit="ms"):
+def summary(name, xs, unit="ms", row=None):
+    """Prints the line for people and, when row names the table row, its p50 and p99 for run_all.py."""
     print(f"{name}: n={len(xs)} p50={pct(xs, 50):.0f}{unit} p99={pct(xs, 99):.0f}{unit} "
           f"min={min(xs):.0f}{unit} max={max(xs):.0f}{unit}", flush=True)
+    if row:
+        result.emit(f"{row}, p50", round(pct(xs, 50)), unit)
+        result.emit(f"{row}, p99", round(pct(xs, 99)), unit)
 
 
 LOGTIME = re.compile(r"^time=(\S+) ")
@@ -90,8 +96,8 @@ def bench_handoff(trials):
             procs[leader].wait(timeout=30)
             restart(stack, tmp, sim, procs, leader, timing)
             leader = new
-    summary("graceful handoff (SIGTERM -> new holder)", handoff)
-    summary("became leader -> deployer ready", ready)
+    summary("graceful handoff (SIGTERM -> new holder)", handoff, row="graceful handoff")
+    summary("became leader -> deployer ready", ready, row="became leader to deployer ready")
 
 
 def bench_failover(trials):
@@ -113,7 +119,8 @@ def bench_failover(trials):
             procs[leader].wait(timeout=10)
             restart(stack, tmp, sim, procs, leader, timing)
             leader = new
-    summary(f"crash failover minus lease_duration ({es.LD:.0f}s), after the last renewal", over)
+    summary(f"crash failover minus lease_duration ({es.LD:.0f}s), after the last renewal", over,
+            row="crash failover beyond lease_duration")
 
 
 def bench_requests(seconds=60):
@@ -136,11 +143,16 @@ def bench_requests(seconds=60):
             before = dict(api.requests)
             time.sleep(seconds)
             after = dict(api.requests)
+        rows = {"leader": [], "follower": []}
         for i in range(3):
             made = {k[1]: after.get(k, 0) - before.get(k, 0) for k in after if k[0] == i}
             role = "leader" if i == leader else "follower"
             per_min = {k: round(v * 60.0 / seconds, 1) for k, v in sorted(made.items()) if v}
             print(f"requests per minute, {role} replica-{i}: {per_min or 'none'}", flush=True)
+            rows[role].append(sum(per_min.values()))
+        for role, xs in rows.items():
+            if xs:
+                result.emit(f"Lease API requests per minute, {role}", max(xs), "req/min")
     finally:
         api.close()
 

@@ -214,6 +214,11 @@ int main(int argc, char **argv)
     printf("mode=%s objects=%zu page=%d wall_s=%.3f cpu_s=%.3f peak_rss_mib=%.1f heap_live_mib=%.1f served_mib=%.1f\n",
            mode, got, page, t_end - t0, cpu, (double)ru1.ru_maxrss / 1024.0, (double)mi.uordblks / (1024.0 * 1024.0),
            (double)bytes_served / (1024.0 * 1024.0));
+    /* The machine-readable rows tests/bench/run_all.py puts in the benchmark table (tests/bench/result.py). */
+    printf("RESULT {\"name\": \"kube client %s of %zu Ingresses, wall\", \"value\": %.0f, \"unit\": \"ms\", "
+           "\"better\": \"lower\"}\n", mode, got, (t_end - t0) * 1e3);
+    printf("RESULT {\"name\": \"kube client %s of %zu Ingresses, peak RSS\", \"value\": %.1f, \"unit\": \"MiB\", "
+           "\"better\": \"lower\"}\n", mode, got, (double)ru1.ru_maxrss / 1024.0);
     if (watch_mode)
         printf("watch events=%zu apply_s=%.3f events_per_s=%.0f\n", updates, t_end - t_sync,
                (double)updates / (t_end - t_sync));

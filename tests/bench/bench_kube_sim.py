@@ -17,6 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kube-sim"))
+import result  # noqa: E402  (tests/bench/result.py, next to this file)
 from kubesim import KubeSim  # noqa: E402
 
 
@@ -76,6 +77,7 @@ def hold_objects(args):
         print("full LIST: %d items in %.2f s (client parse included); first page of 500: %.3f s; "
               "namespace+label-selected list (%d items): %.3f s" % (n, t4 - t3, t6 - t5, len(sel["items"]), t7 - t6))
         assert n == args.objects, n
+        result.emit("kube-sim full LIST of %d Ingresses" % args.objects, round((t4 - t3) * 1000), "ms")
     finally:
         rc = sim.stop()
         print("kube-sim exit code: %s" % rc)
@@ -162,6 +164,8 @@ def fan_out(args):
               % (args.watchers, args.events, "pipelined by 100" if args.pipeline else "sequential", t1 - t0, args.events / (t1 - t0), t2 - t0, total, total / (t2 - t0),
                  sum(w.bytes for w in ws) / 1e6))
         assert all(c >= args.events for c in got), got
+        result.emit("kube-sim watch fan-out, %d watchers, events delivered per second" % args.watchers,
+                    round(total / (t2 - t0)), "events/s", better="higher")
         print("kube-sim peak RSS during fan-out: %.1f MiB" % (status_kb(sim.proc.pid, "VmHWM") / 1024))
         print("kube-sim exit code: %s" % sim.stop())
 

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 import harness as h  # noqa: E402
 from kubesim import KubeSim  # noqa: E402
 from proc_mem import smaps_kb  # noqa: E402
+import result  # noqa: E402
 
 
 def mem_kb(pid):
@@ -75,6 +76,10 @@ def main():
         print(f"| {mode} ({len(mem)} processes) | {statistics.median(ups):.0f} / {max(ups):.0f} | "
               f"{statistics.median(downs):.0f} / {max(downs):.0f} | {statistics.median(pss):.1f} | "
               f"{statistics.median(rss):.1f} |")
+        if mode.startswith("election enabled"):
+            result.emit("all children up after exec, p50", round(statistics.median(ups)), "ms")
+            result.emit("SIGTERM to exit, p50", round(statistics.median(downs)), "ms")
+            result.emit("PSS of the process tree, idle, no objects", round(statistics.median(pss), 1), "MiB")
 
 
 if __name__ == "__main__":

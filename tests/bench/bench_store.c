@@ -244,6 +244,11 @@ static void bench_kind(const struct kind *kd, int count, const struct packed_pro
            t_json / n * 1e6, t_parse / n * 1e6, t_text / n * 1e6, t_upsert / n * 1e6);
     printf("  lookup: member %.0f ns, path (3 steps) %.0f ns, Fetch(ns, key) %.0f ns\n", t_get * 1e9, t_path * 1e9,
            t_fetch * 1e9);
+    /* The machine-readable rows tests/bench/run_all.py puts in the benchmark table (tests/bench/result.py). */
+    printf("RESULT {\"name\": \"bytes per stored %s over its projected JSON\", \"value\": %.2f, \"unit\": \"x\", "
+           "\"target\": 1.5, \"better\": \"lower\"}\n", kd->name, (store_heap + keys) / (double)compact);
+    printf("RESULT {\"name\": \"store upsert from text, %s\", \"value\": %.2f, \"unit\": \"us\", \"better\": \"lower\"}\n",
+           kd->name, t_upsert / n * 1e6);
     packed_path_free(path);
     store_free(s);
     for (int i = 0; i < count; i++) {

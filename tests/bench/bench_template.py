@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+import result  # tests/bench/result.py: the RESULT lines run_all.py reads
+
 TEMPLATE = """\
 global
   log stdout local0 info
@@ -254,6 +256,8 @@ def main():
                 n, r["output_bytes"] / 1e6, name, r["best_s"] * 1e3, r["median_s"] * 1e3, r["rss_peak_kb"] / 1024,
                 (r["rss_peak_kb"] - r["rss_loaded_kb"]) / 1024, "yes" if same else "NO"))
         print("| %s | | speed-up (packed) | %.1fx | %.1fx | | | |" % (n, jin["best_s"] / ours["best_s"], jin["median_s"] / ours["median_s"]))
+        result.emit("render only against Jinja2, %s Ingresses, speed-up" % n, round(jin["median_s"] / ours["median_s"], 1),
+                    "x", better="higher")
     print()
     for n, ours, ours_json, jin, same in rows:
         print("%s Ingresses: data file -> packed block %.1f ms CPU, %.1f MB; template compile %.2f ms (ours), %.2f ms (Jinja2)" % (
@@ -275,6 +279,10 @@ def main():
                             "yes" if same else "NO"))
                     print("| %s | | | speed-up (packed) | %.1fx | %.1fx | | | |" % (
                         label, py[1] / cli_rows[0][1], py[2] / cli_rows[0][2]))
+                    result.emit("render CLI end to end against json.load + Jinja2, %s Ingresses, speed-up" % label,
+                                round(py[2] / cli_rows[0][2], 1), "x", target=5 if not shape else None, better="higher")
+                    result.emit("render CLI peak RSS over context size, %s Ingresses" % label,
+                                round(cli_rows[0][3] * 1024 / size, 2), "x", target=3 if not shape else None)
                     ok = ok and same
     return 0 if ok else 1
 

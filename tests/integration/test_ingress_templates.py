@@ -314,7 +314,7 @@ def test_lkg_maps_slots_tls_churn_and_quarantine(tmp):
 class Backend:
     """A tiny HTTP server on loopback answering `backend <name> <path>` with the request's Host."""
 
-    def __init__(self, name):
+    def __init__(self, name, host="127.0.0.1"):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 body = f"backend {name} {self.path} host={self.headers.get('Host')} " \
@@ -326,8 +326,8 @@ class Backend:
 
             def log_message(self, *a):
                 pass
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.host, self.port = host, self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
