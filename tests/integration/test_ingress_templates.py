@@ -14,6 +14,7 @@ templates."""
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -428,6 +429,12 @@ def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
             g2 = lkg_where(tmp, port, lambda x: f"127.0.0.1:{app2.port}" in x.cfg, "the moved endpoint in the LKG")
             t = h.wait_for(lambda: deployed(port, g2), timeout=60, interval=0.2, what="the churn deployed")
             assert t["last_push"]["lane"] == "fast", t
+            # and it needed no haproxy -c: the validator saw only a slot server move against a valid generation
+            assert "by=slots" in proc.text(), proc.text()[-3000:]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                metrics = r.read().decode()
+            assert re.search(r"^haproxy_ic_validation_slot_verdicts_total(\{[^}]*\})? [1-9]", metrics, re.M), \
+                [ln for ln in metrics.splitlines() if "slot_verdicts" in ln]
             assert get(hp, "app.example.com", "/moved")[1].startswith("backend app2 /moved")
             assert get(hp, "a.wild.example.com")[1].startswith("backend other /")
 

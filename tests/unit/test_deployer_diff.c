@@ -1,7 +1,7 @@
 /* The fast-lane classifier: endpoint-only changes on slots become runtime operations; anything else goes
  * to the reload lane with a reason. */
 #include "tests/unit/unit.h"
-#include "workers/deployer/diff.h"
+#include "common/haproxy/diff.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "workers/deployer/creds.h"
-#include "workers/deployer/diff.h"
+#include "common/haproxy/diff.h"
 #include "workers/deployer/layout.h"
 
 #define RAW_PATH "/v3/services/haproxy/configuration/raw"

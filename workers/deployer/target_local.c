@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "workers/deployer/diff.h"
+#include "common/haproxy/diff.h"
 #include "workers/deployer/mcli.h"
 
 /* A map payload chunk: below the batch bound with room for the `add map @ver <path> <<` line. */

@@ -18,7 +18,9 @@
 #include "common/worker.h"
 #include "supervisor/roles.h"
 #include "common/haproxy/haproxy_check.h"
+#include "common/pipeline/rundir.h"
 #include "workers/validator/queue.h"
+#include "workers/validator/slots.h"
 
 /* render_id and checksum come from another process: a checksum is 71 bytes, an id far less. */
 #define VALIDATOR_ID_MAX 256
@@ -36,7 +38,8 @@ struct validator_role {
     struct validator_queue q;
     struct haproxy_check *check;      /* the running check, NULL when idle; frees itself */
     struct metrics_registry *reg;     /* owned */
-    struct metric_family *duration, *results, *cache_hits;
+    struct metric_family *duration, *results, *cache_hits, *slot_verdicts;
+    char base[RUNDIR_CHECKSUM_BUF];   /* the newest generation answered valid (not a trial), "" if none */
     int stopping;
 };
 
@@ -72,6 +75,8 @@ static void answer(struct validator_role *r, const struct validator_request *req
     json_object_put(m);
     metrics_counter_inc(r->results, (const char *const[]){outcome});
     if (cached) metrics_counter_inc(r->cache_hits, NULL);
+    if (!superseded_by && v && v->ok && !req->trial && strlen(req->checksum) < sizeof(r->base))
+        snprintf(r->base, sizeof(r->base), "%s", req->checksum);
 }
 
 static void answer_superseded(struct validator_role *r, const struct validator_request *req, const char *by)
@@ -131,10 +136,33 @@ static void on_check_done(struct haproxy_check *c, const struct haproxy_check_re
     finish_run(r, &v);
 }
 
+/* 1 when req was answered valid without haproxy -c because it only moves servers on their slots against the
+ * last valid generation (slots.h); 0 when it needs the check. Trials (the executor's bisection) always run
+ * the check: their verdicts are about which objects break a config, not about endpoints. */
+static int slot_verdict(struct validator_role *r, const struct validator_request *req)
+{
+    if (req->trial || !r->base[0] || !strcmp(r->base, req->checksum)) return 0;
+    char why[512];
+    int64_t t0 = clock_mono_ms();
+    int rc = slots_only_change(r->w->cfg->controller.run_dir, r->base, req->checksum, why, sizeof(why));
+    if (rc != 1) return 0;
+    int64_t ms = clock_mono_ms() - t0;
+    char msg[128 + RUNDIR_CHECKSUM_BUF];
+    snprintf(msg, sizeof(msg), "only servers on their slots differ from %s, found valid before", r->base);
+    log_info("generation checked", "render_id", req->render_id, "outcome", "valid", "by", "slots", "base", r->base,
+             "duration_ms", LOG_INT(ms));
+    metrics_counter_inc(r->slot_verdicts, NULL);
+    struct validator_verdict v = {.ok = 1, .outcome = HAPROXY_CHECK_VALID, .message = msg, .warnings = "",
+                                  .duration_ms = ms};
+    finish_run(r, &v);
+    return 1;
+}
+
 static void start_check(struct validator_role *r, const struct validator_request *req)
 {
     struct err e;
     err_clear(&e);
+    if (slot_verdict(r, req)) return;
     /* the dir must be a generation of ours: <run_dir>/gen/<one name>, nothing the message could point
      * elsewhere with a "..", a second slash or a foreign prefix */
     size_t pl = strlen(r->gen_prefix);
@@ -212,6 +240,7 @@ static enum worker_config_result validator_on_config(struct worker *w, const str
     use_paths(r, &next->haproxy);
     if (changed) {
         validator_queue_forget_verdicts(&r->q);
+        r->base[0] = '\0';
         log_info("validator settings changed: cached verdicts forgotten", "binary", next->haproxy.binary);
     }
     return WORKER_CONFIG_APPLIED;
@@ -257,7 +286,10 @@ static int metrics_init(struct validator_role *r)
                                  (const char *const[]){"outcome", NULL}, NULL);
     r->cache_hits = metrics_counter(r->reg, "haproxy_ic_validation_cache_hits_total",
                                     "Answers given from an earlier check of the same checksum.", NULL, NULL);
-    return r->duration && r->results && r->cache_hits ? 0 : -1;
+    r->slot_verdicts = metrics_counter(r->reg, "haproxy_ic_validation_slot_verdicts_total",
+                                       "Generations answered valid without haproxy -c: only servers on their slots "
+                                       "differ from a generation found valid before.", NULL, NULL);
+    return r->duration && r->results && r->cache_hits && r->slot_verdicts ? 0 : -1;
 }
 
 int validator_main(int argc, char **argv)

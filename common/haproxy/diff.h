@@ -4,12 +4,13 @@
  * `disabled`/`enabled` (servers on pre-allocated slots: `server SRV_n addr:port ...`). Each such line
  * becomes one runtime operation. Anything else (a line added or removed, a new backend, more endpoints
  * than slots, a changed option, a host name where an address was) does not fit, with the reason.
- * Map files are not compared here (target_local.c compares the manifests). A certificate whose content
+ * Map files are not compared here (the deployer's targets compare the manifests). Shared by the deployer's
+ * fast lane and the validator, which needs no haproxy -c for a change that only moves slot servers. A certificate whose content
  * changed becomes `set ssl cert` payloads (diff_cert_payloads): PEM blocks only, never an empty line (it
  * ends a CLI payload), split into certificates and key when one payload would not fit.
- * Not for: sending the commands (mcli.h) or deciding when to push (scheduler.h). */
-#ifndef HTIC_DEPLOYER_DIFF_H
-#define HTIC_DEPLOYER_DIFF_H
+ * Not for: sending the commands (the deployer's mcli.h) or deciding when to push (its scheduler.h). */
+#ifndef HTIC_HAPROXY_DIFF_H
+#define HTIC_HAPROXY_DIFF_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Fast-lane classification of two configs (see diff.h). */
-#include "workers/deployer/diff.h"
+#include "common/haproxy/diff.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
