@@ -146,16 +146,21 @@ int lease_microtime_parse(const char *s, struct lease_time *out)
 
 /* ---- records ---- */
 
-static int same_second(const struct lease_time *a, const struct lease_time *b)
+/* Compared to the microsecond the Lease carries (MicroTime), not to the second as client-go's record
+ * comparison does: two renewals within one wall second (an elector restarted by its supervisor renews at
+ * once) would look like one, and a follower would count the expiry from the first, up to a second early;
+ * the chaos soak (seed 1204) saw a takeover 3.47 s after the real last renewal with a 4 s lease. Comparing
+ * finer can only restart our expiry clock more often, which delays a takeover, never hastens it. */
+static int same_time(const struct lease_time *a, const struct lease_time *b)
 {
     if (a->set != b->set) return 0;
-    return !a->set || a->sec == b->sec;   /* metav1.Time serialises to whole seconds */
+    return !a->set || (a->sec == b->sec && a->usec == b->usec);
 }
 
 int lease_record_same_raw(const struct lease_record *a, const struct lease_record *b)
 {
     return strcmp(a->holder, b->holder) == 0 && a->duration_s == b->duration_s &&
-           same_second(&a->acquire, &b->acquire) && same_second(&a->renew, &b->renew) &&
+           same_time(&a->acquire, &b->acquire) && same_time(&a->renew, &b->renew) &&
            a->transitions == b->transitions && strcmp(a->strategy, b->strategy) == 0 &&
            strcmp(a->preferred_holder, b->preferred_holder) == 0;
 }
@@ -215,11 +220,6 @@ void lease_state_init(struct lease_state *s, const struct lease_config *cfg)
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     s->observed_mono_ms = -1;
-}
-
-static int same_time(const struct lease_time *a, const struct lease_time *b)
-{
-    return a->set == b->set && (!a->set || (a->sec == b->sec && a->usec == b->usec));
 }
 
 static void remember_write(struct lease_state *s, const struct lease_record *r)

@@ -78,7 +78,8 @@ void lease_microtime_format(const struct lease_time *t, char *out, size_t n);
 /* Lenient parse: RFC3339 with 0-9 fractional digits (truncated to micro), "Z" or +-hh:mm. 0 or -1. */
 int lease_microtime_parse(const char *s, struct lease_time *out);
 
-/* The record as client-go compares it between two GETs: times at whole seconds. 1 if the same. */
+/* The record compared between two GETs as client-go does, but times to the microsecond (a renewal inside
+ * the same second is a renewal: docs/leader-election.md). 1 if the same. */
 int lease_record_same_raw(const struct lease_record *a, const struct lease_record *b);
 
 /* ---- the state machine ---- */
