@@ -170,7 +170,7 @@ def unseen_reason(grant):
     if grant[3] == "get" and grant[4] is None:
         return "get on an informer's resource: granted with list and watch, never called by the informer"
     if grant[2] == "secrets":
-        return "credentials_secret: the deployer does not read it yet (CHANGELOG: Data Plane API target)"
+        return "credentials_secret: read by the deployer, which runs on the leader only (workers/deployer/creds.c)"
     return None
 
 
