@@ -278,6 +278,10 @@ NO_SYSTEMD = Skip("no systemd as PID 1 here; test_systemd_unit.py verifies the u
 FUZZ = Skip("fuzz builds are made by hand, not in CI (docs/development.md); their runs are in docs/performance.md")
 BENCH = Skip("benchmarks are run by hand and print (they take minutes on this shared machine); "
              "their numbers are in docs/performance.md")
+BENCH_ALL = Skip("the full benchmark run takes about 40 minutes; test_bench_all.py runs the same command with "
+                 "--quick on two benchmarks and checks its table")
+CHAOS_LONG = Skip("the long soak (1,000 faults, 15 minutes); test_chaos_soak runs soak.py with a fixed seed for a "
+                  "minute of faults and checks it with the same checker")
 WHOLE_SUITE = Skip("the whole suite, half of it (gcc only): what runs this test; .ci/run runs ./tests/run.sh")
 
 COVERAGE = {
@@ -291,6 +295,10 @@ COVERAGE = {
     "meson test -C build": InTest("tests/run.sh", ".ci/run", {"build": '"$dir"'}),
     "meson test -C build --suite unit": Run(run_meson_list),
     "meson test -C build --benchmark": Run(run_meson_list),
+    "/usr/bin/python3 tests/bench/run_all.py --build build": BENCH_ALL,
+    "HTIC_BUILD_ROOT=build /usr/bin/python3 tests/bench/bench_traffic.py --scales 100,1000": BENCH,
+    "HTIC_BUILD_ROOT=$PWD/build tests/chaos/soak.py --seed 1204 --duration 900 --max-faults 1000 "
+    "--fault-interval 0.6 --out /tmp/chaos-long": CHAOS_LONG,
     "CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false "
     "-Dc_args=-fsanitize=fuzzer-no-link": FUZZ,
     "CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false "

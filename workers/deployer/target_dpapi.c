@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,20 @@ static int request_mime(struct dp *dp, const char *method, const char *path, con
     struct curl_slist *l = upload_name ? NULL : curl_slist_append(NULL, ct);
     struct curl_slist *l2 = upload_name || l ? curl_slist_append(l, "Expect:") : NULL; /* no 100-continue */
     if (!l2) ok = 0, curl_slist_free_all(l), l2 = NULL;
+    /* Every write names the push it belongs to (term, generation, checksum), as the config's header line
+     * does: the real API ignores unknown headers, the stand-in's audit and the chaos checker read them, and
+     * a runtime or storage write cannot carry a header line of its own. */
+    if (l2 && strcmp(method, "GET") && dp->term[0]) {
+        char line[3][RUNDIR_CHECKSUM_BUF + 160];
+        snprintf(line[0], sizeof(line[0]), "X-Htic-Term: %s", dp->term);
+        snprintf(line[1], sizeof(line[1]), "X-Htic-Generation: %" PRId64, dp->p.generation);
+        snprintf(line[2], sizeof(line[2]), "X-Htic-Checksum: %s", dp->checksum);
+        for (int i = 0; i < 3 && l2; i++) {
+            struct curl_slist *n = curl_slist_append(l2, line[i]);
+            if (!n) ok = 0, curl_slist_free_all(l2), l2 = NULL;
+            else l2 = n;
+        }
+    }
     dp->hdrs = l2;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, dp->hdrs);
     if (dp->creds && set_auth(dp, h) < 0) ok = 0;
