@@ -70,6 +70,11 @@ def ready_latency(text, since):
     return None
 
 
+def deployers(procs):
+    """Indices of the replicas whose supervisor has a deployer child right now."""
+    return [i for i, p in enumerate(procs) if p.children().get("deployer")]
+
+
 def restart(stack, tmp, sim, procs, i, timing):
     procs[i] = es.replica(stack, tmp, sim, i, **timing)
 
@@ -89,7 +94,7 @@ def bench_handoff(trials):
             h.wait_for(lambda: es.holder_index(sim) not in (None, leader), timeout=30, what="new holder")
             handoff.append((time.monotonic() - t0) * 1000)
             new = es.holder_index(sim)
-            h.wait_for(lambda: list(es.deployers(procs)) == [new], timeout=30, what="deployer")
+            h.wait_for(lambda: deployers(procs) == [new], timeout=30, what="deployer")
             lat = h.wait_for(lambda: ready_latency(procs[new].text(), t_wall - 0.5), timeout=10,
                              what="deployer ready line")
             ready.append(lat * 1000)

@@ -9,7 +9,7 @@ quotes the median of the runs; the ones that already quote p50/p95 over many tri
     /usr/bin/python3 tests/bench/run_all.py [--build build] [--quick] [--only NAME,...] [--repeat 3]
         [--out docs/benchmarks.md] [--json docs/benchmarks.json] [--list]
 
---quick shrinks every benchmark (fewer trials, smaller scales) to check the command itself in minutes;
+--only runs some benchmarks and keeps the recorded table's other rows. --quick shrinks every benchmark (fewer trials, smaller scales) to check the command itself in minutes;
 its numbers are not the table's. Not for: assertions (nothing here fails on a slow number)."""
 import argparse
 import datetime
@@ -178,7 +178,8 @@ def table(doc, prev):
              f"{(REGRESSION_RATIO - 1) * 100:.0f} % worse than the previous table.", "",
              f"- date: {doc['date']}, commit {doc['commit']}{' (quick mode: not comparable)' if doc['quick'] else ''}",
              f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_mib']} MiB, kernel {m['kernel']}, {m['haproxy']}",
-             f"- previous: {prev['date'] + ', commit ' + prev['commit'] if prev else 'none'}", "",
+             f"- previous: {prev['date'] + ', commit ' + prev['commit'] if prev else 'none'}"
+             + (f" ({doc['partial']})" if doc.get("partial") else ""), "",
              "| benchmark | metric | value | target | previous | change |", "|---|---|---|---|---|---|"]
     regressions = 0
     for r in doc["rows"]:
@@ -280,6 +281,13 @@ def main():
             doc["rows"] += [dict(rows[k], bench=name) for k in sorted(rows)]
             doc["failed"].pop(name, None) if len(runs) == n else None
         print(f"[{name}] {len(runs)} run(s), {round(total)} s, {sum(len(r) for r in runs[:1])} rows", flush=True)
+    if a.only and prev and not a.quick and not prev.get("quick"):
+        # a partial run updates its benchmarks' rows of the recorded table and keeps the others as they were
+        ran = {n for n, _, _ in benches}
+        kept = [r for r in prev.get("rows", []) if r.get("bench") not in ran]
+        doc["rows"] = kept + doc["rows"]
+        doc["failed"] = {**{k: v for k, v in prev.get("failed", {}).items() if k not in ran}, **doc["failed"]}
+        doc["partial"] = f"{', '.join(sorted(ran))} rerun; the other rows are from {prev['date']}"
     text, regressions = table(doc, None if a.quick or (prev or {}).get("quick") else prev)
     with open(out, "w") as f:
         f.write(text)
