@@ -164,7 +164,7 @@ def stop_haproxy(p):
 
 def bench_scale(n, args):
     r = {"scale": n}
-    a, b = ti.Backend("a"), ti.Backend("b")
+    a, b = ti.echo_backend("a"), ti.echo_backend("b")
     tmp = tempfile.mkdtemp(prefix="htic-bench-traffic-")
     sock_dir = tempfile.mkdtemp(prefix="htic-bt-", dir="/tmp")  # haproxy's unix socket paths are short
     master = os.path.join(sock_dir, "master.sock")
@@ -200,7 +200,7 @@ def bench_scale(n, args):
             st0 = stage_totals(port, "fast")
             for k in range(args.changes):
                 # a fresh backend on its own loopback address: never the same rendering twice
-                bk = ti.Backend(f"m{k}", host=f"127.0.1.{k + 1}")
+                bk = ti.echo_backend(f"m{k}", host=f"127.0.1.{k + 1}")
                 moved.append(bk)
                 t = write(sim, "PUT", ti.EPS, ti.slice_("probe-1", "probe", bk.port, [(bk.host, True)]))
                 live = wait_live(hp, PROBE_HOST, f"m{k}")
@@ -258,7 +258,7 @@ def bench_scale(n, args):
         if haproxy is not None:
             stop_haproxy(haproxy)
         for x in [a, b] + moved:
-            x.stop()
+            x.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
         if args.keep:
             print(f"kept {tmp}", flush=True)

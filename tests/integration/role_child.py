@@ -62,39 +62,41 @@ class RoleChild:
         self.closed.set()
         self.q.put(None)
 
+    def recv(self, timeout=WAIT_S):
+        """The next message, whatever its type."""
+        return self._get(time.monotonic() + timeout, timeout, "message")
+
     def next(self, type_, timeout=WAIT_S, pred=None):
         """The next message of type_ (matching pred, if given); messages of other types are skipped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"{self.role}: no {type_} message within {timeout}s") from None
-            if m is None:
-                raise AssertionError(f"{self.role}: channel closed while waiting for {type_}")
-            if m.get("type") == type_ and (pred is None or pred(m)):
-                return m
+        return self._first(lambda m: m.get("type") == type_ and (pred is None or pred(m)), timeout,
+                           f"{type_} message")
 
     def next_any(self, types, timeout=WAIT_S, what="", diag=None):
         """The next message whose type is in types."""
+        return self._first(lambda m: m.get("type") in types, timeout, f"{'/'.join(types)} message ({what})", diag)
+
+    def _first(self, match, timeout, what, diag=None):
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"{self.role}: no {'/'.join(types)} message within {timeout}s ({what}) "
-                                     f"{diag() if diag else ''}") from None
-            if m is None:
-                raise AssertionError(f"{self.role}: channel closed while waiting for {'/'.join(types)} ({what})")
-            if m.get("type") in types:
+            m = self._get(deadline, timeout, what, diag)
+            if match(m):
                 return m
+
+    def _get(self, deadline, timeout, what, diag=None):
+        try:
+            m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"{self.role}: no {what} within {timeout}s {diag() if diag else ''}") from None
+        if m is None:
+            self.q.put(None)  # a later read sees the close too, instead of waiting out its timeout
+            raise AssertionError(f"{self.role}: channel closed while waiting for {what}")
+        return m
 
     def of_type(self, type_):
         return [m for m in list(self.all) if m.get("type") == type_]
 
     def send(self, msg):
-        body = json.dumps(msg, separators=(",", ":")).encode()
-        self.sock.sendall(struct.pack(">I", len(body)) + body)
+        self.sock.sendall(h.ipc_frame(msg))
 
     def shutdown(self, timeout=WAIT_S):
         """Asks the role to stop and returns its exit status."""
@@ -102,16 +104,21 @@ class RoleChild:
         return self.p.wait(timeout=timeout)
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
+        """Kills the role if it still runs; closes our end of the channel and its log."""
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
         self.sock.close()
         self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -3,20 +3,18 @@ loopback ports this test picks, with small HTTP backends in this process: the de
 `--role deployer` on a socketpair this test holds (as the supervisor would), given `leadership` and `lkg`
 frames, and generation dirs written by the manifest rule of PIPELINE.md / common/pipeline/rundir.h."""
 import hashlib
-import http.server
 import json
 import os
-import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
 import time
 
 import harness
+from backends import Backend  # noqa: F401 - test_deployer_dpapi.py imports it from here
+from role_child import WAIT_S, RoleChild
 
-FRAME_TIMEOUT_S = 30.0
 HAPROXY = "/usr/sbin/haproxy"
 
 
@@ -42,31 +40,6 @@ def write_generation(run_dir, cfg, maps=None, certs=None, crt_lists=None):
     with open(os.path.join(d, "manifest.json"), "w") as f:
         json.dump({"checksum": checksum, "files": entries}, f)
     return checksum
-
-
-class Backend:
-    """An HTTP server on loopback answering its own name."""
-
-    def __init__(self, name):
-        body = name.encode()
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 def get(port):
@@ -159,10 +132,7 @@ deploy:
 haproxy_config:
   template: "global\\n"
 """)
-        self.ch = None
-        self.p = None
-        self.pending = b""
-        self.seen = []
+        self.child = None  # the deployer (role_child.RoleChild), from start_deployer on
 
     def start_haproxy(self):
         # a bootstrap config that is not ours: the first push replaces it
@@ -178,41 +148,25 @@ haproxy_config:
         harness.wait_for(up, what="haproxy up")
 
     def start_deployer(self, fence_ms=None):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ch = ours
-        self.log_path = os.path.join(self.tmp, "deployer.log")
-        self.p = subprocess.Popen(
-            [harness.HTIC_BIN, "--role", "deployer", "--ipc-fd", str(theirs.fileno()), "--parent", str(os.getpid()),
-             "--config", self.config], pass_fds=[theirs.fileno()], stdout=open(self.log_path, "wb"),
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        theirs.close()
+        """Starts the deployer (killing one started before: a new leader) and makes it leader."""
+        if self.child:
+            self.child.close()
+        self.child = RoleChild("deployer", self.config, self.tmp)
+        # what DpRig (test_deployer_dpapi.py) and the tests read of it; self.seen: every message it sent
+        self.p, self.ch, self.log_path, self.seen = self.child.p, self.child.sock, self.child.log_path, self.child.all
         fence = -1 if fence_ms is None else int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1000) + fence_ms
         boot_gap = int((time.clock_gettime(time.CLOCK_BOOTTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)) * 1000)
         self.send({"type": "leadership", "term": "test#1", "fence_mono_ms": fence, "sleep_ms": boot_gap})
 
     def send(self, msg):
-        self.ch.sendall(harness.ipc_frame(msg))
+        self.child.send(msg)
 
     def lkg(self, generation, checksum):
         self.send({"type": "lkg", "generation": generation, "checksum": checksum,
                    "dir": os.path.join(self.run_dir, "gen", checksum[7:]), "at": "2025-01-01T00:00:00Z"})
 
-    def recv(self, timeout=FRAME_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        while len(self.pending) < 4 or len(self.pending) < 4 + struct.unpack(">I", self.pending[:4])[0]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no frame from the deployer in time")
-            self.ch.settimeout(left)
-            chunk = self.ch.recv(65536)
-            if not chunk:
-                raise AssertionError("deployer closed its channel:\n" + self.log())
-            self.pending += chunk
-        n = struct.unpack(">I", self.pending[:4])[0]
-        msg = json.loads(self.pending[4:4 + n])
-        self.pending = self.pending[4 + n:]
-        self.seen.append(msg)
-        return msg
+    def recv(self, timeout=WAIT_S):
+        return self.child.recv(timeout)
 
     def push_result(self, checksum):
         """The deploy_report entry of the push of checksum (waits for it)."""
@@ -233,8 +187,7 @@ haproxy_config:
             return [json.loads(line) for line in f if line.strip()]
 
     def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return self.child.text()
 
     def header_checksum(self):
         with open(self.cfg_path) as f:
@@ -242,12 +195,11 @@ haproxy_config:
         return first.split("checksum=")[1].strip() if "checksum=" in first else ""
 
     def close(self):
-        for p in [self.p, self.haproxy]:
-            if p and p.poll() is None:
-                p.kill()
-                p.wait()
-        if self.ch:
-            self.ch.close()
+        if self.child:
+            self.child.close()
+        if self.haproxy and self.haproxy.poll() is None:
+            self.haproxy.kill()
+            self.haproxy.wait()
         subprocess.run(["rm", "-rf", self.sock_dir])
 
     def __enter__(self):
@@ -333,11 +285,8 @@ def test_deployer_new_leader_pushes_nothing_when_the_target_runs_the_lkg(tmp):
             g1 = write_generation(r.run_dir, cfg_text(r.fe, [f"127.0.0.1:{a.port}"]))
             r.lkg(1, g1)
             assert r.push_result(g1)["last_push"]["result"] == "ok"
-            r.p.kill()
-            r.p.wait()
-            r.ch.close()
+            r.child.close()
             n = len(r.audit())
-            r.pending, r.seen = b"", []
             r.start_deployer()
             r.lkg(1, g1)
             while True:  # the compare answers in a report with the target in sync and no push

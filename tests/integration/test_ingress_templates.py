@@ -11,7 +11,6 @@ is terminated with the Secret's certificate, and endpoint churn reaches traffic 
 (the fast lane: the pre-allocated slots are what makes it possible). Only the controller, deploy and
 haproxy sections and a few extra_context values (ports, paths) of the example are replaced, never its
 templates."""
-import http.server
 import json
 import os
 import re
@@ -22,12 +21,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 
 import yaml
 
+import backends
 import harness as h
 
 sys.path.insert(0, os.path.join(h.SOURCE_ROOT, "tests", "kube-sim"))
@@ -312,29 +311,10 @@ def test_lkg_maps_slots_tls_churn_and_quarantine(tmp):
             proc.stop()
 
 
-class Backend:
-    """A tiny HTTP server on loopback answering `backend <name> <path>` with the request's Host."""
-
-    def __init__(self, name, host="127.0.0.1"):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = f"backend {name} {self.path} host={self.headers.get('Host')} " \
-                       f"proto={self.headers.get('X-Forwarded-Proto')}\n".encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
-        self.host, self.port = host, self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def echo_backend(name, host="127.0.0.1"):
+    """A loopback server (backends.py) answering `backend <name> <path>` with the request's Host."""
+    return backends.Backend(name, lambda req: f"backend {name} {req.path} host={req.headers.get('Host')} "
+                                              f"proto={req.headers.get('X-Forwarded-Proto')}\n", host=host)
 
 
 def get(port, host, path="/", tls=False, ca=None):
@@ -370,7 +350,7 @@ def deployed(port, gen):
 
 
 def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
-    app, app2, other = Backend("app"), Backend("app2"), Backend("other")
+    app, app2, other = echo_backend("app"), echo_backend("app2"), echo_backend("other")
     # unix socket paths are at most 97 bytes for haproxy; the test's temp dir is longer
     sock_dir = tempfile.mkdtemp(prefix="htic-ing-", dir="/tmp")
     master = os.path.join(sock_dir, "master.sock")
@@ -456,7 +436,7 @@ def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
                     haproxy.wait()
             proc.stop()
             for b in (app, app2, other):
-                b.stop()
+                b.close()
             shutil.rmtree(sock_dir, ignore_errors=True)
 
 

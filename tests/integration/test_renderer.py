@@ -1,17 +1,11 @@
 """The renderer role on its own: the real binary started as `--role renderer` on a socketpair this test
 holds (as the supervisor would), fed `deltas`, `synced`, `targets`, `render_request` and `lkg` frames as the
 reconciler, discovery and executor send them; its generation dir in the run directory follows."""
-import json
 import os
 import signal
-import socket
-import struct
-import subprocess
-import time
 
 import harness
-
-ANSWER_TIMEOUT_S = 30.0
+from role_child import RoleChild
 
 CONFIG = """
 controller:
@@ -75,49 +69,19 @@ def delete(ns, name):
     return {"op": "delete", "key": f"{ns}/{name}", "rv": "2"}
 
 
-class Renderer:
+class Renderer(RoleChild):
+    """The renderer on a socketpair (role_child.py), with CONFIG and a run directory in tmp."""
+
     def __init__(self, tmp):
         self.run_dir = os.path.join(tmp, "run")
-        self.config = harness.write(os.path.join(tmp, "config.yaml"), CONFIG.replace("{run_dir}", self.run_dir).replace("{tmp}", tmp))
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock = ours
-        self.log = open(os.path.join(tmp, "renderer.log"), "wb")
-        self.p = subprocess.Popen(
-            [harness.HTIC_BIN, "--role", "renderer", "--ipc-fd", str(theirs.fileno()), "--parent",
-             str(os.getpid()), "--config", self.config],
-            pass_fds=[theirs.fileno()], stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        theirs.close()
-        self.pending = b""
+        config = harness.write(os.path.join(tmp, "config.yaml"),
+                               CONFIG.replace("{run_dir}", self.run_dir).replace("{tmp}", tmp))
+        super().__init__("renderer", config, tmp)
         self.seq = 0
-
-    def send(self, msg):
-        self.sock.sendall(harness.ipc_frame(msg))
 
     def deltas(self, resource, items, synced=True):
         self.seq += 1
         self.send({"type": "deltas", "resource": resource, "seq": self.seq, "synced": synced, "items": items})
-
-    def recv(self, timeout=ANSWER_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        while len(self.pending) < 4 or len(self.pending) < 4 + struct.unpack(">I", self.pending[:4])[0]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no frame from the renderer in time")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError("renderer closed its channel")
-            self.pending += chunk
-        n = struct.unpack(">I", self.pending[:4])[0]
-        msg = json.loads(self.pending[4:4 + n])
-        self.pending = self.pending[4 + n:]
-        return msg
-
-    def until(self, *types):
-        while True:
-            m = self.recv()
-            if m["type"] in types:
-                return m
 
     def files(self, m):
         with open(os.path.join(m["dir"], "haproxy.cfg")) as f:
@@ -126,30 +90,17 @@ class Renderer:
             hosts = f.read()
         return cfg, hosts
 
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        self.sock.close()
-        self.log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def test_renderer_follows_deltas_into_generations(tmp):
     with Renderer(tmp) as r:
-        assert r.until("resync")["type"] == "resync"   # a started renderer asks for every object
+        r.next("resync")   # a started renderer asks for every object
         r.deltas("ingresses", [up(ingress("shop", "web", "shop.example", "web"))], synced=False)
         r.send({"type": "synced", "resource": "ingresses"})
         r.deltas("endpoints", [up(slice_("shop", "web-1", "web", "10.0.0.2", "10.0.0.1"))], synced=False)
         r.send({"type": "targets", "targets": [{"name": "hap-0", "namespace": "ing", "pod": "hap-0",
                                                 "address": "10.9.0.1", "port": 5555, "kind": "pod"}]})
         r.send({"type": "synced", "resource": "endpoints"})
-        m = r.until("rendered")   # nothing before every resource synced
+        m = r.next("rendered")   # nothing before every resource synced
         assert m["trial"] is False and m["synced"] is True, m
         assert m["objects"] == {"ingresses": 1, "endpoints": 1}, m
         assert m["dir"] == os.path.join(r.run_dir, "gen", m["checksum"][len("sha256:"):]), m
@@ -160,17 +111,17 @@ def test_renderer_follows_deltas_into_generations(tmp):
         first = m
 
         r.deltas("ingresses", [up(ingress("blog", "web", "blog.example", "blog"))])
-        m2 = r.until("rendered")
+        m2 = r.next("rendered")
         assert m2["changed"] == [{"resource": "ingresses", "namespace": "blog", "name": "web"}], m2
         assert "be_blog_web" in r.files(m2)[0] and m2["checksum"] != first["checksum"]
 
         r.deltas("ingresses", [delete("blog", "web")])
-        m3 = r.until("rendered")
+        m3 = r.next("rendered")
         assert m3["checksum"] == first["checksum"], "same objects, same bytes"
 
         # an injection attempt fails the render and names the object
         r.deltas("ingresses", [up(ingress("shop", "evil", "x.example\nbackend pwned", "web"))])
-        f = r.until("render_failed")
+        f = r.next("render_failed")
         assert f["template"] == "host.map" and f["line"] > 0 and "contains a newline" in f["message"], f
         assert f["object"] == [{"resource": "ingresses", "namespace": "shop", "name": "evil"}], f
 
@@ -178,30 +129,29 @@ def test_renderer_follows_deltas_into_generations(tmp):
         r.send({"type": "lkg", "generation": 1, "checksum": first["checksum"], "dir": first["dir"], "at": "x"})
         bad = [{"resource": "ingresses", "namespace": "shop", "name": "evil"}]
         r.send({"type": "render_request", "render_id": "77", "trial": True, "exclude": bad})
-        t = r.until("rendered", "render_failed")
+        t = r.next_any(("rendered", "render_failed"))
         assert t["type"] == "rendered" and t["trial"] is True and t["render_id"] == "77", t
         assert t["checksum"] == first["checksum"] and t["excluded"] == bad, t
         # quarantine: every candidate from now on holds it back
         r.send({"type": "render_request", "render_id": "78", "trial": False, "exclude": bad})
-        q = r.until("rendered", "render_failed")
+        q = r.next_any(("rendered", "render_failed"))
         assert q["type"] == "rendered" and q["excluded"] == bad and q["checksum"] == first["checksum"], q
         # fixing the object releases it
         r.deltas("ingresses", [up(ingress("shop", "evil", "fixed.example", "web"))])
-        ok = r.until("rendered", "render_failed")
+        ok = r.next_any(("rendered", "render_failed"))
         assert ok["type"] == "rendered" and ok["excluded"] == [], ok
         assert "fixed.example be_shop_evil" in r.files(ok)[1]
 
-        r.send({"type": "shutdown"})
-        assert r.p.wait(timeout=ANSWER_TIMEOUT_S) == 0
+        assert r.shutdown() == 0
 
 
 def test_renderer_template_error_reports_line(tmp):
     with Renderer(tmp) as r:
-        r.until("resync")
+        r.next("resync")
         r.deltas("ingresses", [up({"metadata": {"namespace": "shop", "name": "norules"}, "spec": {}})], synced=False)
         r.send({"type": "synced", "resource": "ingresses"})
         r.send({"type": "synced", "resource": "endpoints"})
-        f = r.until("render_failed")
+        f = r.next("render_failed")
         assert f["template"] == "haproxy.cfg" and f["line"] == 9 and f["column"] > 0, f
         assert "has no attribute 'rules'" in f["message"], f
         assert f["changed"] == [{"resource": "ingresses", "namespace": "shop", "name": "norules"}], f

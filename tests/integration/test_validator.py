@@ -1,18 +1,11 @@
 """The validator role on its own: the real binary started as `--role validator` on a socketpair this test
 holds (as the supervisor would), fed `rendered` frames, answering `validated` frames; real haproxy -c for
 the verdicts, a fake binary where the test must control when a check ends."""
-import json
 import os
 import signal
-import socket
-import struct
-import subprocess
-import time
 
 import harness
-
-# Generous: a check of a small config takes ~20 ms, but the machine is shared.
-ANSWER_TIMEOUT_S = 30.0
+from role_child import RoleChild
 
 VALID_CFG = """global
     maxconn 100
@@ -29,8 +22,9 @@ backend be
 """
 
 
-class Validator:
-    """The role's process and our end of its channel; stopped (and its children killed) on exit."""
+class Validator(RoleChild):
+    """The role on a socketpair (role_child.py), with its config and run directory in tmp; stopped (and its
+    children killed) on exit."""
 
     def __init__(self, tmp, binary="haproxy"):
         self.tmp = tmp
@@ -51,50 +45,10 @@ haproxy:
 haproxy_config:
   template: "global\\n"
 """)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock = ours
-        self.log = open(os.path.join(tmp, "validator.log"), "wb")
-        self.p = subprocess.Popen(
-            [harness.HTIC_BIN, "--role", "validator", "--ipc-fd", str(theirs.fileno()), "--parent",
-             str(os.getpid()), "--config", self.config],
-            pass_fds=[theirs.fileno()], stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        theirs.close()
-        self.pending = b""
-        self.seen = []
-
-    def send(self, msg):
-        self.sock.sendall(harness.ipc_frame(msg))
-
-    def recv(self, timeout=ANSWER_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        while len(self.pending) < 4 or len(self.pending) < 4 + struct.unpack(">I", self.pending[:4])[0]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no frame from the validator in time")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError("validator closed its channel")
-            self.pending += chunk
-        n = struct.unpack(">I", self.pending[:4])[0]
-        msg = json.loads(self.pending[4:4 + n])
-        self.pending = self.pending[4 + n:]
-        self.seen.append(msg)
-        return msg
-
-    def until(self, pred):
-        while True:
-            m = self.recv()
-            if pred(m):
-                return m
+        super().__init__("validator", self.config, tmp)
 
     def validated(self, n=1):
-        out = []
-        while len(out) < n:
-            m = self.recv()
-            if m["type"] == "validated":
-                out.append(m)
-        return out
+        return [self.next("validated") for _ in range(n)]
 
     def generation(self, name, cfg):
         d = os.path.join(self.run_dir, "gen", name)
@@ -106,19 +60,6 @@ haproxy_config:
         d = self.generation(name, cfg)
         self.send({"type": "rendered", "render_id": render_id, "checksum": "sha256:" + name, "dir": d,
                    "changed": [], "trial": False, "excluded": []})
-
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        self.sock.close()
-        self.log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def metric_values(msgs, name):
@@ -145,11 +86,11 @@ def test_validator_answers_valid_and_invalid_generations_with_quoted_lines(tmp):
         assert ">    10 |     bogus_keyword x" in b["message"], b["message"]
         assert v.run_dir not in b["message"], b["message"]
         # one event for the failure, then the metrics counting both outcomes
-        v.until(lambda m: m["type"] == "event" and m["event"] == "ValidationFailed")
-        v.until(lambda m: m["type"] == "metrics")
-        ev = [m for m in v.seen if m["type"] == "event" and m["event"] == "ValidationFailed"]
+        v.next("event", pred=lambda m: m["event"] == "ValidationFailed")
+        v.next("metrics")
+        ev = [m for m in v.all if m["type"] == "event" and m["event"] == "ValidationFailed"]
         assert len(ev) == 1 and ev[0]["fields"]["render_id"] == "r2", ev
-        counts = metric_values(v.seen, "haproxy_ic_validations_total")
+        counts = metric_values(v.all, "haproxy_ic_validations_total")
         assert counts.get(("valid",)) == 1 and counts.get(("invalid",)) == 1, counts
         assert os.listdir(os.path.join(v.run_dir, "validate")) == []
 
@@ -190,8 +131,8 @@ def test_validator_latest_wins_and_same_checksum_is_not_checked_again(tmp):
         c = v.validated()[0]
         assert c["render_id"] == "r4" and c["ok"] is True and c["cached"] is True, c
         assert len(read_runs(runs)) == 2, read_runs(runs)
-        v.until(lambda m: m["type"] == "metrics")
-        assert metric_values(v.seen, "haproxy_ic_validation_cache_hits_total").get(()) == 1
+        v.next("metrics")
+        assert metric_values(v.all, "haproxy_ic_validation_cache_hits_total").get(()) == 1
 
 
 def test_validator_shutdown_kills_a_running_check_and_removes_its_scratch_dir(tmp):
@@ -200,8 +141,7 @@ def test_validator_shutdown_kills_a_running_check_and_removes_its_scratch_dir(tm
         v.rendered("r1", "0a" * 32)
         harness.wait_for(lambda: len(read_runs(runs)) == 1, what="check running")
         pid = int(read_runs(runs)[0].split()[0])
-        v.send({"type": "shutdown"})
-        assert v.p.wait(timeout=ANSWER_TIMEOUT_S) == 0
+        assert v.shutdown() == 0
         assert not harness.alive(pid), "the check outlived the validator"
         assert os.listdir(os.path.join(v.run_dir, "validate")) == []
 
