@@ -430,7 +430,13 @@ deploy:
         d = round(self.rng.uniform(0.5, 5.0), 2)
 
         def undo():
-            os.rename(hidden, self.master)
+            # a reload that was already connected when the socket went makes the new master bind a fresh
+            # socket at the path: putting the stale one back over it would leave a socket nobody listens on
+            # (every later push "connection refused": a lost change the fault made, not the controller)
+            if os.path.exists(self.master):
+                os.unlink(hidden)
+            else:
+                os.rename(hidden, self.master)
             self.sim_state["socket"] = False
         self.later(d, "socket", undo)
         self.record("local_socket_gone", "", seconds=d)
