@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -128,38 +126,10 @@ def stage_means_ms(before, after):
 
 
 def write(sim, method, path, obj):
-    """Writes obj (PUT replaces the current resourceVersion) and returns the wall time of the answer."""
-    if method == "PUT":
-        code, _, cur = sim.request("GET", path + "/" + obj["metadata"]["name"])
-        assert code == 200, (code, cur)
-        obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=cur["metadata"]["resourceVersion"]))
-        code, _, body = sim.request("PUT", path + "/" + obj["metadata"]["name"], obj)
-        assert code == 200, (code, body)
-    else:
-        code, _, body = sim.request("POST", path, obj)
-        assert code == 201, (code, body)
+    """Writes obj through test_ingress_templates' create (POST) or replace (PUT at the current
+    resourceVersion) and returns the wall time of the simulator's answer."""
+    (ti.replace if method == "PUT" else ti.create)(sim, path, obj)
     return time.time()
-
-
-def start_haproxy(tmp, master):
-    """A real HAProxy master-worker on a bootstrap config the deployer's first push replaces."""
-    target = os.path.join(tmp, "target")
-    os.makedirs(target, exist_ok=True)
-    with open(os.path.join(target, "haproxy.cfg"), "w") as f:
-        f.write("global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n"
-                f"  timeout server 1s\nfrontend boot\n  bind 127.0.0.1:{h.free_port()}\n")
-    return subprocess.Popen(["haproxy", "-Ws", "-S", master, "-f", os.path.join(target, "haproxy.cfg")],
-                            stdout=open(os.path.join(tmp, "haproxy.log"), "wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp)
-
-
-def stop_haproxy(p):
-    try:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
 
 
 def bench_scale(n, args):
@@ -184,7 +154,7 @@ def bench_scale(n, args):
             with open(path, "w") as f:
                 yaml.safe_dump(cfg, f, sort_keys=False)
             hp = cfg["templating_settings"]["extra_context"]["http_port"]
-            haproxy = start_haproxy(tmp, master)
+            haproxy = ti.start_haproxy(tmp, master)
             t0 = time.monotonic()
             proc = h.Proc([h.HTIC_BIN, "run", "--config", path], tmp, name="controller")
             write(sim, "POST", ti.SVC, ti.service("probe", 80, 80))
@@ -256,7 +226,7 @@ def bench_scale(n, args):
         if proc is not None:
             proc.stop()
         if haproxy is not None:
-            stop_haproxy(haproxy)
+            ti.stop_haproxy(haproxy)
         for x in [a, b] + moved:
             x.close()
         shutil.rmtree(sock_dir, ignore_errors=True)

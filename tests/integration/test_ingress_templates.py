@@ -317,6 +317,27 @@ def echo_backend(name, host="127.0.0.1"):
                                               f"proto={req.headers.get('X-Forwarded-Proto')}\n", host=host)
 
 
+def start_haproxy(tmp, master):
+    """A real HAProxy master-worker on a bootstrap config the deployer's first push replaces."""
+    target = os.path.join(tmp, "target")
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, "haproxy.cfg"), "w") as f:
+        f.write("global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n"
+                f"  timeout server 1s\nfrontend boot\n  bind 127.0.0.1:{h.free_port()}\n")
+    return subprocess.Popen(["haproxy", "-Ws", "-S", master, "-f", os.path.join(target, "haproxy.cfg")],
+                            stdout=open(os.path.join(tmp, "haproxy.log"), "wb"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp)
+
+
+def stop_haproxy(p):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
 def get(port, host, path="/", tls=False, ca=None):
     """(status, body, location) of one request to 127.0.0.1:port with this Host (and SNI when tls)."""
     import http.client
@@ -360,15 +381,7 @@ def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
                                            master_socket=master)
         ctx = cfg["templating_settings"]["extra_context"]
         try:
-            # a bootstrap config that is not ours: the deployer's first push replaces it
-            target = os.path.join(tmp, "target")
-            os.makedirs(target, exist_ok=True)
-            with open(os.path.join(target, "haproxy.cfg"), "w") as f:
-                f.write("global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n"
-                        f"  timeout server 1s\nfrontend boot\n  bind 127.0.0.1:{h.free_port()}\n")
-            haproxy = subprocess.Popen(["haproxy", "-Ws", "-S", master, "-f", os.path.join(target, "haproxy.cfg")],
-                                       stdout=open(os.path.join(tmp, "haproxy.log"), "wb"), stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=tmp)
+            haproxy = start_haproxy(tmp, master)
             create(sim, SVC, service("app", 80, 80))
             create(sim, SVC, service("other", 80, 80))
             create(sim, EPS, slice_("app-1", "app", app.port, [("127.0.0.1", True), ("127.0.0.2", False)]))
@@ -428,12 +441,7 @@ def test_real_haproxy_runs_the_lkg_the_deployer_pushes(tmp):
             assert answers == {"app", "app2"}, answers
         finally:
             if haproxy is not None:
-                try:
-                    os.killpg(haproxy.pid, signal.SIGTERM)
-                    haproxy.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    os.killpg(haproxy.pid, signal.SIGKILL)
-                    haproxy.wait()
+                stop_haproxy(haproxy)
             proc.stop()
             for b in (app, app2, other):
                 b.close()
